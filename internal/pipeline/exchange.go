@@ -1,0 +1,195 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Exchange is the one object per request that stages share. The gateway
+// creates it, stages write to it, and logging, metrics and events read it.
+//
+// Stages of one request run one after another, so most fields need no
+// locking; the few that response stages and sinks may touch concurrently
+// (findings, failures) are guarded.
+type Exchange struct {
+	// ID is the request id, also sent upstream as X-Request-Id and written
+	// into every event and the access record.
+	ID string
+	// Start is when the gateway received the request.
+	Start time.Time
+	// Request is the client's request. Stages may read it; only the gateway
+	// rewrites it for the upstream.
+	Request *http.Request
+	// Peer is the address of the TCP peer (the last hop).
+	Peer netip.Addr
+	// ClientIP is the client address: the peer, or the address taken from
+	// X-Forwarded-For / Forwarded when the peer is a trusted proxy.
+	ClientIP netip.Addr
+	// API is the name of the matched API ("" before routing or when none
+	// matched).
+	API string
+	// Operation identifies the matched operation when one is known
+	// ("GET /pets/{id}"); empty otherwise.
+	Operation string
+	// PathParams holds path template parameters of the matched operation.
+	PathParams map[string]string
+	// Principal is the authenticated caller; nil means anonymous.
+	Principal *Principal
+	// BodyLimit is the most bytes Body will read; zero or less means
+	// unlimited. The gateway sets it from the route's limits before any
+	// stage runs.
+	BodyLimit int64
+
+	body     []byte
+	bodyRead bool
+	bodyErr  error
+
+	mu       sync.Mutex
+	findings []Finding
+	failures []Failure
+	vars     map[string]any
+}
+
+// Principal is an authenticated identity.
+type Principal struct {
+	ID         string         `json:"id"`
+	Kind       string         `json:"kind"` // "apikey", "jwt", "introspection", "mtls", "signature"
+	Scopes     []string       `json:"scopes,omitempty"`
+	Roles      []string       `json:"roles,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// Finding is a detection that did not (or not yet) deny the exchange, such as
+// a WAF rule in detect mode. Every finding becomes a security event.
+type Finding struct {
+	Stage    string   `json:"stage"`
+	Rules    []string `json:"rules,omitempty"`
+	Location string   `json:"location,omitempty"`
+	Excerpt  string   `json:"excerpt,omitempty"` // already redacted
+	Score    int      `json:"score,omitempty"`
+	Mode     string   `json:"mode,omitempty"` // "detect" or "block"
+	Reason   string   `json:"reason,omitempty"`
+	Severity string   `json:"severity,omitempty"`
+}
+
+// Failure is a technical failure of a stage (not a denial).
+type Failure struct {
+	Stage string
+	Err   error
+}
+
+// ErrBodyTooLarge is returned by Body when the request body exceeds
+// BodyLimit. It wraps *http.MaxBytesError.
+var ErrBodyTooLarge = errors.New("request body too large")
+
+// NewExchange returns an exchange for r with the given id and start time.
+func NewExchange(r *http.Request, id string, start time.Time) *Exchange {
+	return &Exchange{ID: id, Start: start, Request: r}
+}
+
+// Body reads the request body once, under BodyLimit, and returns the same
+// bytes to every caller. After a successful read the request's Body is
+// replaced by a reader over those bytes so that the proxy sends exactly what
+// the stages inspected.
+func (x *Exchange) Body() ([]byte, error) {
+	if x.bodyRead {
+		return x.body, x.bodyErr
+	}
+	x.bodyRead = true
+	r := x.Request
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	var rd io.Reader = r.Body
+	if x.BodyLimit > 0 {
+		if r.ContentLength > x.BodyLimit {
+			x.bodyErr = ErrBodyTooLarge
+			return nil, x.bodyErr
+		}
+		rd = io.LimitReader(r.Body, x.BodyLimit+1)
+	}
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		x.bodyErr = err
+		return nil, err
+	}
+	if x.BodyLimit > 0 && int64(len(b)) > x.BodyLimit {
+		x.bodyErr = ErrBodyTooLarge
+		return nil, x.bodyErr
+	}
+	x.body = b
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return b, nil
+}
+
+// BodyRead reports whether Body has been called.
+func (x *Exchange) BodyRead() bool { return x.bodyRead }
+
+// AddFinding records a detection.
+func (x *Exchange) AddFinding(f Finding) {
+	x.mu.Lock()
+	x.findings = append(x.findings, f)
+	x.mu.Unlock()
+}
+
+// Findings returns a copy of the recorded findings.
+func (x *Exchange) Findings() []Finding {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return append([]Finding(nil), x.findings...)
+}
+
+// AddFailure records a technical failure of a stage.
+func (x *Exchange) AddFailure(stage string, err error) {
+	x.mu.Lock()
+	x.failures = append(x.failures, Failure{Stage: stage, Err: err})
+	x.mu.Unlock()
+}
+
+// Failures returns a copy of the recorded technical failures.
+func (x *Exchange) Failures() []Failure {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return append([]Failure(nil), x.failures...)
+}
+
+// Set stores a value for later stages under a key owned by the setting stage
+// (use the stage id as prefix: "ratelimit.state").
+func (x *Exchange) Set(key string, v any) {
+	x.mu.Lock()
+	if x.vars == nil {
+		x.vars = make(map[string]any)
+	}
+	x.vars[key] = v
+	x.mu.Unlock()
+}
+
+// Get returns a value stored with Set.
+func (x *Exchange) Get(key string) (any, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	v, ok := x.vars[key]
+	return v, ok
+}
+
+type exchangeKey struct{}
+
+// WithExchange returns a context carrying x.
+func WithExchange(ctx context.Context, x *Exchange) context.Context {
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+// FromContext returns the exchange carried by ctx, or nil.
+func FromContext(ctx context.Context) *Exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*Exchange)
+	return x
+}
