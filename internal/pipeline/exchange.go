@@ -31,6 +31,9 @@ type Exchange struct {
 	// ClientIP is the client address: the peer, or the address taken from
 	// X-Forwarded-For / Forwarded when the peer is a trusted proxy.
 	ClientIP netip.Addr
+	// TrustedPeer reports whether Peer is a configured trusted proxy, whose
+	// X-Forwarded-* and X-Request-Id headers may be believed and extended.
+	TrustedPeer bool
 	// API is the name of the matched API ("" before routing or when none
 	// matched).
 	API string
