@@ -1,0 +1,165 @@
+// Package admin serves the admin plane: Prometheus metrics and health checks
+// without authentication, and the admin API (status, events, reload) behind
+// a bearer token. It listens on loopback by default (config admin.addr).
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/metrics"
+)
+
+// Options wire the admin plane to the running server.
+type Options struct {
+	// Token is the bearer token for /api/. Empty closes the admin API
+	// (metrics and health stay open).
+	Token string
+	// Metrics is served on /metrics. Required.
+	Metrics *metrics.Metrics
+	// Store answers /api/v1/events; nil answers 404 there.
+	Store *events.Store
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready func() bool
+	// Status returns the document served on /api/v1/status.
+	Status func() any
+	// Reload reloads the configuration (POST /api/v1/reload); nil answers 404.
+	Reload func() error
+}
+
+// Handler returns the admin plane's handler.
+func Handler(o Options) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", o.Metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if o.Ready != nil && !o.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		if o.Status == nil {
+			writeJSON(w, http.StatusOK, map[string]string{})
+			return
+		}
+		writeJSON(w, http.StatusOK, o.Status())
+	})
+	api.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		if o.Store == nil {
+			writeError(w, http.StatusNotFound, "no event store is configured (events.sqlite)")
+			return
+		}
+		f, err := eventFilter(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		evs, err := o.Store.Query(r.Context(), f)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "querying events failed")
+			return
+		}
+		if evs == nil {
+			evs = []events.Event{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	})
+	api.HandleFunc("POST /api/v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		if o.Reload == nil {
+			writeError(w, http.StatusNotFound, "reload is not available")
+			return
+		}
+		if err := o.Reload(); err != nil {
+			writeError(w, http.StatusUnprocessableEntity, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	})
+	mux.Handle("/api/", requireToken(o.Token, api))
+	return mux
+}
+
+// requireToken guards h with "Authorization: Bearer <token>".
+//
+// Security: the comparison is constant-time over SHA-256 digests, so neither
+// the token's content nor its length leaks through timing.
+func requireToken(token string, h http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			writeError(w, http.StatusForbidden, "the admin API is closed: set admin.token")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin"`)
+			writeError(w, http.StatusUnauthorized, "a valid admin bearer token is required")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func eventFilter(r *http.Request) (events.Filter, error) {
+	q := r.URL.Query()
+	f := events.Filter{
+		Type:      q.Get("type"),
+		Stage:     q.Get("stage"),
+		ClientIP:  q.Get("client_ip"),
+		API:       q.Get("api"),
+		RequestID: q.Get("request_id"),
+		Before:    q.Get("before"),
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return f, errBadParam("limit", "a positive integer")
+		}
+		f.Limit = n
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return f, errBadParam("since", "an RFC 3339 time")
+		}
+		f.Since = t
+	}
+	return f, nil
+}
+
+type paramError struct{ name, want string }
+
+func (e paramError) Error() string { return "query parameter " + e.name + " must be " + e.want }
+
+func errBadParam(name, want string) error { return paramError{name, want} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": msg,
+	})
+}

@@ -1,0 +1,166 @@
+// Package metrics holds Portcullis's Prometheus metrics. One *Metrics lives
+// for the whole process (it survives reloads) and is shared by the gateway,
+// the event bus exporter and the admin listener.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portcullis/portcullis/internal/events"
+)
+
+// Metrics is the set of Portcullis metrics on its own registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Requests counts requests by API and decision ("allow", "deny",
+	// "error", "malformed").
+	Requests *prometheus.CounterVec
+	// Blocked counts denials by stage and rule.
+	Blocked *prometheus.CounterVec
+	// Detections counts findings that did not block, by stage and rule.
+	Detections *prometheus.CounterVec
+	// Duration observes request latency in seconds by API.
+	Duration *prometheus.HistogramVec
+	// StageFailures counts technical failures by stage.
+	StageFailures *prometheus.CounterVec
+	// Reloads counts configuration reloads by result ("ok", "error").
+	Reloads *prometheus.CounterVec
+	// ConfigLastReloadSuccess is 1 when the last reload succeeded.
+	ConfigLastReloadSuccess prometheus.Gauge
+	// ConfigLastReloadTime is the unix time of the last successful load.
+	ConfigLastReloadTime prometheus.Gauge
+	// TLSHandshakeErrors counts failed TLS handshakes by listener.
+	TLSHandshakeErrors *prometheus.CounterVec
+	// InFlight is the number of requests being served.
+	InFlight prometheus.Gauge
+}
+
+// New returns metrics registered on a new registry, with Go and process
+// collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_requests_total",
+			Help: "Requests handled, by API and decision (allow, deny, error, malformed).",
+		}, []string{"api", "decision"}),
+		Blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_blocked_total",
+			Help: "Requests denied, by stage and rule.",
+		}, []string{"stage", "rule"}),
+		Detections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_detections_total",
+			Help: "Detections that did not block (detect mode), by stage and rule.",
+		}, []string{"stage", "rule"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "portcullis_request_duration_seconds",
+			Help:    "Time from receiving a request to finishing its response, by API.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"api"}),
+		StageFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_stage_failures_total",
+			Help: "Technical failures of stages (not denials), by stage.",
+		}, []string{"stage"}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_config_reloads_total",
+			Help: "Configuration reloads, by result (ok, error).",
+		}, []string{"result"}),
+		ConfigLastReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "portcullis_config_last_reload_successful",
+			Help: "1 when the last configuration reload succeeded, 0 when it failed.",
+		}),
+		ConfigLastReloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "portcullis_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load.",
+		}),
+		TLSHandshakeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_tls_handshake_errors_total",
+			Help: "Failed TLS handshakes, by listener address.",
+		}, []string{"listener"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "portcullis_requests_in_flight",
+			Help: "Requests currently being served.",
+		}),
+	}
+	m.Registry.MustRegister(
+		m.Requests, m.Blocked, m.Detections, m.Duration, m.StageFailures,
+		m.Reloads, m.ConfigLastReloadSuccess, m.ConfigLastReloadTime,
+		m.TLSHandshakeErrors, m.InFlight,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// ObserveRequest records one finished request.
+func (m *Metrics) ObserveRequest(api, decision string, d time.Duration) {
+	if api == "" {
+		api = "none"
+	}
+	m.Requests.WithLabelValues(api, decision).Inc()
+	m.Duration.WithLabelValues(api).Observe(d.Seconds())
+}
+
+// ReloadResult records a configuration load or reload.
+func (m *Metrics) ReloadResult(ok bool, now time.Time) {
+	if ok {
+		m.Reloads.WithLabelValues("ok").Inc()
+		m.ConfigLastReloadSuccess.Set(1)
+		m.ConfigLastReloadTime.Set(float64(now.Unix()))
+		return
+	}
+	m.Reloads.WithLabelValues("error").Inc()
+	m.ConfigLastReloadSuccess.Set(0)
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// SinkStatser is what the event bus offers the metrics exporter.
+type SinkStatser interface {
+	Stats() []events.SinkStats
+}
+
+// RegisterEventBus exports the bus's per-sink counters:
+// portcullis_events_published_total, portcullis_events_written_total,
+// portcullis_events_dropped_total, portcullis_event_sink_errors_total and
+// portcullis_event_queue_length, each labelled by sink.
+func (m *Metrics) RegisterEventBus(bus SinkStatser) {
+	m.Registry.MustRegister(&busCollector{bus: bus})
+}
+
+var (
+	descPublished = prometheus.NewDesc("portcullis_events_published_total", "Security events queued for a sink.", []string{"sink"}, nil)
+	descWritten   = prometheus.NewDesc("portcullis_events_written_total", "Security events written by a sink.", []string{"sink"}, nil)
+	descDropped   = prometheus.NewDesc("portcullis_events_dropped_total", "Security events dropped because a sink's queue was full.", []string{"sink"}, nil)
+	descErrors    = prometheus.NewDesc("portcullis_event_sink_errors_total", "Security events a sink failed to write after retries.", []string{"sink"}, nil)
+	descQueue     = prometheus.NewDesc("portcullis_event_queue_length", "Security events waiting in a sink's queue.", []string{"sink"}, nil)
+	descQueueCap  = prometheus.NewDesc("portcullis_event_queue_capacity", "Capacity of a sink's queue.", []string{"sink"}, nil)
+)
+
+type busCollector struct{ bus SinkStatser }
+
+func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPublished, descWritten, descDropped, descErrors, descQueue, descQueueCap} {
+		ch <- d
+	}
+}
+
+func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.bus.Stats() {
+		ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(s.Published), s.Name)
+		ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(s.Written), s.Name)
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
+		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(s.Errors), s.Name)
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(s.QueueLen), s.Name)
+		ch <- prometheus.MustNewConstMetric(descQueueCap, prometheus.GaugeValue, float64(s.QueueCap), s.Name)
+	}
+}

@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestClientIP(t *testing.T) {
+	tp, err := NewTrustedProxies([]string{"10.0.0.0/8", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, peer, xff, fwd, want string
+	}{
+		{"untrusted peer ignores xff", "198.51.100.7", "1.2.3.4", "", "198.51.100.7"},
+		{"trusted peer, one hop", "127.0.0.1", "1.2.3.4", "", "1.2.3.4"},
+		{"trusted chain walked from the right", "10.0.0.1", "6.6.6.6, 1.2.3.4, 10.0.0.2", "", "1.2.3.4"},
+		{"spoofed left part ignored", "127.0.0.1", "9.9.9.9, 1.2.3.4", "", "1.2.3.4"},
+		{"garbled hop stops the walk", "127.0.0.1", "1.2.3.4, garbage", "", "127.0.0.1"},
+		{"forwarded header wins", "127.0.0.1", "1.2.3.4", `for="[2001:db8::1]:443"`, "2001:db8::1"},
+		{"ipv4 with port", "127.0.0.1", "1.2.3.4:5555", "", "1.2.3.4"},
+		{"mapped v6 peer", "::ffff:127.0.0.1", "1.2.3.4", "", "1.2.3.4"},
+		{"trusted peer, no header", "127.0.0.1", "", "", "127.0.0.1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if tc.fwd != "" {
+				r.Header.Set("Forwarded", tc.fwd)
+			}
+			got := tp.ClientIP(r, netip.MustParseAddr(tc.peer).Unmap())
+			if got.String() != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if _, err := NewTrustedProxies([]string{"not-a-cidr"}); err == nil {
+		t.Fatal("want an error for a bad CIDR")
+	}
+}
+
+func TestWriteProblemIsSafeAndCapped(t *testing.T) {
+	d := &Denial{
+		Status: 400, Reason: strings.Repeat("r", 500), Stage: "limits",
+		Rules: []string{"x"}, Detail: "secret internals", Headers: http.Header{"Retry-After": {"3"}},
+	}
+	for i := 0; i < 50; i++ {
+		d.Errors = append(d.Errors, FieldError{Pointer: "/a", Reason: "bad"})
+	}
+	w := httptest.NewRecorder()
+	WriteProblem(w, d, "req-1")
+	if w.Code != 400 {
+		t.Fatalf("status: got %d, want 400", w.Code)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type: got %q", ct)
+	}
+	if w.Header().Get("Retry-After") != "3" {
+		t.Fatalf("denial headers not copied")
+	}
+	if strings.Contains(w.Body.String(), "secret internals") {
+		t.Fatalf("detail leaked to the client: %s", w.Body)
+	}
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) != maxProblemErrors {
+		t.Fatalf("errors: got %d, want capped at %d", len(p.Errors), maxProblemErrors)
+	}
+	if len(p.Detail) > maxProblemReasonLen+4 {
+		t.Fatalf("detail: got %d bytes, want capped", len(p.Detail))
+	}
+	if p.RequestID != "req-1" || p.Type != ProblemTypeBase+"bad-request" {
+		t.Fatalf("problem: got %+v", p)
+	}
+}
+
+func TestBodyReadOnceUnderLimit(t *testing.T) {
+	r := httptest.NewRequest("POST", "/", strings.NewReader("hello"))
+	x := NewExchange(r, "id", time.Now())
+	x.BodyLimit = 10
+	b1, err := x.Body()
+	if err != nil || string(b1) != "hello" {
+		t.Fatalf("got %q %v, want hello", b1, err)
+	}
+	b2, _ := x.Body()
+	if string(b2) != "hello" {
+		t.Fatalf("second read: got %q", b2)
+	}
+	again, _ := io.ReadAll(r.Body)
+	if string(again) != "hello" {
+		t.Fatalf("proxy would send %q, want hello", again)
+	}
+
+	big := httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("a", 11)))
+	big.ContentLength = -1 // chunked: no length known up front
+	x = NewExchange(big, "id", time.Now())
+	x.BodyLimit = 10
+	if _, err := x.Body(); !errors.Is(err, ErrBodyTooLarge) {
+		t.Fatalf("got %v, want ErrBodyTooLarge", err)
+	}
+}
+
+type stageFunc struct {
+	id string
+	f  func(*Exchange) (*Denial, error)
+}
+
+func (s stageFunc) ID() string { return s.id }
+func (s stageFunc) Request(_ context.Context, x *Exchange) (*Denial, error) {
+	return s.f(x)
+}
+
+func TestChainFailModes(t *testing.T) {
+	reached := 0
+	next := stageFunc{"next", func(*Exchange) (*Denial, error) { reached++; return nil, nil }}
+	broken := stageFunc{"broken", func(*Exchange) (*Denial, error) { return nil, errors.New("redis down") }}
+	deny := stageFunc{"deny", func(*Exchange) (*Denial, error) { return &Denial{Status: 403}, nil }}
+
+	x := NewExchange(httptest.NewRequest("GET", "/", nil), "id", time.Now())
+	if d := (Chain{{Stage: broken}, {Stage: next}}).Run(context.Background(), x); d == nil || d.Status != 503 || d.Stage != "broken" {
+		t.Fatalf("fail closed: got %+v, want 503 from broken", d)
+	}
+	if reached != 0 {
+		t.Fatal("a failed-closed stage let the exchange through")
+	}
+	if d := (Chain{{Stage: broken, FailOpen: true}, {Stage: next}}).Run(context.Background(), x); d != nil || reached != 1 {
+		t.Fatalf("fail open: got %+v, reached %d", d, reached)
+	}
+	if len(x.Failures()) != 2 {
+		t.Fatalf("failures recorded: got %d, want 2", len(x.Failures()))
+	}
+	if d := (Chain{{Stage: deny}, {Stage: next}}).Run(context.Background(), x); d == nil || d.Stage != "deny" || reached != 1 {
+		t.Fatalf("denial: got %+v, reached %d", d, reached)
+	}
+}

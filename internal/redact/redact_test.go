@@ -1,0 +1,43 @@
+package redact
+
+import "testing"
+
+func TestQuery(t *testing.T) {
+	r := New(nil, []string{"session_token"})
+	cases := []struct{ in, want string }{
+		{"", ""},
+		{"a=1&b=2", "a=1&b=2"},
+		{"token=abc&q=x", "token=[REDACTED]&q=x"},
+		{"API_KEY=abc", "API_KEY=[REDACTED]"},
+		{"session_token=s3cr3t", "session_token=[REDACTED]"},
+		{"access%5Ftoken=abc", "access%5Ftoken=[REDACTED]"},
+		{"bad%zz=1", "[REDACTED]"},
+		{"flag", "flag"},
+	}
+	for _, tc := range cases {
+		if got := r.Query(tc.in); got != tc.want {
+			t.Errorf("Query(%q): got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestHeader(t *testing.T) {
+	r := New([]string{"X-Custom-Secret"}, nil)
+	for _, h := range []string{"authorization", "Cookie", "set-cookie", "X-API-KEY", "x-custom-secret"} {
+		if got := r.Header(h, "v"); got != Mask {
+			t.Errorf("Header(%s): got %q, want masked", h, got)
+		}
+	}
+	if got := r.Header("User-Agent", "curl"); got != "curl" {
+		t.Errorf("User-Agent: got %q, want curl", got)
+	}
+}
+
+func TestExcerpt(t *testing.T) {
+	if got := Excerpt("a\nb\x00c\\", 100); got != `a\x0ab\x00c\\` {
+		t.Errorf("got %q", got)
+	}
+	if got := Excerpt("abcdef", 3); got != "abc…" {
+		t.Errorf("got %q", got)
+	}
+}
