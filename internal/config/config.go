@@ -35,6 +35,11 @@ type Config struct {
 
 	// File is the path the config was loaded from ("" when built in code).
 	File string `yaml:"-" json:"-"`
+	// Source maps YAML paths ("apis[0].upstream.targets[1]") to the line
+	// and column they came from, so that problems found after loading (a
+	// failed reload, a stage that rejects its block) can be reported as
+	// file:line:column. Nil when the config was built in code.
+	Source *Source `yaml:"-" json:"-"`
 }
 
 // Listener is one client-facing address.
@@ -221,13 +226,16 @@ type Upstream struct {
 // never turned off: use CA for private CAs.
 type UpstreamTLS struct {
 	// CA is a PEM bundle of CAs to trust instead of the system roots.
+	// Default "": the system roots.
 	CA string `yaml:"ca,omitempty" json:"ca,omitempty"`
 	// ServerName overrides the name verified in the target's certificate
 	// (and sent as SNI). Default: the target URL's host.
 	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
-	// Cert and Key are a client certificate for mTLS to the upstream.
+	// Cert is a PEM client certificate chain file for mTLS to the
+	// upstream. Default "": no client certificate. Requires Key.
 	Cert string `yaml:"cert,omitempty" json:"cert,omitempty"`
-	Key  string `yaml:"key,omitempty" json:"key,omitempty"`
+	// Key is the PEM private key file for Cert. Required with Cert.
+	Key string `yaml:"key,omitempty" json:"key,omitempty"`
 }
 
 // HealthCheck configures active health checks of every target.
