@@ -63,7 +63,7 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	c.absolutePaths()
 	if !d.failedAt("admin.token") {
 		if tok, err := c.ResolveSecret(c.Admin.Token); err != nil {
-			d.problem("admin.token", d.src.Nearest("admin.token"), err.Error())
+			d.problem("admin.token", d.src.Nearest("admin.token"), "admin.token: "+err.Error())
 		} else {
 			c.Admin.Token = tok
 		}

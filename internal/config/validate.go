@@ -136,9 +136,9 @@ func (v *validator) tls(p string, t *TLS) {
 	case !t.Dev && t.Cert == "" && t.Key == "":
 		v.add(p, "a TLS listener needs cert and key, or dev: true for a development certificate")
 	case !t.Dev && t.Cert == "":
-		v.add(p+".cert", "cert is required with key")
+		v.add(p+".key", "key needs cert as well (the PEM certificate chain file)")
 	case !t.Dev && t.Key == "":
-		v.add(p+".key", "key is required with cert")
+		v.add(p+".cert", "cert needs key as well (the PEM private key file)")
 	}
 	v.file(p+".cert", t.Cert)
 	v.file(p+".key", t.Key)
@@ -262,9 +262,9 @@ func (v *validator) api(i int, a *API, seen map[string]int) {
 		v.file(tp+".key", t.Key)
 		if (t.Cert == "") != (t.Key == "") {
 			if t.Cert == "" {
-				v.add(tp+".cert", "cert is required with key")
+				v.add(tp+".key", "key needs cert as well (the PEM client certificate file)")
 			} else {
-				v.add(tp+".key", "key is required with cert")
+				v.add(tp+".cert", "cert needs key as well (the PEM private key file)")
 			}
 		}
 	}
