@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -588,4 +589,64 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+func TestHTTPSTarget(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	trusting := up.Client().Transport.(*http.Transport).TLSClientConfig
+
+	tests := []struct {
+		name      string
+		opts      Options
+		status    int
+		wantProto string
+	}{
+		{name: "trusted ca speaks http2", opts: Options{TLS: trusting}, status: http.StatusOK, wantProto: "HTTP/2.0"},
+		{name: "unknown ca is refused", opts: Options{}, status: http.StatusBadGateway},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newUpstream(t, config.Upstream{Targets: []string{up.URL}}, tc.opts)
+			w, _ := serve(u, httptest.NewRequest("GET", "/", nil), untrusted)
+			if w.Code != tc.status {
+				t.Fatalf("status: got %d, want %d", w.Code, tc.status)
+			}
+			if tc.wantProto != "" && w.Body.String() != tc.wantProto {
+				t.Errorf("upstream protocol: got %q, want %q", w.Body.String(), tc.wantProto)
+			}
+		})
+	}
+}
+
+func FuzzStripPrefix(f *testing.F) {
+	for _, s := range [][2]string{{"/api", "/api/pets"}, {"/api", "/api"}, {"/a/b", "/a/b/c%2Fd"}, {"/api", "/apix"}, {"/x", "//x"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, prefix, rawPath string) {
+		if !strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") {
+			return
+		}
+		u, err := url.Parse(rawPath)
+		if err != nil || !strings.HasPrefix(u.Path, "/") {
+			return
+		}
+		before := u.Path
+		stripPrefix(u, prefix)
+		if !strings.HasPrefix(u.Path, "/") {
+			t.Errorf("stripPrefix(%q, %q): got path %q, want a leading /", prefix, before, u.Path)
+		}
+		if u.Path != before && !strings.HasPrefix(before, prefix) {
+			t.Errorf("stripPrefix(%q, %q): changed a path without the prefix to %q", prefix, before, u.Path)
+		}
+		if u.RawPath != "" {
+			if p, err := url.PathUnescape(u.RawPath); err != nil || p != u.Path {
+				t.Errorf("stripPrefix(%q, %q): raw path %q does not decode to path %q", prefix, before, u.RawPath, u.Path)
+			}
+		}
+	})
 }
