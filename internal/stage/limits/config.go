@@ -1,25 +1,123 @@
 package limits
 
-import "github.com/portcullis/portcullis/internal/units"
+import (
+	"github.com/portcullis/portcullis/internal/field"
+	"github.com/portcullis/portcullis/internal/units"
+)
 
-// Config is the `limits` block, globally and per API. In an API block, a
-// zero field inherits the global value; globally, zero means the default
-// given on each field. A negative value switches that limit off.
+// Config is the `limits` block, globally and per API.
+//
+// Every field follows the same rule: in an API block, zero inherits the
+// global value; globally, zero means the default given on the field; a
+// negative value (write -1) switches that limit off. Limits exist because an
+// upstream that parses whatever it is sent can be made to spend memory and
+// CPU out of all proportion to the request (see docs/RATIONALE.md).
 type Config struct {
-	// MaxHeaderBytes caps the total size of request header names and values.
-	// Default 32KiB. (The listener's server.max_header_bytes caps what the
-	// HTTP parser reads at all.)
+	// MaxHeaderBytes caps the total size, in bytes, of request header names
+	// and values (the Host included); larger headers get 431. Default 32KiB;
+	// at most 16MiB. (The listener's server.max_header_bytes caps what the
+	// HTTP parser reads at all; this limit can be tighter per API.)
 	MaxHeaderBytes units.Bytes `yaml:"max_header_bytes,omitempty" json:"max_header_bytes,omitempty"`
-	// MaxURLLength caps the request target (path and query) in bytes.
-	// Default 8192.
+	// MaxURLLength caps the request target (path and query, as sent) in
+	// bytes; longer targets get 414. Default 8192; at most 1MiB.
 	MaxURLLength int `yaml:"max_url_length,omitempty" json:"max_url_length,omitempty"`
-	// MaxQueryParams caps the number of query parameters. Default 100.
+	// MaxQueryParams caps the number of query parameters (non-empty
+	// "&"-separated items); more get 400. Default 100; at most 100000.
 	MaxQueryParams int `yaml:"max_query_params,omitempty" json:"max_query_params,omitempty"`
-	// MaxBodyBytes caps the request body; larger bodies get 413. Default 1MiB.
+	// MaxBodyBytes caps the request body in bytes; larger bodies get 413.
+	// A declared Content-Length is checked without reading; a body without
+	// one (chunked) is read into memory up to this size, so the limit is
+	// also the memory one request may pin. Default 1MiB; at most 1GiB (use
+	// -1 for unlimited, streamed bodies).
 	MaxBodyBytes units.Bytes `yaml:"max_body_bytes,omitempty" json:"max_body_bytes,omitempty"`
-	// MaxJSONDepth caps the nesting depth of a JSON body. Default 32.
+	// MaxJSONDepth caps the nesting depth of a JSON body ("[[1]]" has depth
+	// 2); deeper bodies get 400. Recursive parsers upstream can exhaust
+	// their stack on deep nesting. Default 32; at most 10000.
 	MaxJSONDepth int `yaml:"max_json_depth,omitempty" json:"max_json_depth,omitempty"`
-	// MaxJSONElements caps the number of values (scalars, arrays, objects)
-	// in a JSON body. Default 10000.
+	// MaxJSONElements caps the number of values (scalars, arrays, objects;
+	// object keys are not counted) in a JSON body; more get 400. Default
+	// 10000; at most 100000000.
 	MaxJSONElements int `yaml:"max_json_elements,omitempty" json:"max_json_elements,omitempty"`
+}
+
+// Default values of the limits (see each Config field).
+const (
+	DefaultMaxHeaderBytes  = 32 << 10
+	DefaultMaxURLLength    = 8192
+	DefaultMaxQueryParams  = 100
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultMaxJSONDepth    = 32
+	DefaultMaxJSONElements = 10000
+)
+
+// Upper bounds accepted by Validate: values above them are typos or would
+// defeat the purpose of the limit.
+const (
+	maxMaxHeaderBytes  = 16 << 20
+	maxMaxURLLength    = 1 << 20
+	maxMaxQueryParams  = 100000
+	maxMaxBodyBytes    = 1 << 30
+	maxMaxJSONDepth    = 10000
+	maxMaxJSONElements = 100000000
+)
+
+// Defaults returns the default limits, every field set.
+func Defaults() Config {
+	return Config{
+		MaxHeaderBytes:  DefaultMaxHeaderBytes,
+		MaxURLLength:    DefaultMaxURLLength,
+		MaxQueryParams:  DefaultMaxQueryParams,
+		MaxBodyBytes:    DefaultMaxBodyBytes,
+		MaxJSONDepth:    DefaultMaxJSONDepth,
+		MaxJSONElements: DefaultMaxJSONElements,
+	}
+}
+
+// Merge returns the effective limits of an API: each non-zero field of api
+// (nil means no API block) wins over global, and a field still zero takes
+// its default. Negative fields (off) are kept as they are.
+func Merge(global Config, api *Config) Config {
+	out := global
+	if api != nil {
+		pick(&out.MaxHeaderBytes, api.MaxHeaderBytes)
+		pick(&out.MaxURLLength, api.MaxURLLength)
+		pick(&out.MaxQueryParams, api.MaxQueryParams)
+		pick(&out.MaxBodyBytes, api.MaxBodyBytes)
+		pick(&out.MaxJSONDepth, api.MaxJSONDepth)
+		pick(&out.MaxJSONElements, api.MaxJSONElements)
+	}
+	d := Defaults()
+	pick(&d.MaxHeaderBytes, out.MaxHeaderBytes)
+	pick(&d.MaxURLLength, out.MaxURLLength)
+	pick(&d.MaxQueryParams, out.MaxQueryParams)
+	pick(&d.MaxBodyBytes, out.MaxBodyBytes)
+	pick(&d.MaxJSONDepth, out.MaxJSONDepth)
+	pick(&d.MaxJSONElements, out.MaxJSONElements)
+	return d
+}
+
+// pick sets *dst to v when v is not zero.
+func pick[T ~int | ~int64](dst *T, v T) {
+	if v != 0 {
+		*dst = v
+	}
+}
+
+// Validate reports fields above their upper bound, with paths relative to
+// the block ("max_json_depth"). Zero (default) and negative (off) values
+// are always valid.
+func (c Config) Validate() field.List {
+	var errs field.List
+	check := func(path string, v, limit int64, unit string) {
+		if v > limit {
+			errs = append(errs, field.Errorf(path, "%d%s is above the maximum of %d%s (use -1 to switch the limit off)", v, unit, limit, unit))
+		}
+	}
+	check("max_header_bytes", int64(c.MaxHeaderBytes), maxMaxHeaderBytes, " bytes")
+	check("max_url_length", int64(c.MaxURLLength), maxMaxURLLength, " bytes")
+	check("max_query_params", int64(c.MaxQueryParams), maxMaxQueryParams, "")
+	check("max_body_bytes", int64(c.MaxBodyBytes), maxMaxBodyBytes, " bytes")
+	check("max_json_depth", int64(c.MaxJSONDepth), maxMaxJSONDepth, "")
+	check("max_json_elements", int64(c.MaxJSONElements), maxMaxJSONElements, "")
+	return errs
 }

@@ -1,0 +1,260 @@
+// Package limits holds the "limits" stages: the Limiter, which caps the
+// size and shape of a request (URL, query, headers, body, JSON nesting) per
+// API, and the Normalizer, which runs before routing and refuses request
+// targets and framing that different HTTP components would read
+// differently (bad or layered encodings, path traversal, control bytes,
+// ambiguous body length, several Host values).
+//
+// Both decide from data the gateway already holds; the body is only read
+// when a limit needs it, and through the exchange, so that every stage and
+// the upstream see the same bytes.
+package limits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/pipeline"
+)
+
+// ID is the stage id of the Limiter and of the Normalizer.
+const ID = "limits"
+
+// Rule ids carried by denials of this package.
+const (
+	// RuleURLLength: the request target is longer than MaxURLLength (414).
+	RuleURLLength = "limits.url-length"
+	// RuleQueryParams: more query parameters than MaxQueryParams (400).
+	RuleQueryParams = "limits.query-params"
+	// RuleHeaderBytes: header names and values exceed MaxHeaderBytes (431).
+	RuleHeaderBytes = "limits.header-bytes"
+	// RuleBodySize: the body is larger than MaxBodyBytes (413).
+	RuleBodySize = "limits.body-size"
+	// RuleBodyRead: the body could not be read (client aborted, broken
+	// chunked encoding, read timeout) (400).
+	RuleBodyRead = "limits.body-read"
+	// RuleJSONDepth: a JSON body is nested deeper than MaxJSONDepth (400).
+	RuleJSONDepth = "limits.json-depth"
+	// RuleJSONElements: a JSON body has more values than MaxJSONElements
+	// (400).
+	RuleJSONElements = "limits.json-elements"
+	// RuleJSONMalformed: a body declared as JSON is not valid JSON (400).
+	RuleJSONMalformed = "limits.json-malformed"
+
+	// RuleBadEncoding: invalid percent-encoding, too many encoding layers,
+	// or invalid UTF-8 in the path (400, Normalizer).
+	RuleBadEncoding = "limits.bad-encoding"
+	// RuleControlChar: NUL or another control byte in the decoded path, or
+	// NUL/CR/LF in the decoded query (400, Normalizer).
+	RuleControlChar = "limits.control-char"
+	// RulePathTraversal: a dot-dot segment or one of its disguises in the
+	// decoded path (400, Normalizer).
+	RulePathTraversal = "limits.path-traversal"
+	// RuleAmbiguousLength: Content-Length together with Transfer-Encoding,
+	// a Transfer-Encoding other than chunked, or conflicting Content-Length
+	// values: the framing of request smuggling (400, Normalizer).
+	RuleAmbiguousLength = "limits.ambiguous-length"
+	// RuleDuplicateHost: more than one Host value, or a Host header that
+	// differs from the request's authority (400, Normalizer).
+	RuleDuplicateHost = "limits.duplicate-host"
+)
+
+// Limiter is the compiled limits stage of one API. It is read-only after
+// New and safe for concurrent use.
+type Limiter struct {
+	// Effective limits; zero or less means off.
+	headerBytes, urlLength, queryParams int
+	bodyBytes                           int64
+	jsonDepth, jsonElements             int
+}
+
+var _ pipeline.Stage = (*Limiter)(nil)
+
+// New returns the limiter for an API from the global block and the API's
+// block (nil when the API has none), merged with Merge. It fails when
+// either block does not validate.
+func New(global Config, api *Config) (*Limiter, error) {
+	errs := global.Validate().Prefix("global")
+	if api != nil {
+		errs = append(errs, api.Validate().Prefix("api")...)
+	}
+	if len(errs) > 0 {
+		list := make([]error, len(errs))
+		for i, e := range errs {
+			list[i] = e
+		}
+		return nil, fmt.Errorf("building limits: %w", errors.Join(list...))
+	}
+	c := Merge(global, api)
+	return &Limiter{
+		headerBytes:  int(c.MaxHeaderBytes),
+		urlLength:    c.MaxURLLength,
+		queryParams:  c.MaxQueryParams,
+		bodyBytes:    int64(c.MaxBodyBytes),
+		jsonDepth:    c.MaxJSONDepth,
+		jsonElements: c.MaxJSONElements,
+	}, nil
+}
+
+// ID returns "limits".
+func (l *Limiter) ID() string { return ID }
+
+// BodyLimit returns the most bytes a request body may have, or 0 when the
+// limit is off. The gateway sets Exchange.BodyLimit from it before any
+// stage runs.
+func (l *Limiter) BodyLimit() int64 { return max(l.bodyBytes, 0) }
+
+// Request checks, in order, the request target length, the number of query
+// parameters, the header size, the declared body size, and — only when it
+// has to read the body — the actual body size and the shape of a JSON body.
+//
+// The body is read (through x.Body, once, under the body limit) only when
+// the request has a body and either its length is unknown (chunked) and a
+// body limit is set, or it is JSON (application/json, text/json or any
+// "+json" type) and a JSON depth or element limit is set. Other bodies with
+// a Content-Length within the limit are never touched.
+func (l *Limiter) Request(_ context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
+	r := x.Request
+
+	if l.urlLength > 0 {
+		n := len(r.RequestURI)
+		if r.RequestURI == "" { // a request built in code, not read from a client
+			n = len(r.URL.RequestURI())
+		}
+		if n > l.urlLength {
+			return deny(http.StatusRequestURITooLong, RuleURLLength, "the request URL is too long", "path",
+				"request target is "+strconv.Itoa(n)+" bytes, limit "+strconv.Itoa(l.urlLength)), nil
+		}
+	}
+
+	if l.queryParams > 0 {
+		if n := countParams(r.URL.RawQuery, l.queryParams); n > l.queryParams {
+			return deny(http.StatusBadRequest, RuleQueryParams, "the request has too many query parameters", "query",
+				"more than "+strconv.Itoa(l.queryParams)+" query parameters"), nil
+		}
+	}
+
+	if l.headerBytes > 0 {
+		n := len("Host") + len(r.Host)
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v)
+			}
+		}
+		if n > l.headerBytes {
+			return deny(http.StatusRequestHeaderFieldsTooLarge, RuleHeaderBytes, "the request headers are too large", "header",
+				"headers are "+strconv.Itoa(n)+" bytes, limit "+strconv.Itoa(l.headerBytes)), nil
+		}
+	}
+
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	// Security: a declared length is refused before a single byte is read,
+	// so an oversized upload costs us nothing.
+	if l.bodyBytes > 0 && r.ContentLength > l.bodyBytes {
+		return tooLarge(r.ContentLength, l.bodyBytes), nil
+	}
+	scanJSONBody := (l.jsonDepth > 0 || l.jsonElements > 0) && isJSON(r.Header)
+	unknownLength := r.ContentLength < 0 && l.bodyBytes > 0
+	if !scanJSONBody && !unknownLength {
+		return nil, nil
+	}
+	// Make sure the read is bounded by this stage's limit even when the
+	// gateway set no (or a larger) limit on the exchange.
+	if l.bodyBytes > 0 && !x.BodyRead() && (x.BodyLimit <= 0 || x.BodyLimit > l.bodyBytes) {
+		x.BodyLimit = l.bodyBytes
+	}
+	body, err := x.Body()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.Is(err, pipeline.ErrBodyTooLarge) || errors.As(err, &mbe) {
+			return tooLarge(-1, l.bodyBytes), nil
+		}
+		d := deny(http.StatusBadRequest, RuleBodyRead, "the request body could not be read", "body",
+			"reading body: "+err.Error())
+		d.Severity = events.SeverityLow
+		return d, nil
+	}
+	if l.bodyBytes > 0 && int64(len(body)) > l.bodyBytes { // read earlier under a larger limit
+		return tooLarge(int64(len(body)), l.bodyBytes), nil
+	}
+	if !scanJSONBody || len(body) == 0 {
+		return nil, nil
+	}
+	res := scanJSON(body, l.jsonDepth, l.jsonElements)
+	switch res.problem {
+	case jsonTooDeep:
+		return deny(http.StatusBadRequest, RuleJSONDepth, "the JSON body is nested too deeply", "body:"+jsonPointerAt(body, res.offset),
+			"JSON nesting deeper than "+strconv.Itoa(l.jsonDepth)+" at byte "+strconv.Itoa(res.offset)), nil
+	case jsonTooMany:
+		return deny(http.StatusBadRequest, RuleJSONElements, "the JSON body has too many elements", "body:"+jsonPointerAt(body, res.offset),
+			"more than "+strconv.Itoa(l.jsonElements)+" JSON values, limit reached at byte "+strconv.Itoa(res.offset)), nil
+	case jsonMalformed:
+		off := strconv.Itoa(res.offset)
+		return deny(http.StatusBadRequest, RuleJSONMalformed, "the JSON body is malformed at byte offset "+off, "body",
+			"invalid JSON at byte "+off+" of "+strconv.Itoa(len(body))), nil
+	}
+	return nil, nil
+}
+
+func tooLarge(n, limit int64) *pipeline.Denial {
+	detail := "body exceeds " + strconv.FormatInt(limit, 10) + " bytes"
+	if n >= 0 {
+		detail = "body is " + strconv.FormatInt(n, 10) + " bytes, limit " + strconv.FormatInt(limit, 10)
+	}
+	return deny(http.StatusRequestEntityTooLarge, RuleBodySize, "the request body is too large", "body", detail)
+}
+
+// deny builds a denial of this package with medium severity.
+func deny(status int, rule, reason, location, detail string) *pipeline.Denial {
+	return &pipeline.Denial{
+		Status:   status,
+		Reason:   reason,
+		Stage:    ID,
+		Rules:    []string{rule},
+		Detail:   detail,
+		Location: location,
+		Severity: events.SeverityMedium,
+	}
+}
+
+// countParams counts the non-empty "&"-separated items of a raw query, the
+// way url.ParseQuery does, without allocating; it stops counting past limit.
+func countParams(q string, limit int) int {
+	n := 0
+	for len(q) > 0 && n <= limit {
+		var item string
+		if i := strings.IndexByte(q, '&'); i >= 0 {
+			item, q = q[:i], q[i+1:]
+		} else {
+			item, q = q, ""
+		}
+		if item != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// isJSON reports whether the request's Content-Type is a JSON media type:
+// application/json, text/json, or any type with the "+json" suffix
+// (application/problem+json, application/vnd.api+json). Parameters and case
+// are ignored. It does not allocate.
+func isJSON(h http.Header) bool {
+	vs := h["Content-Type"]
+	if len(vs) == 0 {
+		return false
+	}
+	mt, _, _ := strings.Cut(vs[0], ";")
+	mt = strings.TrimSpace(mt)
+	if strings.EqualFold(mt, "application/json") || strings.EqualFold(mt, "text/json") {
+		return true
+	}
+	return len(mt) > 5 && strings.EqualFold(mt[len(mt)-5:], "+json") && strings.IndexByte(mt, '/') > 0
+}
