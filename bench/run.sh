@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# bench/run.sh — Portcullis side by side with baselines, in one run on
+# loopback. See bench/README.md for what each row means.
+#
+# Env knobs:
+#   BENCH_DURATION  measured duration of each row (default 5s, at most 60s)
+#   BENCH_CONNS     concurrent keep-alive connections (default 32)
+#   BENCH_WARMUP    unmeasured warm-up before each row (default 1s)
+#   BENCH_ALLOW_MISSING_GATEWAY=1
+#                   when ./cmd/portcullis does not build, print the baseline
+#                   rows anyway instead of failing
+#
+# Adding rows: add a "NAME CONFIG" entry to GATEWAYS (started like the main
+# gateway, with PORTCULLIS_ADDR and PORTCULLIS_UPSTREAM set) and/or a
+# scenario to SCENARIOS, or call `row` from extra_rows.
+set -euo pipefail
+
+DURATION=${BENCH_DURATION:-5s}
+CONNS=${BENCH_CONNS:-32}
+WARMUP=${BENCH_WARMUP:-1s}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+# Gateways to benchmark: "NAME CONFIG" (CONFIG relative to the repository).
+# Each gets its own port; its rows are named NAME.
+GATEWAYS=(
+  "portcullis bench/portcullis.yaml"
+)
+
+# Scenarios: "NAME|METHOD|PATH|BODY", BODY being a file under $tmp or empty.
+# body-1k.json is generated below.
+SCENARIOS=(
+  "GET|GET|/bench|"
+  "POST 1 KB JSON|POST|/bench|body-1k.json"
+)
+
+# extra_rows SCENARIO METHOD PATH BODY_FILE — a hook for later rows that are
+# not a gateway from GATEWAYS (for example another baseline). Empty for now.
+extra_rows() { :; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- build ---------------------------------------------------------------
+
+log "building into $tmp ..."
+for tool in upstream bareproxy loadgen freeport waitfor; do
+  go build -o "$tmp/$tool" "./bench/$tool"
+done
+have_gateway=1
+if ! go build -o "$tmp/portcullis" ./cmd/portcullis; then
+  if [[ ${BENCH_ALLOW_MISSING_GATEWAY:-} == 1 ]]; then
+    log "WARNING: ./cmd/portcullis does not build; only baseline rows will run"
+    have_gateway=0
+  else
+    log "error: ./cmd/portcullis does not build (set BENCH_ALLOW_MISSING_GATEWAY=1 to run the baselines alone)"
+    exit 1
+  fi
+fi
+
+# A 1 KB JSON body: {"data":"xxx..."} of exactly 1024 bytes.
+printf '{"data":"%s"}' "$(printf 'x%.0s' $(seq 1 1013))" >"$tmp/body-1k.json"
+
+# --- start servers -------------------------------------------------------
+
+# All ports are taken at once so they are distinct.
+mapfile -t ports < <("$tmp/freeport" -n $((2 + ${#GATEWAYS[@]})))
+next_port=0
+# take_port — sets $port to the next free port (not a $(subshell), which
+# could not advance next_port).
+take_port() { port=${ports[$next_port]}; next_port=$((next_port + 1)); }
+
+# start NAME COMMAND... — runs COMMAND in the background, logging to
+# $tmp/NAME.log, and remembers its pid for cleanup.
+start() {
+  local name=$1
+  shift
+  "$@" >"$tmp/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+# ready NAME URL — waits until URL answers, or shows NAME's log and fails.
+ready() {
+  if ! "$tmp/waitfor" -url "$2" -timeout 15s; then
+    log "error: $1 did not start; its log:"
+    cat "$tmp/$1.log" >&2
+    exit 1
+  fi
+}
+
+take_port
+upstream_url="http://127.0.0.1:$port"
+start upstream "$tmp/upstream" -addr "${upstream_url#http://}"
+ready upstream "$upstream_url/healthz"
+
+take_port
+bare_url="http://127.0.0.1:$port"
+start bareproxy "$tmp/bareproxy" -addr "${bare_url#http://}" -upstream "$upstream_url"
+ready bareproxy "$bare_url/healthz"
+
+declare -A gateway_url=()
+gateway_names=()
+if [[ $have_gateway == 1 ]]; then
+  for entry in "${GATEWAYS[@]}"; do
+    read -r name config <<<"$entry"
+    take_port
+    url="http://127.0.0.1:$port"
+    PORTCULLIS_ADDR="${url#http://}" PORTCULLIS_UPSTREAM="$upstream_url" \
+      start "$name" "$tmp/portcullis" serve -c "$config"
+    ready "$name" "$url/bench"
+    gateway_url[$name]=$url
+    gateway_names+=("$name")
+  done
+fi
+
+# --- measure -------------------------------------------------------------
+
+rows_scenario=() rows_target=() rows_rps=() rows_p50=() rows_p99=() rows_bad=()
+declare -A bare_rps=()
+
+# json_field NAME JSON — prints a numeric field of loadgen's one-line output.
+json_field() { sed -E 's/.*"'"$1"'":(-?[0-9.eE+-]+).*/\1/' <<<"$2"; }
+
+# row SCENARIO TARGET URL METHOD BODY_FILE — runs loadgen and records one
+# table row. BODY_FILE is a file name under $tmp, or empty for no body.
+row() {
+  local scenario=$1 target=$2 url=$3 method=$4 body=$5 out
+  local args=(-url "$url" -method "$method" -c "$CONNS" -d "$DURATION" -warmup "$WARMUP")
+  [[ -n $body ]] && args+=(-body-file "$tmp/$body" -content-type application/json)
+  log "  $scenario → $target ($url)"
+  if ! out=$("$tmp/loadgen" "${args[@]}"); then
+    log "error: loadgen failed for $scenario → $target"
+    exit 1
+  fi
+  rows_scenario+=("$scenario")
+  rows_target+=("$target")
+  rows_rps+=("$(json_field rps "$out")")
+  rows_p50+=("$(json_field p50_ms "$out")")
+  rows_p99+=("$(json_field p99_ms "$out")")
+  rows_bad+=($(($(json_field errors "$out") + $(json_field non2xx "$out"))))
+  if [[ $target == "bare proxy" ]]; then
+    bare_rps[$scenario]=$(json_field rps "$out")
+  fi
+}
+
+log "measuring: ${CONNS} connections, ${WARMUP} warm-up + ${DURATION} per row"
+for s in "${SCENARIOS[@]}"; do
+  IFS='|' read -r scenario method path body <<<"$s"
+  row "$scenario" "upstream (direct)" "$upstream_url$path" "$method" "$body"
+  row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
+  for name in "${gateway_names[@]}"; do
+    row "$scenario" "$name" "${gateway_url[$name]}$path" "$method" "$body"
+  done
+  extra_rows "$scenario" "$method" "$path" "$body"
+done
+
+# --- report --------------------------------------------------------------
+
+printf '\n%-16s | %-18s | %10s | %8s | %8s | %13s | %s\n' \
+  scenario target "req/s" "p50 ms" "p99 ms" "vs bare proxy" "errors+non2xx"
+printf '%s\n' "-----------------+--------------------+------------+----------+----------+---------------+--------------"
+for i in "${!rows_target[@]}"; do
+  base=${bare_rps[${rows_scenario[$i]}]:-}
+  ratio=$(awk -v r="${rows_rps[$i]}" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", r / b; else print "n/a" }')
+  printf '%-16s | %-18s | %10.0f | %8.3f | %8.3f | %13s | %s\n' \
+    "${rows_scenario[$i]}" "${rows_target[$i]}" "${rows_rps[$i]}" "${rows_p50[$i]}" "${rows_p99[$i]}" "$ratio" "${rows_bad[$i]}"
+done
