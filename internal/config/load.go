@@ -58,6 +58,8 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if body != nil {
 		d.collectAnchors(body, 0)
 		d.decode(body, reflect.ValueOf(c).Elem(), "", Position{Line: 1, Column: 1})
+		// A null document zeroes the whole struct, yaml:"-" fields too.
+		c.File, c.Source = file, d.src
 	}
 	c.WithDefaults()
 	c.absolutePaths()
@@ -163,6 +165,7 @@ func (d *decoder) problem(path string, pos Position, msg string) {
 	if pos.Line <= 0 {
 		pos = Position{Line: 1, Column: 1}
 	}
+	pos.Column = max(pos.Column, 1)
 	d.probs = append(d.probs, &Problem{File: d.file, Line: pos.Line, Column: pos.Column, Path: dollar(path), Message: msg})
 	if d.failed == nil {
 		d.failed = map[string]bool{}

@@ -103,6 +103,7 @@ func (s *Source) set(path string, p Position) {
 	if p.Line <= 0 {
 		return
 	}
+	p.Column = max(p.Column, 1)
 	s.pos[path] = p
 }
 
