@@ -155,14 +155,18 @@ func defaultValues() map[string]any {
 		}
 		out[typeKey(t)+"."+t.FieldByIndex(f.index).Name] = jsonValue(fv)
 	}
-	sample := (&Config{
+	sample := &Config{
 		Listeners: []Listener{{TLS: &TLS{ClientCA: "ca.pem"}}},
 		APIs: []API{{
 			Upstream: Upstream{TLS: &UpstreamTLS{}, HealthCheck: &HealthCheck{}},
 			IPFilter: &ipfilter.Config{},
 			Limits:   &limits.Config{},
 		}},
-	}).WithDefaults()
+	}
+	// ClientCA is set only to make ClientAuth's default show; it has no
+	// default of its own.
+	sample.WithDefaults()
+	sample.Listeners[0].TLS.ClientCA = ""
 	seen := map[reflect.Type]bool{t: true}
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
