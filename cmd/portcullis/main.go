@@ -1,0 +1,57 @@
+// Command portcullis is an API security gateway and API security tester.
+//
+//	portcullis demo                 run the demo API behind the gateway (no files needed)
+//	portcullis serve -c FILE        run the gateway
+//	portcullis check -c FILE        validate a config file
+//	portcullis config schema        print the config's JSON Schema
+//	portcullis version              print the version
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a process exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	if e, ok := err.(*exitError); ok {
+		return e.code
+	}
+	return 1
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "portcullis",
+		Short:         "API security gateway and API security tester",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "portcullis", version)
+		},
+	})
+	return root
+}

@@ -1,0 +1,489 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/listener"
+	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/tlsconf"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Logger is the gateway's own log. Nil logs JSON to stderr at the
+	// config's log level.
+	Logger *slog.Logger
+	// Now is the clock. Nil uses time.Now.
+	Now func() time.Time
+	// AccessWriter overrides where access records go (tests). Nil uses the
+	// config's log.access.
+	AccessWriter io.Writer
+	// Listeners, when set, are used instead of binding each configured
+	// listener address, index for index (tests and the demo bind port 0).
+	Listeners []net.Listener
+	// AdminListener, when set, is used instead of binding admin.addr.
+	AdminListener net.Listener
+	// Extra event sinks added to the bus (tests, the demo).
+	Sinks []events.Sink
+}
+
+// Server is a running Portcullis: listeners, admin plane, event bus and the
+// current Gateway, which Reload swaps atomically.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics.Metrics
+	bus     *events.Bus
+	store   *events.Store
+	access  *slog.Logger
+	closers []io.Closer
+
+	gw     atomic.Pointer[Gateway]
+	reload sync.Mutex // serialises reloads
+
+	listeners []*listener.Listener
+	netLns    []net.Listener
+	tlsSrvs   []*tlsconf.Server
+	adminSrv  *http.Server
+	adminLn   net.Listener
+	ready     atomic.Bool
+}
+
+// NewServer builds a server for cfg (already loaded and validated) without
+// binding anything yet.
+func NewServer(cfg *config.Config, opts Options) (*Server, error) {
+	s := &Server{opts: opts, now: opts.Now, metrics: metrics.New()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.log = opts.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.Log.Level)}))
+	}
+	if err := s.openSinks(cfg); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	gw, err := New(cfg, s.deps())
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.gw.Store(gw)
+	s.metrics.ReloadResult(true, s.now())
+	return s, nil
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+func (s *Server) deps() Deps {
+	return Deps{Metrics: s.metrics, Events: s.bus, Access: s.access, Logger: s.log, Now: s.now}
+}
+
+// openSinks opens the access log and the event bus with its sinks.
+func (s *Server) openSinks(cfg *config.Config) error {
+	var aw io.Writer
+	switch dest := cfg.Log.Access; {
+	case s.opts.AccessWriter != nil:
+		aw = s.opts.AccessWriter
+	case dest == "" || dest == "stdout":
+		aw = os.Stdout
+	case dest == "stderr":
+		aw = os.Stderr
+	case dest == "off":
+	default:
+		if err := os.MkdirAll(filepath.Dir(dest), 0o750); err != nil {
+			return fmt.Errorf("log.access: %w", err)
+		}
+		f, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return fmt.Errorf("log.access: %w", err)
+		}
+		s.closers = append(s.closers, f)
+		aw = f
+	}
+	if aw != nil {
+		s.access = slog.New(slog.NewJSONHandler(aw, nil))
+	}
+
+	s.bus = events.NewBus(events.BusOptions{QueueSize: cfg.Events.QueueSize, Logger: s.log, Now: s.now})
+	if cfg.Events.JSONL != "" {
+		j, err := events.NewJSONL(cfg.Events.JSONL)
+		if err != nil {
+			return fmt.Errorf("events.jsonl: %w", err)
+		}
+		s.bus.AddSink(j)
+	}
+	if cfg.Events.SQLite != "" {
+		st, err := events.OpenSQLite(cfg.Events.SQLite)
+		if err != nil {
+			return fmt.Errorf("events.sqlite: %w", err)
+		}
+		s.store = st
+		s.bus.AddSink(st)
+	}
+	for _, sk := range s.opts.Sinks {
+		s.bus.AddSink(sk)
+	}
+	s.metrics.RegisterEventBus(s.bus)
+	return nil
+}
+
+// Gateway returns the current gateway.
+func (s *Server) Gateway() *Gateway { return s.gw.Load() }
+
+// Metrics returns the process metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Bus returns the event bus.
+func (s *Server) Bus() *events.Bus { return s.bus }
+
+// Store returns the SQLite event store, or nil when none is configured.
+func (s *Server) Store() *events.Store { return s.store }
+
+// ServeHTTP hands the request to the current gateway.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.gw.Load().ServeHTTP(w, r)
+}
+
+// Start binds and serves every listener and the admin listener. It returns
+// once everything is accepting connections.
+func (s *Server) Start() error {
+	cfg := s.gw.Load().Config()
+	baseDir := "."
+	if cfg.File != "" {
+		baseDir = filepath.Dir(cfg.File)
+	}
+	httpsPort := 0
+	for i, lc := range cfg.Listeners {
+		if lc.TLS != nil && httpsPort == 0 {
+			httpsPort = s.boundPort(i, lc.Addr)
+		}
+	}
+	for i, lc := range cfg.Listeners {
+		var tsrv *tlsconf.Server
+		if lc.TLS != nil {
+			var err error
+			tsrv, err = tlsconf.NewServer(lc.TLS, baseDir, s.log)
+			if err != nil {
+				s.Close(context.Background())
+				return fmt.Errorf("listeners[%d] tls: %w", i, err)
+			}
+			s.tlsSrvs = append(s.tlsSrvs, tsrv)
+		}
+		addr := lc.Addr
+		l, err := listener.New(lc, cfg.Server, tsrv, s, listener.Options{
+			Logger:    s.log,
+			HTTPSPort: httpsPort,
+			OnHandshakeError: func(peer netip.Addr, err error) {
+				s.metrics.TLSHandshakeErrors.WithLabelValues(addr).Inc()
+				s.bus.Publish(events.Event{
+					Type: events.TypeTLSHandshake, Severity: events.SeverityLow,
+					ClientIP: addrString(peer), Stage: "tls", Rules: []string{"tls.handshake"},
+					Reason: err.Error(), Attrs: map[string]any{"listener": addr},
+				})
+			},
+		})
+		if err != nil {
+			s.Close(context.Background())
+			return fmt.Errorf("listeners[%d]: %w", i, err)
+		}
+		ln, err := s.bind(i, lc.Addr)
+		if err != nil {
+			s.Close(context.Background())
+			return fmt.Errorf("listeners[%d]: %w", i, err)
+		}
+		s.listeners = append(s.listeners, l)
+		s.netLns = append(s.netLns, ln)
+		go func() {
+			if err := l.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("listener stopped", "addr", addr, "err", err)
+			}
+		}()
+		scheme := "http"
+		if lc.TLS != nil {
+			scheme = "https"
+		}
+		s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "redirect_https", lc.RedirectHTTPS)
+	}
+	if !cfg.Admin.Disabled {
+		ln := s.opts.AdminListener
+		if ln == nil {
+			var err error
+			if ln, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+				s.Close(context.Background())
+				return fmt.Errorf("admin.addr: %w", err)
+			}
+		}
+		s.adminLn = ln
+		s.adminSrv = &http.Server{
+			Handler: admin.Handler(admin.Options{
+				Token:   cfg.Admin.Token,
+				Metrics: s.metrics,
+				Store:   s.store,
+				Ready:   s.ready.Load,
+				Status:  s.status,
+				Reload:  s.Reload,
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		go func() {
+			if err := s.adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("admin listener stopped", "err", err)
+			}
+		}()
+		s.log.Info("admin listening", "addr", ln.Addr().String())
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+func (s *Server) boundPort(i int, addr string) int {
+	if i < len(s.opts.Listeners) && s.opts.Listeners[i] != nil {
+		addr = s.opts.Listeners[i].Addr().String()
+	}
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func (s *Server) bind(i int, addr string) (net.Listener, error) {
+	if i < len(s.opts.Listeners) && s.opts.Listeners[i] != nil {
+		return s.opts.Listeners[i], nil
+	}
+	return net.Listen("tcp", addr)
+}
+
+// Addrs returns the bound listener addresses, in config order.
+func (s *Server) Addrs() []string {
+	out := make([]string, len(s.netLns))
+	for i, ln := range s.netLns {
+		out[i] = ln.Addr().String()
+	}
+	return out
+}
+
+// AdminAddr returns the bound admin address, or "".
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
+
+// TLSServers returns the TLS configurations of the TLS listeners, in order.
+func (s *Server) TLSServers() []*tlsconf.Server { return s.tlsSrvs }
+
+// status is the admin API's view of the running gateway.
+func (s *Server) status() any {
+	g := s.gw.Load()
+	apis := make([]map[string]any, 0, len(g.routes))
+	ups := g.Upstreams()
+	for _, r := range g.routes {
+		stages := make([]string, 0, len(r.chain))
+		for _, st := range r.chain {
+			stages = append(stages, st.Stage.ID())
+		}
+		apis = append(apis, map[string]any{
+			"name": r.name, "hosts": r.hosts, "path_prefix": r.prefix,
+			"stages": stages, "upstream": ups[r.name],
+		})
+	}
+	return map[string]any{
+		"config_file": g.cfg.File,
+		"apis":        apis,
+		"events":      s.bus.Stats(),
+	}
+}
+
+// Reload loads the config file again and swaps the new gateway in. On any
+// error the old gateway keeps serving; the error is logged, published as an
+// event and counted.
+func (s *Server) Reload() error {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	old := s.gw.Load()
+	path := old.Config().File
+	if path == "" {
+		return errors.New("reload: configuration was not loaded from a file")
+	}
+	cfg, err := config.Load(path)
+	if err == nil {
+		var gw *Gateway
+		if gw, err = New(cfg, s.deps()); err == nil {
+			s.warnRestartOnly(old.Config(), cfg)
+			s.gw.Store(gw)
+			s.metrics.ReloadResult(true, s.now())
+			s.log.Info("configuration reloaded", "file", path, "apis", len(cfg.APIs))
+			s.bus.Publish(events.Event{Type: events.TypeConfigReload, Severity: events.SeverityInfo,
+				Reason: "configuration reloaded", Attrs: map[string]any{"file": path, "result": "ok"}})
+			go old.Close() // after its in-flight requests finish
+			return nil
+		}
+	}
+	s.metrics.ReloadResult(false, s.now())
+	s.log.Error("configuration reload failed; the previous configuration keeps serving", "file", path, "err", err.Error())
+	s.bus.Publish(events.Event{Type: events.TypeConfigReload, Severity: events.SeverityHigh,
+		Reason: "configuration reload failed: " + err.Error(), Attrs: map[string]any{"file": path, "result": "error"}})
+	return fmt.Errorf("reload: %w", err)
+}
+
+// warnRestartOnly logs the parts of a new config that only take effect on
+// restart (they are bound to sockets, files and the process).
+func (s *Server) warnRestartOnly(old, cur *config.Config) {
+	check := func(name string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			s.log.Warn("changed setting needs a restart to take effect", "setting", name)
+		}
+	}
+	check("listeners", old.Listeners, cur.Listeners)
+	check("admin", old.Admin, cur.Admin)
+	check("events", old.Events, cur.Events)
+	check("log.access", old.Log.Access, cur.Log.Access)
+	check("server timeouts", []time.Duration{old.Server.ReadHeaderTimeout, old.Server.ReadTimeout, old.Server.WriteTimeout, old.Server.IdleTimeout},
+		[]time.Duration{cur.Server.ReadHeaderTimeout, cur.Server.ReadTimeout, cur.Server.WriteTimeout, cur.Server.IdleTimeout})
+}
+
+// Run serves until ctx is done, reloading on SIGHUP and, when watch is true,
+// when the config file changes; then it shuts down gracefully.
+func (s *Server) Run(ctx context.Context, watch bool) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var changes <-chan struct{}
+	if watch {
+		if path := s.gw.Load().Config().File; path != "" {
+			c, stop, err := watchFile(path, s.log)
+			if err != nil {
+				s.log.Warn("config file watch unavailable; reload with SIGHUP", "err", err)
+			} else {
+				defer stop()
+				changes = c
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			cfg := s.gw.Load().Config()
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+			defer cancel()
+			return s.Close(sctx)
+		case <-hup:
+			_ = s.Reload()
+		case <-changes:
+			_ = s.Reload()
+		}
+	}
+}
+
+// watchFile reports changes to path. It watches the directory, because
+// editors and config management replace files by renaming.
+func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	if err := w.Add(filepath.Dir(abs)); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	out := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if filepath.Clean(ev.Name) != abs || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
+					continue
+				}
+				select {
+				case out <- struct{}{}:
+				default: // a reload is already pending
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				log.Warn("config file watch", "err", err)
+			}
+		}
+	}()
+	return out, func() { w.Close() }, nil
+}
+
+// Close shuts listeners down gracefully (in-flight requests finish within
+// ctx), then drains the event bus and closes sinks.
+func (s *Server) Close(ctx context.Context) error {
+	s.ready.Store(false)
+	var first error
+	for _, l := range s.listeners {
+		if err := l.Shutdown(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	if s.adminSrv != nil {
+		_ = s.adminSrv.Shutdown(ctx)
+	}
+	for _, t := range s.tlsSrvs {
+		t.Close()
+	}
+	if g := s.gw.Load(); g != nil {
+		g.Close()
+	}
+	s.closeAll()
+	return first
+}
+
+func (s *Server) closeAll() {
+	if s.bus != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.bus.Close(ctx)
+		cancel()
+	}
+	for _, c := range s.closers {
+		_ = c.Close()
+	}
+}
