@@ -11,7 +11,8 @@ import (
 // global value; globally, zero means the default given on the field; a
 // negative value (write -1) switches that limit off. Limits exist because an
 // upstream that parses whatever it is sent can be made to spend memory and
-// CPU out of all proportion to the request (see docs/RATIONALE.md).
+// CPU out of all proportion to the request; the why of each limit is on its
+// field.
 type Config struct {
 	// MaxHeaderBytes caps the total size, in bytes, of request header names
 	// and values (the Host included); larger headers get 431. Default 32KiB;
