@@ -27,13 +27,13 @@ refused and the old one keeps serving. SIGINT/SIGTERM shut down gracefully.`,
 			if err != nil {
 				return err
 			}
-			srv, err := gateway.NewServer(cfg, gateway.Options{})
+			srv, err := gateway.NewServer(cfg, gateway.Options{WatchConfig: !noWatch})
 			if err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return srv.Run(ctx, !noWatch)
+			return srv.Run(ctx)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "portcullis.yaml", "config file")

@@ -23,7 +23,7 @@ import (
 const durationPattern = `^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 
 // sizePattern matches what units.ParseBytes accepts.
-const sizePattern = `^\s*[0-9]+\s*([bB]|[kKmMgG]([iI]?[bB])?)?\s*$`
+const sizePattern = `^\s*-?[0-9]+\s*([bB]|[kKmMgG]([iI]?[bB])?)?\s*$`
 
 // schemaExtras adds constraints the Go types cannot express, by
 // "pkg.Type.Field".

@@ -65,7 +65,7 @@ func (v *validator) run() {
 	if !c.Admin.Disabled {
 		v.hostPort("admin.addr", c.Admin.Addr)
 		for i, l := range c.Listeners {
-			if l.Addr != "" && l.Addr == c.Admin.Addr {
+			if l.Addr != "" && l.Addr == c.Admin.Addr && !anyPort(l.Addr) {
 				v.add("admin.addr", "%q is also listeners[%d].addr (the admin plane needs its own address)", c.Admin.Addr, i)
 			}
 		}
@@ -104,7 +104,7 @@ func (v *validator) listeners() {
 		if l.Addr == "" {
 			v.add(p+".addr", "addr is required (expected host:port, e.g. \"0.0.0.0:8443\")")
 		} else if v.hostPort(p+".addr", l.Addr) {
-			if first, dup := addrs[l.Addr]; dup {
+			if first, dup := addrs[l.Addr]; dup && !anyPort(l.Addr) {
 				v.add(p+".addr", "%q is already used by %s%s", l.Addr, first, v.line(first+".addr"))
 			} else {
 				addrs[l.Addr] = p
@@ -360,4 +360,11 @@ func (v *validator) stageBlocks(p string, rv reflect.Value) {
 			v.stageBlocks(childPath(p, f.name), rv.FieldByIndex(f.index))
 		}
 	}
+}
+
+// anyPort reports whether addr asks for any free port (":0"); two such
+// addresses never collide.
+func anyPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
 }

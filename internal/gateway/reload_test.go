@@ -1,13 +1,17 @@
 package gateway
 
 import (
+	"context"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/config"
 )
@@ -136,5 +140,61 @@ apis:
 	}
 	if failed != 1 || ok != 1 {
 		t.Errorf("reload events: got %d failed and %d ok, want 1 and 1", failed, ok)
+	}
+}
+
+func TestReloadOnFileChange(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "portcullis.yaml")
+	good := "listeners: [{addr: \"127.0.0.1:0\"}]\nadmin: {disabled: true}\napis:\n  - name: one\n    upstream:\n      targets: [\"" + up.URL + "\"]\n"
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(cfg, Options{
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AccessWriter: io.Discard,
+		Listeners:    []net.Listener{ln},
+		OnReload:     func(err error) { reloaded <- err },
+		WatchConfig:  true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	base := "http://" + ln.Addr().String()
+	if err := os.WriteFile(file, []byte(good+"ipfilter: {deny: [127.0.0.0/8]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-reloaded:
+		if err != nil {
+			t.Fatalf("reload after file change: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload within 10s of the file change")
+	}
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("after the file changed: got %d, want 403", resp.StatusCode)
 	}
 }

@@ -46,6 +46,11 @@ type Options struct {
 	AdminListener net.Listener
 	// Extra event sinks added to the bus (tests, the demo).
 	Sinks []events.Sink
+	// WatchConfig reloads the configuration whenever its file changes.
+	WatchConfig bool
+	// OnReload, when set, is called after every reload attempt with its
+	// result (nil on success).
+	OnReload func(error)
 }
 
 // Server is a running Portcullis: listeners, admin plane, event bus and the
@@ -57,6 +62,7 @@ type Server struct {
 	metrics *metrics.Metrics
 	bus     *events.Bus
 	store   *events.Store
+	jsonl   *events.JSONL
 	access  *slog.Logger
 	closers []io.Closer
 
@@ -69,6 +75,7 @@ type Server struct {
 	adminSrv  *http.Server
 	adminLn   net.Listener
 	ready     atomic.Bool
+	stopWatch func()
 }
 
 // NewServer builds a server for cfg (already loaded and validated) without
@@ -140,6 +147,7 @@ func (s *Server) openSinks(cfg *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("events.jsonl: %w", err)
 		}
+		s.jsonl = j
 		s.bus.AddSink(j)
 	}
 	if cfg.Events.SQLite != "" {
@@ -262,6 +270,9 @@ func (s *Server) Start() error {
 		}()
 		s.log.Info("admin listening", "addr", ln.Addr().String())
 	}
+	if s.opts.WatchConfig {
+		s.startWatch()
+	}
 	s.ready.Store(true)
 	return nil
 }
@@ -331,6 +342,14 @@ func (s *Server) status() any {
 // error the old gateway keeps serving; the error is logged, published as an
 // event and counted.
 func (s *Server) Reload() error {
+	err := s.reloadOnce()
+	if s.opts.OnReload != nil {
+		s.opts.OnReload(err)
+	}
+	return err
+}
+
+func (s *Server) reloadOnce() error {
 	s.reload.Lock()
 	defer s.reload.Unlock()
 	old := s.gw.Load()
@@ -375,27 +394,15 @@ func (s *Server) warnRestartOnly(old, cur *config.Config) {
 		[]time.Duration{cur.Server.ReadHeaderTimeout, cur.Server.ReadTimeout, cur.Server.WriteTimeout, cur.Server.IdleTimeout})
 }
 
-// Run serves until ctx is done, reloading on SIGHUP and, when watch is true,
-// when the config file changes; then it shuts down gracefully.
-func (s *Server) Run(ctx context.Context, watch bool) error {
-	if err := s.Start(); err != nil {
-		return err
-	}
+// Run starts the server and serves until ctx is done, reloading on SIGHUP
+// (and on config file changes when Options.WatchConfig is set); then it
+// shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-
-	var changes <-chan struct{}
-	if watch {
-		if path := s.gw.Load().Config().File; path != "" {
-			c, stop, err := watchFile(path, s.log)
-			if err != nil {
-				s.log.Warn("config file watch unavailable; reload with SIGHUP", "err", err)
-			} else {
-				defer stop()
-				changes = c
-			}
-		}
+	if err := s.Start(); err != nil {
+		return err
 	}
 	for {
 		select {
@@ -405,11 +412,34 @@ func (s *Server) Run(ctx context.Context, watch bool) error {
 			defer cancel()
 			return s.Close(sctx)
 		case <-hup:
-			_ = s.Reload()
-		case <-changes:
+			// SIGHUP is also the log-rotation signal: reopen the event file.
+			if s.jsonl != nil {
+				if err := s.jsonl.Reopen(); err != nil {
+					s.log.Error("reopening the events file", "err", err)
+				}
+			}
 			_ = s.Reload()
 		}
 	}
+}
+
+// startWatch reloads whenever the config file changes, until Close.
+func (s *Server) startWatch() {
+	path := s.gw.Load().Config().File
+	if path == "" {
+		return
+	}
+	changes, stop, err := watchFile(path, s.log)
+	if err != nil {
+		s.log.Warn("config file watch unavailable; reload with SIGHUP", "err", err)
+		return
+	}
+	s.stopWatch = stop
+	go func() {
+		for range changes {
+			_ = s.Reload()
+		}
+	}()
 }
 
 // watchFile reports changes to path. It watches the directory, because
@@ -430,6 +460,7 @@ func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 	}
 	out := make(chan struct{}, 1)
 	go func() {
+		defer close(out)
 		for {
 			select {
 			case ev, ok := <-w.Events:
@@ -458,6 +489,9 @@ func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 // ctx), then drains the event bus and closes sinks.
 func (s *Server) Close(ctx context.Context) error {
 	s.ready.Store(false)
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	var first error
 	for _, l := range s.listeners {
 		if err := l.Shutdown(ctx); err != nil && first == nil {

@@ -28,9 +28,17 @@ var byteUnits = map[string]int64{
 	"g":   1 << 30,
 }
 
-// ParseBytes parses a size such as "1MiB".
+// ParseBytes parses a size such as "1MiB". A leading minus is kept (config
+// blocks use negative sizes to switch a limit off).
 func ParseBytes(s string) (Bytes, error) {
 	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(s, "-"); ok && !strings.HasPrefix(rest, "-") {
+		v, err := ParseBytes(rest)
+		if err != nil {
+			return 0, fmt.Errorf("invalid size %q: %w", s, err)
+		}
+		return -v, nil
+	}
 	i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsDigit(r) })
 	num, unit := s, ""
 	if i >= 0 {
@@ -69,6 +77,9 @@ func (b Bytes) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 // String formats b with the largest exact binary unit.
 func (b Bytes) String() string {
 	n := int64(b)
+	if n < 0 {
+		return "-" + Bytes(-n).String()
+	}
 	switch {
 	case n != 0 && n%(1<<30) == 0:
 		return strconv.FormatInt(n>>30, 10) + "GiB"
