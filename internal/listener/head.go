@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/portcullis/portcullis/internal/redact"
 )
 
 // Anomaly describes why a request head was refused before reaching the
@@ -23,7 +25,12 @@ type Anomaly struct {
 	Reason string
 	// Excerpt is the first bytes (at most 64) of the offending line, with
 	// bytes outside printable ASCII and backslashes escaped as \xNN.
+	// Values of secret headers (Authorization, Cookie...) and secret query
+	// parameters are masked first (see Options.Redactor).
 	Excerpt string
+
+	line    []byte // offending line, until the excerpt is made
+	request bool   // line is the request line
 }
 
 // Rule ids of the anomalies the sniffer detects. They are in the limits
@@ -88,8 +95,35 @@ func excerpt(line []byte) string {
 	return b.String()
 }
 
+// anomaly reports a problem found in the request line.
 func anomaly(status int, rule, reason string, line []byte) *Anomaly {
-	return &Anomaly{Status: status, Rule: rule, Reason: reason, Excerpt: excerpt(line)}
+	return &Anomaly{Status: status, Rule: rule, Reason: reason, line: line, request: true}
+}
+
+// hdrAnomaly reports a problem found in a header line.
+func hdrAnomaly(status int, rule, reason string, line []byte) *Anomaly {
+	return &Anomaly{Status: status, Rule: rule, Reason: reason, line: line}
+}
+
+// redactedExcerpt masks secrets in the offending line, then cuts and
+// escapes it.
+func redactedExcerpt(red *redact.Redactor, line []byte, request bool) string {
+	if red == nil {
+		red = redact.New(nil, nil)
+	}
+	s := string(line)
+	if request {
+		if i := strings.IndexByte(s, '?'); i >= 0 {
+			end := len(s)
+			if j := strings.IndexByte(s[i:], ' '); j >= 0 {
+				end = i + j
+			}
+			s = s[:i+1] + red.Query(s[i+1:end]) + s[end:]
+		}
+	} else if c := strings.IndexByte(s, ':'); c >= 0 && red.SecretHeader(strings.TrimRight(s[:c], " \t")) {
+		s = s[:c+1] + " " + redact.Mask
+	}
+	return excerpt([]byte(s))
 }
 
 // lines splits a head into lines, dropping the LF and one CR before it. The
@@ -225,24 +259,24 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 	)
 	for _, line := range ls[1:] {
 		if line[0] == ' ' || line[0] == '\t' {
-			return head{}, anomaly(400, RuleBadHeader, "obsolete line folding in headers", line)
+			return head{}, hdrAnomaly(400, RuleBadHeader, "obsolete line folding in headers", line)
 		}
 		if ctl(line, true) {
-			return head{}, anomaly(400, RuleControlChar, "control character in a header", line)
+			return head{}, hdrAnomaly(400, RuleControlChar, "control character in a header", line)
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
-			return head{}, anomaly(400, RuleBadHeader, "header line without a colon", line)
+			return head{}, hdrAnomaly(400, RuleBadHeader, "header line without a colon", line)
 		}
 		name := line[:colon]
 		if len(name) == 0 {
-			return head{}, anomaly(400, RuleBadHeader, "empty header name", line)
+			return head{}, hdrAnomaly(400, RuleBadHeader, "empty header name", line)
 		}
 		if c := name[len(name)-1]; c == ' ' || c == '\t' {
-			return head{}, anomaly(400, RuleBadHeader, "whitespace before the colon of a header", line)
+			return head{}, hdrAnomaly(400, RuleBadHeader, "whitespace before the colon of a header", line)
 		}
 		if !isToken(name) {
-			return head{}, anomaly(400, RuleBadHeader, "invalid character in a header name", line)
+			return head{}, hdrAnomaly(400, RuleBadHeader, "invalid character in a header name", line)
 		}
 		value := strings.Trim(string(line[colon+1:]), " \t")
 		switch {
@@ -261,7 +295,7 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 			}
 		case asciiEqualFold(name, "expect"):
 			if !strings.EqualFold(value, "100-continue") {
-				return head{}, anomaly(http.StatusExpectationFailed, RuleBadHeader, "unsupported expectation", line)
+				return head{}, hdrAnomaly(http.StatusExpectationFailed, RuleBadHeader, "unsupported expectation", line)
 			}
 		case asciiEqualFold(name, "upgrade"):
 			upgrade = true
@@ -269,39 +303,39 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 	}
 
 	if len(tes) > 0 && len(cls) > 0 {
-		return head{}, anomaly(400, RuleAmbiguousLength, "both Content-Length and Transfer-Encoding", teLine)
+		return head{}, hdrAnomaly(400, RuleAmbiguousLength, "both Content-Length and Transfer-Encoding", teLine)
 	}
 	if len(hosts) > 1 {
-		return head{}, anomaly(400, RuleDuplicateHost, "more than one Host header", hostLines[1])
+		return head{}, hdrAnomaly(400, RuleDuplicateHost, "more than one Host header", hostLines[1])
 	}
 	if len(hosts) == 0 && minor == 1 && !connect {
 		return head{}, anomaly(400, RuleBadHeader, "missing Host header", rl)
 	}
 	if len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]) {
-		return head{}, anomaly(400, RuleBadHeader, "invalid Host header", hostLines[0])
+		return head{}, hdrAnomaly(400, RuleBadHeader, "invalid Host header", hostLines[0])
 	}
 	h := head{passthrough: connect || upgrade}
 	if len(tes) > 0 {
 		if minor == 0 {
-			return head{}, anomaly(400, RuleBadTransferEncoding, "Transfer-Encoding in an HTTP/1.0 request", teLine)
+			return head{}, hdrAnomaly(400, RuleBadTransferEncoding, "Transfer-Encoding in an HTTP/1.0 request", teLine)
 		}
 		if len(tes) > 1 || !strings.EqualFold(tes[0], "chunked") {
-			return head{}, anomaly(http.StatusNotImplemented, RuleBadTransferEncoding, "unsupported transfer coding", teLine)
+			return head{}, hdrAnomaly(http.StatusNotImplemented, RuleBadTransferEncoding, "unsupported transfer coding", teLine)
 		}
 		h.chunked = true
 	}
 	if len(cls) > 0 {
 		for _, v := range cls {
 			if v != cls[0] {
-				return head{}, anomaly(400, RuleBadContentLength, "several differing Content-Length values", clLine)
+				return head{}, hdrAnomaly(400, RuleBadContentLength, "several differing Content-Length values", clLine)
 			}
 		}
 		if !digits(cls[0]) {
-			return head{}, anomaly(400, RuleBadContentLength, "invalid Content-Length", clLine)
+			return head{}, hdrAnomaly(400, RuleBadContentLength, "invalid Content-Length", clLine)
 		}
 		n, err := strconv.ParseInt(cls[0], 10, 64)
 		if err != nil {
-			return head{}, anomaly(400, RuleBadContentLength, "invalid Content-Length", clLine)
+			return head{}, hdrAnomaly(400, RuleBadContentLength, "invalid Content-Length", clLine)
 		}
 		h.length = n
 	}

@@ -58,6 +58,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/redact"
 	"github.com/portcullis/portcullis/internal/tlsconf"
 )
 
@@ -83,6 +84,9 @@ type Options struct {
 	// HTTPSPort is the port redirects point to in redirect mode. Zero or
 	// 443 leave the port out of the Location.
 	HTTPSPort int
+	// Redactor masks secret header values and query parameters in anomaly
+	// excerpts. Nil uses redact.New(nil, nil): the built-in secret names.
+	Redactor *redact.Redactor
 }
 
 // Listener serves one config.Listener.
@@ -124,12 +128,16 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Redactor == nil {
+		opts.Redactor = redact.New(nil, nil)
+	}
 	sc = withDefaults(sc)
 	l := &Listener{lc: lc, opts: opts, logger: logger, pending: map[net.Conn]struct{}{}, hsTO: sc.ReadHeaderTimeout}
 	l.sniff = &sniffConfig{
 		maxHeader:     int(sc.MaxHeaderBytes),
 		headerTimeout: sc.ReadHeaderTimeout,
 		h2c:           lc.H2C,
+		redactor:      opts.Redactor,
 		now:           time.Now,
 	}
 

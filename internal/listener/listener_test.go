@@ -153,6 +153,8 @@ func TestAnomalies(t *testing.T) {
 		{"tab in target", "GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", 400, RuleControlChar, `GET /a\x09b HTTP/1.1`},
 		{"control in header value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x01b\r\n\r\n", 400, RuleControlChar, `X-A: a\x01b`},
 		{"bare cr in header", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n", 400, RuleControlChar, `X-A: a\x0db`},
+		{"secret header redacted", "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sec\x01ret\r\n\r\n", 400, RuleControlChar, "Authorization: [REDACTED]"},
+		{"secret query redacted", "GET /a?token=s3cr3t&q=%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400, RuleBadEncoding, "GET /a?token=[REDACTED]&q=%zz HTTP/1.1"},
 		{"header without colon", "GET / HTTP/1.1\r\nHost: a\r\nNoColonHere\r\n\r\n", 400, RuleBadHeader, "NoColonHere"},
 		{"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, RuleBadHeader, "Host : a"},
 		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n", 400, RuleBadHeader, "  folded"},

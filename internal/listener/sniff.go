@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/redact"
 )
 
 // SyntheticPath is the path of the clean request handed to the handler in
@@ -35,6 +37,7 @@ type sniffConfig struct {
 	maxHeader     int           // request line + headers, bytes
 	headerTimeout time.Duration // per request head; 0 means none
 	h2c           bool          // accept the HTTP/2 prior-knowledge preface
+	redactor      *redact.Redactor
 	now           func() time.Time
 }
 
@@ -353,7 +356,10 @@ func (c *sniffConn) flag(a *Anomaly) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	nonce := hex.EncodeToString(b[:])
-	c.rec.Store(&record{a: *a, nonce: nonce})
+	rec := &record{a: *a, nonce: nonce}
+	rec.a.Excerpt = redactedExcerpt(c.cfg.redactor, a.line, a.request)
+	rec.a.line = nil
+	c.rec.Store(rec)
 	c.out = []byte("GET " + SyntheticPath + " HTTP/1.1\r\nHost: malformed\r\n" +
 		nonceHeader + ": " + nonce + "\r\nConnection: close\r\n\r\n")
 	c.buf = nil

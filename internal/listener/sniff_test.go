@@ -1,0 +1,286 @@
+package listener
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/redact"
+)
+
+func TestParseHeadAccepts(t *testing.T) {
+	tests := []struct {
+		name string
+		head string
+		h2c  bool
+		want head
+	}{
+		{"simple get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", false, head{}},
+		{"bare lf", "GET / HTTP/1.1\nHost: a\n\n", false, head{}},
+		{"http/1.0 without host", "GET / HTTP/1.0\r\n\r\n", false, head{}},
+		{"content-length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n", false, head{length: 12}},
+		{"same content-length twice", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n", false, head{length: 3}},
+		{"chunked any case", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n", false, head{chunked: true}},
+		{"expect continue", "POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n", false, head{length: 1}},
+		{"absolute form", "GET http://a.example/x?y=%20 HTTP/1.1\r\nHost: a.example\r\n\r\n", false, head{}},
+		{"options star", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", false, head{}},
+		{"utf-8 value", "GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xc3\xa9\r\n\r\n", false, head{}},
+		{"tab in value", "GET / HTTP/1.1\r\nHost: a\r\nX-A:\tb\tc\r\n\r\n", false, head{}},
+		{"connect", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", false, head{passthrough: true}},
+		{"upgrade", "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", false, head{passthrough: true}},
+		{"h2 preface with h2c", "PRI * HTTP/2.0\r\n\r\n", true, head{passthrough: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, a := parseHead([]byte(tt.head), tt.h2c)
+			if a != nil {
+				t.Fatalf("got anomaly %+v, want none", a)
+			}
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestChunkParser(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		n       int
+		done    bool
+		wantErr bool
+	}{
+		{"simple", "5\r\nhello\r\n0\r\n\r\nNEXT", 15, true, false},
+		{"extension and ws", "5 ;a=b\r\nhello\r\n0;x\r\n\r\n", 22, true, false},
+		{"trailers", "1\r\nx\r\n0\r\nA: b\r\nC: d\r\n\r\nGET", 23, true, false},
+		{"upper hex", "A\r\n0123456789\r\n0\r\n\r\n", 20, true, false},
+		{"incomplete", "5\r\nhel", 6, false, false},
+		{"bare lf size line", "5\nhello\r\n", 2, false, true},
+		{"missing crlf after data", "2\r\nabX\r\n", 5, false, true},
+		{"not hex", "g\r\n", 3, false, true},
+		{"empty size", "\r\n", 2, false, true},
+		{"too many digits", "00000000000000001\r\n", 19, false, true},
+		{"cr inside line", "5\r;\r\n", 5, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p chunkParser
+			n, done, err := p.feed([]byte(tt.in))
+			if n != tt.n || done != tt.done || (err != nil) != tt.wantErr {
+				t.Fatalf("got n=%v done=%v err=%v, want n=%v done=%v err=%v", n, done, err, tt.n, tt.done, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestUpgradePassesThrough checks that the sniffer stops at an Upgrade and
+// the upgraded stream reaches the handler byte for byte, even when it looks
+// like a malformed HTTP request.
+func TestUpgradePassesThrough(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, bad := Malformed(r); bad {
+			http.Error(w, "flagged", 400)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		io.Copy(c, io.LimitReader(brw, 28))
+	})
+	_, addr := start(t, config.Listener{Addr: "x"}, config.Server{}, nil, h, Options{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 101 {
+		t.Fatalf("got %v, want 101", res.StatusCode)
+	}
+	payload := "GET /a%zz HTTP/1.1\r\nHost: \x00\r\n"[:28]
+	io.WriteString(c, payload)
+	got := make([]byte, len(payload))
+	if _, err := io.ReadFull(br, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != payload {
+		t.Fatalf("got %q, want %q", got, payload)
+	}
+}
+
+// memConn is a net.Conn reading from a fixed input, for fuzzing.
+type memConn struct {
+	r *bytes.Reader
+	net.Conn
+}
+
+func (m *memConn) Read(p []byte) (int, error) {
+	// Return at most 3 bytes per call to exercise partial reads.
+	if len(p) > 3 {
+		p = p[:3]
+	}
+	return m.r.Read(p)
+}
+func (m *memConn) SetReadDeadline(time.Time) error  { return nil }
+func (m *memConn) SetWriteDeadline(time.Time) error { return nil }
+
+var fuzzSeeds = []string{
+	"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;e\r\nhello\r\n0\r\nT: 1\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	"GET /a%zz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	"\r\n\r\nGET / HTTP/1.0\n\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n",
+	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+	"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\n\r\nanything",
+}
+
+// FuzzSniffer feeds arbitrary streams through the sniffer: it must never
+// panic and must always come to an end.
+func FuzzSniffer(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, in []byte, h2c bool) {
+		cfg := &sniffConfig{maxHeader: 512, h2c: h2c, now: time.Now}
+		c := newSniffConn(&memConn{r: bytes.NewReader(in)}, cfg)
+		buf := make([]byte, 7)
+		for i := 0; ; i++ {
+			if i > 4*len(in)+100 {
+				t.Fatalf("no end after %d reads of %d input bytes", i, len(in))
+			}
+			n, err := c.Read(buf)
+			if n < 0 || n > len(buf) {
+				t.Fatalf("read returned %d", n)
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+		}
+	})
+}
+
+// FuzzParseHead checks that every head parseHead accepts is accepted by
+// net/http too (so net/http never answers with its own canned error), and
+// that it never panics.
+func FuzzParseHead(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		end := headEnd(in)
+		if end < 0 {
+			parseHead(in, false) // must not panic
+			return
+		}
+		h, a := parseHead(in[:end], false)
+		if a != nil {
+			ex := redactedExcerpt(nil, a.line, a.request)
+			if a.Status < 400 || a.Status > 599 || a.Rule == "" || a.Reason == "" || len(ex) > 4*maxExcerpt+len(redact.Mask) {
+				t.Fatalf("bad anomaly %+v", a)
+			}
+			return
+		}
+		if h.passthrough {
+			return
+		}
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(in[:end])))
+		if err != nil {
+			t.Fatalf("parseHead accepted %q, net/http refuses it: %v", in[:end], err)
+		}
+		for k, vs := range req.Header {
+			if !httpguts.ValidHeaderFieldName(k) {
+				t.Fatalf("accepted invalid header name %q", k)
+			}
+			for _, v := range vs {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					t.Fatalf("accepted invalid header value %q", v)
+				}
+			}
+		}
+		if req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
+			t.Fatalf("accepted invalid Host %q", req.Host)
+		}
+		if req.Header.Get("Expect") != "" && !strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
+			t.Fatalf("accepted Expect %q", req.Header.Get("Expect"))
+		}
+		if h.chunked != (len(req.TransferEncoding) > 0) {
+			t.Fatalf("chunked: got %v, net/http says %v", h.chunked, req.TransferEncoding)
+		}
+		if !h.chunked && h.length != max(req.ContentLength, 0) {
+			t.Fatalf("length: got %v, net/http says %v", h.length, req.ContentLength)
+		}
+	})
+}
+
+// headEnd finds the end of a head the way the sniffer does, or -1. Heads
+// starting with an empty line are skipped (the sniffer strips those).
+func headEnd(b []byte) int {
+	pos := 0
+	first := true
+	for {
+		i := bytes.IndexByte(b[pos:], '\n')
+		if i < 0 {
+			return -1
+		}
+		line := bytes.TrimSuffix(b[pos:pos+i], []byte{'\r'})
+		pos += i + 1
+		if len(line) == 0 {
+			if first {
+				return -1
+			}
+			return pos
+		}
+		first = false
+	}
+}
+
+// FuzzChunkParser checks that the chunk follower gives the same answer
+// whatever the read boundaries.
+func FuzzChunkParser(f *testing.F) {
+	f.Add([]byte("5\r\nhello\r\n0\r\n\r\nGET"), 3)
+	f.Add([]byte("1;x\r\na\r\n0\r\nT: v\r\n\r\n"), 1)
+	f.Add([]byte("ffffffffffffffff\r\n"), 2)
+	f.Fuzz(func(t *testing.T, in []byte, step int) {
+		if step <= 0 || step > 64 {
+			step = 1
+		}
+		var whole chunkParser
+		n1, done1, err1 := whole.feed(in)
+		var parts chunkParser
+		n2, done2 := 0, false
+		var err2 error
+		for n2 < len(in) && !done2 && err2 == nil {
+			end := min(n2+step, len(in))
+			k, d, err := parts.feed(in[n2:end])
+			n2, done2, err2 = n2+k, d, err
+		}
+		if n1 != n2 || done1 != done2 || (err1 == nil) != (err2 == nil) {
+			t.Fatalf("whole: n=%v done=%v err=%v; in steps of %d: n=%v done=%v err=%v", n1, done1, err1, step, n2, done2, err2)
+		}
+	})
+}
