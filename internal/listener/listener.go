@@ -343,10 +343,10 @@ func (l *Listener) Addr() net.Addr {
 }
 
 // Shutdown stops accepting connections, closes connections still in a TLS
-// handshake and idle keep-alive connections, and waits until in-flight
-// requests finish or ctx ends (then it returns ctx's error and the
-// remaining connections stay open; call Close on them via the context's
-// end or let the process exit).
+// handshake and idle keep-alive connections, tells HTTP/2 clients to go
+// away, and waits until in-flight requests finish or ctx ends. When ctx
+// ends first it returns ctx's error and leaves the remaining connections
+// open; call Close to drop them.
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.mu.Lock()
 	l.shutdown = true
