@@ -7,8 +7,14 @@ package config
 import (
 	"time"
 
+	"github.com/portcullis/portcullis/internal/stage/authn"
+	"github.com/portcullis/portcullis/internal/stage/authz"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 	"github.com/portcullis/portcullis/internal/stage/limits"
+	"github.com/portcullis/portcullis/internal/stage/ratelimit"
+	"github.com/portcullis/portcullis/internal/stage/validate"
+	"github.com/portcullis/portcullis/internal/stage/waf"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/units"
 )
 
@@ -30,6 +36,12 @@ type Config struct {
 	// Limits are the defaults for every API; an API's limits override them
 	// field by field.
 	Limits limits.Config `yaml:"limits,omitempty" json:"limits,omitempty"`
+	// Store is where state shared by nodes lives (rate limits, quotas,
+	// bans, nonces). Default: in memory, this node only.
+	Store store.Config `yaml:"store,omitempty" json:"store,omitempty"`
+	// Bans configures automatic bans of clients that cause repeated
+	// security events. Default: off.
+	Bans ratelimit.BanConfig `yaml:"bans,omitempty" json:"bans,omitempty"`
 	// APIs are the upstream APIs the gateway protects. At least one.
 	APIs []API `yaml:"apis" json:"apis"`
 
@@ -195,6 +207,18 @@ type API struct {
 	IPFilter *ipfilter.Config `yaml:"ipfilter,omitempty" json:"ipfilter,omitempty"`
 	// Limits override the global limits field by field. Default: none.
 	Limits *limits.Config `yaml:"limits,omitempty" json:"limits,omitempty"`
+	// RateLimit configures rate limits, quotas, concurrency caps and load
+	// shedding for this API. Default: none.
+	RateLimit *ratelimit.Config `yaml:"ratelimit,omitempty" json:"ratelimit,omitempty"`
+	// Authn configures authentication. Default: none (anonymous).
+	Authn *authn.Config `yaml:"authn,omitempty" json:"authn,omitempty"`
+	// Authz configures authorization. Default: none.
+	Authz *authz.Config `yaml:"authz,omitempty" json:"authz,omitempty"`
+	// Validate enforces the OpenAPI description (requires openapi).
+	// Default: none.
+	Validate *validate.Config `yaml:"validate,omitempty" json:"validate,omitempty"`
+	// WAF configures signature detection. Default: none.
+	WAF *waf.Config `yaml:"waf,omitempty" json:"waf,omitempty"`
 }
 
 // Upstream is an API's set of targets and how to reach them.

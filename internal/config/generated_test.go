@@ -23,6 +23,12 @@ var docSources = []struct{ dir, pkg string }{
 	{".", "config"},
 	{"../stage/ipfilter", "ipfilter"},
 	{"../stage/limits", "limits"},
+	{"../stage/ratelimit", "ratelimit"},
+	{"../stage/authn", "authn"},
+	{"../stage/authz", "authz"},
+	{"../stage/validate", "validate"},
+	{"../stage/waf", "waf"},
+	{"../store", "store"},
 }
 
 // extractDescriptions reads the doc comments of every struct type and

@@ -23,11 +23,13 @@ import (
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/listener"
 	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/openapi"
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/proxy"
 	"github.com/portcullis/portcullis/internal/redact"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 	"github.com/portcullis/portcullis/internal/stage/limits"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/tlsconf"
 )
 
@@ -44,6 +46,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock. Nil uses time.Now.
 	Now func() time.Time
+	// Store is the shared state store (rate limits, bans, nonces). Nil
+	// means stages that need one use their own in-memory state.
+	Store store.Store
 }
 
 // Gateway is one compiled configuration. It is immutable once built and
@@ -69,33 +74,54 @@ type route struct {
 	chain     pipeline.Chain
 	bodyLimit int64
 	upstream  *proxy.Upstream
+	spec      *openapi.Spec // nil when the API has no description
 }
 
 // stageFactory builds one stage of an API's chain; a nil stage means the
 // stage is not configured for that API and is left out of the chain.
 type stageFactory struct {
 	id    string
-	build func(cfg *config.Config, api *config.API) (pipeline.Stage, error)
+	build func(b *build) (pipeline.Stage, error)
+}
+
+// build is what a stage factory gets: the whole config, the API being
+// compiled, its compiled OpenAPI description (nil when it has none) and the
+// process-lifetime services.
+type build struct {
+	cfg    *config.Config
+	api    *config.API
+	spec   *openapi.Spec
+	store  store.Store
+	events events.Publisher
+	logger *slog.Logger
+	now    func() time.Time
 }
 
 // registry lists the request stages in pipeline order, one line per stage
 // (DESIGN.md: ipfilter → ratelimit(ip) → authn → ratelimit(principal) →
-// authz → validate → waf).
+// authz → validate → waf). Each factory lives in stage_<id>.go.
 var registry = []stageFactory{
+	{"ban", buildBan},
 	{"ipfilter", buildIPFilter},
 	{"limits", buildLimits},
+	{"ratelimit", buildRateLimitBeforeAuthn},
+	{"authn", buildAuthn},
+	{"ratelimit", buildRateLimitAfterAuthn},
+	{"authz", buildAuthz},
+	{"validate", buildValidate},
+	{"waf", buildWAF},
 }
 
-func buildIPFilter(cfg *config.Config, api *config.API) (pipeline.Stage, error) {
-	f, err := ipfilter.New(cfg.IPFilter, api.IPFilter)
+func buildIPFilter(b *build) (pipeline.Stage, error) {
+	f, err := ipfilter.New(b.cfg.IPFilter, b.api.IPFilter)
 	if err != nil || f.Empty() {
 		return nil, err
 	}
 	return f, nil
 }
 
-func buildLimits(cfg *config.Config, api *config.API) (pipeline.Stage, error) {
-	return limits.New(cfg.Limits, api.Limits)
+func buildLimits(b *build) (pipeline.Stage, error) {
+	return limits.New(b.cfg.Limits, b.api.Limits)
 }
 
 // New compiles cfg into a Gateway. It returns an error (and starts nothing)
@@ -146,8 +172,15 @@ func (g *Gateway) buildRoute(api *config.API, baseDir string) (*route, error) {
 	for _, h := range api.Hosts {
 		r.hosts = append(r.hosts, normalizeHost(h))
 	}
+	spec, err := loadSpec(api)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	r.spec = spec
+	b := &build{cfg: g.cfg, api: api, spec: spec, store: g.deps.Store,
+		events: g.deps.Events, logger: g.deps.Logger, now: g.deps.Now}
 	for _, f := range registry {
-		st, err := f.build(g.cfg, api)
+		st, err := f.build(b)
 		if err != nil {
 			r.chain.Close()
 			return nil, fmt.Errorf("stage %s: %w", f.id, err)
@@ -165,7 +198,7 @@ func (g *Gateway) buildRoute(api *config.API, baseDir string) (*route, error) {
 		Logger:         g.deps.Logger,
 		Now:            g.deps.Now,
 		IsTLS:          isTLS,
-		ModifyResponse: g.modifyResponse,
+		ModifyResponse: func(resp *http.Response) error { return g.modifyResponse(r, resp) },
 	}
 	if api.StripPrefix && api.PathPrefix != "/" {
 		opts.StripPrefix = api.PathPrefix
@@ -235,9 +268,19 @@ func hstsValue(h config.HSTS) string {
 	return v
 }
 
-// modifyResponse runs on every upstream response before it is copied to the
-// client.
-func (g *Gateway) modifyResponse(resp *http.Response) error {
+// modifyResponse runs on every upstream response of route r before it is
+// copied to the client: the route's response stages, then the headers the
+// gateway and stages add.
+func (g *Gateway) modifyResponse(r *route, resp *http.Response) error {
+	x := pipeline.FromContext(resp.Request.Context())
+	if x != nil {
+		if d := r.chain.RunResponse(resp.Request.Context(), x, resp); d != nil {
+			return &proxy.DenialError{Denial: d}
+		}
+		for k, vs := range x.ResponseHeader {
+			resp.Header[k] = append([]string(nil), vs...)
+		}
+	}
 	if g.hsts != "" && isTLS(resp.Request) {
 		resp.Header.Set("Strict-Transport-Security", g.hsts)
 	}
@@ -323,12 +366,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			x.API = rt.name
 			x.BodyLimit = rt.bodyLimit
+			rt.matchOperation(x)
 			denial = rt.chain.Run(ctx, x)
 		}
 	}
+	defer x.Finish()
 	if denial != nil {
 		if decision == "allow" {
 			decision = "deny"
+		}
+		for k, vs := range x.ResponseHeader {
+			sw.Header()[k] = append([]string(nil), vs...)
 		}
 		pipeline.WriteProblem(sw, denial, x.ID)
 	} else {

@@ -26,6 +26,7 @@ import (
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/listener"
 	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/tlsconf"
 )
 
@@ -63,6 +64,7 @@ type Server struct {
 	bus     *events.Bus
 	store   *events.Store
 	jsonl   *events.JSONL
+	shared  store.Store
 	access  *slog.Logger
 	closers []io.Closer
 
@@ -93,6 +95,12 @@ func NewServer(cfg *config.Config, opts Options) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	shared, err := openStore(cfg)
+	if err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.shared = shared
 	gw, err := New(cfg, s.deps())
 	if err != nil {
 		s.closeAll()
@@ -112,7 +120,7 @@ func parseLevel(s string) slog.Level {
 }
 
 func (s *Server) deps() Deps {
-	return Deps{Metrics: s.metrics, Events: s.bus, Access: s.access, Logger: s.log, Now: s.now}
+	return Deps{Metrics: s.metrics, Events: s.bus, Access: s.access, Logger: s.log, Now: s.now, Store: s.shared}
 }
 
 // openSinks opens the access log and the event bus with its sinks.
@@ -176,6 +184,9 @@ func (s *Server) Bus() *events.Bus { return s.bus }
 
 // Store returns the SQLite event store, or nil when none is configured.
 func (s *Server) Store() *events.Store { return s.store }
+
+// Shared returns the shared state store (nil when none is configured).
+func (s *Server) Shared() store.Store { return s.shared }
 
 // ServeHTTP hands the request to the current gateway.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -512,6 +523,9 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.shared != nil {
+		_ = s.shared.Close()
+	}
 	if s.bus != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.bus.Close(ctx)

@@ -53,10 +53,17 @@ type Exchange struct {
 	bodyRead bool
 	bodyErr  error
 
+	// ResponseHeader holds headers a stage wants on the response to the
+	// client, whether the exchange is proxied or denied (RateLimit,
+	// RateLimit-Policy). Nil until a stage adds one; use AddResponseHeader.
+	ResponseHeader http.Header
+
 	mu       sync.Mutex
 	findings []Finding
 	failures []Failure
 	vars     map[string]any
+	typed    map[string]bool
+	done     []func()
 }
 
 // Principal is an authenticated identity.
@@ -174,6 +181,56 @@ func (x *Exchange) Set(key string, v any) {
 	}
 	x.vars[key] = v
 	x.mu.Unlock()
+}
+
+// AddResponseHeader adds a header to the client's response.
+func (x *Exchange) AddResponseHeader(key, value string) {
+	if x.ResponseHeader == nil {
+		x.ResponseHeader = make(http.Header)
+	}
+	x.ResponseHeader.Add(key, value)
+}
+
+// MarkTyped records that the value at loc was proven by its declared type
+// (an integer, enum, uuid, date or boolean from an OpenAPI description), so
+// signature stages need not scan it again. Locations are "query:NAME",
+// "path:NAME", "header:NAME" (lower case), "cookie:NAME" and
+// "body:/json/pointer".
+func (x *Exchange) MarkTyped(loc string) {
+	x.mu.Lock()
+	if x.typed == nil {
+		x.typed = make(map[string]bool)
+	}
+	x.typed[loc] = true
+	x.mu.Unlock()
+}
+
+// IsTyped reports whether MarkTyped was called for loc.
+func (x *Exchange) IsTyped(loc string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.typed[loc]
+}
+
+// OnDone registers f to run when the exchange is finished (the response is
+// written or the request denied): releasing a concurrency slot, recording a
+// latency. Functions run in reverse order of registration.
+func (x *Exchange) OnDone(f func()) {
+	x.mu.Lock()
+	x.done = append(x.done, f)
+	x.mu.Unlock()
+}
+
+// Finish runs the functions registered with OnDone. The gateway calls it
+// once per exchange.
+func (x *Exchange) Finish() {
+	x.mu.Lock()
+	done := x.done
+	x.done = nil
+	x.mu.Unlock()
+	for i := len(done) - 1; i >= 0; i-- {
+		done[i]()
+	}
 }
 
 // Get returns a value stored with Set.

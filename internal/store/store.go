@@ -1,0 +1,118 @@
+// Package store is the state Portcullis nodes share: rate limits (GCRA),
+// quotas, bans, counters, distinct-member sets, replay nonces and small
+// key/value records. The memory store serves a single node and needs
+// nothing; the Redis store is shared by every node of a fleet. Every
+// operation is atomic in both.
+//
+// Keys are namespaced by the caller ("ratelimit:api:ip:1.2.3.4"); the store
+// adds its own prefix.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Limit is a GCRA limit: Rate events per Period, with bursts up to Burst.
+type Limit struct {
+	// Rate is how many events are allowed per Period. Must be > 0.
+	Rate int64
+	// Period is the window Rate is measured over (1s, 1m, 1h).
+	Period time.Duration
+	// Burst is how many events may arrive at once. Zero means Rate.
+	Burst int64
+}
+
+// Result is the outcome of Allow.
+type Result struct {
+	// Allowed reports whether the events were admitted (and consumed).
+	Allowed bool
+	// Remaining is how many more events would be admitted right now.
+	Remaining int64
+	// RetryAfter is how long until the request would be admitted; zero when
+	// Allowed.
+	RetryAfter time.Duration
+	// ResetAfter is how long until the limit is fully replenished.
+	ResetAfter time.Duration
+}
+
+// QuotaResult is the outcome of Quota.
+type QuotaResult struct {
+	// Allowed reports whether the units were admitted (and counted).
+	Allowed bool
+	// Used is the count in the current period after this call.
+	Used int64
+	// Remaining is Max - Used (never negative).
+	Remaining int64
+	// Reset is when the current period ends.
+	Reset time.Time
+}
+
+// Ban is one banned key.
+type Ban struct {
+	Key    string    `json:"key"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason,omitempty"`
+	// Strikes is how many times the key has been banned (for escalation).
+	Strikes int `json:"strikes"`
+}
+
+// ErrUnavailable wraps errors that mean the store cannot be reached (Redis
+// down). Callers decide whether to fail open, fall back or fail closed.
+var ErrUnavailable = errors.New("store unavailable")
+
+// Store is the shared-state contract. Implementations: Memory and Redis.
+type Store interface {
+	// Name is "memory" or "redis".
+	Name() string
+
+	// Allow checks a GCRA limit for key and, only when allowed, consumes n
+	// events. A rejected request consumes nothing.
+	Allow(ctx context.Context, key string, l Limit, n int64) (Result, error)
+
+	// Quota counts n units against max for the period that contains now
+	// (periods are aligned: a day starts at 00:00 UTC, a month on the 1st).
+	// Rejected units are not counted.
+	Quota(ctx context.Context, key string, max int64, period Period, n int64) (QuotaResult, error)
+
+	// Incr increments a counter that expires ttl after it was created and
+	// returns the new value (fixed window counters, e.g. events per client).
+	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
+
+	// AddDistinct adds member to a set that expires ttl after it was created
+	// and returns the number of distinct members (BOLA enumeration).
+	AddDistinct(ctx context.Context, key, member string, ttl time.Duration) (int64, error)
+
+	// SetNX stores key for ttl when it is absent and reports whether it did
+	// (false means the key was already there: a replayed nonce).
+	SetNX(ctx context.Context, key string, ttl time.Duration) (bool, error)
+
+	// Ban bans key until the given time; Strikes counts up on every ban of
+	// the same key within the store's memory of it.
+	Ban(ctx context.Context, key string, until time.Time, reason string) (Ban, error)
+	// Banned returns the active ban for key, if any.
+	Banned(ctx context.Context, key string) (Ban, bool, error)
+	// Unban lifts a ban (keeping its strike count).
+	Unban(ctx context.Context, key string) error
+	// Bans lists active bans.
+	Bans(ctx context.Context) ([]Ban, error)
+
+	// Get, Put and Delete are a small key/value store (API key records).
+	// Get returns (nil, false, nil) when key is absent; ttl 0 keeps forever.
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Delete(ctx context.Context, key string) error
+
+	// Close releases connections.
+	Close() error
+}
+
+// Period is a quota period.
+type Period string
+
+// Quota periods.
+const (
+	Day   Period = "day"
+	Month Period = "month"
+)
