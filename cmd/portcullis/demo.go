@@ -44,7 +44,36 @@ type demoCheck struct {
 // a forwarded address from it shows the ipfilter at work.
 const demoDeniedNet = "203.0.113.0/24"
 
-func demoChecks() []demoCheck {
+// demoFeature is one feature's part of the demo: how it changes the embedded
+// config and which checks it prints. Features register themselves from
+// their own file (demo_<feature>.go) with an init function, so that each
+// feature's demo lines live beside each other and nothing central changes.
+type demoFeature struct {
+	// Name orders the printed sections ("foundation", "identity", ...).
+	Name string
+	// Configure changes the demo config before the gateway starts. Optional.
+	Configure func(cfg *config.Config, env *demoEnv) error
+	// Checks returns the feature's requests. Optional.
+	Checks func(env *demoEnv) []demoCheck
+}
+
+// demoFeatures are the registered features, in registration order after
+// the foundation's.
+var demoFeatures []demoFeature
+
+// allDemoChecks returns every feature's checks in order.
+func allDemoChecks(env *demoEnv) []demoCheck {
+	out := foundationChecks()
+	for _, f := range demoFeatures {
+		if f.Checks != nil {
+			out = append(out, f.Checks(env)...)
+		}
+	}
+	return out
+}
+
+// foundationChecks are the gateway foundation's checks.
+func foundationChecks() []demoCheck {
 	return []demoCheck{
 		{Title: "a normal call", Method: "GET", Path: "/pets", Expect: 200},
 		{Title: "a normal call with a JSON body", Method: "POST", Path: "/pets",
@@ -202,6 +231,23 @@ func startDemo(addr, adminAddr, upstreamAddr string, logLevel slog.Level) (*demo
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	cfg := demoConfig(gwLn.Addr().String(), adLn.Addr().String(), upstreamURL, dataDir)
+	env := &demoEnv{
+		base:     "http://" + gwLn.Addr().String(),
+		admin:    "http://" + adLn.Addr().String(),
+		upstream: upstreamURL,
+		dataDir:  dataDir,
+	}
+	for _, f := range demoFeatures {
+		if f.Configure == nil {
+			continue
+		}
+		if err := f.Configure(cfg, env); err != nil {
+			gwLn.Close()
+			adLn.Close()
+			cleanup()
+			return nil, fmt.Errorf("demo %s: %w", f.Name, err)
+		}
+	}
 	cfg.WithDefaults()
 	srv, err := gateway.NewServer(cfg, gateway.Options{
 		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
@@ -219,13 +265,8 @@ func startDemo(addr, adminAddr, upstreamAddr string, logLevel slog.Level) (*demo
 		return nil, err
 	}
 	closers = append(closers, func() { _ = srv.Close(context.Background()) })
-	return &demoEnv{
-		base:     "http://" + gwLn.Addr().String(),
-		admin:    "http://" + adLn.Addr().String(),
-		upstream: upstreamURL,
-		dataDir:  dataDir,
-		close:    cleanup,
-	}, nil
+	env.close = cleanup
+	return env, nil
 }
 
 func runDemo(ctx context.Context, out io.Writer, addr, adminAddr, upstreamAddr string, selftest bool) error {
@@ -241,7 +282,7 @@ func runDemo(ctx context.Context, out io.Writer, addr, adminAddr, upstreamAddr s
 		return err
 	}
 	defer env.close()
-	checks := demoChecks()
+	checks := allDemoChecks(env)
 	if selftest {
 		return demoSelftest(out, env.base, checks)
 	}

@@ -21,7 +21,7 @@ func TestDemoPrintedCurls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer env.close()
-	for _, c := range demoChecks() {
+	for _, c := range allDemoChecks(env) {
 		t.Run(c.Title, func(t *testing.T) {
 			cmdline := c.curl(env.base)
 			out, err := exec.Command("bash", "-c", cmdline).Output()
