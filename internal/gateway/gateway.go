@@ -381,10 +381,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pipeline.WriteProblem(sw, denial, x.ID)
 	} else {
 		rt.upstream.ServeHTTP(sw, r)
-		if v, ok := x.Get("proxy.denial"); ok {
+		if v, ok := x.Get(proxy.DenialKey); ok {
 			if d, ok := v.(*pipeline.Denial); ok {
 				denial = d
-				decision = "error"
+				decision = "deny" // a response stage refused the upstream's answer
+				if d.Stage == proxy.StageID {
+					decision = "error"
+				}
 			}
 		}
 	}
