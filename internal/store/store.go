@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -68,7 +69,8 @@ type Store interface {
 	Name() string
 
 	// Allow checks a GCRA limit for key and, only when allowed, consumes n
-	// events. A rejected request consumes nothing.
+	// events. A rejected request consumes nothing. It returns an error for
+	// a limit with Rate or Period <= 0 or for n < 1.
 	Allow(ctx context.Context, key string, l Limit, n int64) (Result, error)
 
 	// Quota counts n units against max for the period that contains now
@@ -78,24 +80,28 @@ type Store interface {
 
 	// Incr increments a counter that expires ttl after it was created and
 	// returns the new value (fixed window counters, e.g. events per client).
+	// A ttl <= 0 keeps the counter forever.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
 
 	// AddDistinct adds member to a set that expires ttl after it was created
-	// and returns the number of distinct members (BOLA enumeration).
+	// and returns the number of distinct members (BOLA enumeration). A
+	// ttl <= 0 keeps the set forever.
 	AddDistinct(ctx context.Context, key, member string, ttl time.Duration) (int64, error)
 
 	// SetNX stores key for ttl when it is absent and reports whether it did
-	// (false means the key was already there: a replayed nonce).
+	// (false means the key was already there: a replayed nonce). A ttl <= 0
+	// keeps the key forever.
 	SetNX(ctx context.Context, key string, ttl time.Duration) (bool, error)
 
 	// Ban bans key until the given time; Strikes counts up on every ban of
-	// the same key within the store's memory of it.
+	// the same key within the store's memory of it (StrikeMemory after the
+	// last ban ended).
 	Ban(ctx context.Context, key string, until time.Time, reason string) (Ban, error)
 	// Banned returns the active ban for key, if any.
 	Banned(ctx context.Context, key string) (Ban, bool, error)
 	// Unban lifts a ban (keeping its strike count).
 	Unban(ctx context.Context, key string) error
-	// Bans lists active bans.
+	// Bans lists active bans, soonest to end first.
 	Bans(ctx context.Context) ([]Ban, error)
 
 	// Get, Put and Delete are a small key/value store (API key records).
@@ -116,3 +122,56 @@ const (
 	Day   Period = "day"
 	Month Period = "month"
 )
+
+// Bounds returns the start and end of the period that contains t, in UTC: a
+// day runs from 00:00 to 00:00, a month from the 1st at 00:00 to the 1st of
+// the next month. An unknown period is treated as a day.
+func (p Period) Bounds(t time.Time) (start, end time.Time) {
+	t = t.UTC()
+	switch p {
+	case Month:
+		start = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 1, 0)
+	default:
+		start = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 0, 1)
+	}
+}
+
+// Valid reports whether p is a known period.
+func (p Period) Valid() bool { return p == Day || p == Month }
+
+// burst is the effective burst: Burst, or Rate when Burst is zero.
+func (l Limit) burst() int64 {
+	if l.Burst > 0 {
+		return l.Burst
+	}
+	return l.Rate
+}
+
+// check rejects limits and costs the algorithm cannot work with.
+func (l Limit) check(n int64) error {
+	switch {
+	case l.Rate <= 0:
+		return fmt.Errorf("limit rate %d: must be > 0", l.Rate)
+	case l.Period <= 0:
+		return fmt.Errorf("limit period %v: must be > 0", l.Period)
+	case l.Burst < 0:
+		return fmt.Errorf("limit burst %d: must be >= 0", l.Burst)
+	case n < 1:
+		return fmt.Errorf("limit cost %d: must be >= 1", n)
+	}
+	return nil
+}
+
+func checkQuota(max int64, p Period, n int64) error {
+	switch {
+	case max <= 0:
+		return fmt.Errorf("quota max %d: must be > 0", max)
+	case !p.Valid():
+		return fmt.Errorf("quota period %q: must be day or month", p)
+	case n < 1:
+		return fmt.Errorf("quota cost %d: must be >= 1", n)
+	}
+	return nil
+}

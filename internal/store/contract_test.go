@@ -1,0 +1,410 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is a manual clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *clock { return &clock{t: t} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// t0 is one second and a half before a day (and month) boundary.
+var t0 = time.Date(2025, 3, 31, 23, 59, 58, 500_000_000, time.UTC)
+
+// opener opens a fresh, empty store on the given clock.
+type opener func(t *testing.T, now func() time.Time) Store
+
+// runContract runs the behaviour every Store must have. Both Memory and
+// Redis run it, so the two implementations cannot drift apart.
+func runContract(t *testing.T, open opener) {
+	ctx := context.Background()
+
+	t.Run("gcra burst then steady rate", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		l := Limit{Rate: 10, Period: time.Second, Burst: 20}
+		for i := int64(0); i < 20; i++ {
+			r, err := s.Allow(ctx, "k", l, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Result{Allowed: true, Remaining: 19 - i, ResetAfter: time.Duration(i+1) * 100 * time.Millisecond}
+			if r != want {
+				t.Fatalf("request %d: got %+v, want %+v", i, r, want)
+			}
+		}
+		r, _ := s.Allow(ctx, "k", l, 1)
+		want := Result{Allowed: false, Remaining: 0, RetryAfter: 100 * time.Millisecond, ResetAfter: 2 * time.Second}
+		if r != want {
+			t.Fatalf("request 21: got %+v, want %+v", r, want)
+		}
+		// Steady state: one request per emission interval, never two.
+		for i := 0; i < 50; i++ {
+			c.Add(100 * time.Millisecond)
+			if r, _ := s.Allow(ctx, "k", l, 1); !r.Allowed || r.Remaining != 0 {
+				t.Fatalf("steady %d: got %+v, want allowed with 0 remaining", i, r)
+			}
+			if r, _ := s.Allow(ctx, "k", l, 1); r.Allowed {
+				t.Fatalf("steady %d second: got allowed, want rejected", i)
+			}
+		}
+		// Half an interval later: retry after exactly the other half.
+		c.Add(50 * time.Millisecond)
+		if r, _ := s.Allow(ctx, "k", l, 1); r.Allowed || r.RetryAfter != 50*time.Millisecond {
+			t.Fatalf("half interval: got %+v, want rejected with RetryAfter 50ms", r)
+		}
+	})
+
+	t.Run("rejected requests do not consume", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		l := Limit{Rate: 1, Period: time.Second}
+		if r, _ := s.Allow(ctx, "k", l, 1); !r.Allowed {
+			t.Fatalf("first: got %+v, want allowed", r)
+		}
+		for i := 0; i < 100; i++ {
+			c.Add(9 * time.Millisecond)
+			if r, _ := s.Allow(ctx, "k", l, 1); r.Allowed {
+				t.Fatalf("hammer %d: got allowed, want rejected", i)
+			}
+		}
+		c.Add(100 * time.Millisecond) // 1s after the first request
+		if r, _ := s.Allow(ctx, "k", l, 1); !r.Allowed {
+			t.Fatalf("after one period: got %+v, want allowed", r)
+		}
+	})
+
+	t.Run("gcra cost and fractional interval", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		l := Limit{Rate: 3, Period: time.Second, Burst: 3}
+		if r, _ := s.Allow(ctx, "k", l, 3); !r.Allowed || r.Remaining != 0 {
+			t.Fatalf("cost 3: got %+v, want allowed with 0 remaining", r)
+		}
+		if r, _ := s.Allow(ctx, "k", l, 4); r.Allowed {
+			t.Fatalf("cost 4 > burst: got allowed, want rejected")
+		}
+		c.Add(time.Second)
+		if r, _ := s.Allow(ctx, "k", l, 1); !r.Allowed || r.Remaining != 2 {
+			t.Fatalf("after a second: got %+v, want allowed with 2 remaining", r)
+		}
+	})
+
+	t.Run("gcra keys are independent", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		l := Limit{Rate: 1, Period: time.Minute}
+		for _, k := range []string{"a", "b", "c"} {
+			if r, _ := s.Allow(ctx, k, l, 1); !r.Allowed {
+				t.Fatalf("key %s: got rejected, want allowed", k)
+			}
+		}
+	})
+
+	t.Run("invalid limits", func(t *testing.T) {
+		s := open(t, newClock(t0).Now)
+		for _, tc := range []struct {
+			l Limit
+			n int64
+		}{{Limit{Rate: 0, Period: time.Second}, 1}, {Limit{Rate: 1}, 1}, {Limit{Rate: 1, Period: time.Second}, 0}} {
+			if _, err := s.Allow(ctx, "k", tc.l, tc.n); err == nil {
+				t.Errorf("limit %+v n %d: got nil error, want one", tc.l, tc.n)
+			}
+		}
+	})
+
+	t.Run("quota rolls over at the period boundary", func(t *testing.T) {
+		for _, tc := range []struct {
+			period Period
+			reset  time.Time
+		}{
+			{Day, time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)},
+			{Month, time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)},
+		} {
+			t.Run(string(tc.period), func(t *testing.T) {
+				c := newClock(t0)
+				s := open(t, c.Now)
+				for i := int64(1); i <= 3; i++ {
+					r, err := s.Quota(ctx, "q", 3, tc.period, 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := QuotaResult{Allowed: true, Used: i, Remaining: 3 - i, Reset: tc.reset}
+					if !r.Reset.Equal(want.Reset) || r.Allowed != want.Allowed || r.Used != want.Used || r.Remaining != want.Remaining {
+						t.Fatalf("unit %d: got %+v, want %+v", i, r, want)
+					}
+				}
+				r, _ := s.Quota(ctx, "q", 3, tc.period, 1)
+				if r.Allowed || r.Used != 3 || r.Remaining != 0 {
+					t.Fatalf("over quota: got %+v, want rejected with used 3", r)
+				}
+				c.Add(time.Second) // 23:59:59.5: same period
+				if r, _ := s.Quota(ctx, "q", 3, tc.period, 1); r.Allowed {
+					t.Fatalf("before boundary: got allowed, want rejected")
+				}
+				c.Add(500 * time.Millisecond) // 00:00:00.000 exactly
+				r, _ = s.Quota(ctx, "q", 3, tc.period, 1)
+				if !r.Allowed || r.Used != 1 || r.Remaining != 2 {
+					t.Fatalf("at boundary: got %+v, want allowed with used 1", r)
+				}
+			})
+		}
+	})
+
+	t.Run("quota rejected units are not counted", func(t *testing.T) {
+		s := open(t, newClock(t0).Now)
+		if r, _ := s.Quota(ctx, "q", 5, Day, 4); !r.Allowed {
+			t.Fatalf("4 of 5: got %+v, want allowed", r)
+		}
+		if r, _ := s.Quota(ctx, "q", 5, Day, 2); r.Allowed || r.Used != 4 {
+			t.Fatalf("2 more: got %+v, want rejected with used 4", r)
+		}
+		if r, _ := s.Quota(ctx, "q", 5, Day, 1); !r.Allowed || r.Used != 5 {
+			t.Fatalf("1 more: got %+v, want allowed with used 5", r)
+		}
+	})
+
+	t.Run("incr expires ttl after creation", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		for i := int64(1); i <= 3; i++ {
+			got, err := s.Incr(ctx, "n", 10*time.Second)
+			if err != nil || got != i {
+				t.Fatalf("incr %d: got %d, %v, want %d", i, got, err, i)
+			}
+			c.Add(3 * time.Second)
+		}
+		c.Add(time.Second) // 10s after creation
+		if got, _ := s.Incr(ctx, "n", 10*time.Second); got != 1 {
+			t.Fatalf("after ttl: got %d, want 1", got)
+		}
+	})
+
+	t.Run("add distinct", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		for i, tc := range []struct {
+			member string
+			want   int64
+		}{{"1", 1}, {"2", 2}, {"1", 2}, {"3", 3}} {
+			got, err := s.AddDistinct(ctx, "d", tc.member, time.Minute)
+			if err != nil || got != tc.want {
+				t.Fatalf("add %d (%s): got %d, %v, want %d", i, tc.member, got, err, tc.want)
+			}
+		}
+		c.Add(time.Minute)
+		if got, _ := s.AddDistinct(ctx, "d", "9", time.Minute); got != 1 {
+			t.Fatalf("after ttl: got %d, want 1", got)
+		}
+	})
+
+	t.Run("setnx", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		for i, want := range []bool{true, false, false} {
+			got, err := s.SetNX(ctx, "nonce", time.Minute)
+			if err != nil || got != want {
+				t.Fatalf("setnx %d: got %v, %v, want %v", i, got, err, want)
+			}
+		}
+		c.Add(time.Minute)
+		if got, _ := s.SetNX(ctx, "nonce", time.Minute); !got {
+			t.Fatalf("after ttl: got false, want true")
+		}
+	})
+
+	t.Run("kv", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		if v, ok, err := s.Get(ctx, "a"); v != nil || ok || err != nil {
+			t.Fatalf("absent: got %q, %v, %v, want nil, false, nil", v, ok, err)
+		}
+		if err := s.Put(ctx, "a", []byte("one"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(ctx, "b", []byte("two"), time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, _ := s.Get(ctx, "a"); !ok || string(v) != "one" {
+			t.Fatalf("a: got %q, %v, want one", v, ok)
+		}
+		c.Add(time.Second)
+		if _, ok, _ := s.Get(ctx, "b"); ok {
+			t.Fatalf("b after ttl: got present, want absent")
+		}
+		if err := s.Delete(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Get(ctx, "a"); ok {
+			t.Fatalf("a after delete: got present, want absent")
+		}
+		if v, ok, _ := s.Get(ctx, "a"); ok || v != nil {
+			t.Fatalf("a: got %q, want nil", v)
+		}
+	})
+
+	t.Run("bans", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		b, err := s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "auth failures")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Strikes != 1 || !b.Until.Equal(t0.Add(time.Minute)) || b.Reason != "auth failures" || b.Key != "ip:1.2.3.4" {
+			t.Fatalf("ban: got %+v", b)
+		}
+		if _, err := s.Ban(ctx, "ip:5.6.7.8", c.Now().Add(2*time.Minute), "waf"); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Banned(ctx, "ip:1.2.3.4")
+		if err != nil || !ok || got.Strikes != 1 {
+			t.Fatalf("banned: got %+v, %v, %v, want strike 1", got, ok, err)
+		}
+		if _, ok, _ := s.Banned(ctx, "ip:9.9.9.9"); ok {
+			t.Fatalf("other key: got banned, want not")
+		}
+		list, err := s.Bans(ctx)
+		if err != nil || len(list) != 2 || list[0].Key != "ip:1.2.3.4" || list[1].Key != "ip:5.6.7.8" {
+			t.Fatalf("bans: got %+v, %v", list, err)
+		}
+		c.Add(time.Minute) // first ban ends
+		if _, ok, _ := s.Banned(ctx, "ip:1.2.3.4"); ok {
+			t.Fatalf("after expiry: got banned, want not")
+		}
+		if list, _ := s.Bans(ctx); len(list) != 1 || list[0].Key != "ip:5.6.7.8" {
+			t.Fatalf("bans after expiry: got %+v", list)
+		}
+		b, _ = s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "again")
+		if b.Strikes != 2 {
+			t.Fatalf("second ban: got strikes %d, want 2", b.Strikes)
+		}
+		if err := s.Unban(ctx, "ip:1.2.3.4"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Banned(ctx, "ip:1.2.3.4"); ok {
+			t.Fatalf("after unban: got banned, want not")
+		}
+		b, _ = s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "third")
+		if b.Strikes != 3 {
+			t.Fatalf("ban after unban: got strikes %d, want 3", b.Strikes)
+		}
+		c.Add(time.Minute + StrikeMemory)
+		b, _ = s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "forgotten")
+		if b.Strikes != 1 {
+			t.Fatalf("ban after strike memory: got strikes %d, want 1", b.Strikes)
+		}
+	})
+
+	t.Run("concurrent allow admits exactly the burst", func(t *testing.T) {
+		s := open(t, newClock(t0).Now)
+		l := Limit{Rate: 50, Period: time.Hour}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		allowed := 0
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 25; i++ {
+					r, err := s.Allow(ctx, "shared", l, 1)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if r.Allowed {
+						mu.Lock()
+						allowed++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if allowed != 50 {
+			t.Fatalf("got %d allowed, want 50", allowed)
+		}
+	})
+}
+
+func TestMemoryContract(t *testing.T) {
+	runContract(t, func(t *testing.T, now func() time.Time) Store { return NewMemory(now) })
+}
+
+func TestMemorySweepDropsExpired(t *testing.T) {
+	c := newClock(t0)
+	m := NewMemory(c.Now)
+	ctx := context.Background()
+	for i := 0; i < 10*sweepEvery; i++ {
+		if _, err := m.SetNX(ctx, fmt.Sprint("n", i), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Add(2 * time.Second)
+	for i := 0; i < 2*sweepEvery*memShards; i++ {
+		_, _ = m.Incr(ctx, fmt.Sprint("c", i%4096), time.Hour)
+	}
+	left := 0
+	for i := range m.shards {
+		left += len(m.shards[i].nonce)
+	}
+	if left != 0 {
+		t.Fatalf("got %d expired nonces kept, want 0", left)
+	}
+}
+
+func TestPeriodBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		p          Period
+		t          time.Time
+		start, end string
+	}{
+		{"day", Day, time.Date(2025, 3, 31, 23, 59, 59, 0, time.UTC), "2025-03-31T00:00:00Z", "2025-04-01T00:00:00Z"},
+		{"day other zone", Day, time.Date(2025, 4, 1, 1, 0, 0, 0, time.FixedZone("x", 2*3600)), "2025-03-31T00:00:00Z", "2025-04-01T00:00:00Z"},
+		{"month", Month, time.Date(2025, 12, 15, 0, 0, 0, 0, time.UTC), "2025-12-01T00:00:00Z", "2026-01-01T00:00:00Z"},
+		{"february leap", Month, time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC), "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, e := tc.p.Bounds(tc.t)
+			if got := s.Format(time.RFC3339); got != tc.start {
+				t.Errorf("start: got %v, want %v", got, tc.start)
+			}
+			if got := e.Format(time.RFC3339); got != tc.end {
+				t.Errorf("end: got %v, want %v", got, tc.end)
+			}
+		})
+	}
+}
+
+func BenchmarkMemoryAllow(b *testing.B) {
+	m := NewMemory(nil)
+	ctx := context.Background()
+	l := Limit{Rate: 1 << 40, Period: time.Second}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			_, _ = m.Allow(ctx, fmt.Sprint("ip:", i&255), l, 1)
+		}
+	})
+}

@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"hash/maphash"
+	"sort"
+	"sync"
+	"time"
+)
+
+// StrikeMemory is how long a store remembers a key's ban strikes after its
+// last ban ended, so that a client banned again within it gets a longer ban.
+const StrikeMemory = 7 * 24 * time.Hour
+
+// memShards is the number of independently locked shards of a Memory store.
+// A power of two; 64 keeps lock contention negligible on any core count the
+// gateway runs on while costing a few KiB.
+const memShards = 64
+
+// sweepEvery is how many writes a shard takes between sweeps of its expired
+// entries. Expired entries are also dropped when they are read, so the sweep
+// only bounds the memory held by keys nobody asks about again (one-off
+// client IPs).
+const sweepEvery = 1024
+
+// Memory is a Store kept in this process: sharded maps guarded by mutexes,
+// with expiry measured on an injected clock. It is what a single node uses
+// and what a Fallback store serves from while Redis is unreachable.
+type Memory struct {
+	now    func() time.Time
+	seed   maphash.Seed
+	shards [memShards]memShard
+
+	banMu sync.Mutex
+	bans  map[string]*banRecord
+}
+
+var _ Store = (*Memory)(nil)
+
+type memShard struct {
+	mu     sync.Mutex
+	writes int
+	gcra   map[string]timed[int64] // theoretical arrival time, ns since epoch
+	quota  map[string]timed[quotaCount]
+	count  map[string]timed[int64]
+	sets   map[string]timed[map[string]struct{}]
+	nonce  map[string]timed[struct{}]
+	kv     map[string]timed[[]byte]
+}
+
+// timed is a value with an expiry; a zero exp never expires.
+type timed[T any] struct {
+	v   T
+	exp int64 // ns since epoch; 0 = never
+}
+
+func (t timed[T]) live(now int64) bool { return t.exp == 0 || now < t.exp }
+
+type quotaCount struct {
+	start int64 // period start, ns since epoch
+	used  int64
+}
+
+type banRecord struct {
+	Ban
+	forget time.Time // when the strike count is forgotten
+}
+
+// NewMemory returns an empty Memory store whose expiry and limits follow
+// now. A nil now uses time.Now.
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Memory{now: now, seed: maphash.MakeSeed(), bans: map[string]*banRecord{}}
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.gcra = map[string]timed[int64]{}
+		s.quota = map[string]timed[quotaCount]{}
+		s.count = map[string]timed[int64]{}
+		s.sets = map[string]timed[map[string]struct{}]{}
+		s.nonce = map[string]timed[struct{}]{}
+		s.kv = map[string]timed[[]byte]{}
+	}
+	return m
+}
+
+// Name returns "memory".
+func (m *Memory) Name() string { return "memory" }
+
+// Close does nothing; a Memory store holds no connections.
+func (m *Memory) Close() error { return nil }
+
+func (m *Memory) shard(key string) *memShard {
+	return &m.shards[maphash.String(m.seed, key)&(memShards-1)]
+}
+
+// lock locks the shard of key and, every sweepEvery writes, drops its
+// expired entries.
+func (m *Memory) lock(key string, now int64) *memShard {
+	s := m.shard(key)
+	s.mu.Lock()
+	s.writes++
+	if s.writes >= sweepEvery {
+		s.writes = 0
+		sweep(s.gcra, now)
+		sweep(s.quota, now)
+		sweep(s.count, now)
+		sweep(s.sets, now)
+		sweep(s.nonce, now)
+		sweep(s.kv, now)
+	}
+	return s
+}
+
+func sweep[T any](m map[string]timed[T], now int64) {
+	for k, v := range m {
+		if !v.live(now) {
+			delete(m, k)
+		}
+	}
+}
+
+// Allow checks a GCRA limit; see Store.Allow and gcra.
+func (m *Memory) Allow(_ context.Context, key string, l Limit, n int64) (Result, error) {
+	if err := l.check(n); err != nil {
+		return Result{}, err
+	}
+	now := m.now().UnixNano()
+	s := m.lock(key, now)
+	defer s.mu.Unlock()
+	var tat int64
+	if e, ok := s.gcra[key]; ok && e.live(now) {
+		tat = e.v
+	}
+	res, newTAT := gcra(l, n, now, tat)
+	if res.Allowed {
+		s.gcra[key] = timed[int64]{v: newTAT, exp: newTAT}
+	}
+	return res, nil
+}
+
+// gcra is the generic cell rate algorithm on nanosecond times. tat is the
+// stored theoretical arrival time (0 when none). It returns the result and,
+// when allowed, the new tat to store (which is also when the entry may be
+// forgotten: from then on the limit is fully replenished).
+//
+// The Redis script implements the same arithmetic in microseconds; the
+// tests run both against the same cases.
+func gcra(l Limit, n, now, tat int64) (Result, int64) {
+	interval := int64(l.Period) / l.Rate
+	if interval < 1 {
+		interval = 1
+	}
+	burst := l.burst()
+	if tat < now {
+		tat = now
+	}
+	newTAT := tat + interval*n
+	allowAt := newTAT - interval*burst
+	diff := now - allowAt
+	if diff < 0 {
+		return Result{
+			Allowed:    false,
+			Remaining:  0,
+			RetryAfter: time.Duration(-diff),
+			ResetAfter: time.Duration(tat - now),
+		}, tat
+	}
+	return Result{
+		Allowed:    true,
+		Remaining:  diff / interval,
+		ResetAfter: time.Duration(newTAT - now),
+	}, newTAT
+}
+
+// Quota counts units against max for the aligned period containing now.
+func (m *Memory) Quota(_ context.Context, key string, max int64, p Period, n int64) (QuotaResult, error) {
+	if err := checkQuota(max, p, n); err != nil {
+		return QuotaResult{}, err
+	}
+	t := m.now()
+	start, end := p.Bounds(t)
+	now := t.UnixNano()
+	s := m.lock(key, now)
+	defer s.mu.Unlock()
+	var used int64
+	if e, ok := s.quota[key]; ok && e.live(now) && e.v.start == start.UnixNano() {
+		used = e.v.used
+	}
+	res := QuotaResult{Used: used, Reset: end}
+	if used+n <= max {
+		res.Allowed = true
+		res.Used = used + n
+		s.quota[key] = timed[quotaCount]{v: quotaCount{start: start.UnixNano(), used: res.Used}, exp: end.UnixNano()}
+	}
+	res.Remaining = max - res.Used
+	if res.Remaining < 0 {
+		res.Remaining = 0
+	}
+	return res, nil
+}
+
+// Incr increments a counter that expires ttl after its first increment.
+func (m *Memory) Incr(_ context.Context, key string, ttl time.Duration) (int64, error) {
+	now := m.now().UnixNano()
+	s := m.lock(key, now)
+	defer s.mu.Unlock()
+	e, ok := s.count[key]
+	if !ok || !e.live(now) {
+		e = timed[int64]{exp: expiry(now, ttl)}
+	}
+	e.v++
+	s.count[key] = e
+	return e.v, nil
+}
+
+// AddDistinct adds member to a set that expires ttl after its creation and
+// returns the set's size.
+func (m *Memory) AddDistinct(_ context.Context, key, member string, ttl time.Duration) (int64, error) {
+	now := m.now().UnixNano()
+	s := m.lock(key, now)
+	defer s.mu.Unlock()
+	e, ok := s.sets[key]
+	if !ok || !e.live(now) {
+		e = timed[map[string]struct{}]{v: map[string]struct{}{}, exp: expiry(now, ttl)}
+		s.sets[key] = e
+	}
+	e.v[member] = struct{}{}
+	return int64(len(e.v)), nil
+}
+
+// SetNX stores key for ttl when it is absent and reports whether it did.
+func (m *Memory) SetNX(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	now := m.now().UnixNano()
+	s := m.lock(key, now)
+	defer s.mu.Unlock()
+	if e, ok := s.nonce[key]; ok && e.live(now) {
+		return false, nil
+	}
+	s.nonce[key] = timed[struct{}]{exp: expiry(now, ttl)}
+	return true, nil
+}
+
+// Get returns a copy of the value stored at key.
+func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
+	now := m.now().UnixNano()
+	s := m.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.kv[key]
+	if !ok || !e.live(now) {
+		return nil, false, nil
+	}
+	return append([]byte(nil), e.v...), true, nil
+}
+
+// Put stores a copy of value at key for ttl (0 keeps it forever).
+func (m *Memory) Put(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	now := m.now().UnixNano()
+	s := m.lock(key, now)
+	defer s.mu.Unlock()
+	s.kv[key] = timed[[]byte]{v: append([]byte{}, value...), exp: expiry(now, ttl)}
+	return nil
+}
+
+// Delete removes key from the key/value store.
+func (m *Memory) Delete(_ context.Context, key string) error {
+	s := m.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.kv, key)
+	return nil
+}
+
+// Ban bans key until the given time and counts a strike. Strikes are kept
+// for StrikeMemory after the ban ends.
+func (m *Memory) Ban(_ context.Context, key string, until time.Time, reason string) (Ban, error) {
+	now := m.now()
+	m.banMu.Lock()
+	defer m.banMu.Unlock()
+	m.sweepBans(now)
+	r, ok := m.bans[key]
+	if !ok {
+		r = &banRecord{Ban: Ban{Key: key}}
+		m.bans[key] = r
+	}
+	r.Strikes++
+	r.Until = until.UTC()
+	r.Reason = reason
+	r.forget = until.Add(StrikeMemory)
+	return r.Ban, nil
+}
+
+// Banned returns the active ban for key, if any.
+func (m *Memory) Banned(_ context.Context, key string) (Ban, bool, error) {
+	now := m.now()
+	m.banMu.Lock()
+	defer m.banMu.Unlock()
+	r, ok := m.bans[key]
+	if !ok || !now.Before(r.Until) {
+		return Ban{}, false, nil
+	}
+	return r.Ban, true, nil
+}
+
+// Unban lifts the ban on key and keeps its strike count.
+func (m *Memory) Unban(_ context.Context, key string) error {
+	now := m.now()
+	m.banMu.Lock()
+	defer m.banMu.Unlock()
+	if r, ok := m.bans[key]; ok && now.Before(r.Until) {
+		r.Until = now.UTC()
+		r.forget = now.Add(StrikeMemory)
+	}
+	return nil
+}
+
+// Bans lists active bans, soonest to end first.
+func (m *Memory) Bans(_ context.Context) ([]Ban, error) {
+	now := m.now()
+	m.banMu.Lock()
+	defer m.banMu.Unlock()
+	m.sweepBans(now)
+	out := []Ban{}
+	for _, r := range m.bans {
+		if now.Before(r.Until) {
+			out = append(out, r.Ban)
+		}
+	}
+	sortBans(out)
+	return out, nil
+}
+
+func (m *Memory) sweepBans(now time.Time) {
+	for k, r := range m.bans {
+		if !now.Before(r.forget) {
+			delete(m.bans, k)
+		}
+	}
+}
+
+func sortBans(b []Ban) {
+	sort.Slice(b, func(i, j int) bool {
+		if !b[i].Until.Equal(b[j].Until) {
+			return b[i].Until.Before(b[j].Until)
+		}
+		return b[i].Key < b[j].Key
+	})
+}
+
+// expiry is now+ttl in ns, or 0 (never) when ttl <= 0.
+func expiry(now int64, ttl time.Duration) int64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return now + int64(ttl)
+}
