@@ -63,7 +63,6 @@ type loader struct {
 	compiler *jsonschema.Compiler
 }
 
-
 func parse(data []byte, file string) (*Spec, error) {
 	l := &loader{root: file, docs: map[string]any{}, memo: map[string]map[string]any{}, schemas: map[string]*Schema{}}
 	doc, err := decodeDocument(data, file)

@@ -29,11 +29,11 @@ type Spec struct {
 	// SecuritySchemes are components.securitySchemes by name.
 	SecuritySchemes map[string]*SecurityScheme
 
-	ops     []*Operation
-	byID    map[string]*Operation
-	tree    *node
-	bases   []string // server base paths, longest first; "" matches everything
-	strip   string   // prefix removed before matching (see WithStrippedPrefix)
+	ops   []*Operation
+	byID  map[string]*Operation
+	tree  *node
+	bases []string // server base paths, longest first; "" matches everything
+	strip string   // prefix removed before matching (see WithStrippedPrefix)
 }
 
 // Server is one entry of `servers`.
