@@ -1,0 +1,604 @@
+package waf
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+
+	"github.com/portcullis/portcullis/internal/pipeline"
+)
+
+// crsFS holds the embedded OWASP CRS v4 and Coraza's recommended setup.
+var crsFS = coreruleset.FS
+
+// scannerNames returns CRS's list of security-scanner user agents (lower
+// case), so that a user agent made only of harmless characters still goes
+// to Coraza when it names a scanner (rule 913100).
+func scannerNames() []string {
+	b, err := coreruleset.FS.Open("@owasp_crs/scanners-user-agents.data")
+	if err != nil {
+		return nil
+	}
+	defer b.Close()
+	var out []string
+	sc := bufio.NewScanner(b)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		out = append(out, strings.ToLower(l))
+	}
+	return out
+}
+
+// ignoredHeaders are request headers whose syntax is fixed by HTTP and that
+// applications do not interpret as data, or that carry credentials that
+// other stages check (inspecting a bearer token only produces false
+// positives and puts a secret in a log). Lower case.
+var ignoredHeaders = []string{
+	"accept", "accept-encoding", "accept-language", "accept-charset", "connection",
+	"content-length", "authorization", "proxy-authorization", "cache-control", "pragma",
+	"if-none-match", "if-match", "if-modified-since", "if-unmodified-since", "if-range",
+	"upgrade-insecure-requests", "dnt", "te", "keep-alive", "x-request-id", "traceparent",
+	"tracestate", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+	"forwarded", "x-real-ip", "sec-fetch-dest", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-user",
+	"sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "priority", "x-api-key", "range",
+	"content-encoding", "expect", "upgrade",
+}
+
+// maxRawBody is the most bytes of a body with an unknown content type that
+// is inspected as one text value.
+const maxRawBody = 64 << 10
+
+// collection is the Coraza collection a value is added to.
+type collection byte
+
+const (
+	collGet collection = iota
+	collPost
+	collPath
+)
+
+type arg struct {
+	coll collection
+	key  string
+	v    string
+}
+
+// inspection is the state of inspecting one request.
+type inspection struct {
+	s          *Stage
+	x          *pipeline.Exchange
+	hits       []hit
+	args       []arg
+	headers    [][2]string
+	argLoc     map[string]string // Coraza ARGS key → location
+	raw        map[string]string // location → first raw value (for excerpts)
+	needCoraza bool
+	denied     bool
+	deniedBy   string
+	parseErr   string
+	parseLoc   string
+	variants   []string
+}
+
+// value inspects one value at loc: built-in detectors and libinjection
+// on the value and its decodings, and, unless every form is inert, the
+// value and its decodings as a Coraza argument named key.
+func (in *inspection) value(coll collection, key, loc, v string, header bool) {
+	if v == "" {
+		return
+	}
+	if _, ok := in.raw[loc]; !ok {
+		in.raw[loc] = v
+	}
+	in.variants = Variants(in.variants[:0], v, false)
+	in.check(loc, v, header)
+	for _, d := range in.variants {
+		in.check(loc, d, header)
+	}
+	if header {
+		return // headers go to Coraza as headers (see collectHeaders)
+	}
+	if inert(v) && len(in.variants) == 0 {
+		return
+	}
+	in.needCoraza = true
+	in.argLoc[key] = loc
+	in.args = append(in.args, arg{coll, key, v})
+	for _, d := range in.variants {
+		in.args = append(in.args, arg{coll, key, d})
+	}
+}
+
+// name inspects a parameter or key name.
+func (in *inspection) name(loc, n string) {
+	for _, r := range detectName(n) {
+		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore})
+	}
+	if !inert(n) {
+		in.needCoraza = true
+		if _, ok := in.raw[loc]; !ok {
+			in.raw[loc] = n
+		}
+		in.libinjectionCheck(loc, n)
+	}
+}
+
+func (in *inspection) check(loc, v string, header bool) {
+	if plainWord(v) {
+		return
+	}
+	for _, r := range detectString(v, header) {
+		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore})
+	}
+	in.libinjectionCheck(loc, v)
+}
+
+// collect walks every part of the request.
+func (in *inspection) collect() error {
+	x, r := in.x, in.x.Request
+	// Path segments. The gateway has already refused malformed and
+	// traversing paths (limits); what is left is inspected segment by
+	// segment after decoding.
+	typedSeg := map[string]bool{}
+	segLoc := map[string]string{}
+	for name, val := range x.PathParams {
+		loc := "path:" + name
+		if x.IsTyped(loc) || in.skipped(loc) {
+			typedSeg[val] = true
+		} else {
+			segLoc[val] = loc
+		}
+	}
+	for i, seg := range strings.Split(r.URL.EscapedPath(), "/") {
+		if seg == "" {
+			continue
+		}
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			dec = seg
+		}
+		if typedSeg[dec] {
+			continue
+		}
+		loc := segLoc[dec]
+		if loc == "" {
+			loc = "path"
+			if in.skipped(loc) {
+				continue
+			}
+		}
+		in.value(collPath, "path."+strconv.Itoa(i), loc, dec, false)
+	}
+	// Query parameters: names and values.
+	if r.URL.RawQuery != "" {
+		for _, p := range ParseQuery(r.URL.RawQuery) {
+			loc := "query:" + p[0]
+			if x.IsTyped(loc) || in.skipped(loc) {
+				continue
+			}
+			in.name(loc, p[0])
+			in.value(collGet, p[0], loc, p[1], false)
+		}
+	}
+	in.collectHeaders()
+	return in.collectBody()
+}
+
+func (in *inspection) collectHeaders() {
+	x, r := in.x, in.x.Request
+	if r.Host != "" {
+		in.headers = append(in.headers, [2]string{"Host", r.Host})
+		if !validHost(r.Host) {
+			in.needCoraza = true
+		}
+	}
+	for name, vs := range r.Header {
+		ln := strings.ToLower(name)
+		if in.s.ignoreH[ln] {
+			continue
+		}
+		if ln == "cookie" {
+			in.collectCookies()
+			continue
+		}
+		loc := "header:" + ln
+		if x.IsTyped(loc) || in.skipped(loc) {
+			continue
+		}
+		for _, v := range vs {
+			in.headers = append(in.headers, [2]string{name, v})
+			switch ln {
+			case "content-type":
+				if _, _, err := mime.ParseMediaType(v); err != nil || !inertContentType(v) {
+					in.needCoraza = true
+				}
+				continue
+			case "user-agent":
+				in.value(collGet, "", loc, v, true)
+				if !in.inertUA(v) {
+					in.needCoraza = true
+				}
+				continue
+			case "referer", "origin":
+				in.value(collGet, "", loc, v, true)
+				if !inert(v) {
+					in.needCoraza = true
+				}
+				continue
+			}
+			// An application-specific header is a parameter: it is also
+			// given to Coraza as an argument, because most CRS attack rules
+			// look at ARGS and only a few at REQUEST_HEADERS.
+			in.value(collGet, "header."+ln, loc, v, false)
+			in.check(loc, v, true) // raw line breaks in a header value
+		}
+	}
+}
+
+func (in *inspection) collectCookies() {
+	x, r := in.x, in.x.Request
+	for _, c := range r.Cookies() {
+		loc := "cookie:" + c.Name
+		if x.IsTyped(loc) || in.skipped(loc) {
+			continue
+		}
+		in.name(loc, c.Name)
+		in.value(collGet, "cookie."+c.Name, loc, c.Value, false)
+	}
+}
+
+// collectBody parses the body by its declared content type.
+func (in *inspection) collectBody() error {
+	r := in.x.Request
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return nil
+	}
+	body, err := in.x.Body()
+	if err != nil {
+		if errors.Is(err, pipeline.ErrBodyTooLarge) {
+			in.parseErr, in.parseLoc = "body too large to inspect", "body"
+			return nil
+		}
+		return err
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		mt = ""
+	}
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		in.collectJSON(body)
+	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
+		in.collectXML(body)
+	case mt == "application/x-www-form-urlencoded":
+		in.collectForm(body)
+	case mt == "multipart/form-data":
+		in.collectMultipart(body, params["boundary"])
+	default:
+		if len(body) <= maxRawBody && utf8.Valid(body) {
+			loc := "body"
+			if !in.x.IsTyped(loc) && !in.skipped(loc) {
+				in.value(collPost, "body", loc, string(body), false)
+			}
+		}
+	}
+	return nil
+}
+
+func (in *inspection) collectJSON(body []byte) {
+	err := WalkJSON(body, func(ptr []byte, s string, key bool) {
+		loc := "body:" + string(ptr)
+		if in.x.IsTyped(loc) || in.skipped(loc) {
+			return
+		}
+		if key {
+			in.name(loc, s)
+			if !inert(s) {
+				in.argLoc[argKey(ptr)] = loc
+				in.args = append(in.args, arg{collPost, argKey(ptr), ""})
+			}
+			return
+		}
+		in.value(collPost, argKey(ptr), loc, s, false)
+	})
+	if err != nil {
+		in.parseErr, in.parseLoc = redactParseErr(err), "body"
+	}
+}
+
+// ParseQuery splits a query string or form body into (name, value) pairs
+// in order. Unlike url.ParseQuery it never drops a pair: a ';' is data
+// (Go's parser skips such pairs, which would let an attacker hide a value
+// from inspection that a lenient upstream still reads) and an invalid
+// escape is kept as written.
+func ParseQuery(q string) [][2]string {
+	var out [][2]string
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if pair == "" {
+			continue
+		}
+		n, v, _ := strings.Cut(pair, "=")
+		out = append(out, [2]string{unescapeQuery(n), unescapeQuery(v)})
+	}
+	return out
+}
+
+func unescapeQuery(s string) string {
+	u, err := url.QueryUnescape(s)
+	if err != nil {
+		u, _ = URLDecode(strings.ReplaceAll(s, "+", " "))
+	}
+	return u
+}
+
+// argKey names a body value for Coraza the way Coraza's own JSON body
+// processor does ("json.items.0.name"), so that CRS rules on ARGS_NAMES see
+// what they were written for.
+func argKey(ptr []byte) string {
+	b := make([]byte, 0, len(ptr)+4)
+	b = append(b, "json"...)
+	for _, c := range ptr {
+		if c == '/' {
+			c = '.'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func (in *inspection) collectForm(body []byte) {
+	if !utf8.Valid(body) {
+		in.parseErr, in.parseLoc = "form body is not valid UTF-8", "body"
+		return
+	}
+	for _, p := range ParseQuery(string(body)) {
+		n, vs := p[0], p[1:]
+		loc := "body:/" + escapePointer(n)
+		if in.x.IsTyped(loc) || in.skipped(loc) {
+			continue
+		}
+		if !utf8.ValidString(n) {
+			in.parseErr, in.parseLoc = "form field is not valid UTF-8", "body"
+			return
+		}
+		in.name(loc, n)
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				in.parseErr, in.parseLoc = "form field is not valid UTF-8", loc
+				return
+			}
+			in.value(collPost, n, loc, v, false)
+		}
+	}
+}
+
+// maxPartBytes bounds what one multipart field contributes.
+const maxPartBytes = 1 << 20
+
+func (in *inspection) collectMultipart(body []byte, boundary string) {
+	if boundary == "" {
+		in.parseErr, in.parseLoc = "multipart body without a boundary", "body"
+		return
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			in.parseErr, in.parseLoc = "multipart body does not parse", "body"
+			return
+		}
+		name := p.FormName()
+		loc := "body:/" + escapePointer(name)
+		data, err := io.ReadAll(io.LimitReader(p, maxPartBytes))
+		if err != nil {
+			in.parseErr, in.parseLoc = "multipart body is truncated", loc
+			return
+		}
+		if in.x.IsTyped(loc) || in.skipped(loc) {
+			continue
+		}
+		in.name(loc, name)
+		if fn := p.FileName(); fn != "" {
+			in.value(collPost, name+".filename", loc+"/filename", fn, false)
+			continue // file contents are data, not parameters
+		}
+		if !utf8.Valid(data) {
+			in.parseErr, in.parseLoc = "multipart field is not valid UTF-8", loc
+			return
+		}
+		in.value(collPost, name, loc, string(data), false)
+	}
+}
+
+func (in *inspection) collectXML(body []byte) {
+	err := WalkXML(body, func(ptr, s string) {
+		loc := "body:" + ptr
+		if in.x.IsTyped(loc) || in.skipped(loc) {
+			return
+		}
+		in.value(collPost, "xml"+strings.ReplaceAll(ptr, "/", "."), loc, s, false)
+	})
+	switch {
+	case errors.Is(err, ErrXXE):
+		in.raw["body"] = string(body)
+		in.hits = append(in.hits, hit{rule: RuleXXE, loc: "body", score: builtinScore})
+	case err != nil:
+		in.parseErr, in.parseLoc = redactParseErr(err), "body"
+	}
+}
+
+func redactParseErr(err error) string {
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+func escapePointer(s string) string {
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// inertUA reports whether a User-Agent is an ordinary product list that
+// names no known scanner.
+func (in *inspection) inertUA(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte(" ()/;,_:+-", c) >= 0:
+		case c == '.':
+			if i+1 < len(v) && v[i+1] == '.' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	lv := strings.ToLower(v)
+	for _, s := range in.s.scanners {
+		if strings.Contains(lv, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func inertContentType(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(" /;=+.-_", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-:[]", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// runCoraza evaluates the CRS over a transaction filled with what collect
+// gathered and records its matches as hits.
+func (in *inspection) runCoraza() error {
+	x, r := in.x, in.x.Request
+	tx := in.s.waf.NewTransactionWithID(x.ID)
+	defer tx.Close()
+	client := ""
+	if x.ClientIP.IsValid() {
+		client = x.ClientIP.String()
+	}
+	tx.ProcessConnection(client, 0, "", 0)
+	tx.ProcessURI(r.URL.EscapedPath(), r.Method, r.Proto)
+	for _, h := range in.headers {
+		tx.AddRequestHeader(h[0], h[1])
+	}
+	// Protocol rules (920xxx) need the framing headers Go moved out of
+	// r.Header.
+	if r.ContentLength > 0 {
+		tx.AddRequestHeader("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
+	for _, te := range r.TransferEncoding {
+		tx.AddRequestHeader("Transfer-Encoding", te)
+	}
+	if ck := r.Header.Values("Cookie"); len(ck) > 0 && !in.s.ignoreH["cookie"] {
+		for _, c := range ck {
+			tx.AddRequestHeader("Cookie", c)
+		}
+	}
+	for _, a := range in.args {
+		switch a.coll {
+		case collGet:
+			tx.AddGetRequestArgument(a.key, a.v)
+		case collPost:
+			tx.AddPostRequestArgument(a.key, a.v)
+		case collPath:
+			tx.AddPathRequestArgument(a.key, a.v)
+		}
+	}
+	it := tx.ProcessRequestHeaders()
+	if it == nil {
+		var err error
+		if it, err = tx.ProcessRequestBody(); err != nil {
+			return err
+		}
+	}
+	for _, mr := range tx.MatchedRules() {
+		md := mr.Rule()
+		id := md.ID()
+		if id >= 900000 && id < 911000 || id >= 949000 && id < 950000 {
+			continue // setup, initialisation and scoring rules
+		}
+		score := crsScore(md.Severity())
+		if score == 0 {
+			continue
+		}
+		loc := ""
+		if mds := mr.MatchedDatas(); len(mds) > 0 {
+			loc = in.locate(mds[0].Variable().Name(), mds[0].Key())
+		}
+		in.hits = append(in.hits, hit{rule: strconv.Itoa(id), tags: md.Tags(), loc: loc, score: score})
+	}
+	if it != nil {
+		in.denied = true
+		in.deniedBy = RuleCustom
+		if it.RuleID != 0 {
+			in.deniedBy = strconv.Itoa(it.RuleID)
+		}
+	}
+	return nil
+}
+
+// locate maps a Coraza variable and key back to a Portcullis location.
+func (in *inspection) locate(variable, key string) string {
+	switch {
+	case strings.HasPrefix(variable, "ARGS"):
+		if l, ok := in.argLoc[key]; ok {
+			return l
+		}
+		for k, l := range in.argLoc {
+			if strings.EqualFold(k, key) {
+				return l
+			}
+		}
+		return "args:" + key
+	case variable == "REQUEST_HEADERS" || variable == "REQUEST_HEADERS_NAMES":
+		return "header:" + strings.ToLower(key)
+	case variable == "REQUEST_COOKIES" || variable == "REQUEST_COOKIES_NAMES":
+		return "cookie:" + key
+	case strings.HasPrefix(variable, "REQUEST_FILENAME"), strings.HasPrefix(variable, "REQUEST_URI"),
+		strings.HasPrefix(variable, "REQUEST_BASENAME"), variable == "REQUEST_LINE":
+		return "path"
+	}
+	return strings.ToLower(variable)
+}

@@ -1,0 +1,240 @@
+package waf
+
+import (
+	"encoding/base64"
+	"html"
+	"strings"
+	"unicode/utf8"
+)
+
+// Decoders are small, separate functions so that each can be fuzzed on its
+// own. Each returns the decoded string and whether anything changed; none
+// of them ever fails: an invalid escape is kept as it was, which is what a
+// lenient upstream parser would also do.
+
+// maxDecodeRounds bounds how many layers of encoding Variants peels off
+// (double and triple URL encoding, URL inside HTML entities...). Each round
+// only shrinks the string, so the bound is about cost, not termination.
+const maxDecodeRounds = 4
+
+// URLDecode decodes %XX and IIS-style %uXXXX escapes. '+' is kept: query
+// and form values arrive with '+' already turned into spaces by their
+// parsers, and in other places '+' is a literal plus.
+func URLDecode(s string) (string, bool) {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s, false
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	changed := false
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			changed = true
+			continue
+		}
+		if i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') &&
+			ishex(s[i+2]) && ishex(s[i+3]) && ishex(s[i+4]) && ishex(s[i+5]) {
+			r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
+			b.WriteRune(fullwidthToASCII(r))
+			i += 5
+			changed = true
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), changed
+}
+
+// HTMLDecode decodes HTML character references (&lt; &#60; &#x3c;).
+func HTMLDecode(s string) (string, bool) {
+	if strings.IndexByte(s, '&') < 0 {
+		return s, false
+	}
+	d := html.UnescapeString(s)
+	return d, d != s
+}
+
+// UnescapeJS decodes \uXXXX, \u{X...} and \xXX escapes as JavaScript,
+// JSON-in-a-string and many template engines read them.
+func UnescapeJS(s string) (string, bool) {
+	i := strings.IndexByte(s, '\\')
+	if i < 0 {
+		return s, false
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	changed := false
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		switch s[i+1] {
+		case 'u', 'U':
+			if i+5 < len(s) && ishex(s[i+2]) && ishex(s[i+3]) && ishex(s[i+4]) && ishex(s[i+5]) {
+				r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
+				b.WriteRune(fullwidthToASCII(r))
+				i += 5
+				changed = true
+				continue
+			}
+			if i+3 < len(s) && s[i+2] == '{' {
+				j := i + 3
+				var r rune
+				for j < len(s) && j < i+3+6 && ishex(s[j]) {
+					r = r<<4 | rune(unhex(s[j]))
+					j++
+				}
+				if j < len(s) && s[j] == '}' && j > i+3 && r <= utf8.MaxRune {
+					b.WriteRune(fullwidthToASCII(r))
+					i = j
+					changed = true
+					continue
+				}
+			}
+		case 'x', 'X':
+			if i+3 < len(s) && ishex(s[i+2]) && ishex(s[i+3]) {
+				b.WriteByte(unhex(s[i+2])<<4 | unhex(s[i+3]))
+				i += 3
+				changed = true
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), changed
+}
+
+// Base64Text decodes s when it looks like base64 (standard or URL alphabet,
+// padded or not) of mostly printable text: at least 8 characters, only the
+// alphabet, and a decoding that is valid UTF-8 with at least 90% printable
+// characters. Binary data and ordinary words stay as they are.
+func Base64Text(s string) (string, bool) {
+	s = strings.TrimRight(s, "=")
+	if len(s) < 8 || len(s)%4 == 1 {
+		return "", false
+	}
+	url, std := false, false
+	hasDigitOrUpper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			hasDigitOrUpper = true
+		case c == '+' || c == '/':
+			std = true
+		case c == '-' || c == '_':
+			url = true
+		default:
+			return "", false
+		}
+	}
+	if (url && std) || !hasDigitOrUpper {
+		return "", false
+	}
+	enc := base64.RawStdEncoding
+	if url {
+		enc = base64.RawURLEncoding
+	}
+	d, err := enc.DecodeString(s)
+	if err != nil || len(d) == 0 || !utf8.Valid(d) {
+		return "", false
+	}
+	printable, total := 0, 0
+	for _, r := range string(d) {
+		total++
+		if r >= 0x20 && r != 0x7f || r == '\t' || r == '\n' || r == '\r' {
+			printable++
+		}
+	}
+	if printable*10 < total*9 {
+		return "", false
+	}
+	return string(d), true
+}
+
+// Decode peels layers of URL, HTML-entity and JavaScript escapes off s
+// until nothing changes (at most maxDecodeRounds rounds) and returns the
+// result and whether it differs from s.
+func Decode(s string) (string, bool) {
+	out := s
+	for round := 0; round < maxDecodeRounds; round++ {
+		changed := false
+		var c bool
+		if out, c = URLDecode(out); c {
+			changed = true
+		}
+		if out, c = HTMLDecode(out); c {
+			changed = true
+		}
+		if out, c = UnescapeJS(out); c {
+			changed = true
+		}
+		if !changed {
+			break
+		}
+	}
+	return out, out != s
+}
+
+// Variants appends to dst the decoded forms of s worth inspecting besides s
+// itself: the fully decoded form, and the decoding of a base64 value (itself
+// fully decoded). Detection is case-insensitive in every detector, so mixed
+// case needs no variant of its own.
+func Variants(dst []string, s string, base64Hint bool) []string {
+	d, changed := Decode(s)
+	if changed {
+		dst = append(dst, d)
+	}
+	if b, ok := Base64Text(d); ok || base64Hint {
+		if !ok {
+			var err error
+			var raw []byte
+			if raw, err = base64.StdEncoding.DecodeString(d); err == nil && utf8.Valid(raw) {
+				b, ok = string(raw), true
+			}
+		}
+		if ok {
+			if bd, _ := Decode(b); bd != "" {
+				dst = append(dst, bd)
+			}
+		}
+	}
+	return dst
+}
+
+// fullwidthToASCII maps fullwidth forms (U+FF01-U+FF5E), which some
+// back ends fold to ASCII, to their ASCII counterparts.
+func fullwidthToASCII(r rune) rune {
+	if r >= 0xFF01 && r <= 0xFF5E {
+		return r - 0xFF01 + '!'
+	}
+	return r
+}
+
+func ishex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}

@@ -1,0 +1,110 @@
+package waf
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Built-in detectors cover injection classes the CRS does not see at
+// paranoia level 1 in API traffic (NoSQL operators, template injection,
+// LDAP filters, CRLF into response headers, XML entities in any value).
+// Each is gated by a cheap byte test so that ordinary values never reach a
+// regular expression.
+
+var (
+	// A MongoDB-style query operator as a key or inside a value:
+	// {"$ne": 1}, user[$ne]=x, {"$where": "..."}.
+	nosqlOperators = regexp.MustCompile(`(?i)(?:^|[\[{,"'\s])\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|not|nor|elemmatch|function|accumulator|jsonschema|size|all|type|mod|text|lookup|set|unset|inc|rename|push)\b`)
+	// Template expressions that evaluate something: arithmetic, dunder or
+	// object-graph walks, Java/EL, log4j lookups.
+	sstiExpr = regexp.MustCompile(`(?is)` +
+		`\{\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|__\w+__|\bconfig\b|\bself\b|\brequest\b|\bcycler\b|\blipsum\b|\bjoiner\b|\bnamespace\b|\|\s*attr\b|\.getclass|\bconstructor\b|\bruntime\b|\bexec\b|\bsystem\b|\bpopen\b|\bimport\b|\bproc\b|\bgetRuntime\b|\[['"]).{0,200}?\}\}` +
+		`|\$\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|\bT\s*\(|getclass|runtime|\bexec\b|jndi:|\benv:|\bsys:|java:|lower:|upper:|::-|\bdate:|\bctx:|\bmain:|\bbundle:|\bscript:|\bdns:|ldap:|rmi:).{0,200}?\}` +
+		`|<%=?.{0,200}?(?:\d\s*[*+/%-]\s*\d|\bexec\b|runtime|system|eval|require|import|popen).{0,200}?%>` +
+		`|[#*@]\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|getclass|runtime|\bexec\b|T\s*\().{0,200}?\}` +
+		`|\{%.{0,200}?(?:\bimport\b|\bexec\b|\bsystem\b|__\w+__|\bdebug\b|\bphp\b|\binclude\b|\bset\b.{0,50}?=|\bfor\b.{0,50}?\bin\b.{0,50}?__).{0,200}?%\}` +
+		`|\{php\}|\{\$smarty|\bfreemarker\.template\.utility\.execute\b|#set\s*\(\s*\$\w+\s*=|\$class\.inspect|\{\{=|@\(\s*\d+\s*[*+]\s*\d+\s*\)`)
+	// An LDAP filter being extended or closed early: *)(uid=*, )(|(, (&(.
+	ldapFilter = regexp.MustCompile(`(?i)\)\s*\(\s*[|&!]?\s*\(?\s*[a-z][\w.-]*\s*[~<>]?=|\(\s*[|&!]\s*\(\s*[a-z][\w.-]*\s*[~<>]?=|\*\s*\)\s*\(|\)\s*\(\s*[|&!]\s*\(|^\s*\*\s*\)|\)\s*\)\s*\(\s*[|&]`)
+	// A line break followed by a response header an attacker wants to set,
+	// or a second response.
+	crlfHeader = regexp.MustCompile(`(?i)[\r\n]\s*(?:set-cookie|location|content-type|content-length|content-disposition|refresh|x-xss-protection|access-control-allow-[a-z-]+|transfer-encoding|cache-control|link|x-forwarded-[a-z-]+|host|http/\d)\s*[:/ ]`)
+	// An XML document type or entity declaration anywhere in a value.
+	xmlDecl = regexp.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
+)
+
+// detectString runs the built-in detectors on one (decoded) value.
+func detectString(v string, header bool) []string {
+	var out []string
+	if strings.IndexByte(v, '$') >= 0 && nosqlOperators.MatchString(v) {
+		out = append(out, RuleNoSQL)
+	}
+	if strings.ContainsAny(v, "{%") && sstiExpr.MatchString(v) {
+		out = append(out, RuleSSTI)
+	}
+	if strings.IndexByte(v, '(') >= 0 && strings.IndexByte(v, ')') >= 0 && ldapFilter.MatchString(v) {
+		out = append(out, RuleLDAP)
+	}
+	if strings.ContainsAny(v, "\r\n") {
+		// In a header value any raw line break is an injection attempt
+		// (net/http refuses them on the wire; they can only arrive decoded).
+		if header || crlfHeader.MatchString(v) {
+			out = append(out, RuleCRLF)
+		}
+	}
+	if strings.Contains(v, "<!") && xmlDecl.MatchString(v) {
+		out = append(out, RuleXXE)
+	}
+	return out
+}
+
+// detectName runs the detectors that apply to parameter and key names:
+// operator injection through names (user[$ne]=x, {"$gt": ""}).
+func detectName(n string) []string {
+	if strings.IndexByte(n, '$') < 0 {
+		return nil
+	}
+	t := strings.TrimLeft(n, " ")
+	if strings.HasPrefix(t, "$") || strings.Contains(n, "[$") {
+		if nosqlOperators.MatchString(" " + t) {
+			return []string{RuleNoSQL}
+		}
+	}
+	return nil
+}
+
+// plainWord reports whether v has only letters, digits and '_' (or is
+// empty): no injection syntax can live in it, so libinjection and the
+// regular expressions are skipped.
+func plainWord(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// inert reports whether v has only characters that no CRS attack rule can
+// be built from at the paranoia levels we run: ASCII letters, digits,
+// space and _ . , - @ : + (and no ".."). Such values are still checked by
+// libinjection and the built-in detectors; they only skip Coraza. This is
+// what makes the common case (identifiers, names, numbers, ordinary
+// words) cheap.
+func inert(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == ' ' || c == '_' || c == ',' || c == '-' || c == '@' || c == ':' || c == '+':
+		case c == '.':
+			if i+1 < len(v) && v[i+1] == '.' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,434 @@
+package waf
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/corazawaf/coraza/v3"
+	"github.com/corazawaf/coraza/v3/types"
+	"github.com/corazawaf/libinjection-go"
+
+	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/redact"
+)
+
+// ID is the stage id: the config key, log field, metric label and event
+// stage.
+const ID = "waf"
+
+// Built-in rule ids (besides CRS's numeric ids).
+const (
+	RuleSQLi      = "libinjection-sqli"
+	RuleXSS       = "libinjection-xss"
+	RuleXXE       = "waf.xxe"
+	RuleNoSQL     = "waf.nosql"
+	RuleSSTI      = "waf.ssti"
+	RuleCRLF      = "waf.crlf"
+	RuleLDAP      = "waf.ldap"
+	RuleBodyParse = "waf.body-parse"
+	// RuleCustom marks an interruption by a custom SecLang rule that
+	// carried no id.
+	RuleCustom = "waf.custom"
+)
+
+func init() { builtinRules[RuleLDAP] = true }
+
+// builtinScore is what a built-in detection adds to the anomaly score: as
+// much as a CRS critical rule, so that one alone reaches the default
+// threshold.
+const builtinScore = 5
+
+// maxExcerpt is the most bytes of a matched value put in an event.
+const maxExcerpt = 64
+
+// crsFiles are the request-side CRS files, in order. The response side is
+// not loaded: response inspection belongs to the response stages.
+var crsFiles = []string{
+	"REQUEST-901-INITIALIZATION.conf",
+	"REQUEST-905-COMMON-EXCEPTIONS.conf",
+	"REQUEST-911-METHOD-ENFORCEMENT.conf",
+	"REQUEST-913-SCANNER-DETECTION.conf",
+	"REQUEST-920-PROTOCOL-ENFORCEMENT.conf",
+	"REQUEST-921-PROTOCOL-ATTACK.conf",
+	"REQUEST-922-MULTIPART-ATTACK.conf",
+	"REQUEST-930-APPLICATION-ATTACK-LFI.conf",
+	"REQUEST-931-APPLICATION-ATTACK-RFI.conf",
+	"REQUEST-932-APPLICATION-ATTACK-RCE.conf",
+	"REQUEST-933-APPLICATION-ATTACK-PHP.conf",
+	"REQUEST-934-APPLICATION-ATTACK-GENERIC.conf",
+	"REQUEST-941-APPLICATION-ATTACK-XSS.conf",
+	"REQUEST-942-APPLICATION-ATTACK-SQLI.conf",
+	"REQUEST-943-APPLICATION-ATTACK-SESSION-FIXATION.conf",
+	"REQUEST-944-APPLICATION-ATTACK-JAVA.conf",
+	"REQUEST-949-BLOCKING-EVALUATION.conf",
+}
+
+// Options are what the gateway passes besides the config block.
+type Options struct {
+	// BaseDir resolves a relative CustomRules path. Default "": the
+	// current directory.
+	BaseDir string
+}
+
+// Stage is the compiled waf stage of one API. The Coraza WAF (CRS parsed
+// and compiled) is built once in New and shared by every request; each
+// request gets its own short-lived transaction.
+type Stage struct {
+	cfg      Config
+	waf      coraza.WAF
+	removed  map[string]bool // built-in rule ids removed API-wide
+	scoped   []scopedExclusion
+	skip     []scopedExclusion // target-only exclusions: locations not inspected
+	ignoreH  map[string]bool
+	redactor *redact.Redactor
+	scanners []string
+}
+
+type scopedExclusion struct {
+	rules     map[string]bool
+	tags      []string
+	operation string
+	target    string
+}
+
+var _ pipeline.Stage = (*Stage)(nil)
+
+// New compiles c into a stage. It parses the CRS and the custom rules, which
+// takes a noticeable fraction of a second: call it at load, not per request.
+func New(c Config, opts Options) (*Stage, error) {
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, errs[0]
+	}
+	c = c.withDefaults()
+	s := &Stage{cfg: c, removed: map[string]bool{}, ignoreH: map[string]bool{}, redactor: redact.New(nil, nil)}
+	for _, h := range ignoredHeaders {
+		s.ignoreH[h] = true
+	}
+	for _, h := range c.IgnoreHeaders {
+		s.ignoreH[strings.ToLower(h)] = true
+	}
+	var d strings.Builder
+	// The request body is never handed to Coraza: the stage parses it once
+	// (JSON, XML, form, multipart), decodes every value and feeds the values
+	// as ARGS. That is faster than Coraza's own body processors and lets
+	// typed values (proven by the OpenAPI description) be left out.
+	d.WriteString("SecRuleEngine On\nSecRequestBodyAccess Off\nSecResponseBodyAccess Off\nSecAuditEngine Off\n")
+	d.WriteString("Include @crs-setup.conf.example\n")
+	fmt.Fprintf(&d, "SecAction \"id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d\"\n", c.ParanoiaLevel)
+	fmt.Fprintf(&d, "SecAction \"id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4\"\n", c.AnomalyThreshold)
+	for _, f := range crsFiles {
+		d.WriteString("Include @owasp_crs/" + f + "\n")
+	}
+	// The stage scores matched rules itself (so that per-operation and
+	// per-parameter exclusions apply), so CRS's own blocking rules go.
+	d.WriteString("SecRuleRemoveById 949110 949111\n")
+	for _, e := range c.Exclusions {
+		if e.Operation != "" || e.Target != "" {
+			ex := scopedExclusion{rules: map[string]bool{}, tags: e.Tags, operation: e.Operation, target: e.Target}
+			for _, id := range e.ruleIDs() {
+				ex.rules[id] = true
+			}
+			if len(ex.rules) == 0 && len(ex.tags) == 0 {
+				s.skip = append(s.skip, ex)
+			} else {
+				s.scoped = append(s.scoped, ex)
+			}
+			continue
+		}
+		for _, id := range e.ruleIDs() {
+			if builtinRules[id] {
+				s.removed[id] = true
+				continue
+			}
+			d.WriteString("SecRuleRemoveById " + id + "\n")
+		}
+		for _, t := range e.Tags {
+			d.WriteString("SecRuleRemoveByTag " + strconv.Quote(t) + "\n")
+		}
+	}
+	if c.CustomRules != "" {
+		p := c.CustomRules
+		if !filepath.IsAbs(p) && opts.BaseDir != "" {
+			p = filepath.Join(opts.BaseDir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading custom_rules: %w", err)
+		}
+		d.Write(b)
+		d.WriteString("\n")
+	}
+	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(crsFS).WithDirectives(d.String()))
+	if err != nil {
+		return nil, fmt.Errorf("compiling rules: %w", err)
+	}
+	s.waf = w
+	s.scanners = scannerNames()
+	return s, nil
+}
+
+// ID implements pipeline.Stage.
+func (s *Stage) ID() string { return ID }
+
+// Close releases the WAF.
+func (s *Stage) Close() error {
+	if c, ok := s.waf.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// hit is one detection at one location.
+type hit struct {
+	rule  string
+	tags  []string
+	loc   string
+	score int
+}
+
+// Verdict is the outcome of inspecting one request, for tests and tools.
+type Verdict struct {
+	// Score is the inbound anomaly score after exclusions.
+	Score int
+	// Rules are the rule ids that matched, sorted, without duplicates.
+	Rules []string
+	// Location is where the first (highest scoring) match was found.
+	Location string
+	// Excerpt is a redacted excerpt of the value at Location.
+	Excerpt string
+	// Blocked is true when Score reached the threshold (or a rule denied).
+	Blocked bool
+	// ParseError is true when the body could not be parsed as its content
+	// type claims.
+	ParseError bool
+}
+
+// Request implements pipeline.Stage.
+func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
+	v, err := s.Inspect(x)
+	if err != nil {
+		return nil, err
+	}
+	if v.ParseError {
+		return &pipeline.Denial{
+			Status:   http.StatusBadRequest,
+			Reason:   "the request body could not be parsed as its content type says",
+			Stage:    ID,
+			Rules:    []string{RuleBodyParse},
+			Location: v.Location,
+			Detail:   v.Excerpt,
+			Severity: "low",
+		}, nil
+	}
+	if len(v.Rules) == 0 {
+		return nil, nil
+	}
+	if s.cfg.Mode == ModeDetect || !v.Blocked {
+		mode := s.cfg.Mode
+		if !v.Blocked {
+			mode = ModeDetect // below the threshold: recorded, not blocked
+		}
+		x.AddFinding(pipeline.Finding{
+			Stage: ID, Rules: v.Rules, Location: v.Location, Excerpt: v.Excerpt,
+			Score: v.Score, Mode: mode, Reason: "injection signature matched", Severity: severity(v.Score),
+		})
+		return nil, nil
+	}
+	return &pipeline.Denial{
+		Status:   s.cfg.Status,
+		Reason:   "the request was blocked by the web application firewall",
+		Stage:    ID,
+		Rules:    v.Rules,
+		Location: v.Location,
+		Detail:   fmt.Sprintf("score=%d mode=block excerpt=%s", v.Score, v.Excerpt),
+		Severity: severity(v.Score),
+	}, nil
+}
+
+func severity(score int) string {
+	switch {
+	case score >= 10:
+		return "high"
+	case score >= 5:
+		return "medium"
+	default:
+		return "low"
+	}
+}
+
+// Inspect inspects x's request and returns the verdict without acting on
+// it. Request calls it; tests and the payload table use it directly.
+func (s *Stage) Inspect(x *pipeline.Exchange) (Verdict, error) {
+	in := inspection{s: s, x: x, argLoc: map[string]string{}, raw: map[string]string{}}
+	if err := in.collect(); err != nil {
+		return Verdict{}, err
+	}
+	if in.parseErr != "" {
+		return Verdict{ParseError: true, Location: in.parseLoc, Excerpt: in.parseErr}, nil
+	}
+	if in.needCoraza {
+		if err := in.runCoraza(); err != nil {
+			return Verdict{}, err
+		}
+	}
+	return in.verdict(), nil
+}
+
+// verdict applies scoped exclusions and sums the score.
+func (in *inspection) verdict() Verdict {
+	var v Verdict
+	seen := map[string]bool{}
+	best := -1
+	for _, h := range in.hits {
+		if in.s.removed[h.rule] || in.excluded(h) {
+			continue
+		}
+		v.Score += h.score
+		if !seen[h.rule] {
+			seen[h.rule] = true
+			v.Rules = append(v.Rules, h.rule)
+		}
+		if h.score > best && h.loc != "" {
+			best = h.score
+			v.Location = h.loc
+		}
+	}
+	if in.denied {
+		v.Blocked = true
+		if !seen[in.deniedBy] {
+			v.Rules = append(v.Rules, in.deniedBy)
+		}
+	}
+	sort.Strings(v.Rules)
+	if v.Score >= in.s.cfg.AnomalyThreshold && len(v.Rules) > 0 {
+		v.Blocked = true
+	}
+	if v.Location != "" {
+		v.Excerpt = in.excerpt(v.Location)
+	}
+	return v
+}
+
+// excerpt returns a redacted excerpt of the raw value at loc. Values in
+// secret places (cookies, credential headers, token-like query names) are
+// never copied.
+func (in *inspection) excerpt(loc string) string {
+	kind, name, _ := strings.Cut(loc, ":")
+	switch kind {
+	case "cookie":
+		return redact.Mask
+	case "header":
+		if in.s.redactor.SecretHeader(name) {
+			return redact.Mask
+		}
+	case "query":
+		if in.s.redactor.Query(name+"=x") != name+"=x" {
+			return redact.Mask
+		}
+	}
+	return redact.Excerpt(in.raw[loc], maxExcerpt)
+}
+
+// excluded reports whether a scoped exclusion removes h.
+func (in *inspection) excluded(h hit) bool {
+	for _, e := range in.s.scoped {
+		if !in.opMatches(e.operation) || !targetMatches(e.target, h.loc) {
+			continue
+		}
+		if e.rules[h.rule] {
+			return true
+		}
+		for _, t := range e.tags {
+			for _, ht := range h.tags {
+				if strings.EqualFold(t, ht) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// skipped reports whether a target-only exclusion removes loc from
+// inspection.
+func (in *inspection) skipped(loc string) bool {
+	for _, e := range in.s.skip {
+		if in.opMatches(e.operation) && targetMatches(e.target, loc) {
+			return true
+		}
+	}
+	return false
+}
+
+func (in *inspection) opMatches(op string) bool {
+	if op == "" {
+		return true
+	}
+	x := in.x
+	if x.Operation != "" && x.Operation == op {
+		return true
+	}
+	if v, ok := x.Get("openapi.operation_id"); ok {
+		if id, _ := v.(string); id == op {
+			return true
+		}
+	}
+	if r := x.Request; r != nil && r.URL != nil {
+		m, p, ok := strings.Cut(op, " ")
+		return ok && m == r.Method && p == r.URL.Path
+	}
+	return false
+}
+
+func targetMatches(target, loc string) bool {
+	if target == "" {
+		return true
+	}
+	if target == loc {
+		return true
+	}
+	if strings.HasPrefix(target, "header:") && strings.EqualFold(target, loc) {
+		return true
+	}
+	if strings.Contains(target, "*") {
+		ok, _ := path.Match(target, loc)
+		return ok
+	}
+	return false
+}
+
+// libinjectionCheck runs libinjection's tokenizers on v.
+func (in *inspection) libinjectionCheck(loc, v string) {
+	if !in.s.cfg.libinjection() || plainWord(v) {
+		return
+	}
+	if ok, _ := libinjection.IsSQLi(v); ok {
+		in.hits = append(in.hits, hit{rule: RuleSQLi, loc: loc, score: builtinScore, tags: []string{"attack-sqli"}})
+	}
+	if libinjection.IsXSS(v) {
+		in.hits = append(in.hits, hit{rule: RuleXSS, loc: loc, score: builtinScore, tags: []string{"attack-xss"}})
+	}
+}
+
+// crsScore maps a CRS severity to its anomaly score contribution (the
+// values of CRS's tx.critical_anomaly_score and friends).
+func crsScore(sev types.RuleSeverity) int {
+	switch sev {
+	case types.RuleSeverityEmergency, types.RuleSeverityAlert, types.RuleSeverityCritical:
+		return 5
+	case types.RuleSeverityError:
+		return 4
+	case types.RuleSeverityWarning:
+		return 3
+	case types.RuleSeverityNotice:
+		return 2
+	}
+	return 0
+}
