@@ -6,6 +6,7 @@ set -euo pipefail
 # command → Debian package
 declare -A need=(
   [curl]=curl              # the demo test runs the printed curl commands
+  [redis-server]=redis-server  # store, multi-node and Redis fault tests
 )
 
 missing=()

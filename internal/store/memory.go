@@ -40,7 +40,7 @@ var _ Store = (*Memory)(nil)
 type memShard struct {
 	mu     sync.Mutex
 	writes int
-	gcra   map[string]timed[int64] // theoretical arrival time, ns since epoch
+	gcra   map[string]timed[int64] // theoretical arrival time, µs since epoch
 	quota  map[string]timed[quotaCount]
 	count  map[string]timed[int64]
 	sets   map[string]timed[map[string]struct{}]
@@ -126,51 +126,50 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit, n int64) (Result,
 	if err := l.check(n); err != nil {
 		return Result{}, err
 	}
-	now := m.now().UnixNano()
+	t := m.now()
+	now, nowUS := t.UnixNano(), t.UnixMicro()
 	s := m.lock(key, now)
 	defer s.mu.Unlock()
 	var tat int64
 	if e, ok := s.gcra[key]; ok && e.live(now) {
 		tat = e.v
 	}
-	res, newTAT := gcra(l, n, now, tat)
+	res, newTAT := gcra(l, n, nowUS, tat)
 	if res.Allowed {
-		s.gcra[key] = timed[int64]{v: newTAT, exp: newTAT}
+		s.gcra[key] = timed[int64]{v: newTAT, exp: newTAT * 1000}
 	}
 	return res, nil
 }
 
-// gcra is the generic cell rate algorithm on nanosecond times. tat is the
-// stored theoretical arrival time (0 when none). It returns the result and,
-// when allowed, the new tat to store (which is also when the entry may be
-// forgotten: from then on the limit is fully replenished).
+// gcra is the generic cell rate algorithm on microsecond times (the unit
+// the Redis script uses too: Lua numbers are doubles, exact up to 2^53 µs,
+// some 285 years). tat is the stored theoretical arrival time (0 when
+// none). It returns the result and, when allowed, the new tat to store
+// (which is also when the entry may be forgotten: from then on the limit is
+// fully replenished).
 //
-// The Redis script implements the same arithmetic in microseconds; the
-// tests run both against the same cases.
+// A request of cost n is admitted when, after adding n emission intervals
+// to tat, tat is still no more than burst intervals ahead of now. A
+// rejected request leaves tat alone, so hammering a limit does not push
+// its reset further away.
 func gcra(l Limit, n, now, tat int64) (Result, int64) {
-	interval := int64(l.Period) / l.Rate
-	if interval < 1 {
-		interval = 1
-	}
+	interval := l.intervalMicros()
 	burst := l.burst()
 	if tat < now {
 		tat = now
 	}
 	newTAT := tat + interval*n
-	allowAt := newTAT - interval*burst
-	diff := now - allowAt
+	diff := now - (newTAT - interval*burst)
 	if diff < 0 {
 		return Result{
-			Allowed:    false,
-			Remaining:  0,
-			RetryAfter: time.Duration(-diff),
-			ResetAfter: time.Duration(tat - now),
+			RetryAfter: time.Duration(-diff) * time.Microsecond,
+			ResetAfter: time.Duration(tat-now) * time.Microsecond,
 		}, tat
 	}
 	return Result{
 		Allowed:    true,
 		Remaining:  diff / interval,
-		ResetAfter: time.Duration(newTAT - now),
+		ResetAfter: time.Duration(newTAT-now) * time.Microsecond,
 	}, newTAT
 }
 
@@ -286,7 +285,7 @@ func (m *Memory) Ban(_ context.Context, key string, until time.Time, reason stri
 		m.bans[key] = r
 	}
 	r.Strikes++
-	r.Until = until.UTC()
+	r.Until = time.UnixMicro(until.UnixMicro()).UTC()
 	r.Reason = reason
 	r.forget = until.Add(StrikeMemory)
 	return r.Ban, nil
@@ -310,7 +309,7 @@ func (m *Memory) Unban(_ context.Context, key string) error {
 	m.banMu.Lock()
 	defer m.banMu.Unlock()
 	if r, ok := m.bans[key]; ok && now.Before(r.Until) {
-		r.Until = now.UTC()
+		r.Until = time.UnixMicro(now.UnixMicro()).UTC()
 		r.forget = now.Add(StrikeMemory)
 	}
 	return nil

@@ -149,6 +149,16 @@ func (l Limit) burst() int64 {
 	return l.Rate
 }
 
+// intervalMicros is the GCRA emission interval, Period/Rate, in whole
+// microseconds (at least one).
+func (l Limit) intervalMicros() int64 {
+	iv := l.Period.Microseconds() / l.Rate
+	if iv < 1 {
+		iv = 1
+	}
+	return iv
+}
+
 // check rejects limits and costs the algorithm cannot work with.
 func (l Limit) check(n int64) error {
 	switch {

@@ -1,0 +1,438 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a Store shared by every node through one Redis server. Every
+// operation is a single command or a Lua script, so it is atomic: two nodes
+// can never both take the last unit of a limit.
+//
+// Time comes from the caller's clock (the now given to NewRedis), passed to
+// every script, never from the Redis server: limits, quotas, expiries and
+// bans then follow one clock that tests can inject, and Memory and Redis
+// agree to the microsecond. Nodes of a fleet must keep their clocks in
+// sync (NTP); a skew of s lets a node admit about s×rate extra events.
+// Keys also get a Redis expiry, so Redis forgets what no node needs any
+// more.
+//
+// The scripts touch the keys they are given plus, for Bans, the ban records
+// named in the ban index: fine on a single Redis or a replicated one, not on
+// Redis Cluster.
+type Redis struct {
+	c      redis.UniversalClient
+	prefix string
+	now    func() time.Time
+}
+
+var _ Store = (*Redis)(nil)
+
+// NewRedis returns a Store on client c, prefixing every key with prefix.
+// A nil now uses time.Now. Close closes c.
+func NewRedis(c redis.UniversalClient, prefix string, now func() time.Time) *Redis {
+	if now == nil {
+		now = time.Now
+	}
+	return &Redis{c: c, prefix: prefix, now: now}
+}
+
+// Name returns "redis".
+func (r *Redis) Name() string { return "redis" }
+
+// Close closes the Redis client.
+func (r *Redis) Close() error { return r.c.Close() }
+
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return r.fail(ctx, "ping", err)
+	}
+	return nil
+}
+
+// fail wraps a Redis error. Everything but the caller's own cancellation
+// means Redis cannot serve us right now (down, timeout, loading, read-only
+// replica, out of memory), so it wraps ErrUnavailable.
+func (r *Redis) fail(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("redis %s: %w", op, ctx.Err())
+	}
+	return fmt.Errorf("redis %s: %w: %w", op, ErrUnavailable, err)
+}
+
+// micros formats a microsecond time exactly (Lua's tostring would round
+// 16-digit numbers to 14 significant digits).
+func micros(t int64) string { return strconv.FormatInt(t, 10) }
+
+// luaFmt is a Lua helper the scripts share: integers as exact decimal
+// strings.
+const luaFmt = `local function fmt(n) return string.format('%.0f', n) end
+`
+
+var scriptAllow = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval * n
+local diff = now - (new_tat - interval * burst)
+if diff < 0 then
+  return {0, 0, fmt(-diff), fmt(tat - now)}
+end
+local reset = new_tat - now
+redis.call('SET', KEYS[1], fmt(new_tat), 'PX', math.ceil(reset / 1000))
+return {1, fmt(math.floor(diff / interval)), '0', fmt(reset)}
+`)
+
+// Allow checks a GCRA limit; the script is the same arithmetic as gcra.
+func (r *Redis) Allow(ctx context.Context, key string, l Limit, n int64) (Result, error) {
+	if err := l.check(n); err != nil {
+		return Result{}, err
+	}
+	now := r.now().UnixMicro()
+	v, err := scriptAllow.Run(ctx, r.c, []string{r.prefix + "gcra:" + key},
+		micros(now), l.intervalMicros(), l.burst(), n).Slice()
+	if err != nil {
+		return Result{}, r.fail(ctx, "allow", err)
+	}
+	ints, err := replyInts(v, 4)
+	if err != nil {
+		return Result{}, fmt.Errorf("redis allow: %w", err)
+	}
+	return Result{
+		Allowed:    ints[0] == 1,
+		Remaining:  ints[1],
+		RetryAfter: time.Duration(ints[2]) * time.Microsecond,
+		ResetAfter: time.Duration(ints[3]) * time.Microsecond,
+	}, nil
+}
+
+var scriptQuota = redis.NewScript(`
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local max = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+if used + n > max then return {0, used} end
+used = redis.call('INCRBY', KEYS[1], n)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, used}
+`)
+
+// Quota counts units against max for the aligned period containing now.
+// Each period has its own key (suffixed with the period's start), so a
+// new period starts from zero without anyone resetting anything.
+func (r *Redis) Quota(ctx context.Context, key string, max int64, p Period, n int64) (QuotaResult, error) {
+	if err := checkQuota(max, p, n); err != nil {
+		return QuotaResult{}, err
+	}
+	t := r.now()
+	start, end := p.Bounds(t)
+	// Keep the counter a day past the period's end so a skewed node still
+	// finds it; a longer life costs one small key per principal.
+	ttl := end.Sub(t) + 24*time.Hour
+	k := r.prefix + "quota:" + key + ":" + strconv.FormatInt(start.Unix(), 10)
+	v, err := scriptQuota.Run(ctx, r.c, []string{k}, max, n, ttl.Milliseconds()).Slice()
+	if err != nil {
+		return QuotaResult{}, r.fail(ctx, "quota", err)
+	}
+	ints, err := replyInts(v, 2)
+	if err != nil {
+		return QuotaResult{}, fmt.Errorf("redis quota: %w", err)
+	}
+	res := QuotaResult{Allowed: ints[0] == 1, Used: ints[1], Reset: end}
+	res.Remaining = max - res.Used
+	if res.Remaining < 0 {
+		res.Remaining = 0
+	}
+	return res, nil
+}
+
+var scriptIncr = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local exp = redis.call('HGET', KEYS[1], 'e')
+if exp and exp ~= '0' and tonumber(exp) <= now then
+  redis.call('DEL', KEYS[1])
+  exp = false
+end
+if not exp then
+  if ttl > 0 then
+    redis.call('HSET', KEYS[1], 'e', fmt(now + ttl))
+    redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000))
+  else
+    redis.call('HSET', KEYS[1], 'e', '0')
+  end
+end
+return redis.call('HINCRBY', KEYS[1], 'n', 1)
+`)
+
+// Incr increments a counter that expires ttl after its first increment.
+func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	n, err := scriptIncr.Run(ctx, r.c, []string{r.prefix + "count:" + key},
+		micros(r.now().UnixMicro()), ttl.Microseconds()).Int64()
+	if err != nil {
+		return 0, r.fail(ctx, "incr", err)
+	}
+	return n, nil
+}
+
+var scriptAddDistinct = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local exp = redis.call('GET', KEYS[2])
+if exp and exp ~= '0' and tonumber(exp) <= now then exp = false end
+if not exp then
+  redis.call('DEL', KEYS[1])
+  if ttl > 0 then
+    redis.call('SET', KEYS[2], fmt(now + ttl), 'PX', math.ceil(ttl / 1000))
+  else
+    redis.call('SET', KEYS[2], '0')
+  end
+end
+redis.call('SADD', KEYS[1], ARGV[3])
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl > 0 then redis.call('PEXPIRE', KEYS[1], pttl) end
+return redis.call('SCARD', KEYS[1])
+`)
+
+// AddDistinct adds member to a set that expires ttl after its creation and
+// returns the set's size. The set's expiry (on the caller's clock) lives in
+// a companion key.
+func (r *Redis) AddDistinct(ctx context.Context, key, member string, ttl time.Duration) (int64, error) {
+	n, err := scriptAddDistinct.Run(ctx, r.c,
+		[]string{r.prefix + "set:" + key, r.prefix + "setexp:" + key},
+		micros(r.now().UnixMicro()), ttl.Microseconds(), member).Int64()
+	if err != nil {
+		return 0, r.fail(ctx, "add distinct", err)
+	}
+	return n, nil
+}
+
+var scriptSetNX = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local v = redis.call('GET', KEYS[1])
+if v and (v == '0' or tonumber(v) > now) then return 0 end
+if ttl > 0 then
+  redis.call('SET', KEYS[1], fmt(now + ttl), 'PX', math.ceil(ttl / 1000))
+else
+  redis.call('SET', KEYS[1], '0')
+end
+return 1
+`)
+
+// SetNX stores key for ttl when it is absent and reports whether it did.
+func (r *Redis) SetNX(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	n, err := scriptSetNX.Run(ctx, r.c, []string{r.prefix + "nonce:" + key},
+		micros(r.now().UnixMicro()), ttl.Microseconds()).Int64()
+	if err != nil {
+		return false, r.fail(ctx, "setnx", err)
+	}
+	return n == 1, nil
+}
+
+var scriptGet = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'v', 'e')
+if not h[1] then return false end
+if h[2] and h[2] ~= '0' and tonumber(h[2]) <= tonumber(ARGV[1]) then return false end
+return h[1]
+`)
+
+// Get returns the value stored at key.
+func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	v, err := scriptGet.Run(ctx, r.c, []string{r.prefix + "kv:" + key}, micros(r.now().UnixMicro())).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, r.fail(ctx, "get", err)
+	}
+	return []byte(v), true, nil
+}
+
+var scriptPut = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+redis.call('DEL', KEYS[1])
+if ttl > 0 then
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', fmt(now + ttl))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000))
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', '0')
+end
+return 1
+`)
+
+// Put stores value at key for ttl (0 keeps it forever).
+func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl < 0 {
+		ttl = 0
+	}
+	err := scriptPut.Run(ctx, r.c, []string{r.prefix + "kv:" + key},
+		value, micros(r.now().UnixMicro()), ttl.Microseconds()).Err()
+	if err != nil {
+		return r.fail(ctx, "put", err)
+	}
+	return nil
+}
+
+// Delete removes key from the key/value store.
+func (r *Redis) Delete(ctx context.Context, key string) error {
+	if err := r.c.Del(ctx, r.prefix+"kv:"+key).Err(); err != nil {
+		return r.fail(ctx, "delete", err)
+	}
+	return nil
+}
+
+// A ban is a hash (u: until, r: reason, s: strikes, f: when the strikes are
+// forgotten; times in µs) plus a member of the ban index, a sorted set
+// scored by until, which Bans reads.
+var scriptBan = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[1])
+local untl = tonumber(ARGV[2])
+local forget = untl + tonumber(ARGV[4])
+local f = redis.call('HGET', KEYS[1], 'f')
+if f and tonumber(f) <= now then redis.call('DEL', KEYS[1]) end
+local s = redis.call('HINCRBY', KEYS[1], 's', 1)
+redis.call('HSET', KEYS[1], 'u', fmt(untl), 'r', ARGV[3], 'f', fmt(forget))
+local ttl = math.ceil((forget - now) / 1000)
+if ttl < 1 then ttl = 1 end
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if untl > now then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+else
+  redis.call('ZREM', KEYS[2], ARGV[5])
+end
+return s
+`)
+
+// Ban bans key until the given time and counts a strike. Strikes are kept
+// for StrikeMemory after the ban ends.
+func (r *Redis) Ban(ctx context.Context, key string, until time.Time, reason string) (Ban, error) {
+	u := until.UnixMicro()
+	s, err := scriptBan.Run(ctx, r.c, []string{r.banKey(key), r.prefix + "bans"},
+		micros(r.now().UnixMicro()), micros(u), reason, StrikeMemory.Microseconds(), key).Int64()
+	if err != nil {
+		return Ban{}, r.fail(ctx, "ban", err)
+	}
+	return Ban{Key: key, Until: time.UnixMicro(u).UTC(), Reason: reason, Strikes: int(s)}, nil
+}
+
+func (r *Redis) banKey(key string) string { return r.prefix + "ban:" + key }
+
+// Banned returns the active ban for key, if any.
+func (r *Redis) Banned(ctx context.Context, key string) (Ban, bool, error) {
+	v, err := r.c.HMGet(ctx, r.banKey(key), "u", "r", "s").Result()
+	if err != nil {
+		return Ban{}, false, r.fail(ctx, "banned", err)
+	}
+	b, ok := parseBan(key, v[0], v[1], v[2])
+	if !ok || !r.now().Before(b.Until) {
+		return Ban{}, false, nil
+	}
+	return b, true, nil
+}
+
+func parseBan(key string, u, reason, strikes any) (Ban, bool) {
+	us, ok := u.(string)
+	if !ok {
+		return Ban{}, false
+	}
+	until, err := strconv.ParseInt(us, 10, 64)
+	if err != nil {
+		return Ban{}, false
+	}
+	b := Ban{Key: key, Until: time.UnixMicro(until).UTC()}
+	b.Reason, _ = reason.(string)
+	if s, ok := strikes.(string); ok {
+		b.Strikes, _ = strconv.Atoi(s)
+	}
+	return b, true
+}
+
+var scriptUnban = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[1])
+local u = redis.call('HGET', KEYS[1], 'u')
+if u and tonumber(u) > now then
+  local forget = now + tonumber(ARGV[2])
+  redis.call('HSET', KEYS[1], 'u', ARGV[1], 'f', fmt(forget))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000))
+end
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+`)
+
+// Unban lifts the ban on key and keeps its strike count.
+func (r *Redis) Unban(ctx context.Context, key string) error {
+	err := scriptUnban.Run(ctx, r.c, []string{r.banKey(key), r.prefix + "bans"},
+		micros(r.now().UnixMicro()), StrikeMemory.Microseconds(), key).Err()
+	if err != nil {
+		return r.fail(ctx, "unban", err)
+	}
+	return nil
+}
+
+var scriptBans = redis.NewScript(`
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local out = {}
+for _, m in ipairs(members) do
+  local h = redis.call('HMGET', ARGV[2] .. m, 'u', 'r', 's')
+  if h[1] and tonumber(h[1]) > now then
+    table.insert(out, m)
+    table.insert(out, h[1])
+    table.insert(out, h[2] or '')
+    table.insert(out, h[3] or '0')
+  end
+end
+return out
+`)
+
+// Bans lists active bans, soonest to end first.
+func (r *Redis) Bans(ctx context.Context) ([]Ban, error) {
+	v, err := scriptBans.Run(ctx, r.c, []string{r.prefix + "bans"},
+		micros(r.now().UnixMicro()), r.prefix+"ban:").StringSlice()
+	if err != nil {
+		return nil, r.fail(ctx, "bans", err)
+	}
+	out := make([]Ban, 0, len(v)/4)
+	for i := 0; i+3 < len(v); i += 4 {
+		if b, ok := parseBan(v[i], v[i+1], v[i+2], v[i+3]); ok {
+			out = append(out, b)
+		}
+	}
+	sortBans(out)
+	return out, nil
+}
+
+// replyInts converts a script's array reply of integers or decimal strings.
+func replyInts(v []any, n int) ([]int64, error) {
+	if len(v) != n {
+		return nil, fmt.Errorf("script replied %d values, want %d", len(v), n)
+	}
+	out := make([]int64, n)
+	for i, e := range v {
+		switch x := e.(type) {
+		case int64:
+			out[i] = x
+		case string:
+			p, err := strconv.ParseInt(x, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("script value %d: %w", i, err)
+			}
+			out[i] = p
+		default:
+			return nil, fmt.Errorf("script value %d has type %T", i, e)
+		}
+	}
+	return out, nil
+}
