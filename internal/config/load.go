@@ -141,6 +141,9 @@ func (c *Config) absolutePaths() {
 		if t := a.Upstream.TLS; t != nil {
 			t.CA, t.Cert, t.Key = c.Path(t.CA), c.Path(t.Cert), c.Path(t.Key)
 		}
+		if a.Authz != nil {
+			a.Authz.ResolvePaths(c.Path)
+		}
 	}
 }
 

@@ -1,0 +1,752 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	cedar "github.com/cedar-policy/cedar-go"
+	"github.com/cedar-policy/cedar-go/types"
+
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// ID is the stage id: the config key, log field, metric label and event
+// stage.
+const ID = "authz"
+
+// Rule ids in denials and findings (besides Cedar policy ids).
+const (
+	RuleUnauthenticated = "authz.unauthenticated"
+	RuleScope           = "authz.rbac.scope"
+	RuleRole            = "authz.rbac.role"
+	RuleOpenAPIScope    = "authz.openapi.scope"
+	RuleNoPermit        = "authz.cedar.no-permit"
+	RuleCedarError      = "authz.cedar.error"
+	RuleEnumeration     = "authz.enumeration"
+)
+
+// MaxResponseBytes is the largest upstream response an owner rule with
+// ResponseField reads; a larger one cannot be checked and fails closed.
+const MaxResponseBytes = 1 << 20
+
+// SecurityRequirement is one alternative of an OpenAPI security
+// requirement: security scheme name → scopes. An empty map allows anonymous
+// calls.
+type SecurityRequirement map[string][]string
+
+// Options are the services and facts a Stage is built with.
+type Options struct {
+	// API is the API's name (resource parent, enumeration keys, default
+	// challenge). Required.
+	API string
+	// StripPrefix is removed from request paths before matching operation
+	// templates when the API has no description (the API's path_prefix when
+	// strip_prefix is set). Default "".
+	StripPrefix string
+	// Store counts distinct ids for enumeration detection. Nil uses a
+	// private in-memory count, this node only.
+	Store store.Store
+	// Now is the clock (Cedar context.time). Nil uses time.Now.
+	Now func() time.Time
+	// Security returns the OpenAPI security requirements of every
+	// operation of the description, by operation key ("GET /users/{id}");
+	// an operation whose slice is nil has none. Used with OpenAPIScopes.
+	// Nil means the API has no description.
+	Security map[string][]SecurityRequirement
+	// Path resolves a policy file path (relative to the config file).
+	// Nil uses paths as they are.
+	Path func(string) string
+}
+
+// Stage is the authorization stage. It is built once per API and safe for
+// concurrent use.
+type Stage struct {
+	cfg       Config
+	opts      Options
+	now       func() time.Time
+	challenge string
+	store     store.Store
+
+	base    requirement
+	ops     map[string]*requirement // by operation key
+	matcher *matcher                // nil when no templates are known
+	enumOps map[string]bool         // nil: every operation with path params
+
+	policies     cedar.PolicyMap // request phase
+	respPolicies cedar.PolicyMap // response phase (owner rules with ResponseField)
+	forbids      map[cedar.PolicyID]bool
+	respOps      map[string]bool
+	bodyFields   []string
+	bodyOps      map[string]bool // operations whose body must be read; nil = all when bodyFields set globally
+	headers      []string
+	apiUID       types.EntityUID
+}
+
+var (
+	_ pipeline.Stage         = (*Stage)(nil)
+	_ pipeline.ResponseStage = (*Stage)(nil)
+)
+
+// requirement is what one operation (or the whole API) requires.
+type requirement struct {
+	principal bool // a principal is required
+	anonymous bool // the operation lifts API-wide requirements
+	scopes    []string
+	roles     []string
+	security  []SecurityRequirement // nil: none declared
+	secAnon   bool                  // one alternative is empty
+}
+
+// New compiles cfg. Errors name the field or policy file at fault.
+func New(cfg Config, opts Options) (*Stage, error) {
+	if opts.Path != nil {
+		cfg.PolicyFiles = slices.Clone(cfg.PolicyFiles)
+		cfg.ResolvePaths(opts.Path)
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return nil, errors.New(strings.Join(msgs, "; "))
+	}
+	s := &Stage{cfg: cfg, opts: opts, now: opts.Now, store: opts.Store,
+		ops: map[string]*requirement{}, forbids: map[cedar.PolicyID]bool{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.store == nil {
+		s.store = store.NewMemory(s.now)
+	}
+	s.challenge = cfg.Challenge
+	if s.challenge == "" {
+		s.challenge = `Bearer realm="` + opts.API + `"`
+	}
+	s.apiUID = types.NewEntityUID(APIType, types.String(opts.API))
+	s.headers = cfg.ContextHeaders
+	if len(s.headers) == 0 {
+		s.headers = DefaultContextHeaders
+	}
+	admin := cfg.AdminRoles
+	if len(admin) == 0 {
+		admin = DefaultAdminRoles
+	}
+
+	s.base = requirement{principal: cfg.Authenticated || len(cfg.Scopes) > 0 || len(cfg.Roles) > 0,
+		scopes: cfg.Scopes, roles: cfg.Roles}
+	var templates []operation
+	known := map[string]bool{}
+	addTemplate := func(key string) string {
+		op, _ := parseOperation(key) // validated above
+		if !known[op.key] {
+			known[op.key] = true
+			templates = append(templates, op)
+		}
+		return op.key
+	}
+	get := func(key string) *requirement {
+		if r, ok := s.ops[key]; ok {
+			return r
+		}
+		r := &requirement{}
+		s.ops[key] = r
+		return r
+	}
+	for k, o := range cfg.Operations {
+		key := addTemplate(k)
+		r := get(key)
+		r.anonymous = o.Anonymous
+		r.scopes = append(r.scopes, o.Scopes...)
+		r.roles = append(r.roles, o.Roles...)
+		r.principal = len(r.scopes) > 0 || len(r.roles) > 0
+	}
+	if cfg.OpenAPIScopes {
+		if opts.Security == nil {
+			return nil, errors.New("openapi_scopes: the API has no OpenAPI description")
+		}
+		for k, reqs := range opts.Security {
+			key := addTemplate(k)
+			r := get(key)
+			if len(reqs) == 0 { // public
+				continue
+			}
+			r.security = reqs
+			for _, alt := range reqs {
+				if len(alt) == 0 {
+					r.secAnon = true
+				}
+			}
+			if !r.secAnon {
+				r.principal = true
+			}
+		}
+	}
+
+	// Cedar.
+	s.policies = cedar.PolicyMap{}
+	s.respPolicies = cedar.PolicyMap{}
+	add := func(m cedar.PolicyMap, ps []policy) error {
+		for _, p := range ps {
+			if _, dup := m[p.id]; dup {
+				return fmt.Errorf("duplicate Cedar policy id %q", p.id)
+			}
+			m[p.id] = p.policy
+			if p.policy.Effect() == cedar.Forbid {
+				s.forbids[p.id] = true
+			}
+		}
+		return nil
+	}
+	userPolicies := false
+	if cfg.Policies != "" {
+		ps, err := parsePolicies("policies", []byte(cfg.Policies))
+		if err != nil {
+			return nil, fmt.Errorf("policies: %w", err)
+		}
+		if err := add(s.policies, ps); err != nil {
+			return nil, fmt.Errorf("policies: %w", err)
+		}
+		userPolicies = true
+	}
+	for _, f := range cfg.PolicyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading policy file: %w", err)
+		}
+		ps, err := parsePolicies(f, b)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(s.policies, ps); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		userPolicies = true
+	}
+	s.bodyFields = append([]string(nil), cfg.BodyFields...)
+	if len(cfg.BodyFields) == 0 {
+		s.bodyOps = map[string]bool{}
+	}
+	s.respOps = map[string]bool{}
+	for _, o := range cfg.Owners {
+		key := addTemplate(o.Operation)
+		get(key).principal = true
+		text := ownerPolicy(o, admin)
+		ps, err := parsePolicies(o.policyID(), []byte(text))
+		if err != nil { // a bug in ownerPolicy, not in the config
+			return nil, fmt.Errorf("compiling owner rule %q: %w", o.policyID(), err)
+		}
+		ps[0].id = cedar.PolicyID(o.policyID())
+		if o.ResponseField != "" {
+			s.respOps[key] = true
+			if err := add(s.respPolicies, ps); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := add(s.policies, ps); err != nil {
+			return nil, err
+		}
+		if o.BodyField != "" {
+			if !slices.Contains(s.bodyFields, o.BodyField) {
+				s.bodyFields = append(s.bodyFields, o.BodyField)
+			}
+			if s.bodyOps != nil {
+				s.bodyOps[key] = true
+			}
+		}
+	}
+	def := cfg.Default
+	if def == "" {
+		def = "deny"
+		if !userPolicies {
+			def = "allow"
+		}
+	}
+	allowAll := func(m cedar.PolicyMap) {
+		var p cedar.Policy
+		_ = p.UnmarshalCedar([]byte(`permit (principal, action, resource);`))
+		m["authz.default-allow"] = &p
+	}
+	if def == "allow" && len(s.policies) > 0 {
+		allowAll(s.policies)
+	}
+	if len(s.respPolicies) > 0 {
+		allowAll(s.respPolicies)
+	}
+	if len(s.policies) == 0 && def == "deny" {
+		return nil, errors.New("default: deny without any policy would refuse every request")
+	}
+
+	if e := cfg.Enumeration; e != nil && len(e.Operations) > 0 {
+		s.enumOps = map[string]bool{}
+		for _, op := range e.Operations {
+			s.enumOps[addTemplate(op)] = true
+		}
+	}
+	if len(templates) > 0 && opts.Security == nil {
+		s.matcher = newMatcher(templates)
+	}
+	return s, nil
+}
+
+// ID implements pipeline.Stage.
+func (s *Stage) ID() string { return ID }
+
+// resolve returns the operation key and path parameters of the exchange:
+// the gateway's match when the API has a description, else our own.
+func (s *Stage) resolve(x *pipeline.Exchange) (string, map[string]string) {
+	if x.Operation != "" {
+		return x.Operation, x.PathParams
+	}
+	if s.matcher == nil || x.Request == nil {
+		return "", nil
+	}
+	p := x.Request.URL.Path
+	if s.opts.StripPrefix != "" && s.opts.StripPrefix != "/" {
+		p = strings.TrimPrefix(p, strings.TrimSuffix(s.opts.StripPrefix, "/"))
+		if p == "" {
+			p = "/"
+		}
+	}
+	return s.matcher.match(x.Request.Method, p)
+}
+
+// Request implements pipeline.Stage.
+func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
+	op, params := s.resolve(x)
+	if d := s.enumerate(ctx, x, op, params); d != nil {
+		return d, nil
+	}
+	r := s.ops[op]
+	p := x.Principal
+	needPrincipal := s.base.principal
+	if r != nil {
+		if r.anonymous {
+			needPrincipal = false
+		}
+		needPrincipal = needPrincipal || r.principal
+	}
+	if p == nil && needPrincipal {
+		return &pipeline.Denial{
+			Status:   http.StatusUnauthorized,
+			Reason:   "authentication is required",
+			Rules:    []string{RuleUnauthenticated},
+			Headers:  http.Header{"Www-Authenticate": {s.challenge}},
+			Severity: events.SeverityLow,
+		}, nil
+	}
+	if p != nil {
+		if r == nil || !r.anonymous {
+			if !hasAll(p, s.base.scopes) {
+				return s.insufficientScope(s.base.scopes, RuleScope), nil
+			}
+			if len(s.base.roles) > 0 && !hasAnyRole(p, s.base.roles) {
+				return roleDenial(), nil
+			}
+		}
+		if r != nil {
+			if !hasAll(p, r.scopes) {
+				return s.insufficientScope(r.scopes, RuleScope), nil
+			}
+			if len(r.roles) > 0 && !hasAnyRole(p, r.roles) {
+				return roleDenial(), nil
+			}
+			if r.security != nil && !r.secAnon && !satisfies(p, r.security) {
+				return s.insufficientScope(firstScopes(r.security), RuleOpenAPIScope), nil
+			}
+		}
+	}
+	if len(s.policies) == 0 {
+		return nil, nil
+	}
+	req, ents, err := s.cedarRequest(x, op, params, types.Record{})
+	if err != nil {
+		return err, nil
+	}
+	return s.decide(s.policies, ents, req), nil
+}
+
+func hasAll(p *pipeline.Principal, scopes []string) bool {
+	for _, sc := range scopes {
+		if !slices.Contains(p.Scopes, sc) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAnyRole(p *pipeline.Principal, roles []string) bool {
+	for _, r := range roles {
+		if slices.Contains(p.Roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// satisfies reports whether p meets one alternative: every scope it lists,
+// held as a scope or a role (OpenAPI 3.1 lets non-OAuth schemes list role
+// names).
+func satisfies(p *pipeline.Principal, alts []SecurityRequirement) bool {
+	for _, alt := range alts {
+		ok := true
+		for _, scopes := range alt {
+			for _, sc := range scopes {
+				if !slices.Contains(p.Scopes, sc) && !slices.Contains(p.Roles, sc) {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func firstScopes(alts []SecurityRequirement) []string {
+	var out []string
+	for _, alt := range alts {
+		for _, sc := range alt {
+			out = append(out, sc...)
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return out
+}
+
+func (s *Stage) insufficientScope(scopes []string, rule string) *pipeline.Denial {
+	d := &pipeline.Denial{
+		Status: http.StatusForbidden,
+		Reason: "the caller lacks a scope this operation requires",
+		Rules:  []string{rule},
+		Detail: "required scopes: " + strings.Join(scopes, " "),
+	}
+	if len(scopes) > 0 && safeLiteral(strings.Join(scopes, " ")) {
+		// RFC 6750 section 3.1.
+		d.Headers = http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="` + strings.Join(scopes, " ") + `"`}}
+	}
+	return d
+}
+
+func roleDenial() *pipeline.Denial {
+	return &pipeline.Denial{
+		Status: http.StatusForbidden,
+		Reason: "the caller's role may not perform this operation",
+		Rules:  []string{RuleRole},
+	}
+}
+
+// decide evaluates policies and turns a Deny into a denial naming the
+// policies that decided. A forbid policy that fails to evaluate denies too:
+// Cedar skips policies that error, and a skipped forbid must not allow.
+func (s *Stage) decide(policies cedar.PolicyMap, ents types.EntityGetter, req cedar.Request) *pipeline.Denial {
+	dec, diag := cedar.Authorize(policies, ents, req)
+	var errored []string
+	for _, e := range diag.Errors {
+		if s.forbids[e.PolicyID] {
+			errored = append(errored, string(e.PolicyID))
+		}
+	}
+	if dec == cedar.Allow && len(errored) == 0 {
+		return nil
+	}
+	d := &pipeline.Denial{
+		Status:   http.StatusForbidden,
+		Reason:   "the caller may not access this resource",
+		Severity: events.SeverityHigh,
+	}
+	switch {
+	case dec == cedar.Allow:
+		d.Rules = append([]string{RuleCedarError}, errored...)
+		d.Detail = "forbid policies failed to evaluate: " + strings.Join(errored, ", ")
+	case len(diag.Reasons) > 0:
+		for _, r := range diag.Reasons {
+			d.Rules = append(d.Rules, string(r.PolicyID))
+		}
+		slices.Sort(d.Rules)
+		d.Detail = "forbidden by " + strings.Join(d.Rules, ", ")
+	default:
+		d.Rules = []string{RuleNoPermit}
+		d.Detail = "no permit policy matched"
+		d.Severity = events.SeverityMedium
+	}
+	return d
+}
+
+// entities serves the request's entities to Cedar without building a map.
+type entities struct {
+	principal types.Entity
+	roles     []types.EntityUID
+	action    types.Entity
+	method    types.EntityUID
+	resource  types.Entity
+	api       types.EntityUID
+}
+
+// Get implements types.EntityGetter.
+func (e *entities) Get(uid types.EntityUID) (types.Entity, bool) {
+	switch {
+	case uid == e.principal.UID:
+		return e.principal, true
+	case uid == e.action.UID:
+		return e.action, true
+	case uid == e.resource.UID:
+		return e.resource, true
+	case uid == e.method || uid == e.api:
+		return types.Entity{UID: uid}, true
+	case uid.Type == RoleType && slices.Contains(e.roles, uid):
+		return types.Entity{UID: uid}, true
+	}
+	return types.Entity{}, false
+}
+
+var anonymousUID = types.NewEntityUID(AnonymousType, "anonymous")
+
+// cedarRequest builds the Cedar request and entities for the exchange
+// (see docs/authz.md for the model). response, when not nil, becomes
+// context.response.
+func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]string, response types.Record) (cedar.Request, *entities, *pipeline.Denial) {
+	e := &entities{api: s.apiUID}
+	method := ""
+	path := ""
+	if x.Request != nil {
+		method = x.Request.Method
+		path = x.Request.URL.Path
+	}
+	if p := x.Principal; p != nil {
+		claims := make(types.RecordMap, len(p.Attributes)+1)
+		for k, v := range p.Attributes {
+			if cv, ok := value(v, 0); ok {
+				claims[types.String(k)] = cv
+			}
+		}
+		if _, ok := claims["sub"]; !ok {
+			claims["sub"] = types.String(p.ID)
+		}
+		e.roles = make([]types.EntityUID, len(p.Roles))
+		for i, r := range p.Roles {
+			e.roles[i] = types.NewEntityUID(RoleType, types.String(r))
+		}
+		scopes, _ := value(p.Scopes, 0)
+		roles, _ := value(p.Roles, 0)
+		e.principal = types.Entity{
+			UID:     types.NewEntityUID(PrincipalType, types.String(p.ID)),
+			Parents: types.NewEntityUIDSet(e.roles...),
+			Attributes: types.NewRecord(types.RecordMap{
+				"id":     types.String(p.ID),
+				"kind":   types.String(p.Kind),
+				"scopes": scopes,
+				"roles":  roles,
+				"claims": types.NewRecord(claims),
+			}),
+		}
+	} else {
+		e.principal = types.Entity{UID: anonymousUID}
+	}
+	e.method = types.NewEntityUID(ActionType, types.String(method))
+	if op != "" {
+		e.action = types.Entity{UID: types.NewEntityUID(ActionType, types.String(op)), Parents: types.NewEntityUIDSet(e.method)}
+	} else {
+		e.action = types.Entity{UID: e.method}
+	}
+	template := path
+	if _, t, ok := strings.Cut(op, " "); ok {
+		template = t
+	}
+	pm := make(types.RecordMap, len(params))
+	for k, v := range params {
+		pm[types.String(k)] = types.String(v)
+	}
+	paramRec := types.NewRecord(pm)
+	e.resource = types.Entity{
+		UID:     types.NewEntityUID(RouteType, types.String(template)),
+		Parents: types.NewEntityUIDSet(s.apiUID),
+		Attributes: types.NewRecord(types.RecordMap{
+			"api":      types.String(s.opts.API),
+			"path":     types.String(path),
+			"template": types.String(template),
+			"params":   paramRec,
+		}),
+	}
+	now := s.now()
+	c := types.RecordMap{
+		"method":        types.String(method),
+		"operation":     types.String(op),
+		"path":          types.String(path),
+		"params":        paramRec,
+		"time":          types.NewDatetime(now),
+		"unix":          types.Long(now.Unix()),
+		"authenticated": types.Boolean(x.Principal != nil),
+	}
+	if x.ClientIP.IsValid() {
+		a := x.ClientIP.Unmap()
+		c["ip"] = types.IPAddr(netip.PrefixFrom(a, a.BitLen()))
+	}
+	if x.Request != nil {
+		q := x.Request.URL.Query()
+		qm := make(types.RecordMap, len(q))
+		for k, vs := range q {
+			if len(vs) > 0 {
+				qm[types.String(k)] = types.String(vs[0])
+			}
+		}
+		c["query"] = types.NewRecord(qm)
+		hm := make(types.RecordMap, len(s.headers))
+		for _, h := range s.headers {
+			if v := x.Request.Header.Get(h); v != "" {
+				hm[types.String(h)] = types.String(v)
+			}
+		}
+		c["headers"] = types.NewRecord(hm)
+	}
+	if len(s.bodyFields) > 0 && (s.bodyOps == nil || s.bodyOps[op]) {
+		body, d := s.bodyRecord(x)
+		if d != nil {
+			return cedar.Request{}, nil, d
+		}
+		c["body"] = body
+	}
+	if response.Len() > 0 {
+		c["response"] = response
+	}
+	return cedar.Request{
+		Principal: e.principal.UID,
+		Action:    e.action.UID,
+		Resource:  e.resource.UID,
+		Context:   types.NewRecord(c),
+	}, e, nil
+}
+
+// bodyRecord extracts the configured JSON pointers from the request body.
+// A body that cannot be read (too large) is refused; a body that is not
+// JSON yields an empty record, so owner rules on it forbid.
+func (s *Stage) bodyRecord(x *pipeline.Exchange) (types.Record, *pipeline.Denial) {
+	b, err := x.Body()
+	if err != nil {
+		if errors.Is(err, pipeline.ErrBodyTooLarge) {
+			return types.Record{}, &pipeline.Denial{Status: http.StatusRequestEntityTooLarge,
+				Reason: "the request body is too large", Rules: []string{"authz.body"}, Location: "body"}
+		}
+		return types.Record{}, &pipeline.Denial{Status: http.StatusBadRequest,
+			Reason: "the request body could not be read", Rules: []string{"authz.body"}, Location: "body"}
+	}
+	return pointers(b, s.bodyFields), nil
+}
+
+// pointers decodes a JSON document and returns the values at ptrs.
+func pointers(b []byte, ptrs []string) types.Record {
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if len(b) == 0 || dec.Decode(&doc) != nil {
+		return types.Record{}
+	}
+	m := make(types.RecordMap, len(ptrs))
+	for _, p := range ptrs {
+		v, ok := lookup(doc, p)
+		if !ok {
+			continue
+		}
+		if n, isNum := v.(json.Number); isNum {
+			if i, err := n.Int64(); err == nil {
+				m[types.String(p)] = types.Long(i)
+			} else {
+				m[types.String(p)] = types.String(n.String())
+			}
+			continue
+		}
+		switch v.(type) {
+		case string, bool:
+			cv, _ := value(v, 0)
+			m[types.String(p)] = cv
+		}
+	}
+	return types.NewRecord(m)
+}
+
+// lookup resolves an RFC 6901 JSON pointer.
+func lookup(doc any, ptr string) (any, bool) {
+	if ptr == "" {
+		return doc, true
+	}
+	for _, tok := range strings.Split(ptr[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch t := doc.(type) {
+		case map[string]any:
+			v, ok := t[tok]
+			if !ok {
+				return nil, false
+			}
+			doc = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(t) {
+				return nil, false
+			}
+			doc = t[i]
+		default:
+			return nil, false
+		}
+	}
+	return doc, true
+}
+
+// Response implements pipeline.ResponseStage: owner rules with
+// ResponseField, evaluated on 2xx JSON responses of their operations.
+func (s *Stage) Response(ctx context.Context, x *pipeline.Exchange, resp *http.Response) (*pipeline.Denial, error) {
+	if len(s.respOps) == 0 || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, nil
+	}
+	op, params := s.resolve(x)
+	if !s.respOps[op] {
+		return nil, nil
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return &pipeline.Denial{Status: http.StatusForbidden, Reason: "the caller may not access this resource",
+			Rules: []string{RuleCedarError}, Detail: "owner rule: response is not JSON", Severity: events.SeverityHigh}, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("reading response for owner rule: %w", err)
+	}
+	if len(b) > MaxResponseBytes {
+		return nil, fmt.Errorf("response for owner rule larger than %d bytes", MaxResponseBytes)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	var ptrs []string
+	for _, o := range s.cfg.Owners {
+		if o.ResponseField != "" && canonicalOp(o.Operation) == op {
+			ptrs = append(ptrs, o.ResponseField)
+		}
+	}
+	rec := pointers(b, ptrs)
+	if rec.Len() == 0 {
+		rec = types.NewRecord(types.RecordMap{"": types.String("")}) // present but without the field: forbid
+	}
+	req, ents, d := s.cedarRequest(x, op, params, rec)
+	if d != nil {
+		return d, nil
+	}
+	return s.decide(s.respPolicies, ents, req), nil
+}
