@@ -35,6 +35,11 @@ func (m MatchStatus) String() string {
 	return fmt.Sprintf("MatchStatus(%d)", uint8(m))
 }
 
+// MatchKey is the exchange variable (pipeline.Exchange.Set/Get) under which
+// the gateway stores the *MatchResult of a request to an API with a
+// description, before any stage runs.
+const MatchKey = "openapi.match"
+
 // MatchResult is the outcome of Match, in a form that can be stored on an
 // exchange for later stages.
 type MatchResult struct {
