@@ -184,6 +184,49 @@ func runContract(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("allow all consumes nothing unless every check admits", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		checks := []Check{
+			{Key: "ip", Limit: Limit{Rate: 5, Period: time.Second}},
+			{Key: "user", Max: 2, Period: Day},
+		}
+		for i := int64(1); i <= 2; i++ {
+			ok, out, err := s.AllowAll(ctx, checks, 1)
+			if err != nil || !ok {
+				t.Fatalf("call %d: got %v, %v", i, ok, err)
+			}
+			want := []Outcome{
+				{Allowed: true, Remaining: 5 - i, ResetAfter: time.Duration(i) * 200 * time.Millisecond},
+				{Allowed: true, Remaining: 2 - i, Used: i, ResetAfter: 1500 * time.Millisecond},
+			}
+			if out[0] != want[0] || out[1] != want[1] {
+				t.Fatalf("call %d: got %+v, want %+v", i, out, want)
+			}
+		}
+		ok, out, _ := s.AllowAll(ctx, checks, 1)
+		want := []Outcome{
+			{Allowed: true, Remaining: 3, ResetAfter: 600 * time.Millisecond},
+			{Allowed: false, Remaining: 0, Used: 2, RetryAfter: 1500 * time.Millisecond, ResetAfter: 1500 * time.Millisecond},
+		}
+		if ok || out[0] != want[0] || out[1] != want[1] {
+			t.Fatalf("over quota: got %v %+v, want false %+v", ok, out, want)
+		}
+		// The limit was not consumed by the rejected call.
+		if r, _ := s.Allow(ctx, "ip", checks[0].Limit, 1); r.Remaining != 2 {
+			t.Fatalf("limit after rejected call: got remaining %d, want 2", r.Remaining)
+		}
+		// A limit rejecting leaves the quota alone.
+		s2 := open(t, c.Now)
+		tight := []Check{{Key: "ip", Limit: Limit{Rate: 1, Period: time.Hour}}, {Key: "user", Max: 10, Period: Month}}
+		if ok, _, _ := s2.AllowAll(ctx, tight, 1); !ok {
+			t.Fatalf("first tight call: got rejected")
+		}
+		if ok, out, _ := s2.AllowAll(ctx, tight, 1); ok || out[0].Allowed || out[1].Used != 1 || out[0].RetryAfter != time.Hour {
+			t.Fatalf("second tight call: got %v %+v, want rejected by the limit with quota used 1", ok, out)
+		}
+	})
+
 	t.Run("incr expires ttl after creation", func(t *testing.T) {
 		c := newClock(t0)
 		s := open(t, c.Now)

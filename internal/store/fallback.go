@@ -220,6 +220,19 @@ func (f *Fallback) Allow(ctx context.Context, key string, l Limit, n int64) (Res
 	return do(f, func(s Store) (Result, error) { return s.Allow(ctx, key, l, n) })
 }
 
+// AllowAll implements Store.
+func (f *Fallback) AllowAll(ctx context.Context, checks []Check, n int64) (bool, []Outcome, error) {
+	type r struct {
+		ok  bool
+		out []Outcome
+	}
+	v, err := do(f, func(s Store) (r, error) {
+		ok, out, err := s.AllowAll(ctx, checks, n)
+		return r{ok, out}, err
+	})
+	return v.ok, v.out, err
+}
+
 // Quota implements Store.
 func (f *Fallback) Quota(ctx context.Context, key string, max int64, p Period, n int64) (QuotaResult, error) {
 	return do(f, func(s Store) (QuotaResult, error) { return s.Quota(ctx, key, max, p, n) })

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -139,6 +140,85 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit, n int64) (Result,
 		s.gcra[key] = timed[int64]{v: newTAT, exp: newTAT * 1000}
 	}
 	return res, nil
+}
+
+// AllowAll checks limits and quotas together; see Store.AllowAll. It locks
+// every shard involved, in shard order, so concurrent calls cannot
+// deadlock.
+func (m *Memory) AllowAll(_ context.Context, checks []Check, n int64) (bool, []Outcome, error) {
+	if err := checkAll(checks, n); err != nil {
+		return false, nil, err
+	}
+	t := m.now()
+	now, nowUS := t.UnixNano(), t.UnixMicro()
+	var idx []int
+	for _, c := range checks {
+		i := int(maphash.String(m.seed, c.Key) & (memShards - 1))
+		if !slices.Contains(idx, i) {
+			idx = append(idx, i)
+		}
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		m.shards[i].mu.Lock()
+	}
+	defer func() {
+		for _, i := range idx {
+			m.shards[i].mu.Unlock()
+		}
+	}()
+	out := make([]Outcome, len(checks))
+	newTAT := make([]int64, len(checks))
+	all := true
+	for i, c := range checks {
+		s := m.shard(c.Key)
+		if c.Max > 0 {
+			start, end := c.Period.Bounds(t)
+			var used int64
+			if e, ok := s.quota[c.Key]; ok && e.live(now) && e.v.start == start.UnixNano() {
+				used = e.v.used
+			}
+			o := Outcome{Allowed: used+n <= c.Max, Used: used, ResetAfter: end.Sub(t)}
+			if o.Allowed {
+				o.Used = used + n
+			} else {
+				o.RetryAfter = o.ResetAfter
+			}
+			o.Remaining = max(c.Max-o.Used, 0)
+			out[i] = o
+		} else {
+			var tat int64
+			if e, ok := s.gcra[c.Key]; ok && e.live(now) {
+				tat = e.v
+			}
+			r, nt := gcra(c.Limit, n, nowUS, tat)
+			out[i] = Outcome{Allowed: r.Allowed, Remaining: r.Remaining, RetryAfter: r.RetryAfter, ResetAfter: r.ResetAfter}
+			newTAT[i] = nt
+		}
+		all = all && out[i].Allowed
+	}
+	if !all {
+		// Nothing is consumed: report what each check would leave.
+		for i, c := range checks {
+			if out[i].Allowed && c.Max > 0 {
+				out[i].Used -= n
+				out[i].Remaining += n
+			} else if out[i].Allowed {
+				out[i].Remaining = min(out[i].Remaining+n, c.Limit.burst())
+			}
+		}
+		return false, out, nil
+	}
+	for i, c := range checks {
+		s := m.shard(c.Key)
+		if c.Max > 0 {
+			start, end := c.Period.Bounds(t)
+			s.quota[c.Key] = timed[quotaCount]{v: quotaCount{start: start.UnixNano(), used: out[i].Used}, exp: end.UnixNano()}
+		} else {
+			s.gcra[c.Key] = timed[int64]{v: newTAT[i], exp: newTAT[i] * 1000}
+		}
+	}
+	return true, out, nil
 }
 
 // gcra is the generic cell rate algorithm on microsecond times (the unit

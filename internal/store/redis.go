@@ -115,6 +115,111 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit, n int64) (Result
 	}, nil
 }
 
+var scriptAllowAll = redis.NewScript(luaFmt + `
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local out = {1}
+local writes = {}
+for i, key in ipairs(KEYS) do
+  local a = 3 + (i - 1) * 3
+  local kind, x, y = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  if kind == 'q' then
+    local used = tonumber(redis.call('GET', key) or '0')
+    if used + n <= x then
+      table.insert(out, 1); table.insert(out, fmt(used + n))
+      writes[i] = {'q', y}
+    else
+      out[1] = 0
+      table.insert(out, 0); table.insert(out, fmt(used))
+    end
+    table.insert(out, '0'); table.insert(out, '0')
+  else
+    local tat = tonumber(redis.call('GET', key) or '0')
+    if tat < now then tat = now end
+    local new_tat = tat + x * n
+    local diff = now - (new_tat - x * y)
+    if diff < 0 then
+      out[1] = 0
+      table.insert(out, 0); table.insert(out, 0)
+      table.insert(out, fmt(-diff)); table.insert(out, fmt(tat - now))
+    else
+      table.insert(out, 1); table.insert(out, fmt(math.floor(diff / x)))
+      table.insert(out, '0'); table.insert(out, fmt(new_tat - now))
+      writes[i] = {'g', new_tat}
+    end
+  end
+end
+if out[1] == 1 then
+  for i, w in pairs(writes) do
+    if w[1] == 'q' then
+      redis.call('INCRBY', KEYS[i], n)
+      redis.call('PEXPIRE', KEYS[i], fmt(w[2]))
+    else
+      redis.call('SET', KEYS[i], fmt(w[2]), 'PX', math.ceil((w[2] - now) / 1000))
+    end
+  end
+end
+return out
+`)
+
+// AllowAll checks limits and quotas together in one script; see
+// Store.AllowAll.
+func (r *Redis) AllowAll(ctx context.Context, checks []Check, n int64) (bool, []Outcome, error) {
+	if err := checkAll(checks, n); err != nil {
+		return false, nil, err
+	}
+	t := r.now()
+	keys := make([]string, len(checks))
+	args := make([]any, 0, 2+3*len(checks))
+	args = append(args, micros(t.UnixMicro()), n)
+	ends := make([]time.Time, len(checks))
+	for i, c := range checks {
+		if c.Max > 0 {
+			start, end := c.Period.Bounds(t)
+			ends[i] = end
+			keys[i] = r.prefix + "quota:" + c.Key + ":" + strconv.FormatInt(start.Unix(), 10)
+			args = append(args, "q", c.Max, (end.Sub(t) + 24*time.Hour).Milliseconds())
+		} else {
+			keys[i] = r.prefix + "gcra:" + c.Key
+			args = append(args, "g", c.Limit.intervalMicros(), c.Limit.burst())
+		}
+	}
+	v, err := scriptAllowAll.Run(ctx, r.c, keys, args...).Slice()
+	if err != nil {
+		return false, nil, r.fail(ctx, "allow all", err)
+	}
+	ints, err := replyInts(v, 1+4*len(checks))
+	if err != nil {
+		return false, nil, fmt.Errorf("redis allow all: %w", err)
+	}
+	all := ints[0] == 1
+	out := make([]Outcome, len(checks))
+	for i, c := range checks {
+		p := ints[1+4*i:]
+		o := Outcome{Allowed: p[0] == 1}
+		if c.Max > 0 {
+			o.Used = p[1]
+			if o.Allowed && !all {
+				o.Used -= n
+			}
+			o.Remaining = max(c.Max-o.Used, 0)
+			o.ResetAfter = ends[i].Sub(t)
+			if !o.Allowed {
+				o.RetryAfter = o.ResetAfter
+			}
+		} else {
+			o.Remaining = p[1]
+			if o.Allowed && !all {
+				o.Remaining = min(o.Remaining+n, c.Limit.burst())
+			}
+			o.RetryAfter = time.Duration(p[2]) * time.Microsecond
+			o.ResetAfter = time.Duration(p[3]) * time.Microsecond
+		}
+		out[i] = o
+	}
+	return all, out, nil
+}
+
 var scriptQuota = redis.NewScript(`
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local max = tonumber(ARGV[1])

@@ -59,6 +59,36 @@ type Ban struct {
 	Strikes int `json:"strikes"`
 }
 
+// Check is one entry of an AllowAll call: a GCRA Limit on Key, or, when
+// Max is above zero, a quota of Max units per Period on Key.
+type Check struct {
+	// Key is the caller's key (the store adds its prefix).
+	Key string
+	// Limit is the GCRA limit; ignored when Max > 0.
+	Limit Limit
+	// Max is the quota per Period; zero means Limit applies instead.
+	Max int64
+	// Period is the quota period (Day or Month); used when Max > 0.
+	Period Period
+}
+
+// Outcome is the result of one Check.
+type Outcome struct {
+	// Allowed reports whether this check alone would admit the events.
+	Allowed bool
+	// Remaining is how many more events this check admits after the call
+	// (a quota's Max-Used; a limit's burst left).
+	Remaining int64
+	// RetryAfter is how long until this check would admit the events;
+	// zero when Allowed. For a quota it is the time to the period's end.
+	RetryAfter time.Duration
+	// ResetAfter is how long until the limit is fully replenished, or the
+	// quota period ends.
+	ResetAfter time.Duration
+	// Used is a quota's count in the current period (0 for a limit).
+	Used int64
+}
+
 // ErrUnavailable wraps errors that mean the store cannot be reached (Redis
 // down). Callers decide whether to fail open, fall back or fail closed.
 var ErrUnavailable = errors.New("store unavailable")
@@ -72,6 +102,13 @@ type Store interface {
 	// events. A rejected request consumes nothing. It returns an error for
 	// a limit with Rate or Period <= 0 or for n < 1.
 	Allow(ctx context.Context, key string, l Limit, n int64) (Result, error)
+
+	// AllowAll checks every limit and quota in checks together and, only
+	// when all of them admit n events, consumes n from each; otherwise it
+	// consumes nothing. It is atomic: a request that one limit rejects
+	// never uses up another limit's tokens or a quota. Outcomes are in
+	// checks order.
+	AllowAll(ctx context.Context, checks []Check, n int64) (bool, []Outcome, error)
 
 	// Quota counts n units against max for the period that contains now
 	// (periods are aligned: a day starts at 00:00 UTC, a month on the 1st).
@@ -170,6 +207,21 @@ func (l Limit) check(n int64) error {
 		return fmt.Errorf("limit burst %d: must be >= 0", l.Burst)
 	case n < 1:
 		return fmt.Errorf("limit cost %d: must be >= 1", n)
+	}
+	return nil
+}
+
+func checkAll(checks []Check, n int64) error {
+	for i, c := range checks {
+		var err error
+		if c.Max > 0 {
+			err = checkQuota(c.Max, c.Period, n)
+		} else {
+			err = c.Limit.check(n)
+		}
+		if err != nil {
+			return fmt.Errorf("check %d: %w", i, err)
+		}
 	}
 	return nil
 }
