@@ -250,13 +250,14 @@ func (in *inspection) collectHeaders() {
 
 func (in *inspection) collectCookies() {
 	x, r := in.x, in.x.Request
-	for _, c := range r.Cookies() {
-		loc := "cookie:" + c.Name
+	for _, c := range ParseCookies(r.Header.Values("Cookie")) {
+		loc := "cookie:" + c[0]
 		if x.IsTyped(loc) || in.skipped(loc) {
 			continue
 		}
-		in.name(loc, c.Name)
-		in.value(collGet, "cookie."+c.Name, loc, c.Value, false)
+		in.name(loc, c[0])
+		// Cookie values are form-encoded by most frameworks.
+		in.value(collGet, "cookie."+c[0], loc, unescapeQuery(c[1]), false)
 	}
 }
 
@@ -320,6 +321,32 @@ func (in *inspection) collectJSON(body []byte) {
 	if err != nil {
 		in.parseErr, in.parseLoc = redactParseErr(err), "body"
 	}
+}
+
+// ParseCookies splits Cookie header values into (name, value) pairs.
+// It is lenient on purpose: net/http drops cookies whose value has
+// characters RFC 6265 forbids, but many application frameworks read them,
+// so a strict parser would let an attacker hide a payload from inspection.
+func ParseCookies(headers []string) [][2]string {
+	var out [][2]string
+	for _, h := range headers {
+		for h != "" {
+			var part string
+			part, h, _ = strings.Cut(h, ";")
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			n, v, _ := strings.Cut(part, "=")
+			n = strings.TrimSpace(n)
+			v = strings.Trim(strings.TrimSpace(v), `"`)
+			if n == "" {
+				continue
+			}
+			out = append(out, [2]string{n, v})
+		}
+	}
+	return out
 }
 
 // ParseQuery splits a query string or form body into (name, value) pairs

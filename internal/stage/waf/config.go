@@ -37,6 +37,11 @@ type Config struct {
 	// experts (relative paths are resolved against the config file's
 	// directory). Default "": none.
 	CustomRules string `yaml:"custom_rules,omitempty" json:"custom_rules,omitempty"`
+	// StrictCRS keeps every CRS rule. Default false: the built-in API
+	// tuning removes a few CRS rules that fire on ordinary free text in API
+	// payloads (code snippets, URLs, protocol names) and whose attacks other
+	// rules or Portcullis's own detectors already cover (see APITunedRules).
+	StrictCRS bool `yaml:"strict_crs,omitempty" json:"strict_crs,omitempty"`
 	// IgnoreHeaders lists extra request header names (case-insensitive)
 	// that are not inspected, beyond the built-in list of standard headers
 	// whose syntax is fixed (Accept*, Content-Length, Connection,

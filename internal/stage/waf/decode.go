@@ -63,7 +63,7 @@ func HTMLDecode(s string) (string, bool) {
 	return d, d != s
 }
 
-// UnescapeJS decodes \uXXXX, \u{X...} and \xXX escapes as JavaScript,
+// UnescapeJS decodes \uXXXX, \u{X...}, \xXX, \r and \n escapes as JavaScript,
 // JSON-in-a-string and many template engines read them.
 func UnescapeJS(s string) (string, bool) {
 	i := strings.IndexByte(s, '\\')
@@ -103,6 +103,16 @@ func UnescapeJS(s string) (string, bool) {
 					continue
 				}
 			}
+		case 'r':
+			b.WriteByte('\r')
+			i++
+			changed = true
+			continue
+		case 'n':
+			b.WriteByte('\n')
+			i++
+			changed = true
+			continue
 		case 'x', 'X':
 			if i+3 < len(s) && ishex(s[i+2]) && ishex(s[i+3]) {
 				b.WriteByte(unhex(s[i+2])<<4 | unhex(s[i+3]))

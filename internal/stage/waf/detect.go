@@ -18,7 +18,7 @@ var (
 	// Template expressions that evaluate something: arithmetic, dunder or
 	// object-graph walks, Java/EL, log4j lookups.
 	sstiExpr = regexp.MustCompile(`(?is)` +
-		`\{\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|__\w+__|\bconfig\b|\bself\b|\brequest\b|\bcycler\b|\blipsum\b|\bjoiner\b|\bnamespace\b|\|\s*attr\b|\.getclass|\bconstructor\b|\bruntime\b|\bexec\b|\bsystem\b|\bpopen\b|\bimport\b|\bproc\b|\bgetRuntime\b|\[['"]).{0,200}?\}\}` +
+		`\{\{.{0,200}?(?:\d\s*[*+/%-]\s*['"]?\d|__\w+__|\bconfig\b|\bself\b|\brequest\b|\bcycler\b|\blipsum\b|\bjoiner\b|\bnamespace\b|\|\s*attr\b|\.getclass|\bconstructor\b|\bruntime\b|\bexec\b|\bsystem\b|\bpopen\b|\bimport\b|\bproc\b|\bgetRuntime\b|\[['"]).{0,200}?\}\}` +
 		`|\$\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|\bT\s*\(|getclass|runtime|\bexec\b|jndi:|\benv:|\bsys:|java:|lower:|upper:|::-|\bdate:|\bctx:|\bmain:|\bbundle:|\bscript:|\bdns:|ldap:|rmi:).{0,200}?\}` +
 		`|<%=?.{0,200}?(?:\d\s*[*+/%-]\s*\d|\bexec\b|runtime|system|eval|require|import|popen).{0,200}?%>` +
 		`|[#*@]\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|getclass|runtime|\bexec\b|T\s*\().{0,200}?\}` +
@@ -29,6 +29,11 @@ var (
 	// A line break followed by a response header an attacker wants to set,
 	// or a second response.
 	crlfHeader = regexp.MustCompile(`(?i)[\r\n]\s*(?:set-cookie|location|content-type|content-length|content-disposition|refresh|x-xss-protection|access-control-allow-[a-z-]+|transfer-encoding|cache-control|link|x-forwarded-[a-z-]+|host|http/\d)\s*[:/ ]`)
+	// XPath: closing a predicate and adding a union, absolute node walks,
+	// XPath functions after a boolean operator.
+	xpathExpr = regexp.MustCompile(`(?i)'\s*\)?\s*\]\s*\||\|\s*//|//\*|//[a-z][\w-]*\s*\[|//node\(\)|\b(?:or|and)\s+(?:true|false|count|contains|string-length|name|position|substring|doc|text|starts-with|not)\s*\(|\b(?:count|contains|string-length|substring|starts-with)\s*\(\s*(?:/|name\s*\()`)
+	// A command separator or substitution followed by a common command.
+	cmdExpr = regexp.MustCompile(`(?i)(?:^|[;&|\n]|\$\(|` + "`" + `)\s*(?:id|whoami|uname|cat|ls|dir|type|ping|nc|ncat|curl|wget|bash|sh|zsh|powershell|cmd|python\d?|perl|ruby|php|rm|chmod|sleep|echo|env|printenv|hostname|ifconfig|ipconfig|net\s+user|tasklist|ps)(?:\s|` + "`" + `|\)|$|\$\{IFS\}|;|\|)`)
 	// An XML document type or entity declaration anywhere in a value.
 	xmlDecl = regexp.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
 )
@@ -39,11 +44,22 @@ func detectString(v string, header bool) []string {
 	if strings.IndexByte(v, '$') >= 0 && nosqlOperators.MatchString(v) {
 		out = append(out, RuleNoSQL)
 	}
-	if strings.ContainsAny(v, "{%") && sstiExpr.MatchString(v) {
+	if strings.ContainsAny(v, "{%@") && sstiExpr.MatchString(v) {
 		out = append(out, RuleSSTI)
 	}
 	if strings.IndexByte(v, '(') >= 0 && strings.IndexByte(v, ')') >= 0 && ldapFilter.MatchString(v) {
 		out = append(out, RuleLDAP)
+	}
+	if strings.ContainsAny(v, "'/[|") && xpathExpr.MatchString(v) {
+		out = append(out, RuleXPath)
+	}
+	if strings.ContainsAny(v, ";&|`$\n") && cmdExpr.MatchString(v) {
+		out = append(out, RuleCmd)
+	}
+	// U+560A and U+560D end in the bytes of LF and CR; some servers
+	// truncate characters to bytes when writing headers.
+	if strings.ContainsAny(v, "\u560a\u560d") {
+		v = strings.NewReplacer("\u560a", "\n", "\u560d", "\r").Replace(v)
 	}
 	if strings.ContainsAny(v, "\r\n") {
 		// In a header value any raw line break is an injection attempt

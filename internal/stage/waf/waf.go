@@ -32,13 +32,15 @@ const (
 	RuleSSTI      = "waf.ssti"
 	RuleCRLF      = "waf.crlf"
 	RuleLDAP      = "waf.ldap"
+	RuleXPath     = "waf.xpath"
+	RuleCmd       = "waf.cmdi"
 	RuleBodyParse = "waf.body-parse"
 	// RuleCustom marks an interruption by a custom SecLang rule that
 	// carried no id.
 	RuleCustom = "waf.custom"
 )
 
-func init() { builtinRules[RuleLDAP] = true }
+func init() { builtinRules[RuleLDAP], builtinRules[RuleXPath], builtinRules[RuleCmd] = true, true, true }
 
 // builtinScore is what a built-in detection adds to the anomaly score: as
 // much as a CRS critical rule, so that one alone reaches the default
@@ -68,6 +70,20 @@ var crsFiles = []string{
 	"REQUEST-943-APPLICATION-ATTACK-SESSION-FIXATION.conf",
 	"REQUEST-944-APPLICATION-ATTACK-JAVA.conf",
 	"REQUEST-949-BLOCKING-EVALUATION.conf",
+}
+
+// APITunedRules are the CRS rules removed unless Config.StrictCRS is set,
+// with the reason. Each fires on benign free text that APIs carry (the
+// project's true-negative set) and its attack is still caught by another
+// CRS rule, libinjection or a built-in detector.
+var APITunedRules = map[int]string{
+	920440: "restricted file extension: API path segments are ids and e-mail addresses (\".com\"), not files",
+	921130: "\"HTTP/1.1\" in a value: response splitting needs a line break first, which waf.crlf requires",
+	932235: "a Unix command word after ';' in prose (\"...; if it fails\"); waf.cmdi and 932230/932260 catch real chains",
+	932260: "a Unix command name at the start of a value (\"grep -r TODO\"); code snippets in free text",
+	934100: "Node.js keywords (\"for (let i...; console.log\"): code snippets in free text",
+	941390: "a JavaScript method call (\"fetch(url).then(...)\"); XSS needs markup or a URL scheme that 941100-941380 and libinjection catch",
+	942151: "an SQL function name followed by '(' in prose; 942100 (libinjection) and the other 942 rules catch injections",
 }
 
 // Options are what the gateway passes besides the config block.
@@ -129,6 +145,11 @@ func New(c Config, opts Options) (*Stage, error) {
 	// The stage scores matched rules itself (so that per-operation and
 	// per-parameter exclusions apply), so CRS's own blocking rules go.
 	d.WriteString("SecRuleRemoveById 949110 949111\n")
+	if !c.StrictCRS {
+		for id := range APITunedRules {
+			fmt.Fprintf(&d, "SecRuleRemoveById %d\n", id)
+		}
+	}
 	for _, e := range c.Exclusions {
 		if e.Operation != "" || e.Target != "" {
 			ex := scopedExclusion{rules: map[string]bool{}, tags: e.Tags, operation: e.Operation, target: e.Target}
