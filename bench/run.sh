@@ -26,6 +26,7 @@ cd "$root"
 # Each gets its own port; its rows are named NAME.
 GATEWAYS=(
   "portcullis bench/portcullis.yaml"
+  "portcullis+openapi bench/portcullis-openapi.yaml"
 )
 
 # Scenarios: "NAME|METHOD|PATH|BODY", BODY being a file under $tmp or empty.
