@@ -31,7 +31,7 @@ var schemaExtras = map[string]map[string]any{
 	"config.Config.APIs":                    {"minItems": 1},
 	"config.API.Name":                       {"pattern": `^[a-z0-9][a-z0-9_-]*$`},
 	"config.API.PathPrefix":                 {"pattern": `^/`},
-	"config.Upstream.Targets":               {"minItems": 1, "items": map[string]any{"type": "string", "pattern": `^https?://[^/?#]+`}},
+	"config.Upstream.Targets":               {"minItems": 1, "items": map[string]any{"type": "string", "pattern": `^(?:https?://[^/?#]+|\$\{)`}},
 	"config.TLS.MinVersion":                 {"enum": []any{"1.2", "1.3"}},
 	"config.TLS.ClientAuth":                 {"enum": []any{"required", "optional"}},
 	"config.Log.Level":                      {"enum": []any{"debug", "info", "warn", "error"}},

@@ -40,7 +40,9 @@ const (
 	RuleCustom = "waf.custom"
 )
 
-func init() { builtinRules[RuleLDAP], builtinRules[RuleXPath], builtinRules[RuleCmd] = true, true, true }
+func init() {
+	builtinRules[RuleLDAP], builtinRules[RuleXPath], builtinRules[RuleCmd] = true, true, true
+}
 
 // builtinScore is what a built-in detection adds to the anomaly score: as
 // much as a CRS critical rule, so that one alone reaches the default
