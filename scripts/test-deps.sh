@@ -7,6 +7,7 @@ set -euo pipefail
 declare -A need=(
   [curl]=curl              # the demo test runs the printed curl commands
   [redis-server]=redis-server  # store, multi-node and Redis fault tests
+  [chromium]=chromium      # the HTML scan report is loaded in headless Chromium (internal/scan/report)
 )
 
 missing=()

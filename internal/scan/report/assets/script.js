@@ -18,6 +18,14 @@
     });
     if (shown) { shown.textContent = n + " shown"; }
   }
+  var expand = document.getElementById("expand");
+  if (expand) {
+    expand.addEventListener("click", function () {
+      var open = expand.textContent === "expand all";
+      document.querySelectorAll("details.finding").forEach(function (d) { d.open = open; });
+      expand.textContent = open ? "collapse all" : "expand all";
+    });
+  }
   boxes.forEach(function (b) { b.addEventListener("change", apply); });
   if (hideBlocked) { hideBlocked.addEventListener("change", apply); }
   apply();
