@@ -27,6 +27,7 @@ cd "$root"
 GATEWAYS=(
   "portcullis bench/portcullis.yaml"
   "portcullis+openapi bench/portcullis-openapi.yaml"
+  "portcullis+authz bench/portcullis-authz.yaml"
 )
 
 # Scenarios: "NAME|METHOD|PATH|BODY", BODY being a file under $tmp or empty.

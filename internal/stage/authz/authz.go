@@ -94,6 +94,10 @@ type Stage struct {
 	bodyOps      map[string]bool // operations whose body must be read; nil = all when bodyFields set globally
 	headers      []string
 	apiUID       types.EntityUID
+	// uses holds every identifier and string literal word of the policies,
+	// so that per-request records are only built for attributes some policy
+	// can read (building Cedar records is most of a decision's cost).
+	uses map[string]bool
 }
 
 var (
@@ -289,6 +293,13 @@ func New(cfg Config, opts Options) (*Stage, error) {
 	}
 	if len(s.policies) == 0 && def == "deny" {
 		return nil, errors.New("default: deny without any policy would refuse every request")
+	}
+
+	s.uses = map[string]bool{}
+	for _, m := range []cedar.PolicyMap{s.policies, s.respPolicies} {
+		for _, p := range m {
+			words(p.MarshalCedar(), s.uses)
+		}
 	}
 
 	if e := cfg.Enumeration; e != nil && len(e.Operations) > 0 {
@@ -531,31 +542,33 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 		path = x.Request.URL.Path
 	}
 	if p := x.Principal; p != nil {
-		claims := make(types.RecordMap, len(p.Attributes)+1)
-		for k, v := range p.Attributes {
-			if cv, ok := value(v, 0); ok {
-				claims[types.String(k)] = cv
+		attrs := types.RecordMap{"id": types.String(p.ID), "kind": types.String(p.Kind)}
+		if s.uses["claims"] {
+			claims := make(types.RecordMap, len(p.Attributes)+1)
+			for k, v := range p.Attributes {
+				if cv, ok := value(v, 0); ok {
+					claims[types.String(k)] = cv
+				}
 			}
+			if _, ok := claims["sub"]; !ok {
+				claims["sub"] = types.String(p.ID)
+			}
+			attrs["claims"] = types.NewRecord(claims)
 		}
-		if _, ok := claims["sub"]; !ok {
-			claims["sub"] = types.String(p.ID)
+		if s.uses["scopes"] {
+			attrs["scopes"], _ = value(p.Scopes, 0)
+		}
+		if s.uses["roles"] {
+			attrs["roles"], _ = value(p.Roles, 0)
 		}
 		e.roles = make([]types.EntityUID, len(p.Roles))
 		for i, r := range p.Roles {
 			e.roles[i] = types.NewEntityUID(RoleType, types.String(r))
 		}
-		scopes, _ := value(p.Scopes, 0)
-		roles, _ := value(p.Roles, 0)
 		e.principal = types.Entity{
-			UID:     types.NewEntityUID(PrincipalType, types.String(p.ID)),
-			Parents: types.NewEntityUIDSet(e.roles...),
-			Attributes: types.NewRecord(types.RecordMap{
-				"id":     types.String(p.ID),
-				"kind":   types.String(p.Kind),
-				"scopes": scopes,
-				"roles":  roles,
-				"claims": types.NewRecord(claims),
-			}),
+			UID:        types.NewEntityUID(PrincipalType, types.String(p.ID)),
+			Parents:    types.NewEntityUIDSet(e.roles...),
+			Attributes: types.NewRecord(attrs),
 		}
 	} else {
 		e.principal = types.Entity{UID: anonymousUID}
@@ -570,36 +583,47 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 	if _, t, ok := strings.Cut(op, " "); ok {
 		template = t
 	}
-	pm := make(types.RecordMap, len(params))
-	for k, v := range params {
-		pm[types.String(k)] = types.String(v)
+	var paramRec types.Record
+	if s.uses["params"] {
+		pm := make(types.RecordMap, len(params))
+		for k, v := range params {
+			pm[types.String(k)] = types.String(v)
+		}
+		paramRec = types.NewRecord(pm)
 	}
-	paramRec := types.NewRecord(pm)
 	e.resource = types.Entity{
 		UID:     types.NewEntityUID(RouteType, types.String(template)),
 		Parents: types.NewEntityUIDSet(s.apiUID),
-		Attributes: types.NewRecord(types.RecordMap{
+	}
+	if s.uses["api"] || s.uses["path"] || s.uses["template"] || s.uses["params"] {
+		e.resource.Attributes = types.NewRecord(types.RecordMap{
 			"api":      types.String(s.opts.API),
 			"path":     types.String(path),
 			"template": types.String(template),
 			"params":   paramRec,
-		}),
+		})
 	}
-	now := s.now()
-	c := types.RecordMap{
-		"method":        types.String(method),
-		"operation":     types.String(op),
-		"path":          types.String(path),
-		"params":        paramRec,
-		"time":          types.NewDatetime(now),
-		"unix":          types.Long(now.Unix()),
-		"authenticated": types.Boolean(x.Principal != nil),
+	c := make(types.RecordMap, 12)
+	set := func(k string, v func() types.Value) {
+		if s.uses[k] {
+			c[types.String(k)] = v()
+		}
 	}
-	if x.ClientIP.IsValid() {
+	set("method", func() types.Value { return types.String(method) })
+	set("operation", func() types.Value { return types.String(op) })
+	set("path", func() types.Value { return types.String(path) })
+	set("params", func() types.Value { return paramRec })
+	set("authenticated", func() types.Value { return types.Boolean(x.Principal != nil) })
+	if s.uses["time"] || s.uses["unix"] {
+		now := s.now()
+		c["time"] = types.NewDatetime(now)
+		c["unix"] = types.Long(now.Unix())
+	}
+	if s.uses["ip"] && x.ClientIP.IsValid() {
 		a := x.ClientIP.Unmap()
 		c["ip"] = types.IPAddr(netip.PrefixFrom(a, a.BitLen()))
 	}
-	if x.Request != nil {
+	if x.Request != nil && s.uses["query"] {
 		q := x.Request.URL.Query()
 		qm := make(types.RecordMap, len(q))
 		for k, vs := range q {
@@ -608,6 +632,8 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 			}
 		}
 		c["query"] = types.NewRecord(qm)
+	}
+	if x.Request != nil && s.uses["headers"] {
 		hm := make(types.RecordMap, len(s.headers))
 		for _, h := range s.headers {
 			if v := x.Request.Header.Get(h); v != "" {
@@ -749,4 +775,21 @@ func (s *Stage) Response(ctx context.Context, x *pipeline.Exchange, resp *http.R
 		return d, nil
 	}
 	return s.decide(s.respPolicies, ents, req), nil
+}
+
+// words adds every identifier and every word inside string literals of
+// Cedar text to set. It over-approximates what a policy reads, which is
+// safe: an attribute is only left out when no policy names it anywhere.
+func words(text []byte, set map[string]bool) {
+	start := -1
+	for i := 0; i <= len(text); i++ {
+		word := i < len(text) && (text[i] == '_' || text[i] >= 'a' && text[i] <= 'z' || text[i] >= 'A' && text[i] <= 'Z' || text[i] >= '0' && text[i] <= '9')
+		switch {
+		case word && start < 0:
+			start = i
+		case !word && start >= 0:
+			set[string(text[start:i])] = true
+			start = -1
+		}
+	}
 }
