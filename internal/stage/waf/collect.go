@@ -111,7 +111,7 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	if header {
 		return // headers go to Coraza as headers (see collectHeaders)
 	}
-	if inert(v) && len(in.variants) == 0 {
+	if inert(v) && len(in.variants) == 0 && !in.s.feedAll {
 		return
 	}
 	in.needCoraza = true
@@ -310,7 +310,7 @@ func (in *inspection) collectJSON(body []byte) {
 		}
 		if key {
 			in.name(loc, s)
-			if !inert(s) {
+			if !inert(s) || in.s.feedAll {
 				in.argLoc[argKey(ptr)] = loc
 				in.args = append(in.args, arg{collPost, argKey(ptr), ""})
 			}

@@ -107,6 +107,9 @@ type Stage struct {
 	ignoreH  map[string]bool
 	redactor *redact.Redactor
 	scanners []string
+	// feedAll gives Coraza every value, inert or not, and runs it on every
+	// request: custom rules may match anything.
+	feedAll bool
 }
 
 type scopedExclusion struct {
@@ -193,6 +196,7 @@ func New(c Config, opts Options) (*Stage, error) {
 		return nil, fmt.Errorf("compiling rules: %w", err)
 	}
 	s.waf = w
+	s.feedAll = c.CustomRules != ""
 	s.scanners = scannerNames()
 	return s, nil
 }
@@ -296,7 +300,7 @@ func (s *Stage) Inspect(x *pipeline.Exchange) (Verdict, error) {
 	if in.parseErr != "" {
 		return Verdict{ParseError: true, Location: in.parseLoc, Excerpt: in.parseErr}, nil
 	}
-	if in.needCoraza {
+	if in.needCoraza || s.feedAll {
 		if err := in.runCoraza(); err != nil {
 			return Verdict{}, err
 		}
