@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // Options wire the admin plane to the running server.
@@ -31,6 +33,17 @@ type Options struct {
 	Status func() any
 	// Reload reloads the configuration (POST /api/v1/reload); nil answers 404.
 	Reload func() error
+	// Bans lists and lifts bans (GET /api/v1/bans, DELETE
+	// /api/v1/bans/{key}); nil answers 404 there.
+	Bans Bans
+}
+
+// Bans is the admin view of the shared store's bans.
+type Bans interface {
+	// List returns the active bans.
+	List(ctx context.Context) ([]store.Ban, error)
+	// Remove lifts the ban on key ("ip:203.0.113.7").
+	Remove(ctx context.Context, key string) error
 }
 
 // Handler returns the admin plane's handler.
@@ -86,6 +99,33 @@ func Handler(o Options) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	})
+	api.HandleFunc("GET /api/v1/bans", func(w http.ResponseWriter, r *http.Request) {
+		if o.Bans == nil {
+			writeError(w, http.StatusNotFound, "bans are not available")
+			return
+		}
+		bans, err := o.Bans.List(r.Context())
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "listing bans failed: the store is unavailable")
+			return
+		}
+		if bans == nil {
+			bans = []store.Ban{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"bans": bans})
+	})
+	api.HandleFunc("DELETE /api/v1/bans/{key...}", func(w http.ResponseWriter, r *http.Request) {
+		if o.Bans == nil {
+			writeError(w, http.StatusNotFound, "bans are not available")
+			return
+		}
+		key := r.PathValue("key")
+		if err := o.Bans.Remove(r.Context(), key); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "removing the ban failed: the store is unavailable")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "removed", "key": key})
 	})
 	mux.Handle("/api/", requireToken(o.Token, api))
 	return mux

@@ -95,7 +95,7 @@ func NewServer(cfg *config.Config, opts Options) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
-	shared, err := openStore(cfg)
+	shared, err := openStore(cfg, s.bus, s.metrics, s.log, s.now)
 	if err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("store: %w", err)
@@ -271,6 +271,7 @@ func (s *Server) Start() error {
 				Ready:   s.ready.Load,
 				Status:  s.status,
 				Reload:  s.Reload,
+				Bans:    storeBans{st: s.shared, pub: s.bus},
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
@@ -342,11 +343,17 @@ func (s *Server) status() any {
 			"stages": stages, "upstream": ups[r.name],
 		})
 	}
-	return map[string]any{
+	doc := map[string]any{
 		"config_file": g.cfg.File,
 		"apis":        apis,
 		"events":      s.bus.Stats(),
 	}
+	if f, ok := s.shared.(*store.Fallback); ok {
+		doc["store"] = f.Status()
+	} else if s.shared != nil {
+		doc["store"] = map[string]any{"backend": s.shared.Name(), "healthy": true}
+	}
+	return doc
 }
 
 // Reload loads the config file again and swaps the new gateway in. On any

@@ -1,9 +1,69 @@
 package gateway
 
 import (
+	"context"
+	"log/slog"
+	"time"
+
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
+// TypeStore is the event type of a shared-store state change: Redis became
+// unreachable and the node fell back, or it came back.
+const TypeStore = "store"
+
 // openStore opens the shared state store from the config's store block.
-func openStore(cfg *config.Config) (store.Store, error) { return nil, nil }
+// Switches to and from the fallback are logged, published as events and
+// shown by portcullis_store_fallback / portcullis_store_fallbacks_total.
+func openStore(cfg *config.Config, pub events.Publisher, m *metrics.Metrics, log *slog.Logger, now func() time.Time) (store.Store, error) {
+	return store.Open(cfg.Store, store.Options{
+		Now: now,
+		OnChange: func(st store.Status) {
+			ev := events.Event{Type: TypeStore, Stage: "store", Attrs: map[string]any{
+				"backend": st.Backend, "mode": st.Mode, "fallbacks": st.Fallbacks}}
+			if st.Healthy {
+				m.StoreFallback.Set(0)
+				ev.Severity = events.SeverityInfo
+				ev.Rules = []string{"store.recovered"}
+				ev.Reason = "shared store reachable again: limits are shared across nodes"
+				log.Info("shared store reachable again", "backend", st.Backend)
+			} else {
+				m.StoreFallback.Set(1)
+				m.StoreFallbacks.Inc()
+				ev.Severity = events.SeverityHigh
+				ev.Rules = []string{"store.fallback"}
+				if st.Mode == store.FallbackClosed {
+					ev.Reason = "shared store unreachable: requests that need it are refused (fallback: closed)"
+				} else {
+					ev.Reason = "shared store unreachable: limits are local to this node until it returns"
+				}
+				ev.Attrs["error"] = st.LastError
+				log.Error("shared store unreachable", "backend", st.Backend, "mode", st.Mode, "err", st.LastError)
+			}
+			if pub != nil {
+				pub.Publish(ev)
+			}
+		},
+	})
+}
+
+// storeBans adapts the shared store to the admin API's bans routes. A
+// removal is an event, like the ban it lifts.
+type storeBans struct {
+	st  store.Store
+	pub events.Publisher
+}
+
+func (b storeBans) List(ctx context.Context) ([]store.Ban, error) { return b.st.Bans(ctx) }
+
+func (b storeBans) Remove(ctx context.Context, key string) error {
+	if err := b.st.Unban(ctx, key); err != nil {
+		return err
+	}
+	b.pub.Publish(events.Event{Type: "ban", Severity: events.SeverityInfo, Stage: "ban",
+		Rules: []string{"ban.removed"}, Reason: "ban lifted through the admin API", Attrs: map[string]any{"key": key}})
+	return nil
+}

@@ -39,6 +39,11 @@ type Metrics struct {
 	TLSHandshakeErrors *prometheus.CounterVec
 	// InFlight is the number of requests being served.
 	InFlight prometheus.Gauge
+	// StoreFallback is 1 while the shared store (Redis) is unreachable and
+	// this node serves limits from its fallback, else 0.
+	StoreFallback prometheus.Gauge
+	// StoreFallbacks counts switches from the shared store to the fallback.
+	StoreFallbacks prometheus.Counter
 }
 
 // New returns metrics registered on a new registry, with Go and process
@@ -87,11 +92,19 @@ func New() *Metrics {
 			Name: "portcullis_requests_in_flight",
 			Help: "Requests currently being served.",
 		}),
+		StoreFallback: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "portcullis_store_fallback",
+			Help: "1 while the shared store (Redis) is unreachable and limits are served by the fallback, else 0.",
+		}),
+		StoreFallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "portcullis_store_fallbacks_total",
+			Help: "Switches from the shared store (Redis) to the fallback.",
+		}),
 	}
 	m.Registry.MustRegister(
 		m.Requests, m.Blocked, m.Detections, m.Duration, m.StageFailures,
 		m.Reloads, m.ConfigLastReloadSuccess, m.ConfigLastReloadTime,
-		m.TLSHandshakeErrors, m.InFlight,
+		m.TLSHandshakeErrors, m.InFlight, m.StoreFallback, m.StoreFallbacks,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
