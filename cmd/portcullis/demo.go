@@ -38,6 +38,10 @@ type demoCheck struct {
 	BodySize int
 	Body     string
 	Expect   int
+	// Base, when set, sends the check to this base URL instead of the
+	// gateway (for example the unprotected demo API, to show the
+	// difference).
+	Base string
 }
 
 // demoDeniedNet is a documentation range (RFC 5737) the demo denies, so that
@@ -94,6 +98,9 @@ func foundationChecks() []demoCheck {
 
 // curl renders the check as a copy-paste command printing the status code.
 func (c demoCheck) curl(base string) string {
+	if c.Base != "" {
+		base = c.Base
+	}
 	var b strings.Builder
 	if c.BodySize > 0 {
 		fmt.Fprintf(&b, "head -c %d /dev/zero | tr '\\0' 'a' | ", c.BodySize)
@@ -117,6 +124,9 @@ func (c demoCheck) curl(base string) string {
 
 // send performs the check and returns the status code.
 func (c demoCheck) send(client *http.Client, base string) (int, error) {
+	if c.Base != "" {
+		base = c.Base
+	}
 	var body io.Reader
 	switch {
 	case c.BodySize > 0:
