@@ -22,12 +22,15 @@ WARMUP=${BENCH_WARMUP:-1s}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-# Gateways to benchmark: "NAME CONFIG" (CONFIG relative to the repository).
-# Each gets its own port; its rows are named NAME.
+# Gateways to benchmark: "NAME CONFIG [HEADERS]" (paths relative to the
+# repository). Each gets its own port; its rows are named NAME. HEADERS is
+# an optional file of "Name: value" lines sent with every request of the
+# row (credentials for authenticated rows).
 GATEWAYS=(
   "portcullis bench/portcullis.yaml"
   "portcullis+openapi bench/portcullis-openapi.yaml"
-  "portcullis+authz bench/portcullis-authz.yaml"
+  "portcullis+apikey bench/portcullis-identity.yaml bench/identity-apikey.headers"
+  "portcullis+jwt bench/portcullis-identity.yaml bench/identity-jwt.headers"
 )
 
 # Scenarios: "NAME|METHOD|PATH|BODY", BODY being a file under $tmp or empty.
@@ -116,16 +119,18 @@ start bareproxy "$tmp/bareproxy" -addr "${bare_url#http://}" -upstream "$upstrea
 ready bareproxy "$bare_url/healthz"
 
 declare -A gateway_url=()
+declare -A gateway_headers=()
 gateway_names=()
 if [[ $have_gateway == 1 ]]; then
   for entry in "${GATEWAYS[@]}"; do
-    read -r name config <<<"$entry"
+    read -r name config headers <<<"$entry"
     take_port
     url="http://127.0.0.1:$port"
     PORTCULLIS_ADDR="${url#http://}" PORTCULLIS_UPSTREAM="$upstream_url" \
       start "$name" "$tmp/portcullis" serve -c "$config"
     ready "$name" "$url/bench"
     gateway_url[$name]=$url
+    gateway_headers[$name]=${headers:-}
     gateway_names+=("$name")
   done
 fi
@@ -144,6 +149,12 @@ row() {
   local scenario=$1 target=$2 url=$3 method=$4 body=$5 out
   local args=(-url "$url" -method "$method" -c "$CONNS" -d "$DURATION" -warmup "$WARMUP")
   [[ -n $body ]] && args+=(-body-file "$tmp/$body" -content-type application/json)
+  local hfile=${gateway_headers[$target]:-} h
+  if [[ -n $hfile ]]; then
+    while IFS= read -r h; do
+      [[ -n $h ]] && args+=(-header "$h")
+    done <"$hfile"
+  fi
   log "  $scenario → $target ($url)"
   if ! out=$("$tmp/loadgen" "${args[@]}"); then
     log "error: loadgen failed for $scenario → $target"

@@ -53,7 +53,14 @@ type config struct {
 	duration    time.Duration
 	warmup      time.Duration
 	timeout     time.Duration
+	header      http.Header // extra request headers (-header), may be nil
 }
+
+// headerFlags collects repeated -header "Name: value" flags.
+type headerFlags []string
+
+func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
 // result is the one JSON line loadgen prints.
 type result struct {
@@ -107,6 +114,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	duration := fs.Duration("d", 5*time.Second, "measured duration, at most 60s")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up before the measured duration")
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout of one request")
+	var headers headerFlags
+	fs.Var(&headers, "header", "extra request header \"Name: value\" (repeatable; credentials for authenticated rows)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -134,6 +143,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	cfg.url = u
 	cfg.target = u.String()
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return config{}, fmt.Errorf("-header %q: want \"Name: value\"", h)
+		}
+		if cfg.header == nil {
+			cfg.header = make(http.Header)
+		}
+		cfg.header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
 
 	switch {
 	case *bodyFile != "" && *bodySize != 0:
@@ -325,6 +344,9 @@ func do(ctx context.Context, client *http.Client, cfg config) (int, error) {
 	}
 	if cfg.contentType != "" {
 		req.Header.Set("Content-Type", cfg.contentType)
+	}
+	for k, vs := range cfg.header {
+		req.Header[k] = vs
 	}
 	resp, err := client.Do(req)
 	if err != nil {
