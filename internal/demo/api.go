@@ -44,8 +44,18 @@ type APIOptions struct {
 	// resources have fixed timestamps so responses are reproducible.
 	Now func() time.Time
 
-	// Later options (for example a deliberately vulnerable mode for scanner
-	// demonstrations) are added here as new fields whose zero value keeps
+	// Vulnerable serves, besides the pet shop, the scanner lab operations
+	// of OpenAPIVulnerable() (login, search, ping, notes, ...) with planted
+	// flaws of every kind `portcullis scan` checks (see vulnerable.go). For
+	// scanner demonstrations and tests only; never expose it. Default
+	// false.
+	Vulnerable bool
+	// Lab serves the same lab operations with every flaw fixed, so that a
+	// scan of it must report nothing. Vulnerable wins over Lab. Default
+	// false: neither is served.
+	Lab bool
+
+	// Later options are added here as new fields whose zero value keeps
 	// the API as it is now.
 }
 
@@ -196,6 +206,9 @@ func NewAPI(opts APIOptions) http.Handler {
 	// Everything else ends here, so that 404 and 405 are problem documents
 	// like every other error.
 	a.mux.HandleFunc("/", a.unmatched)
+	if opts.Vulnerable || opts.Lab {
+		return newLab(a.mux, opts.Vulnerable, a.now)
+	}
 	return a.mux
 }
 

@@ -103,6 +103,9 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// Performance holds the load test result when it ran.
 	Performance *Performance `json:"performance,omitempty"`
+	// Notes are remarks on how the scan went (budget ran out, checks that
+	// could not run and why).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Performance is the load-test result.

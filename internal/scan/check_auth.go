@@ -1,0 +1,316 @@
+package scan
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+func runAuthentication(ctx context.Context, s *scanner) {
+	// Operations that answer without credentials although they need some.
+	for _, o := range s.ops {
+		switch {
+		case o.anon != nil && o.anon.ok():
+			s.report("authn.missing", o, "", ConfidenceCertain, s.evidence(o.anon,
+				"the description requires credentials, but a request without any got "+fmt.Sprint(o.anon.status)))
+		case o.anon != nil && gatewayRefusal(o.anon):
+			s.reportBlocked("authn.missing", o, "", o.anon)
+		case len(s.ids) == 0 && !o.op.Public() && o.res.ok():
+			s.report("authn.missing", o, "", ConfidenceFirm, s.evidence(o.res,
+				"the description requires credentials, but the scan sent none and got "+fmt.Sprint(o.res.status)))
+		}
+	}
+	s.jwtChecks(ctx)
+	s.loginChecks(ctx)
+}
+
+// authProbe returns an operation that proves credentials matter: a
+// secured GET that answers identity 1 with 2xx and no credentials with
+// 401/403.
+func (s *scanner) authProbe() *opState {
+	for _, o := range s.ops {
+		if o.anon != nil && o.res.ok() && (o.anon.status == http.StatusUnauthorized || o.anon.status == http.StatusForbidden) {
+			return o
+		}
+	}
+	return nil
+}
+
+// jwtDictionary are the HMAC secrets tried offline against the identity's
+// token: defaults from tutorials, frameworks and demos.
+var jwtDictionary = []string{
+	"secret", "password", "123456", "12345678", "changeme", "change-me", "jwt", "jwtsecret", "jwt-secret",
+	"jwt_secret", "secretkey", "secret-key", "secret_key", "key", "admin", "test", "qwerty", "letmein",
+	"your-256-bit-secret", "your-secret-key", "supersecret", "super-secret", "default", "demo", "s3cr3t",
+	"mysecret", "my-secret", "my_secret", "hs256", "token", "private", "pass", "abc123", "development",
+	"portcullis", "shhhhh", "keyboard cat", "Secret", "SECRET", "secret123", "password123", "auth",
+}
+
+type jwtParts struct {
+	header, payload map[string]any
+	signed          string // header.payload as sent
+	sig             []byte
+}
+
+func parseJWT(tok string) (*jwtParts, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	j := &jwtParts{signed: parts[0] + "." + parts[1]}
+	for i, dst := range []*map[string]any{&j.header, &j.payload} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil || json.Unmarshal(b, dst) != nil {
+			return nil, false
+		}
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return nil, false
+	}
+	j.sig = sig
+	return j, true
+}
+
+func b64json(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hmacFor(alg string) func() hash.Hash {
+	switch alg {
+	case "HS256":
+		return sha256.New
+	case "HS384":
+		return sha512.New384
+	case "HS512":
+		return sha512.New
+	}
+	return nil
+}
+
+func signHS(alg, secret, signed string) string {
+	m := hmac.New(hmacFor(alg), []byte(secret))
+	m.Write([]byte(signed))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// jwtChecks forges variants of identity 1's bearer token and sends them to
+// an operation that needs credentials.
+func (s *scanner) jwtChecks(ctx context.Context) {
+	if len(s.ids) == 0 {
+		return
+	}
+	authz := s.ids[0].headers.Get("Authorization")
+	tok, ok := strings.CutPrefix(authz, "Bearer ")
+	if !ok {
+		return
+	}
+	j, ok := parseJWT(strings.TrimSpace(tok))
+	if !ok {
+		return
+	}
+	o := s.authProbe()
+	if o == nil {
+		s.note("JWT checks skipped: no secured GET operation answered the token with 2xx and no credentials with 401/403")
+		return
+	}
+	try := func(id, token, detail string) bool {
+		r := o.req.clone()
+		r.ident = -1
+		r.header.Set("Authorization", "Bearer "+token)
+		res := s.send(ctx, r)
+		if gatewayRefusal(res) {
+			s.reportBlocked(id, o, "header:Authorization", res)
+			return false
+		}
+		if res.ok() {
+			s.report(id, o, "header:Authorization", ConfidenceCertain, s.evidence(res, detail))
+			return true
+		}
+		return false
+	}
+	noneHeader := map[string]any{"alg": "none", "typ": "JWT"}
+	try("authn.jwt.none", b64json(noneHeader)+"."+b64json(j.payload)+".", "a token with alg none and no signature was accepted")
+	try("authn.jwt.unsigned", j.signed+".", "the token with its signature removed was accepted")
+
+	alg, _ := j.header["alg"].(string)
+	if hmacFor(alg) == nil {
+		return
+	}
+	secret := ""
+	for _, w := range jwtDictionary {
+		m := hmac.New(hmacFor(alg), []byte(w))
+		m.Write([]byte(j.signed))
+		if hmac.Equal(m.Sum(nil), j.sig) {
+			secret = w
+			break
+		}
+	}
+	if secret == "" {
+		return
+	}
+	masked := secret[:1] + strings.Repeat("*", len(secret)-1)
+	// Confirm online: a token forged with the guessed secret is accepted.
+	forged := map[string]any{}
+	for k, v := range j.payload {
+		forged[k] = v
+	}
+	forged["pcscan"] = true
+	signed := b64json(j.header) + "." + b64json(forged)
+	if !try("authn.jwt.weak-secret", signed+"."+signHS(alg, secret, signed),
+		fmt.Sprintf("the %s key is a dictionary word (%s, %d characters); a token forged with it was accepted", alg, masked, len(secret))) {
+		return
+	}
+	exp := map[string]any{}
+	for k, v := range j.payload {
+		exp[k] = v
+	}
+	now := s.now()
+	exp["iat"] = now.Add(-2 * time.Hour).Unix()
+	exp["exp"] = now.Add(-time.Hour).Unix()
+	signed = b64json(j.header) + "." + b64json(exp)
+	try("authn.jwt.expired", signed+"."+signHS(alg, secret, signed), "a validly signed token that expired an hour ago was accepted")
+}
+
+var (
+	userField = regexp.MustCompile(`(?i)^(user(name)?|login|email|e-mail|account|user_?id)$`)
+	passField = regexp.MustCompile(`(?i)^(pass(word)?|passwd|pwd|secret)$`)
+	loginPath = regexp.MustCompile(`(?i)(login|signin|sign-in|session|authenticate|/auth\b|/token\b)`)
+)
+
+// loginOp returns the login operation with the names of its user and
+// password fields: the one identity 1 logs in with, else one that looks
+// like a login.
+func (s *scanner) loginOp() (o *opState, user, pass, known string) {
+	var want string
+	var body map[string]any
+	if len(s.cfg.Identities) > 0 && s.cfg.Identities[0].Login != nil {
+		l := s.cfg.Identities[0].Login
+		if op := s.findOperation(l.Operation); op != nil {
+			want = op.Method + " " + op.Path
+		}
+		body = l.Body
+	}
+	for _, x := range s.ops {
+		if x.op.Method != http.MethodPost || x.req.body == nil {
+			continue
+		}
+		if want != "" && x.key() != want || want == "" && !loginPath.MatchString(x.op.Path+" "+x.op.ID) {
+			continue
+		}
+		obj, ok := x.req.body.(map[string]any)
+		if !ok {
+			continue
+		}
+		user, pass = "", ""
+		for k := range obj {
+			switch {
+			case userField.MatchString(k):
+				user = k
+			case passField.MatchString(k):
+				pass = k
+			}
+		}
+		if user == "" || pass == "" {
+			continue
+		}
+		if v, ok := body[user].(string); ok {
+			known = v
+		}
+		return x, user, pass, known
+	}
+	return nil, "", "", ""
+}
+
+// loginChecks looks for user enumeration and a missing login rate limit.
+func (s *scanner) loginChecks(ctx context.Context) {
+	o, user, pass, known := s.loginOp()
+	if o == nil {
+		return
+	}
+	attempt := func(u string, n int) *result {
+		r := o.req.clone()
+		r.ident = -1
+		r.set(location{in: "body", name: "/" + escapePointer(user)}, u)
+		r.set(location{in: "body", name: "/" + escapePointer(pass)}, fmt.Sprintf("pcscan-wrong-%d", n))
+		return s.send(ctx, r)
+	}
+	if known != "" {
+		a1 := attempt(known, 1)
+		b1 := attempt("pcscan-no-such-user-7q", 1)
+		if comparableFailure(a1) && comparableFailure(b1) && !sameAnswer(a1, b1) {
+			a2 := attempt(known, 2)
+			b2 := attempt("pcscan-no-such-user-8q", 2)
+			if sameAnswer(a1, a2) && sameAnswer(b1, b2) && !sameAnswer(a2, b2) {
+				s.report("authn.user-enumeration", o, "body:/"+user, ConfidenceFirm, Evidence{
+					Request:  a2.reqText + "\n\n" + b2.reqText,
+					Response: s.describeResponse(a2) + "\n\n" + s.describeResponse(b2),
+					Detail:   "a known user with a wrong password and an unknown user get different answers, twice",
+				})
+			}
+		}
+	}
+	// A bounded burst of failed logins for one made-up account.
+	var mu sync.Mutex
+	var limited, sent int
+	var last *result
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := 0; i < s.cfg.Burst; i++ {
+		mu.Lock()
+		stop := limited > 0
+		mu.Unlock()
+		if stop || s.exhausted.Load() {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			res := attempt("pcscan-lockout-probe", i)
+			mu.Lock()
+			defer mu.Unlock()
+			if res.err != nil {
+				return
+			}
+			sent++
+			last = res
+			if res.status == http.StatusTooManyRequests || res.status == http.StatusLocked || hasRateLimitHeaders(res) {
+				limited++
+			}
+		}(i)
+	}
+	wg.Wait()
+	if limited == 0 && sent == s.cfg.Burst && last != nil {
+		s.report("authn.login-rate-limit", o, "", ConfidenceFirm, s.evidence(last,
+			fmt.Sprintf("%d failed logins for one account in a burst: none was refused with 429/423", sent)))
+	}
+}
+
+// comparableFailure reports whether a failed login answer can be compared
+// with another: not a throttled or locked answer (those say nothing about
+// the account) and not a gateway refusal.
+func comparableFailure(r *result) bool {
+	return r.err == nil && !r.ok() && !gatewayRefusal(r) &&
+		r.status != http.StatusTooManyRequests && r.status != http.StatusLocked
+}
+
+func hasRateLimitHeaders(res *result) bool {
+	for _, h := range []string{"RateLimit", "RateLimit-Policy", "RateLimit-Limit", "X-RateLimit-Limit", "X-Rate-Limit-Limit", "Retry-After"} {
+		if res.header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,210 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/openapi"
+)
+
+// ownerField names the members that say who owns an object.
+var ownerField = regexp.MustCompile(`(?i)^(owner|owner_?id|user_?id|user|created_?by|author|account_?id)$`)
+
+// adminPath marks administrative operations.
+var adminPath = regexp.MustCompile(`(?i)(^|/)(admin|admins|internal|manage|management|staff|superuser|root)(/|$)`)
+
+func runAuthorization(ctx context.Context, s *scanner) {
+	if len(s.ids) >= 2 {
+		s.eachOp(ctx, s.bola)
+	} else if len(s.ids) == 1 {
+		s.note("BOLA checks skipped: they need a second identity (--auth2)")
+	}
+	s.eachOp(ctx, s.bfla)
+	s.eachOp(ctx, s.privilegeField)
+}
+
+// owner returns the owner member of a JSON object answer, if any.
+func owner(res *result) (string, any, bool) {
+	obj, ok := res.json().(map[string]any)
+	if !ok {
+		return "", nil, false
+	}
+	for k, v := range obj {
+		if ownerField.MatchString(k) && isScalar(v) {
+			return k, v, true
+		}
+	}
+	return "", nil, false
+}
+
+// bola: identity 2 asks for an object identity 1 owns.
+func (s *scanner) bola(ctx context.Context, o *opState) {
+	if !strings.Contains(o.op.Path, "{") || o.op.Public() || !o.res.ok() {
+		return
+	}
+	field, who, ok := owner(o.res)
+	if !ok {
+		return
+	}
+	r := o.req.clone()
+	r.ident = 1
+	res := s.send(ctx, r)
+	if gatewayRefusal(res) {
+		s.reportBlocked("authz.bola", o, "identity:2", res)
+		return
+	}
+	if !res.ok() {
+		return
+	}
+	if f2, who2, ok := owner(res); ok && f2 == field && scalarString(who2) == scalarString(who) {
+		s.report("authz.bola", o, "identity:2", ConfidenceFirm, s.evidence(res,
+			fmt.Sprintf("%s got %s's object (%s %v) with %d", s.ids[1].name, s.ids[0].name, field, who, res.status)))
+	}
+}
+
+// adminOp reports whether an operation is administrative by its path,
+// tags or an x-admin / x-roles extension.
+func adminOp(op *openapi.Operation) bool {
+	if adminPath.MatchString(op.Path) || slices.ContainsFunc(op.Tags, func(t string) bool { return strings.EqualFold(t, "admin") }) {
+		return true
+	}
+	if v, ok := op.Extensions["x-admin"].(bool); ok && v {
+		return true
+	}
+	if roles, ok := op.Extensions["x-roles"].([]any); ok {
+		for _, r := range roles {
+			if s, ok := r.(string); ok && strings.EqualFold(s, "admin") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bfla: a normal identity calls an administrative operation. The
+// identities given to the scanner are taken to be normal users.
+func (s *scanner) bfla(ctx context.Context, o *opState) {
+	if len(s.ids) == 0 || o.op.Public() || !adminOp(o.op) {
+		return
+	}
+	res := o.res
+	if gatewayRefusal(res) {
+		s.reportBlocked("authz.bfla", o, "", res)
+		return
+	}
+	if res.ok() {
+		s.report("authz.bfla", o, "identity:1", ConfidenceFirm, s.evidence(res,
+			fmt.Sprintf("%s (a normal user) called an administrative operation and got %d", s.ids[0].name, res.status)))
+	}
+}
+
+// privilegeFields are set by the privilege probe.
+var privilegeFields = map[string]any{"role": "admin", "is_admin": true}
+
+// privilegeField: set role/is_admin in a write and read the object back.
+func (s *scanner) privilegeField(ctx context.Context, o *opState) {
+	s.writeProbe(ctx, o, "authz.privilege-field", privilegeFields, func(obj map[string]any) (string, bool) {
+		if v, ok := obj["role"].(string); ok && strings.EqualFold(v, "admin") {
+			return "role is now admin", true
+		}
+		if v, ok := obj["is_admin"].(bool); ok && v {
+			return "is_admin is now true", true
+		}
+		return "", false
+	})
+}
+
+// writeProbe sends the baseline write of o with extra members and reads
+// the object back (GET on the same path, or the created object's path, or
+// the answer itself); persisted tells whether the extra values stuck. The
+// members already present with those values in the baseline answer do not
+// count.
+func (s *scanner) writeProbe(ctx context.Context, o *opState, id string, extra map[string]any, persisted func(map[string]any) (string, bool)) {
+	switch o.op.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	default:
+		return
+	}
+	if !o.res.ok() {
+		return
+	}
+	obj, ok := o.req.body.(map[string]any)
+	if !ok {
+		return
+	}
+	if base, ok := o.res.json().(map[string]any); ok {
+		if _, already := persisted(base); already {
+			return
+		}
+	}
+	if read := s.readBack(ctx, o, o.res); read != nil {
+		if _, already := persisted(read); already {
+			return
+		}
+	}
+	r := o.req.clone()
+	body := r.body.(map[string]any)
+	for k, v := range extra {
+		if _, exists := obj[k]; !exists {
+			body[k] = v
+		}
+	}
+	res := s.send(ctx, r)
+	if gatewayRefusal(res) {
+		s.reportBlocked(id, o, "body", res)
+		return
+	}
+	if !res.ok() {
+		return
+	}
+	read := s.readBack(ctx, o, res)
+	if read == nil {
+		read, _ = res.json().(map[string]any)
+	}
+	if read == nil {
+		return
+	}
+	if what, ok := persisted(read); ok {
+		s.report(id, o, "body", ConfidenceFirm, s.evidence(res, what+" after the write (read back)"))
+	}
+}
+
+// readBack fetches the object a write produced: GET on the same path for
+// PUT/PATCH, GET on path/{id} of the created object for POST.
+func (s *scanner) readBack(ctx context.Context, o *opState, res *result) map[string]any {
+	created, _ := res.json().(map[string]any)
+	for _, x := range s.ops {
+		if x.op.Method != http.MethodGet {
+			continue
+		}
+		var r *request
+		switch {
+		case o.op.Method != http.MethodPost && x.op.Path == o.op.Path:
+			r = x.req.clone()
+			r.path = o.req.clone().path
+		case o.op.Method == http.MethodPost && created != nil && strings.HasPrefix(x.op.Path, o.op.Path+"/{") && strings.Count(x.op.Path, "{") == 1:
+			name := x.op.Path[len(o.op.Path)+2 : len(x.op.Path)-1]
+			v, ok := created[name]
+			if !ok {
+				v, ok = created["id"]
+			}
+			if !ok || strings.Contains(name, "/") {
+				continue
+			}
+			r = x.req.clone()
+			r.path = map[string]string{name: scalarString(v)}
+		default:
+			continue
+		}
+		r.ident = o.req.ident
+		got := s.send(ctx, r)
+		if obj, ok := got.json().(map[string]any); ok && got.ok() {
+			return obj
+		}
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// sqlErrors are database error messages that leak into answers.
+var sqlErrors = regexp.MustCompile(`(?i)(you have an error in your sql syntax|sql syntax|syntax error at or near|near "[^"]*": syntax error|unterminated quoted string|unclosed quotation mark|quoted string not properly terminated|sqlstate\[|sqlite3?[._]\w*error|ora-\d{5}|pg::syntaxerror|pq: syntax error|mysql_fetch|sqlexception|odbc driver)`)
+
+// passwdFile matches /etc/passwd content; winIni matches win.ini.
+var (
+	passwdFile = regexp.MustCompile(`root:[^:\n]*:0:0:`)
+	winIni     = regexp.MustCompile(`(?i)\[(fonts|extensions)\]`)
+)
+
+// Markers. Computed results (63959, 79123) never appear in the payloads
+// themselves, so a plain reflection does not count.
+const (
+	cmdMarker  = "pcx63959x"
+	sstiResult = "79123"
+	xssMarker  = "<pcx9k>"
+)
+
+func runInjection(ctx context.Context, s *scanner) {
+	s.eachOp(ctx, func(ctx context.Context, o *opState) {
+		if !o.res.reached() {
+			return
+		}
+		for _, loc := range o.req.locations() {
+			if !loc.stringy() || loc.in == "header" {
+				continue
+			}
+			s.injectLocation(ctx, o, loc)
+			if s.exhausted.Load() || ctx.Err() != nil {
+				return
+			}
+		}
+	})
+}
+
+// probe sends the baseline with value at loc.
+func (s *scanner) probe(ctx context.Context, o *opState, loc location, value any) *result {
+	r := o.req.clone()
+	r.set(loc, value)
+	return s.send(ctx, r)
+}
+
+// blockedOr records a blocked finding when res is a gateway refusal and
+// reports whether it was.
+func (s *scanner) blockedOr(id string, o *opState, loc location, res *result) bool {
+	if gatewayRefusal(res) {
+		s.reportBlocked(id, o, loc.String(), res)
+		return true
+	}
+	return false
+}
+
+func (s *scanner) injectLocation(ctx context.Context, o *opState, loc location) {
+	base := o.req.get(loc)
+	baseBody := o.res.body
+	L := loc.String()
+
+	// SQL, error based.
+	for _, p := range []string{"'", `"`} {
+		res := s.probe(ctx, o, loc, base+p)
+		if s.blockedOr("injection.sql.error", o, loc, res) {
+			continue
+		}
+		if res.err == nil {
+			if m := sqlErrors.Find(res.body); m != nil && !sqlErrors.Match(baseBody) {
+				s.report("injection.sql.error", o, L, ConfidenceFirm, s.evidence(res, fmt.Sprintf("a %s quote produced a database error (%q)", p, m)))
+				break
+			}
+		}
+	}
+
+	// SQL, boolean based: a true condition answers like the baseline, a
+	// false one differently, both stable.
+	t1 := s.probe(ctx, o, loc, base+"' AND 'pc'='pc")
+	f1 := s.probe(ctx, o, loc, base+"' AND 'pc'='px")
+	if s.blockedOr("injection.sql.boolean", o, loc, t1) || s.blockedOr("injection.sql.boolean", o, loc, f1) {
+		// refused
+	} else if t1.ok() && f1.err == nil && sameAnswer(t1, o.res) && !sameAnswer(t1, f1) {
+		t2 := s.probe(ctx, o, loc, base+"' AND 'pc'='pc")
+		f2 := s.probe(ctx, o, loc, base+"' AND 'pc'='px")
+		if sameAnswer(t1, t2) && sameAnswer(f1, f2) && !sameAnswer(t2, f2) {
+			s.report("injection.sql.boolean", o, L, ConfidenceFirm, s.evidence(f2,
+				fmt.Sprintf("a true condition answered like the baseline (%d bytes) and a false one differently (%d bytes), twice", len(t2.body), len(f2.body))))
+		}
+	}
+
+	// SQL, time based.
+	for _, form := range []string{"' AND SLEEP(%d)-- ", "'; SELECT pg_sleep(%d)-- "} {
+		var last *result
+		ok, res, detail := s.timeBased(func(d time.Duration) *result {
+			last = s.probe(ctx, o, loc, base+fmt.Sprintf(form, int(d.Seconds())))
+			return last
+		})
+		if s.blockedOr("injection.sql.time", o, loc, last) {
+			break
+		}
+		if ok {
+			s.report("injection.sql.time", o, L, ConfidenceFirm, s.evidence(res, detail))
+			break
+		}
+	}
+
+	// NoSQL operators, in JSON bodies: an operator object must not get
+	// further than a wrong plain value.
+	if loc.in == "body" {
+		wrong := s.probe(ctx, o, loc, "pcscan-no-such-value")
+		for _, op := range []map[string]any{{"$ne": "pcscan-no-such-value"}, {"$gt": ""}} {
+			res := s.probe(ctx, o, loc, op)
+			if s.blockedOr("injection.nosql", o, loc, res) {
+				break
+			}
+			if res.ok() && wrong.err == nil && !wrong.ok() {
+				s.report("injection.nosql", o, L, ConfidenceFirm, s.evidence(res,
+					fmt.Sprintf("a wrong value got %d; the operator object got %d", wrong.status, res.status)))
+				break
+			}
+		}
+	}
+
+	// OS command, echo based then time based.
+	for _, p := range []string{";echo pcx$((9137*7))x", "$(echo pcx$((9137*7))x)", "|echo pcx$((9137*7))x"} {
+		res := s.probe(ctx, o, loc, base+p)
+		if s.blockedOr("injection.command", o, loc, res) {
+			break
+		}
+		if res.err == nil && bytes.Contains(res.body, []byte(cmdMarker)) && !bytes.Contains(baseBody, []byte(cmdMarker)) {
+			s.report("injection.command", o, L, ConfidenceCertain, s.evidence(res, "the shell evaluated $((9137*7)) and echoed "+cmdMarker))
+			break
+		}
+	}
+	if !s.hasFindingAt("injection.command", o, L) {
+		var last *result
+		ok, res, detail := s.timeBased(func(d time.Duration) *result {
+			last = s.probe(ctx, o, loc, base+fmt.Sprintf(";sleep %d", int(d.Seconds())))
+			return last
+		})
+		if !s.blockedOr("injection.command", o, loc, last) && ok {
+			s.report("injection.command", o, L, ConfidenceFirm, s.evidence(res, detail))
+		}
+	}
+
+	// Server-side templates.
+	for _, p := range []string{"{{7193*11}}", "${7193*11}", "<%= 7193*11 %>"} {
+		res := s.probe(ctx, o, loc, base+p)
+		if s.blockedOr("injection.ssti", o, loc, res) {
+			break
+		}
+		if res.err == nil && bytes.Contains(res.body, []byte(sstiResult)) && !bytes.Contains(baseBody, []byte(sstiResult)) {
+			s.report("injection.ssti", o, L, ConfidenceCertain, s.evidence(res, "the template engine evaluated 7193*11 to "+sstiResult))
+			break
+		}
+	}
+
+	// Reflected XSS: the marker comes back unescaped in an HTML answer.
+	res := s.probe(ctx, o, loc, base+xssMarker+`"'`)
+	if !s.blockedOr("injection.xss", o, loc, res) && res.err == nil && bytes.Contains(res.body, []byte(xssMarker)) {
+		if ct := res.contentType(); ct == "" || ct == "text/html" || ct == "application/xhtml+xml" {
+			s.report("injection.xss", o, L, ConfidenceFirm, s.evidence(res, "the tag "+xssMarker+" came back unescaped in "+ct))
+		}
+	}
+
+	// Path traversal.
+	for _, p := range []string{"../../../../../../../../etc/passwd", "....//....//....//....//etc/passwd", "/etc/passwd", `..\..\..\..\..\windows\win.ini`} {
+		res := s.probe(ctx, o, loc, p)
+		if s.blockedOr("injection.path-traversal", o, loc, res) {
+			break
+		}
+		if res.err == nil && (passwdFile.Match(res.body) && !passwdFile.Match(baseBody) || winIni.Match(res.body) && !winIni.Match(baseBody)) {
+			s.report("injection.path-traversal", o, L, ConfidenceCertain, s.evidence(res, "a system file's content came back"))
+			break
+		}
+	}
+
+	// CRLF into headers (query and path only: a body value rarely reaches
+	// a header).
+	if loc.in == "query" || loc.in == "path" {
+		res := s.probe(ctx, o, loc, base+"\r\nX-Pc-Crlf: injected")
+		if !s.blockedOr("injection.crlf", o, loc, res) && res.err == nil && res.header.Get("X-Pc-Crlf") == "injected" {
+			s.report("injection.crlf", o, L, ConfidenceCertain, s.evidence(res, "the injected header X-Pc-Crlf came back"))
+		}
+	}
+}
+
+// hasFindingAt reports whether a real finding of id exists at o and loc.
+func (s *scanner) hasFindingAt(id string, o *opState, loc string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[id+"|"+o.key()+"|"+loc+"|real"]
+}
+
+// sameAnswer compares two answers: same status and the same body once
+// volatile members (request ids, timestamps) are removed.
+func sameAnswer(a, b *result) bool {
+	if a == nil || b == nil || a.err != nil || b.err != nil || a.status != b.status {
+		return false
+	}
+	return normalise(a) == normalise(b)
+}
+
+var volatile = regexp.MustCompile(`(?i)"(request_?id|instance|trace_?id|timestamp|time|date|nonce)"\s*:\s*("[^"]*"|[0-9.]+)`)
+
+func normalise(r *result) string {
+	return volatile.ReplaceAllString(string(r.body), "")
+}

@@ -1,0 +1,208 @@
+package scan
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/openapi"
+)
+
+// stackTrace matches stack traces and exception dumps of common runtimes.
+var stackTrace = regexp.MustCompile(`(goroutine \d+ \[[a-z ]+\]:|panic: runtime error|Traceback \(most recent call last\)|File "[^"]+", line \d+, in |Exception in thread "|\bat [\w.$]+\([\w]+\.(java|kt|scala):\d+\)|System\.[\w.]*Exception:|\.go:\d+ \+0x[0-9a-f]+|#\d+ /[\w/.-]+\.php\(\d+\))`)
+
+// passive runs on every answer: verbose errors are found wherever they
+// show up.
+func (s *scanner) passive(r *request, res *result) {
+	if !s.enabled("misconfiguration") || res.err != nil || len(res.body) == 0 {
+		return
+	}
+	if m := stackTrace.Find(res.body); m != nil {
+		var o *opState
+		for _, x := range s.ops {
+			if x.op == r.op {
+				o = x
+			}
+		}
+		if o == nil {
+			o = &opState{op: r.op}
+		}
+		s.report("misconfig.verbose-errors", o, "", ConfidenceCertain, s.evidence(res, fmt.Sprintf("the answer holds a stack trace (%q)", m)))
+	}
+}
+
+func runMisconfiguration(ctx context.Context, s *scanner) {
+	s.securityHeaders()
+	s.cors(ctx)
+	s.malformed(ctx)
+	s.transport(ctx)
+	s.inventory(ctx)
+}
+
+// securityHeaders reports each missing header once, with the first answer
+// that lacks it.
+func (s *scanner) securityHeaders() {
+	https := s.base.Scheme == "https"
+	for _, o := range s.ops {
+		res := o.res
+		if !res.ok() || gatewayRefusal(res) {
+			continue
+		}
+		miss := func(h, detail string) {
+			s.reportKey("misconfig.headers", o, "header:"+h, ConfidenceCertain, s.evidence(res, detail), false, "misconfig.headers|"+h)
+		}
+		if !strings.EqualFold(res.header.Get("X-Content-Type-Options"), "nosniff") {
+			miss("X-Content-Type-Options", "no X-Content-Type-Options: nosniff")
+		}
+		if ct := res.contentType(); ct == "text/html" {
+			if res.header.Get("Content-Security-Policy") == "" {
+				miss("Content-Security-Policy", "an HTML answer without Content-Security-Policy")
+			}
+			if res.header.Get("X-Frame-Options") == "" && !strings.Contains(res.header.Get("Content-Security-Policy"), "frame-ancestors") {
+				miss("X-Frame-Options", "an HTML answer without frame protection")
+			}
+		}
+		if https && res.header.Get("Strict-Transport-Security") == "" {
+			miss("Strict-Transport-Security", "an HTTPS answer without HSTS")
+		}
+	}
+}
+
+// evilOrigin is the origin the CORS probe claims.
+const evilOrigin = "https://pcscan-evil.example"
+
+func (s *scanner) cors(ctx context.Context) {
+	n := 0
+	for _, o := range s.ops {
+		if n >= 3 || o.op.Method != http.MethodGet || !o.res.ok() {
+			continue
+		}
+		n++
+		r := o.req.clone()
+		r.header.Set("Origin", evilOrigin)
+		res := s.send(ctx, r)
+		if res.err != nil {
+			continue
+		}
+		acao := res.header.Get("Access-Control-Allow-Origin")
+		creds := strings.EqualFold(res.header.Get("Access-Control-Allow-Credentials"), "true")
+		if (acao == evilOrigin || acao == "null") && creds {
+			s.reportKey("misconfig.cors", o, "header:Origin", ConfidenceCertain, s.evidence(res,
+				"the Origin "+evilOrigin+" was reflected with Access-Control-Allow-Credentials: true"), false, "misconfig.cors")
+			return
+		}
+	}
+}
+
+// malformed sends a broken JSON body to a few operations: the answer must
+// be a 4xx without internals (the passive check sees stack traces).
+func (s *scanner) malformed(ctx context.Context) {
+	n := 0
+	for _, o := range s.ops {
+		if n >= 5 || o.req.body == nil || !o.res.ok() {
+			continue
+		}
+		n++
+		r := o.req.clone()
+		r.body = nil
+		r.raw = []byte(`{"pcscan": [1, 2,`)
+		r.contentType = "application/json"
+		s.send(ctx, r)
+	}
+}
+
+// transport checks plain HTTP and, over HTTPS, old protocol versions and
+// weak cipher suites. Handshakes count against the budget.
+func (s *scanner) transport(ctx context.Context) {
+	host := s.base.Hostname()
+	if s.base.Scheme == "http" {
+		if !isLoopbackHost(host) {
+			s.reportKey("misconfig.plain-http", nil, "target", ConfidenceCertain, Evidence{
+				Request: "GET " + s.base.String(), Detail: "the target is served over plain HTTP"}, false, "")
+		}
+		return
+	}
+	addr := s.base.Host
+	if s.base.Port() == "" {
+		addr = net.JoinHostPort(host, "443")
+	}
+	type probe struct {
+		what string
+		cfg  *tls.Config
+	}
+	var weak []uint16
+	for _, c := range tls.InsecureCipherSuites() {
+		weak = append(weak, c.ID)
+	}
+	probes := []probe{
+		{"TLS 1.0", &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}},
+		{"TLS 1.1", &tls.Config{MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS11}},
+		{"insecure cipher suites (TLS 1.2)", &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: weak}},
+	}
+	for _, p := range probes {
+		if err := s.budget.Acquire(ctx); err != nil {
+			s.exhausted.Store(true)
+			return
+		}
+		p.cfg.ServerName = host
+		p.cfg.InsecureSkipVerify = true //nolint:gosec // only the protocol is probed
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		conn, err := tls.DialWithDialer(d, "tcp", addr, p.cfg)
+		if err != nil {
+			continue
+		}
+		st := conn.ConnectionState()
+		conn.Close()
+		s.reportKey("misconfig.tls", nil, "tls:"+p.what, ConfidenceCertain, Evidence{
+			Request: "TLS handshake with " + addr + " offering " + p.what,
+			Detail:  fmt.Sprintf("the server accepted %s with %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)),
+		}, false, "")
+	}
+}
+
+// debugPaths is the small wordlist of the inventory check.
+var debugPaths = []string{
+	"/debug", "/debug/vars", "/debug/pprof/", "/actuator", "/actuator/env", "/.env", "/.git/config",
+	"/server-status", "/admin", "/console", "/phpinfo.php", "/config.json", "/env", "/trace",
+	"/swagger.json", "/api-docs", "/graphql", "/test", "/internal",
+}
+
+// inventory asks for well-known debug and undocumented paths; an answer
+// that is 200 and unlike the answer to a random path is reported.
+func (s *scanner) inventory(ctx context.Context) {
+	mk := func(p string) *request {
+		op := &openapi.Operation{Method: http.MethodGet, Path: p}
+		return &request{op: op, method: http.MethodGet, path: map[string]string{}, header: http.Header{}, ident: min(0, len(s.ids)-1)}
+	}
+	random := s.send(ctx, mk("/pcscan-no-such-path-5f2c"))
+	for _, p := range debugPaths {
+		if s.documented(p) {
+			continue
+		}
+		r := mk(p)
+		res := s.send(ctx, r)
+		if res.err != nil || res.status != http.StatusOK || gatewayRefusal(res) {
+			continue
+		}
+		if random.err == nil && random.status == res.status && sameAnswer(random, res) {
+			continue
+		}
+		s.reportKey("misconfig.inventory", &opState{op: r.op}, "path:"+p, ConfidenceFirm, s.evidence(res,
+			"GET "+p+" is not in the description and answered 200"), false, "")
+	}
+}
+
+// documented reports whether the description has a path matching p.
+func (s *scanner) documented(p string) bool {
+	for _, op := range s.spec.Operations() {
+		if op.Path == p || strings.TrimSuffix(op.Path, "/") == strings.TrimSuffix(p, "/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,151 @@
+package scan
+
+import (
+	"context"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/openapi"
+)
+
+var (
+	// alwaysSensitive are members no response should carry, declared or not.
+	alwaysSensitive = regexp.MustCompile(`(?i)^(password|passwd|pwd|password_?hash|pass_?hash|hash|hashed_?password|salt|ssn|social_?security(_number)?|card_?number|cc_?number|credit_?card(_number)?|cvv|cvc|pan)$`)
+	// undeclaredSensitive are members that are fine when the description
+	// declares them (a login answer's token) and a leak when it does not.
+	undeclaredSensitive = regexp.MustCompile(`(?i)^(.*_?secret|secret|.*_?token|token|api_?key|private_?key|session_?id)$`)
+	ssnValue            = regexp.MustCompile(`^\d{3}-\d{2}-\d{4}$`)
+	cardValue           = regexp.MustCompile(`^\d{13,19}$`)
+)
+
+// massField is the undeclared member the mass-assignment probe sets.
+const (
+	massField = "pcscan_extra"
+	massValue = "pcx-mass-assigned"
+)
+
+func runProperty(ctx context.Context, s *scanner) {
+	for _, o := range s.ops {
+		s.exposure(o)
+	}
+	s.eachOp(ctx, func(ctx context.Context, o *opState) {
+		s.writeProbe(ctx, o, "property.mass-assignment", map[string]any{massField: massValue}, func(obj map[string]any) (string, bool) {
+			if v, ok := obj[massField].(string); ok && v == massValue {
+				return "the undeclared member " + massField + " was stored", true
+			}
+			return "", false
+		})
+	})
+}
+
+// responseSchema returns the raw JSON schema declared for an answer.
+func responseSchema(o *opState, res *result) map[string]any {
+	r, ok := declaredResponse(o.op, res.status)
+	if !ok {
+		return nil
+	}
+	if mt := jsonMedia(r.Content); mt != nil && mt.Schema != nil {
+		return mt.Schema.Raw
+	}
+	return nil
+}
+
+// exposure looks at a 2xx JSON answer for sensitive members and members
+// the schema does not declare.
+func (s *scanner) exposure(o *opState) {
+	res := o.res
+	if !res.ok() || !isJSONType(res.contentType()) {
+		return
+	}
+	sc := responseSchema(o, res)
+	var sensitive, undeclared []string
+	var walk func(v any, sc map[string]any, ptr string, depth int)
+	walk = func(v any, sc map[string]any, ptr string, depth int) {
+		if depth > 6 {
+			return
+		}
+		switch x := v.(type) {
+		case []any:
+			for i, e := range x {
+				if i >= 3 {
+					break
+				}
+				walk(e, openapi.ItemsSchema(sc), ptr+"/"+strconv.Itoa(i), depth+1)
+			}
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				sub, declared := openapi.PropertySchema(sc, k)
+				p := ptr + "/" + escapePointer(k)
+				switch {
+				case alwaysSensitive.MatchString(k):
+					sensitive = append(sensitive, p)
+				case undeclaredSensitive.MatchString(k) && !declared:
+					sensitive = append(sensitive, p)
+				case isSensitiveValue(x[k]):
+					sensitive = append(sensitive, p)
+				}
+				if sc != nil && !declared && hasProperties(sc) && !openAdditional(sc) {
+					undeclared = append(undeclared, p)
+				}
+				walk(x[k], sub, p, depth+1)
+			}
+		}
+	}
+	walk(res.json(), sc, "", 0)
+	if len(sensitive) > 0 {
+		s.report("property.sensitive-data", o, "response", ConfidenceFirm, s.evidence(res, "sensitive members: "+strings.Join(dedupe(sensitive), ", ")))
+	}
+	if len(undeclared) > 0 {
+		s.report("property.undeclared-fields", o, "response", ConfidenceFirm, s.evidence(res, "members not in the response schema: "+strings.Join(dedupe(undeclared), ", ")))
+	}
+}
+
+func dedupe(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func isSensitiveValue(v any) bool {
+	str, ok := v.(string)
+	if !ok {
+		return false
+	}
+	if ssnValue.MatchString(str) {
+		return true
+	}
+	return cardValue.MatchString(str) && luhn(str)
+}
+
+func luhn(s string) bool {
+	sum, double := 0, false
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+func hasProperties(sc map[string]any) bool {
+	return openapi.SchemaTypes(sc) != nil && slices.Contains(openapi.SchemaTypes(sc), "object") && (sc["properties"] != nil || sc["allOf"] != nil)
+}
+
+// openAdditional reports whether the schema explicitly allows undeclared
+// members (additionalProperties: true or a schema).
+func openAdditional(sc map[string]any) bool {
+	switch a := sc["additionalProperties"].(type) {
+	case bool:
+		return a
+	case map[string]any:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,184 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/openapi"
+)
+
+// pageParam names the parameters that size a page.
+var pageParam = regexp.MustCompile(`(?i)^(limit|page_?size|per_?page|size|count|max|max_?results|top|take|first)$`)
+
+func runResource(ctx context.Context, s *scanner) {
+	s.rateLimit(ctx)
+	s.eachOp(ctx, s.pageSize)
+	large := 0
+	for _, o := range s.ops {
+		if large >= 3 || s.exhausted.Load() {
+			break
+		}
+		if s.largeBody(ctx, o) {
+			large++
+		}
+	}
+	s.eachOp(ctx, s.redos)
+}
+
+// rateLimit sends a bounded burst to one cheap read and expects a 429 or
+// rate-limit headers.
+func (s *scanner) rateLimit(ctx context.Context) {
+	var o *opState
+	for _, x := range s.ops {
+		if x.op.Method == http.MethodGet && x.res.ok() && !strings.Contains(x.op.Path, "{") {
+			if o == nil || x.op.Public() && !o.op.Public() {
+				o = x
+			}
+		}
+	}
+	if o == nil {
+		return
+	}
+	if hasRateLimitHeaders(o.res) {
+		return
+	}
+	var mu sync.Mutex
+	var sent, limited int
+	var last *result
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := 0; i < s.cfg.Burst && !s.exhausted.Load(); i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res := s.send(ctx, o.req.clone())
+			mu.Lock()
+			defer mu.Unlock()
+			if res.err != nil {
+				return
+			}
+			sent++
+			last = res
+			if res.status == http.StatusTooManyRequests || hasRateLimitHeaders(res) {
+				limited++
+			}
+		}()
+	}
+	wg.Wait()
+	if sent == s.cfg.Burst && limited == 0 {
+		s.report("resource.rate-limit", o, "", ConfidenceFirm, s.evidence(last,
+			fmt.Sprintf("a burst of %d requests: no 429 and no rate-limit headers", sent)))
+	}
+}
+
+// itemCount counts the items of a list answer: a JSON array, or the
+// largest array member of an object.
+func itemCount(res *result) int {
+	switch v := res.json().(type) {
+	case []any:
+		return len(v)
+	case map[string]any:
+		n := 0
+		for _, x := range v {
+			if a, ok := x.([]any); ok && len(a) > n {
+				n = len(a)
+			}
+		}
+		return n
+	}
+	return 0
+}
+
+// pageSize asks for a page far above the declared maximum.
+func (s *scanner) pageSize(ctx context.Context, o *opState) {
+	if !o.res.ok() || o.op.Method != http.MethodGet {
+		return
+	}
+	for _, p := range o.op.Parameters {
+		if p.In != "query" || !pageParam.MatchString(p.Name) || p.Schema == nil {
+			continue
+		}
+		t := openapi.SchemaTypes(p.Schema.Raw)
+		if !slices.Contains(t, "integer") && !slices.Contains(t, "number") {
+			continue
+		}
+		limit := 1000
+		if m, ok := num(p.Schema.Raw["maximum"]); ok {
+			limit = int(m)
+		}
+		ask := max(limit*10, 1000)
+		loc := location{in: "query", name: p.Name, schema: p.Schema.Raw}
+		res := s.probe(ctx, o, loc, strconv.Itoa(ask))
+		if gatewayRefusal(res) || !res.ok() {
+			continue
+		}
+		if n := itemCount(res); n > limit {
+			s.report("resource.page-size", o, loc.String(), ConfidenceCertain, s.evidence(res,
+				fmt.Sprintf("asked for %d items (maximum %d): got %d", ask, limit, n)))
+		}
+	}
+}
+
+// largeBody pads the first string member of a JSON body to LargeBody
+// bytes; a 2xx answer means no body limit. It reports whether it probed.
+func (s *scanner) largeBody(ctx context.Context, o *opState) bool {
+	if o.req.body == nil || !o.res.ok() {
+		return false
+	}
+	var loc *location
+	for _, l := range o.req.locations() {
+		if l.stringy() {
+			loc = &l
+			break
+		}
+	}
+	if loc == nil {
+		return false
+	}
+	r := o.req.clone()
+	r.set(*loc, strings.Repeat("a", s.cfg.LargeBody))
+	res := s.send(ctx, r)
+	if gatewayRefusal(res) {
+		return true
+	}
+	if res.ok() {
+		s.report("resource.large-body", o, loc.String(), ConfidenceCertain, s.evidence(res,
+			fmt.Sprintf("a %d-byte body was accepted with %d", s.cfg.LargeBody, res.status)))
+	}
+	return true
+}
+
+// redos sends a long run of word characters ending in a mismatch, the
+// classic input that makes backtracking patterns explode, against a short
+// one of the same shape.
+func (s *scanner) redos(ctx context.Context, o *opState) {
+	if !o.res.ok() || o.op.Method != http.MethodGet {
+		return
+	}
+	for _, loc := range o.req.locations() {
+		if !loc.stringy() || loc.in == "header" {
+			continue
+		}
+		ok, res, detail := s.timeBased(func(d time.Duration) *result {
+			n := 4
+			if d > 0 {
+				n = 48
+			}
+			return s.probe(ctx, o, loc, strings.Repeat("a", n)+"!")
+		})
+		if ok {
+			s.report("resource.redos", o, loc.String(), ConfidenceFirm, s.evidence(res, "48 characters took much longer than 4: "+detail))
+		}
+		if s.exhausted.Load() {
+			return
+		}
+	}
+}

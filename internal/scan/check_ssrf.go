@@ -1,0 +1,116 @@
+package scan
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// canary is the listener SSRF probes point at: a target that fetches a
+// probe's URL shows up here with the probe's token in the path.
+type canary struct {
+	srv  *http.Server
+	ln   net.Listener
+	base string
+
+	mu   sync.Mutex
+	hits map[string]chan struct{}
+}
+
+func startCanary(c Canary) (*canary, error) {
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, err
+	}
+	k := &canary{ln: ln, hits: map[string]chan struct{}{}, base: strings.TrimSuffix(c.URL, "/")}
+	if k.base == "" {
+		k.base = "http://" + ln.Addr().String()
+	}
+	k.srv = &http.Server{Handler: http.HandlerFunc(k.serve), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = k.srv.Serve(ln) }()
+	return k, nil
+}
+
+func (k *canary) serve(w http.ResponseWriter, r *http.Request) {
+	if tok, ok := strings.CutPrefix(r.URL.Path, "/pcscan-ssrf/"); ok {
+		k.mu.Lock()
+		if ch, ok := k.hits[tok]; ok {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+		k.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("portcullis scan canary\n"))
+}
+
+// url returns a fresh canary URL and a channel closed when it is fetched.
+func (k *canary) url() (string, <-chan struct{}) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	tok := hex.EncodeToString(b)
+	ch := make(chan struct{})
+	k.mu.Lock()
+	k.hits[tok] = ch
+	k.mu.Unlock()
+	return k.base + "/pcscan-ssrf/" + tok, ch
+}
+
+func (k *canary) close() { _ = k.srv.Close() }
+
+// urlParam names parameters that likely carry a URL.
+var urlParam = regexp.MustCompile(`(?i)(url|uri|link|href|callback|webhook|redirect|return|next|dest|target|image|img|avatar|feed|fetch|proxy|endpoint|site|src)`)
+
+func urlLike(loc location, value string) bool {
+	if f, _ := loc.schema["format"].(string); f == "uri" || f == "url" || f == "iri" {
+		return true
+	}
+	name := loc.name
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	return urlParam.MatchString(name) || strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://")
+}
+
+func runSSRF(ctx context.Context, s *scanner) {
+	if s.canary == nil {
+		return
+	}
+	s.eachOp(ctx, func(ctx context.Context, o *opState) {
+		if !o.res.ok() && o.res.status != http.StatusBadRequest {
+			return
+		}
+		for _, loc := range o.req.locations() {
+			if !loc.stringy() || !urlLike(loc, o.req.get(loc)) {
+				continue
+			}
+			u, hit := k(s).url()
+			res := s.probe(ctx, o, loc, u)
+			if gatewayRefusal(res) {
+				s.reportBlocked("ssrf.canary", o, loc.String(), res)
+				continue
+			}
+			t := time.NewTimer(time.Second)
+			select {
+			case <-hit:
+				s.report("ssrf.canary", o, loc.String(), ConfidenceCertain, s.evidence(res,
+					fmt.Sprintf("the canary at %s received the request the target was asked to make", s.canary.base)))
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	})
+}
+
+func k(s *scanner) *canary { return s.canary }

@@ -1,0 +1,211 @@
+package scan
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/demo"
+	"github.com/portcullis/portcullis/internal/openapi"
+)
+
+func labSpec(t testing.TB) *openapi.Spec {
+	t.Helper()
+	spec, err := openapi.Parse(demo.OpenAPIVulnerable(), "")
+	if err != nil {
+		t.Fatalf("parsing the lab description: %v", err)
+	}
+	return spec
+}
+
+func labConfig(target string) Config {
+	return Config{
+		Spec:   "openapi-vulnerable.yaml",
+		Target: target,
+		Identities: []Identity{
+			{Name: "alice", Login: &Login{Operation: "login", Body: map[string]any{"username": "alice", "password": "alice-password"}}},
+			{Name: "bob", Login: &Login{Operation: "POST /login", Body: map[string]any{"username": "bob", "password": "bob-password"}}},
+		},
+		AllowDestructive: true,
+		Concurrency:      6,
+	}
+}
+
+func scanHandler(t testing.TB, h http.Handler, cfg func(*Config)) *Report {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c := labConfig(srv.URL)
+	if cfg != nil {
+		cfg(&c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, c, Options{Spec: labSpec(t)})
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	return rep
+}
+
+// plantedFlaws are the flaws of `portcullis demo --vulnerable`, by check id
+// and operation.
+var plantedFlaws = []struct{ check, op string }{
+	{"functional.server-error", "GET /search"},
+	{"functional.negative-accepted", "POST /notes"},
+	{"functional.content-type", "GET /reports"},
+	{"functional.schema", "GET /profile"},
+	{"injection.sql.error", "GET /search"},
+	{"injection.sql.boolean", "GET /search"},
+	{"injection.sql.time", "GET /search"},
+	{"injection.nosql", "POST /login"},
+	{"injection.command", "GET /ping"},
+	{"injection.ssti", "GET /greet"},
+	{"injection.xss", "GET /greet"},
+	{"injection.path-traversal", "GET /files"},
+	{"injection.crlf", "GET /redirect"},
+	{"authn.missing", "GET /reports"},
+	{"authn.jwt.none", ""},
+	{"authn.jwt.unsigned", ""},
+	{"authn.jwt.expired", ""},
+	{"authn.jwt.weak-secret", ""},
+	{"authn.user-enumeration", "POST /login"},
+	{"authn.login-rate-limit", "POST /login"},
+	{"authz.bola", "GET /notes/{id}"},
+	{"authz.bfla", "GET /admin/users"},
+	{"authz.privilege-field", "PUT /profile"},
+	{"property.mass-assignment", "POST /notes"},
+	{"property.undeclared-fields", "GET /profile"},
+	{"property.sensitive-data", "GET /profile"},
+	{"resource.rate-limit", ""},
+	{"resource.page-size", "GET /search"},
+	{"resource.large-body", "POST /notes"},
+	{"resource.redos", "GET /check-email"},
+	{"misconfig.headers", ""},
+	{"misconfig.cors", ""},
+	{"misconfig.verbose-errors", "GET /search"},
+	{"misconfig.inventory", "GET /debug/vars"},
+	{"ssrf.canary", "GET /fetch"},
+}
+
+func TestScanVulnerableDemoFindsEveryPlantedFlaw(t *testing.T) {
+	t.Parallel()
+	rep := scanHandler(t, demo.NewAPI(demo.APIOptions{Vulnerable: true}), nil)
+	found := map[string]map[string]bool{}
+	for _, f := range rep.Findings {
+		if found[f.CheckID] == nil {
+			found[f.CheckID] = map[string]bool{}
+		}
+		found[f.CheckID][f.Operation] = true
+		if f.Evidence.Request == "" && f.CheckID != "misconfig.plain-http" {
+			t.Errorf("%s on %s has no request evidence", f.CheckID, f.Operation)
+		}
+		if f.OWASP == "" || f.Remediation == "" || f.Severity.Rank() < 0 || f.Confidence == "" {
+			t.Errorf("%s lacks OWASP, remediation, severity or confidence: %+v", f.CheckID, f)
+		}
+	}
+	for _, p := range plantedFlaws {
+		t.Run(p.check+" "+p.op, func(t *testing.T) {
+			ops, ok := found[p.check]
+			if !ok {
+				t.Fatalf("got no %s finding, want one", p.check)
+			}
+			if p.op != "" && !ops[p.op] {
+				t.Errorf("got %s on %v, want it on %s", p.check, keys(ops), p.op)
+			}
+		})
+	}
+	t.Logf("%d findings, %d requests, %s", len(rep.Findings), rep.Requests, rep.Finished.Sub(rep.Started))
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestScanFixedLabReportsNothing(t *testing.T) {
+	t.Parallel()
+	rep := scanHandler(t, demo.NewAPI(demo.APIOptions{Lab: true}), nil)
+	for _, f := range rep.Findings {
+		t.Errorf("false positive %s on %s at %s: %s\n%s\n%s", f.CheckID, f.Operation, f.Location, f.Evidence.Detail, f.Evidence.Request, f.Evidence.Response)
+	}
+	if rep.Requests < 100 {
+		t.Errorf("got %d requests, want a real scan (>= 100)", rep.Requests)
+	}
+}
+
+// counter counts the requests reaching the target, with their times and
+// methods.
+type counter struct {
+	mu      sync.Mutex
+	times   []time.Time
+	methods map[string]int
+	next    http.Handler
+}
+
+func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.times = append(c.times, time.Now())
+	c.methods[r.Method]++
+	c.mu.Unlock()
+	c.next.ServeHTTP(w, r)
+}
+
+func TestBudgetsAreHonouredAtTheTarget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name              string
+		rate              float64
+		max               int
+		allowDestructive  bool
+		wantNoDestructive bool
+	}{
+		{name: "max requests, not destructive", max: 150, wantNoDestructive: true},
+		{name: "rate and max", rate: 40, max: 120, allowDestructive: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &counter{methods: map[string]int{}, next: demo.NewAPI(demo.APIOptions{Lab: true})}
+			rep := scanHandler(t, c, func(cfg *Config) {
+				cfg.Rate, cfg.MaxRequests, cfg.AllowDestructive = tt.rate, tt.max, tt.allowDestructive
+				cfg.Checks = []string{"all", "performance"}
+				cfg.Performance.Duration = time.Second
+			})
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if got := len(c.times); got > tt.max {
+				t.Errorf("the target got %d requests, want at most %d", got, tt.max)
+			}
+			if rep.Requests > tt.max {
+				t.Errorf("the report counts %d requests, want at most %d", rep.Requests, tt.max)
+			}
+			if tt.rate > 0 {
+				for i := range c.times {
+					n := 0
+					for j := i; j < len(c.times) && c.times[j].Sub(c.times[i]) < time.Second; j++ {
+						n++
+					}
+					if float64(n) > tt.rate {
+						t.Fatalf("the target got %d requests within one second, want at most %v", n, tt.rate)
+					}
+				}
+			}
+			if tt.wantNoDestructive {
+				for _, m := range []string{http.MethodDelete, http.MethodPut, http.MethodPatch} {
+					if c.methods[m] > 0 {
+						t.Errorf("got %d %s requests without allow_destructive, want 0", c.methods[m], m)
+					}
+				}
+			}
+		})
+	}
+}
