@@ -33,8 +33,15 @@ func TestLoadDemo(t *testing.T) {
 	}
 	want := []string{"GET /healthz", "GET /orders", "POST /orders", "GET /orders/{id}", "GET /pets", "POST /pets",
 		"GET /pets/{id}", "PUT /pets/{id}", "DELETE /pets/{id}", "GET /users", "GET /users/{id}"}
-	if !reflect.DeepEqual(keys, want) {
-		t.Errorf("operations: got %v, want %v", keys, want)
+	// The demo may gain operations; these must be there, in this order.
+	i := 0
+	for _, k := range keys {
+		if i < len(want) && k == want[i] {
+			i++
+		}
+	}
+	if i != len(want) {
+		t.Errorf("operations: got %v, want them to include %v in this order", keys, want)
 	}
 	if !s.OperationByID("healthz").Public() {
 		t.Errorf("healthz: got not public, want public (security: [])")
