@@ -189,6 +189,9 @@ printed request, print ok/FAIL per request and exit non-zero on any failure.`,
 			if selftest {
 				addr, adminAddr, upstreamAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 			}
+			if demoVulnerable && !selftest {
+				printVulnerableHint(cmd.OutOrStdout(), upstreamAddr)
+			}
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), addr, adminAddr, upstreamAddr, selftest)
 		},
 	}
@@ -196,6 +199,7 @@ printed request, print ok/FAIL per request and exit non-zero on any failure.`,
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "127.0.0.1:9901", "admin address (metrics, health, admin API)")
 	cmd.Flags().StringVar(&upstreamAddr, "upstream-addr", "127.0.0.1:8081", "address of the demo API itself (unprotected)")
 	cmd.Flags().BoolVar(&selftest, "selftest", false, "send every printed request and check the answers")
+	cmd.Flags().BoolVar(&demoVulnerable, "vulnerable", false, "serve the scanner lab with planted flaws on the demo API address (for portcullis scan; never expose it)")
 	return cmd
 }
 
@@ -224,7 +228,7 @@ func startDemo(addr, adminAddr, upstreamAddr string, logLevel slog.Level) (*demo
 		cleanup()
 		return nil, fmt.Errorf("demo API: %w", err)
 	}
-	upSrv := &http.Server{Handler: demo.NewAPI(demo.APIOptions{}), ReadHeaderTimeout: 10 * time.Second}
+	upSrv := &http.Server{Handler: demo.NewAPI(demo.APIOptions{Vulnerable: demoVulnerable}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = upSrv.Serve(upLn) }()
 	closers = append(closers, func() { upSrv.Close() })
 	upstreamURL := "http://" + upLn.Addr().String()

@@ -3,6 +3,7 @@
 //	portcullis demo                 run the demo API behind the gateway (no files needed)
 //	portcullis serve -c FILE        run the gateway
 //	portcullis check -c FILE        validate a config file
+//	portcullis scan --spec --target test a live API from its OpenAPI description
 //	portcullis keys create|list|revoke|rotate --file FILE   manage API keys
 //	portcullis config schema        print the config's JSON Schema
 //	portcullis version              print the version
@@ -47,7 +48,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), &cobra.Command{
+	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run: func(cmd *cobra.Command, args []string) {

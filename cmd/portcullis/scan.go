@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/internal/scan"
+	"github.com/portcullis/portcullis/internal/scan/report"
+)
+
+// usageError makes a scan usage problem exit with code 2.
+func usageError(err error) error { return &exitError{code: 2, err: err} }
+
+func newScan() *cobra.Command {
+	var (
+		configFile, formats, failOn, apiKeyHeader string
+		auth, auth2, checks                       []string
+		apiKey, apiKey2                           string
+		quiet                                     bool
+		c                                         scan.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "scan --spec FILE|URL --target URL",
+		Short: "Test a live API from its OpenAPI description (security, functional and load tests)",
+		Long: `Read an OpenAPI description, build valid requests for every operation and
+attack the API at --target the way a penetration tester would: functional
+conformance, injection, authentication and JWT, authorization (BOLA, BFLA),
+property-level, resource consumption, misconfiguration, SSRF and (when asked
+for with --checks performance) a load test. Findings go to the terminal and
+to report files in --out.
+
+Every request goes through one budget: --rate requests per second and
+--max-requests in total are never exceeded. Without --allow-destructive the
+scanner never sends DELETE, PUT or PATCH and never changes existing objects.
+It sends requests only to --target (and its own loopback SSRF canary).
+
+Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
+2 usage, config, description or login error.`,
+		Example: `  portcullis demo --vulnerable &
+  portcullis scan --config examples/scan-demo.yaml
+  portcullis scan --spec openapi.yaml --target http://127.0.0.1:8081 \
+      --auth 'Authorization: Bearer eyJ...' --auth2 'Authorization: Bearer eyJ...' \
+      --checks all,-resource --rate 20 --max-requests 5000 --out report --format json,sarif,html --fail-on high`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := scan.Config{}
+			if configFile != "" {
+				fc, err := scan.LoadConfig(configFile)
+				if err != nil {
+					return usageError(err)
+				}
+				cfg = *fc
+			}
+			f := cmd.Flags()
+			set := func(name string, apply func()) {
+				if f.Changed(name) || configFile == "" {
+					apply()
+				}
+			}
+			set("spec", func() { cfg.Spec = c.Spec })
+			set("target", func() { cfg.Target = c.Target })
+			set("rate", func() { cfg.Rate = c.Rate })
+			set("max-requests", func() { cfg.MaxRequests = c.MaxRequests })
+			set("allow-destructive", func() { cfg.AllowDestructive = c.AllowDestructive })
+			set("allow-load-non-loopback", func() { cfg.AllowLoadNonLoopback = c.AllowLoadNonLoopback })
+			set("out", func() { cfg.Out = c.Out })
+			set("timeout", func() { cfg.Timeout = c.Timeout })
+			set("time-delay", func() { cfg.TimeDelay = c.TimeDelay })
+			set("concurrency", func() { cfg.Concurrency = c.Concurrency })
+			set("perf-rate", func() { cfg.Performance.Rate = c.Performance.Rate })
+			set("perf-duration", func() { cfg.Performance.Duration = c.Performance.Duration })
+			set("perf-max-p99", func() { cfg.Performance.MaxP99 = c.Performance.MaxP99 })
+			if f.Changed("checks") {
+				cfg.Checks = checks
+			}
+			if f.Changed("format") {
+				fs, err := report.ParseFormats(formats)
+				if err != nil {
+					return usageError(err)
+				}
+				cfg.Formats = fs
+			}
+			if f.Changed("fail-on") {
+				cfg.FailOn = scan.Severity(strings.ToLower(failOn))
+			}
+			for i, creds := range []struct {
+				headers []string
+				key     string
+			}{{auth, apiKey}, {auth2, apiKey2}} {
+				if len(creds.headers) == 0 && creds.key == "" {
+					continue
+				}
+				for len(cfg.Identities) <= i {
+					cfg.Identities = append(cfg.Identities, scan.Identity{})
+				}
+				id := &cfg.Identities[i]
+				if id.Headers == nil {
+					id.Headers = map[string]string{}
+				}
+				for _, h := range creds.headers {
+					k, v, ok := strings.Cut(h, ":")
+					if !ok || strings.TrimSpace(k) == "" {
+						return usageError(fmt.Errorf("--auth %q: want 'Header: value'", h))
+					}
+					id.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				}
+				if creds.key != "" {
+					id.Headers[apiKeyHeader] = creds.key
+				}
+			}
+			if len(cfg.Identities) == 1 && len(auth2) > 0 {
+				return usageError(errors.New("--auth2 needs --auth"))
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageError(err)
+			}
+			return runScan(cmd, cfg, quiet)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&configFile, "config", "c", "", "scan config file (scan.yaml); flags given as well override it")
+	f.StringVar(&c.Spec, "spec", "", "OpenAPI description: file path or http(s) URL (required)")
+	f.StringVar(&c.Target, "target", "", "base URL of the API to scan, http:// or https:// (required)")
+	f.StringArrayVar(&auth, "auth", nil, "header of identity 1, 'Header: value' (repeatable)")
+	f.StringArrayVar(&auth2, "auth2", nil, "header of identity 2 for cross-identity (BOLA) tests (repeatable)")
+	f.StringVar(&apiKey, "api-key", "", "API key of identity 1, sent in --api-key-header")
+	f.StringVar(&apiKey2, "api-key2", "", "API key of identity 2, sent in --api-key-header")
+	f.StringVar(&apiKeyHeader, "api-key-header", "X-Api-Key", "header that carries --api-key and --api-key2")
+	f.StringSliceVar(&checks, "checks", nil, "check groups: names to include, -name to exclude (all = every group but performance): "+strings.Join(scan.Groups, ","))
+	f.Float64Var(&c.Rate, "rate", 0, "most requests per second, everything included (0: unlimited)")
+	f.IntVar(&c.MaxRequests, "max-requests", 0, "most requests in total (0: unlimited)")
+	f.BoolVar(&c.AllowDestructive, "allow-destructive", false, "allow DELETE, PUT, PATCH and changes to existing objects")
+	f.BoolVar(&c.AllowLoadNonLoopback, "allow-load-non-loopback", false, "allow the load test against a target that is not loopback")
+	f.StringVar(&c.Out, "out", "", "directory for report files (none when empty)")
+	f.StringVar(&formats, "format", "json", "report formats: json,sarif,junit,html or all")
+	f.StringVar(&failOn, "fail-on", "", "exit 1 when a finding reaches this severity: info, low, medium, high, critical")
+	f.DurationVar(&c.Timeout, "timeout", 0, "timeout of one request (0: 15s)")
+	f.DurationVar(&c.TimeDelay, "time-delay", 0, "delay time-based probes ask for (0: 2s; at least 1s)")
+	f.IntVar(&c.Concurrency, "concurrency", 0, "operations probed at once (0: 4)")
+	f.IntVar(&c.Performance.Rate, "perf-rate", 0, "load test requests per second (0: 50)")
+	f.DurationVar(&c.Performance.Duration, "perf-duration", 0, "load test duration (0: 5s)")
+	f.DurationVar(&c.Performance.MaxP99, "perf-max-p99", 0, "load test pass threshold for p99 latency (0: 500ms)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, cfg scan.Config, quiet bool) error {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	groups, _ := scan.SelectGroups(cfg.Checks)
+	bar := report.NewProgress(cmd.ErrOrStderr(), len(groups)+1, !quiet)
+	last := 0
+	rep, err := scan.Run(ctx, cfg, scan.Options{Progress: func(p scan.Progress) {
+		bar.Describe(fmt.Sprintf("%-16s %5d requests %3d findings", p.Group, p.Requests, p.Findings))
+		if p.Step > last {
+			bar.Add(p.Step - last)
+			last = p.Step
+		}
+	}})
+	bar.Finish()
+	if err != nil {
+		return usageError(err)
+	}
+	out := cmd.OutOrStdout()
+	if err := report.Summary(out, rep); err != nil {
+		return err
+	}
+	if cfg.Out != "" {
+		formats := cfg.Formats
+		if len(formats) == 0 {
+			formats = []string{report.FormatJSON}
+		}
+		opts := report.Options{SpecPath: cfg.Spec, ToolVersion: version}
+		if data, err := os.ReadFile(cfg.Spec); err == nil {
+			opts.SpecSource = data
+		}
+		paths, err := report.Write(cfg.Out, formats, rep, opts)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			fmt.Fprintln(out, "wrote", p)
+		}
+	}
+	if cfg.FailOn != "" && report.ExitCode(rep, cfg.FailOn) != 0 {
+		return &exitError{code: 1, err: fmt.Errorf("findings at or above %s", cfg.FailOn)}
+	}
+	return nil
+}
