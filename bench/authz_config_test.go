@@ -6,16 +6,20 @@ import (
 	"github.com/portcullis/portcullis/internal/config"
 )
 
-// TestAuthzConfig loads bench/portcullis-authz.yaml (the portcullis+authz
-// row) the way `portcullis serve` does, Cedar policies included.
+// TestAuthzConfig loads bench/portcullis-authz.yaml and
+// portcullis-identity-authz.yaml (the rows with authz) the way `portcullis serve` does, Cedar policies included.
 func TestAuthzConfig(t *testing.T) {
 	t.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
 	t.Setenv("PORTCULLIS_UPSTREAM", "http://127.0.0.1:18081")
-	cfg, err := config.Load("portcullis-authz.yaml")
-	if err != nil {
-		t.Fatalf("loading bench/portcullis-authz.yaml: %v", err)
-	}
-	if len(cfg.APIs) != 1 || cfg.APIs[0].Authz == nil || cfg.APIs[0].Authz.Policies == "" {
-		t.Fatalf("got %+v, want one API with an authz block and Cedar policies", cfg.APIs)
+	for _, file := range []string{"portcullis-authz.yaml", "portcullis-identity-authz.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			cfg, err := config.Load(file)
+			if err != nil {
+				t.Fatalf("loading bench/%s: %v", file, err)
+			}
+			if len(cfg.APIs) != 1 || cfg.APIs[0].Authz == nil || cfg.APIs[0].Authz.Policies == "" {
+				t.Fatalf("got %+v, want one API with an authz block and Cedar policies", cfg.APIs)
+			}
+		})
 	}
 }

@@ -31,6 +31,9 @@ GATEWAYS=(
   "portcullis+openapi bench/portcullis-openapi.yaml"
   "portcullis+apikey bench/portcullis-identity.yaml bench/identity-apikey.headers"
   "portcullis+jwt bench/portcullis-identity.yaml bench/identity-jwt.headers"
+  "portcullis+authz bench/portcullis-authz.yaml"
+  "portcullis+apikey+authz bench/portcullis-identity-authz.yaml bench/identity-apikey.headers"
+  "portcullis+jwt+authz bench/portcullis-identity-authz.yaml bench/identity-jwt.headers"
 )
 
 # Scenarios: "NAME|METHOD|PATH|BODY", BODY being a file under $tmp or empty.
