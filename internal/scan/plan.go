@@ -497,22 +497,26 @@ func genString(sc map[string]any) string {
 	default:
 		s = "pcscan"
 	}
+	fit := func(s string) string {
+		if m, ok := num(sc["maxLength"]); ok && len(s) > int(m) {
+			s = s[:int(m)]
+		}
+		if m, ok := num(sc["minLength"]); ok {
+			for len(s) < int(m) {
+				s += "x"
+			}
+		}
+		return s
+	}
+	s = fit(s)
 	if pat, ok := sc["pattern"].(string); ok {
 		if re, err := regexp.Compile(pat); err == nil && !re.MatchString(s) {
-			for _, c := range []string{"pcscan", "a", "abc", "ab", "x1", "Pcscan", "PCSCAN", "pcscan1", "1"} {
-				if re.MatchString(c) {
+			for _, c := range []string{"pcscan", "abc", "ABC", "a", "ab", "x1", "Pcscan", "PCSCAN", "pcscan1", "1", "123", "a-b", "a.txt", "/pcscan"} {
+				if c = fit(c); re.MatchString(c) {
 					s = c
 					break
 				}
 			}
-		}
-	}
-	if m, ok := num(sc["maxLength"]); ok && len(s) > int(m) {
-		s = s[:int(m)]
-	}
-	if m, ok := num(sc["minLength"]); ok {
-		for len(s) < int(m) {
-			s += "x"
 		}
 	}
 	return s
