@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,10 +46,15 @@ func loadPayloads(t testing.TB, name string) []string {
 	defer f.Close()
 	var out []string
 	sc := bufio.NewScanner(f)
+	n := 0
 	for sc.Scan() {
 		l := sc.Text()
 		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
 			continue
+		}
+		n++
+		if raceEnabled && n%8 != 1 {
+			continue // a sample under -race; see race_on_test.go
 		}
 		out = append(out, l)
 	}
@@ -268,7 +272,9 @@ func TestDetectionTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if raceEnabled {
+		t.Log("-race: sampled payloads, rate targets not checked (they are in the normal run)")
+		return
+	}
 	checkTargets(t, det, fp)
 }
-
-var _ = io.EOF
