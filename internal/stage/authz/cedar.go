@@ -90,18 +90,23 @@ func ownerPolicy(o Owner, admin []string) string {
 	key := o.Param + o.BodyField + o.ResponseField
 	claim := o.claim()
 	var b strings.Builder
-	fmt.Fprintf(&b, "@id(%q)\nforbid (principal, action == %s::%q, resource)\nunless {\n  principal is %s &&\n  (", o.policyID(), ActionType, canonicalOp(o.Operation), PrincipalType)
+	fmt.Fprintf(&b, "@id(%s)\nforbid (principal, action == %s::%s, resource)\nunless {\n  principal is %s &&\n  (", lit(o.policyID()), ActionType, lit(canonicalOp(o.Operation)), PrincipalType)
 	for _, r := range bypass {
-		fmt.Fprintf(&b, "principal in %s::%q ||\n   ", RoleType, r)
+		fmt.Fprintf(&b, "principal in %s::%s ||\n   ", RoleType, lit(r))
 	}
 	if owner != "resource.params" {
 		fmt.Fprintf(&b, "(context has %s && ", owner[len("context."):])
 	} else {
 		b.WriteString("(")
 	}
-	fmt.Fprintf(&b, "%s has %q && principal.claims has %q && %s[%q] == principal.claims[%q]))\n};\n", owner, key, claim, owner, key, claim)
+	fmt.Fprintf(&b, "%s has %s && principal.claims has %s && %s[%s] == principal.claims[%s]))\n};\n", owner, lit(key), lit(claim), owner, lit(key), lit(claim))
 	return b.String()
 }
+
+// lit quotes s as a Cedar string literal. Config validation (safeLiteral)
+// guarantees s needs no escaping; Go's %q is not used because its escapes
+// (\xff, \u00a0) are not Cedar's.
+func lit(s string) string { return `"` + s + `"` }
 
 func canonicalOp(s string) string {
 	op, err := parseOperation(s)

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/internal/field"
 	"github.com/portcullis/portcullis/internal/redact"
@@ -331,8 +332,12 @@ func slug(s string) string {
 }
 
 // safeLiteral reports whether s can be put between double quotes in Cedar
-// text without escaping.
+// text without escaping: valid UTF-8 without quotes, backslashes or control
+// characters.
 func safeLiteral(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' {
 			return false
