@@ -32,6 +32,8 @@ GATEWAYS=(
   "portcullis+apikey bench/portcullis-identity.yaml bench/identity-apikey.headers"
   "portcullis+jwt bench/portcullis-identity.yaml bench/identity-jwt.headers"
   "portcullis+authz bench/portcullis-authz.yaml"
+  "portcullis+waf bench/portcullis-waf.yaml"
+  "portcullis+openapi+waf bench/portcullis-openapi-waf.yaml"
   "portcullis+apikey+authz bench/portcullis-identity-authz.yaml bench/identity-apikey.headers"
   "portcullis+jwt+authz bench/portcullis-identity-authz.yaml bench/identity-jwt.headers"
 )
@@ -43,9 +45,9 @@ SCENARIOS=(
   "POST 1 KB JSON|POST|/bench|body-1k.json"
 )
 
-# extra_rows SCENARIO METHOD PATH BODY_FILE — a hook for later rows that are
-# not a gateway from GATEWAYS (for example another baseline). Empty for now.
-extra_rows() { :; }
+# extra_rows SCENARIO METHOD PATH BODY_FILE — rows that are not a gateway
+# from GATEWAYS: the Coraza + CRS baseline of the waf rows.
+extra_rows() { row "$1" "coraza+crs" "$coraza_url$3" "$2" "$4"; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
 pids=()
@@ -67,7 +69,7 @@ log() { printf '%s\n' "$*" >&2; }
 # --- build ---------------------------------------------------------------
 
 log "building into $tmp ..."
-for tool in upstream bareproxy loadgen freeport waitfor; do
+for tool in upstream bareproxy corazaproxy loadgen freeport waitfor; do
   go build -o "$tmp/$tool" "./bench/$tool"
 done
 have_gateway=1
@@ -120,6 +122,17 @@ take_port
 bare_url="http://127.0.0.1:$port"
 start bareproxy "$tmp/bareproxy" -addr "${bare_url#http://}" -upstream "$upstream_url"
 ready bareproxy "$bare_url/healthz"
+
+# The waf baseline: the same ReverseProxy inside Coraza's net/http
+# middleware with the OWASP CRS v4 at paranoia 1, like the waf rows. Its
+# port comes from its own freeport call, checked against the others.
+coraza_port=
+while [[ -z $coraza_port || " ${ports[*]} " == *" $coraza_port "* ]]; do
+  coraza_port=$("$tmp/freeport" -n 1)
+done
+coraza_url="http://127.0.0.1:$coraza_port"
+start corazaproxy "$tmp/corazaproxy" -addr "${coraza_url#http://}" -upstream "$upstream_url" -paranoia 1
+ready corazaproxy "$coraza_url/healthz"
 
 declare -A gateway_url=()
 declare -A gateway_headers=()
@@ -195,4 +208,21 @@ for i in "${!rows_target[@]}"; do
   ratio=$(awk -v r="${rows_rps[$i]}" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", r / b; else print "n/a" }')
   printf '%-16s | %-18s | %10.0f | %8.3f | %8.3f | %13s | %s\n' \
     "${rows_scenario[$i]}" "${rows_target[$i]}" "${rows_rps[$i]}" "${rows_p50[$i]}" "${rows_p99[$i]}" "$ratio" "${rows_bad[$i]}"
+done
+
+# waf targets (issue 3), as ratios to the Coraza + CRS baseline in this
+# run: portcullis+openapi+waf >= 5x on the POST and >= 3x on GET;
+# portcullis+waf >= 2x on both.
+for i in "${!rows_target[@]}"; do
+  case ${rows_target[$i]}/${rows_scenario[$i]} in
+  portcullis+openapi+waf/GET) want=3 ;;
+  portcullis+openapi+waf/*) want=5 ;;
+  portcullis+waf/*) want=2 ;;
+  *) continue ;;
+  esac
+  for j in "${!rows_target[@]}"; do
+    [[ ${rows_target[$j]} == coraza+crs && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
+    awk -v s="${rows_scenario[$i]}" -v t="${rows_target[$i]}" -v r="${rows_rps[$i]}" -v b="${rows_rps[$j]}" -v w="$want" \
+      'BEGIN { printf "%-16s | %-26s | %.2fx the Coraza + CRS baseline (target >= %dx) %s\n", s, t, r / b, w, (r / b >= w ? "ok" : "BELOW TARGET") }'
+  done
 done

@@ -1,0 +1,32 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/stage/waf"
+)
+
+// TestWAFConfigs loads the waf rows' configs and builds their waf stage.
+func TestWAFConfigs(t *testing.T) {
+	t.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
+	t.Setenv("PORTCULLIS_UPSTREAM", "http://127.0.0.1:18081")
+	for _, tt := range []struct {
+		file    string
+		openapi bool
+	}{{"portcullis-waf.yaml", false}, {"portcullis-openapi-waf.yaml", true}} {
+		t.Run(tt.file, func(t *testing.T) {
+			cfg, err := config.Load(tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			api := cfg.APIs[0]
+			if api.WAF == nil || (api.OpenAPI != "") != tt.openapi || (api.Validate != nil) != tt.openapi {
+				t.Fatalf("got waf=%v openapi=%q validate=%v, want waf and openapi=%v", api.WAF, api.OpenAPI, api.Validate, tt.openapi)
+			}
+			if _, err := waf.New(*api.WAF, waf.Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
