@@ -552,11 +552,15 @@ func (in *inspection) runCoraza() error {
 	}
 	// Protocol rules (920xxx) need the framing headers Go moved out of
 	// r.Header.
-	if r.ContentLength > 0 {
+	// A chunked request has no Content-Length on the wire; reading the
+	// body (Exchange.Body) sets r.ContentLength, which must not make it look
+	// like a request with both (a smuggling signature, CRS 920181).
+	if len(r.TransferEncoding) > 0 {
+		for _, te := range r.TransferEncoding {
+			tx.AddRequestHeader("Transfer-Encoding", te)
+		}
+	} else if r.ContentLength > 0 {
 		tx.AddRequestHeader("Content-Length", strconv.FormatInt(r.ContentLength, 10))
-	}
-	for _, te := range r.TransferEncoding {
-		tx.AddRequestHeader("Transfer-Encoding", te)
 	}
 	if ck := r.Header.Values("Cookie"); len(ck) > 0 && !in.s.ignoreH["cookie"] {
 		for _, c := range ck {

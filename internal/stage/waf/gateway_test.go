@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/stage/validate"
 	"github.com/portcullis/portcullis/internal/stage/waf"
 )
 
@@ -39,6 +41,12 @@ func (r *recorder) all() []events.Event {
 // newGateway serves a real gateway with a waf-protected catch-all API in
 // front of a real upstream that counts the requests reaching it.
 func newGateway(t *testing.T, wc waf.Config) (url string, hits *int, rec *recorder, access *bytes.Buffer) {
+	return newGatewayAPI(t, config.API{WAF: &wc})
+}
+
+// newGatewayAPI is newGateway with a whole API block (name and upstream
+// are filled in).
+func newGatewayAPI(t *testing.T, api config.API) (url string, hits *int, rec *recorder, access *bytes.Buffer) {
 	t.Helper()
 	var mu sync.Mutex
 	n := 0
@@ -50,11 +58,9 @@ func newGateway(t *testing.T, wc waf.Config) (url string, hits *int, rec *record
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(up.Close)
-	cfg := &config.Config{APIs: []config.API{{
-		Name:     "api",
-		Upstream: config.Upstream{Targets: []string{up.URL}},
-		WAF:      &wc,
-	}}}
+	api.Name = "api"
+	api.Upstream = config.Upstream{Targets: []string{up.URL}}
+	cfg := &config.Config{APIs: []config.API{api}}
 	rec = &recorder{}
 	access = &bytes.Buffer{}
 	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: rec,
@@ -152,4 +158,52 @@ func TestGatewayDetectMode(t *testing.T) {
 	if len(ev) != 1 || ev[0].Type != events.TypeDetection || ev[0].Excerpt == "" || ev[0].Score < 5 || ev[0].Location != "query:q" {
 		t.Errorf("got %+v, want one detection event with excerpt, score and location", ev)
 	}
+}
+
+// TestDetectionTableWithOpenAPI runs the payload table through the real
+// gateway with an API that has a description (testdata/search.openapi.yaml),
+// the validate stage and the waf stage: typed values are proven by
+// validate and skipped by waf, free text is scanned. A request counts as
+// blocked when the gateway answers anything but 200 (validate's 400 or
+// waf's 403).
+func TestDetectionTableWithOpenAPI(t *testing.T) {
+	base, _, _, _ := newGatewayAPI(t, config.API{
+		OpenAPI:  "testdata/search.openapi.yaml",
+		Validate: &validate.Config{},
+		WAF:      &waf.Config{},
+	})
+	client := &http.Client{}
+	inspect := func(r *http.Request) (bool, []string) {
+		req, err := http.NewRequest(r.Method, base+r.URL.RequestURI(), r.Body)
+		if err != nil {
+			return true, nil // the client itself refuses it (a raw line break in a header)
+		}
+		req.Header = r.Header
+		resp, err := client.Do(req)
+		if err != nil {
+			return true, nil
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode != http.StatusOK, []string{resp.Status}
+	}
+	det, fp, misses := table(t, inspect)
+	out := renderTable("gateway with openapi + validate + waf (paranoia 1, threshold 5)", det, fp)
+	t.Log("\n" + out)
+	if testing.Verbose() {
+		for _, m := range misses {
+			t.Log(m)
+		}
+	}
+	if *tableOut != "" {
+		f, err := os.OpenFile(*tableOut, os.O_APPEND|os.O_WRONLY, 0)
+		if err == nil {
+			_, _ = f.WriteString("\n" + out)
+			f.Close()
+		}
+	}
+	if raceEnabled {
+		return
+	}
+	checkTargets(t, det, fp)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/corazawaf/coraza/v3/types"
 	"github.com/corazawaf/libinjection-go"
 
+	"github.com/portcullis/portcullis/internal/openapi"
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/redact"
 )
@@ -402,8 +403,8 @@ func (in *inspection) opMatches(op string) bool {
 	if x.Operation != "" && x.Operation == op {
 		return true
 	}
-	if v, ok := x.Get("openapi.operation_id"); ok {
-		if id, _ := v.(string); id == op {
+	if v, ok := x.Get(openapi.MatchKey); ok {
+		if m, _ := v.(*openapi.MatchResult); m != nil && m.Operation != nil && m.Operation.ID == op {
 			return true
 		}
 	}

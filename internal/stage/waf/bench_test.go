@@ -1,0 +1,73 @@
+package waf
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3"
+)
+
+// body1k is bench/run.sh's 1 KB POST body.
+var body1k = `{"data":"` + strings.Repeat("x", 1013) + `"}`
+
+// bodyText is a 1 KB body of realistic free text, which reaches Coraza.
+var bodyText = `{"comment":"` + strings.Repeat("Hello, I'd like to return my order (#42); it arrived damaged. ", 16) + `","count":3,"kind":"a"}`
+
+func benchInspect(b *testing.B, method, target, body string, typed ...string) {
+	s := sharedStage(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		var r = httptest.NewRequest(method, target, nil)
+		if body != "" {
+			r = jsonRequest(body)
+		}
+		r.Header.Set("User-Agent", "Go-http-client/1.1")
+		x := exchange(r)
+		for _, t := range typed {
+			x.MarkTyped(t)
+		}
+		if v, err := s.Inspect(x); err != nil || v.Blocked {
+			b.Fatalf("got %+v, %v", v, err)
+		}
+	}
+}
+
+// BenchmarkInspect measures the stage alone on benign requests.
+func BenchmarkInspect(b *testing.B) {
+	b.Run("GET", func(b *testing.B) { benchInspect(b, "GET", "/bench", "") })
+	b.Run("GET-query", func(b *testing.B) { benchInspect(b, "GET", "/bench?q=red+shoes&limit=10&order=asc", "") })
+	b.Run("POST-1k-inert", func(b *testing.B) { benchInspect(b, "POST", "/bench", body1k) })
+	b.Run("POST-1k-freetext", func(b *testing.B) { benchInspect(b, "POST", "/bench", bodyText) })
+	b.Run("POST-1k-freetext-typed", func(b *testing.B) {
+		benchInspect(b, "POST", "/bench", bodyText, "body:/comment", "body:/count", "body:/kind")
+	})
+}
+
+// BenchmarkCorazaParsesBody is the other way round: Coraza's own JSON body
+// processor over the same body, with the same rules (for comparison with
+// BenchmarkInspect/POST-1k-freetext, where the stage parses the body and
+// feeds decoded values as ARGS).
+func BenchmarkCorazaParsesBody(b *testing.B) {
+	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(BaselineFS()).WithDirectives(BaselineDirectives(1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, body := range []struct{ name, body string }{{"1k-inert", body1k}, {"1k-freetext", bodyText}} {
+		b.Run(body.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tx := w.NewTransaction()
+				tx.ProcessURI("/bench", "POST", "HTTP/1.1")
+				tx.AddRequestHeader("Host", "127.0.0.1:8080")
+				tx.AddRequestHeader("User-Agent", "Go-http-client/1.1")
+				tx.AddRequestHeader("Content-Type", "application/json")
+				tx.AddRequestHeader("Content-Length", "1024")
+				tx.ProcessRequestHeaders()
+				_, _, _ = tx.WriteRequestBody([]byte(body.body))
+				_, _ = tx.ProcessRequestBody()
+				_ = tx.Close()
+			}
+		})
+	}
+}
