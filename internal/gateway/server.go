@@ -460,8 +460,14 @@ func (s *Server) startWatch() {
 	}()
 }
 
-// watchFile reports changes to path. It watches the directory, because
-// editors and config management replace files by renaming.
+// watchSettle is how long a config file must stay unchanged after a write
+// before it is reloaded. Editors and `cp` write a file in several steps; a
+// reload in the middle would read half a file and report a bogus error.
+const watchSettle = 250 * time.Millisecond
+
+// watchFile reports changes to path once they have settled. It watches the
+// directory, because editors and config management replace files by
+// renaming.
 func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -479,6 +485,9 @@ func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 	out := make(chan struct{}, 1)
 	go func() {
 		defer close(out)
+		settle := time.NewTimer(time.Hour)
+		settle.Stop()
+		defer settle.Stop()
 		for {
 			select {
 			case ev, ok := <-w.Events:
@@ -488,6 +497,8 @@ func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 				if filepath.Clean(ev.Name) != abs || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
 					continue
 				}
+				settle.Reset(watchSettle)
+			case <-settle.C:
 				select {
 				case out <- struct{}{}:
 				default: // a reload is already pending
