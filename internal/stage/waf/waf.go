@@ -255,17 +255,15 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 			Severity: "low",
 		}, nil
 	}
-	if len(v.Rules) == 0 {
+	// Matches under the threshold are not events: CRS scores notices and
+	// warnings (a numeric Host, a missing header) that only count together.
+	if !v.Blocked {
 		return nil, nil
 	}
-	if s.cfg.Mode == ModeDetect || !v.Blocked {
-		mode := s.cfg.Mode
-		if !v.Blocked {
-			mode = ModeDetect // below the threshold: recorded, not blocked
-		}
+	if s.cfg.Mode == ModeDetect {
 		x.AddFinding(pipeline.Finding{
 			Stage: ID, Rules: v.Rules, Location: v.Location, Excerpt: v.Excerpt,
-			Score: v.Score, Mode: mode, Reason: "injection signature matched", Severity: severity(v.Score),
+			Score: v.Score, Mode: ModeDetect, Reason: "injection signature matched", Severity: severity(v.Score),
 		})
 		return nil, nil
 	}
