@@ -363,7 +363,7 @@ func runContract(t *testing.T, open opener) {
 		l := Limit{Rate: 50, Period: time.Hour}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		allowed := 0
+		allowed, allowedAll := 0, 0
 		for g := 0; g < 8; g++ {
 			wg.Add(1)
 			go func() {
@@ -374,6 +374,16 @@ func runContract(t *testing.T, open opener) {
 						t.Error(err)
 						return
 					}
+					ok, _, err := s.AllowAll(ctx, []Check{{Key: "shared-all", Limit: l}, {Key: "q", Max: 1000, Period: Day}}, 1)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ok {
+						mu.Lock()
+						allowedAll++
+						mu.Unlock()
+					}
 					if r.Allowed {
 						mu.Lock()
 						allowed++
@@ -383,8 +393,8 @@ func runContract(t *testing.T, open opener) {
 			}()
 		}
 		wg.Wait()
-		if allowed != 50 {
-			t.Fatalf("got %d allowed, want 50", allowed)
+		if allowed != 50 || allowedAll != 50 {
+			t.Fatalf("got %d allowed and %d allowed by AllowAll, want 50 and 50", allowed, allowedAll)
 		}
 	})
 }

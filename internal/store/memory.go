@@ -151,7 +151,8 @@ func (m *Memory) AllowAll(_ context.Context, checks []Check, n int64) (bool, []O
 	}
 	t := m.now()
 	now, nowUS := t.UnixNano(), t.UnixMicro()
-	var idx []int
+	var idxBuf [8]int
+	idx := idxBuf[:0]
 	for _, c := range checks {
 		i := int(maphash.String(m.seed, c.Key) & (memShards - 1))
 		if !slices.Contains(idx, i) {
@@ -168,7 +169,11 @@ func (m *Memory) AllowAll(_ context.Context, checks []Check, n int64) (bool, []O
 		}
 	}()
 	out := make([]Outcome, len(checks))
-	newTAT := make([]int64, len(checks))
+	var tatBuf [8]int64
+	newTAT := tatBuf[:0]
+	for range checks {
+		newTAT = append(newTAT, 0)
+	}
 	all := true
 	for i, c := range checks {
 		s := m.shard(c.Key)

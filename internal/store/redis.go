@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,7 +31,32 @@ type Redis struct {
 	c      redis.UniversalClient
 	prefix string
 	now    func() time.Time
+
+	// AllowAll, the per-request call, goes through a few pipelining
+	// loops: calls that arrive while one is in flight are sent together
+	// in one pipeline (one write and one read for the lot) instead of one
+	// round trip each. Under load this is what keeps Redis-backed limits
+	// cheap; idle, a call goes out alone at once, with no added delay.
+	batch     chan *pipeReq
+	closed    chan struct{}
+	closeOnce sync.Once
+	loops     sync.WaitGroup
 }
+
+// pipeReq is one AllowAll call waiting for a pipelining loop.
+type pipeReq struct {
+	keys []string
+	args []any
+	done chan pipeRes
+}
+
+type pipeRes struct {
+	v   []any
+	err error
+}
+
+// maxPipeline caps how many calls one pipeline carries.
+const maxPipeline = 128
 
 var _ Store = (*Redis)(nil)
 
@@ -39,14 +66,86 @@ func NewRedis(c redis.UniversalClient, prefix string, now func() time.Time) *Red
 	if now == nil {
 		now = time.Now
 	}
-	return &Redis{c: c, prefix: prefix, now: now}
+	r := &Redis{c: c, prefix: prefix, now: now, batch: make(chan *pipeReq, 1024), closed: make(chan struct{})}
+	n := 2 * runtime.GOMAXPROCS(0)
+	r.loops.Add(n)
+	for i := 0; i < n; i++ {
+		go r.pipeline()
+	}
+	return r
+}
+
+// pipeline sends queued AllowAll calls, as many at once as are waiting.
+func (r *Redis) pipeline() {
+	defer r.loops.Done()
+	ctx := context.Background() // each call's own context is honoured by its waiter
+	reqs := make([]*pipeReq, 0, maxPipeline)
+	for {
+		var first *pipeReq
+		select {
+		case first = <-r.batch:
+		case <-r.closed:
+			return
+		}
+		reqs = append(reqs[:0], first)
+	drain:
+		for len(reqs) < maxPipeline {
+			select {
+			case q := <-r.batch:
+				reqs = append(reqs, q)
+			default:
+				break drain
+			}
+		}
+		if len(reqs) == 1 {
+			v, err := scriptAllowAll.Run(ctx, r.c, first.keys, first.args...).Slice()
+			first.done <- pipeRes{v, err}
+			continue
+		}
+		pipe := r.c.Pipeline()
+		cmds := make([]*redis.Cmd, len(reqs))
+		for i, q := range reqs {
+			cmds[i] = scriptAllowAll.EvalSha(ctx, pipe, q.keys, q.args...)
+		}
+		_, _ = pipe.Exec(ctx)
+		for i, q := range reqs {
+			v, err := cmds[i].Slice()
+			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				// Redis restarted and lost its scripts: Run loads it again.
+				v, err = scriptAllowAll.Run(ctx, r.c, q.keys, q.args...).Slice()
+			}
+			q.done <- pipeRes{v, err}
+		}
+	}
+}
+
+// allowAllScript runs the AllowAll script through the pipelining loops.
+func (r *Redis) allowAllScript(ctx context.Context, keys []string, args []any) ([]any, error) {
+	q := &pipeReq{keys: keys, args: args, done: make(chan pipeRes, 1)}
+	select {
+	case r.batch <- q:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-r.closed:
+		return nil, redis.ErrClosed
+	}
+	select {
+	case res := <-q.done:
+		return res.v, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Name returns "redis".
 func (r *Redis) Name() string { return "redis" }
 
-// Close closes the Redis client.
-func (r *Redis) Close() error { return r.c.Close() }
+// Close stops the pipelining loops and closes the Redis client.
+func (r *Redis) Close() error {
+	r.closeOnce.Do(func() { close(r.closed) })
+	r.loops.Wait()
+	return r.c.Close()
+}
 
 // Ping checks that Redis answers.
 func (r *Redis) Ping(ctx context.Context) error {
@@ -184,7 +283,7 @@ func (r *Redis) AllowAll(ctx context.Context, checks []Check, n int64) (bool, []
 			args = append(args, "g", c.Limit.intervalMicros(), c.Limit.burst())
 		}
 	}
-	v, err := scriptAllowAll.Run(ctx, r.c, keys, args...).Slice()
+	v, err := r.allowAllScript(ctx, keys, args)
 	if err != nil {
 		return false, nil, r.fail(ctx, "allow all", err)
 	}

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"maps"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -80,6 +81,8 @@ type rule struct {
 	ops    []string
 	prefix string
 	policy string // the RateLimit-Policy item
+	keyPre string // "rl:API:NAME:", set by New
+	rlPre  string // `"NAME";r=`, the start of its RateLimit item
 }
 
 // New compiles one phase of cfg. It returns (nil, nil) when the phase has
@@ -109,6 +112,14 @@ func New(cfg *Config, phase Phase, o Options) (*Limiter, error) {
 		l.retryAfter = time.Second
 	}
 	pre, post := compile(cfg.Limits, cfg.Quotas)
+	defer func() {
+		for _, rs := range append([][]*rule{l.rules}, slices.Collect(maps.Values(l.tiers))...) {
+			for _, r := range rs {
+				r.keyPre = "rl:" + l.api + ":" + r.name + ":"
+				r.rlPre = strconv.Quote(r.name) + ";r="
+			}
+		}
+	}()
 	if phase == BeforeAuthn {
 		l.rules = pre
 		if len(l.rules) == 0 {
@@ -310,7 +321,8 @@ func (l *Limiter) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.
 // t is the seconds until the check is fully replenished; on a rejected
 // check, until it admits a request again (which Retry-After repeats).
 func (l *Limiter) addHeaders(x *pipeline.Exchange, applied []*rule, out []store.Outcome) {
-	var rl, pol strings.Builder
+	rl := make([]byte, 0, 32*len(applied))
+	pol := ""
 	for i, r := range applied {
 		o := out[i]
 		t := o.ResetAfter
@@ -318,18 +330,17 @@ func (l *Limiter) addHeaders(x *pipeline.Exchange, applied []*rule, out []store.
 			t = o.RetryAfter
 		}
 		if i > 0 {
-			rl.WriteString(", ")
-			pol.WriteString(", ")
+			rl = append(rl, ", "...)
+			pol += ", "
 		}
-		rl.WriteString(strconv.Quote(r.name))
-		rl.WriteString(";r=")
-		rl.WriteString(strconv.FormatInt(o.Remaining, 10))
-		rl.WriteString(";t=")
-		rl.WriteString(strconv.FormatInt(ceilSeconds(t), 10))
-		pol.WriteString(r.policy)
+		rl = append(rl, r.rlPre...)
+		rl = strconv.AppendInt(rl, o.Remaining, 10)
+		rl = append(rl, ";t="...)
+		rl = strconv.AppendInt(rl, ceilSeconds(t), 10)
+		pol += r.policy
 	}
-	x.AddResponseHeader("RateLimit-Policy", pol.String())
-	x.AddResponseHeader("RateLimit", rl.String())
+	x.AddResponseHeader("RateLimit-Policy", pol)
+	x.AddResponseHeader("RateLimit", string(rl))
 }
 
 // ceilSeconds rounds up to whole seconds, at least 1 for any positive d.
@@ -355,11 +366,8 @@ func (r *rule) applies(x *pipeline.Exchange) bool {
 // header values are hashed (they may be credentials and are unbounded).
 func (l *Limiter) key(r *rule, x *pipeline.Exchange) (string, bool) {
 	var b strings.Builder
-	b.WriteString("rl:")
-	b.WriteString(l.api)
-	b.WriteByte(':')
-	b.WriteString(r.name)
-	b.WriteByte(':')
+	b.Grow(len(r.keyPre) + 48)
+	b.WriteString(r.keyPre)
 	for i, k := range r.key {
 		if i > 0 {
 			b.WriteByte('|')
@@ -399,7 +407,10 @@ func (l *Limiter) key(r *rule, x *pipeline.Exchange) (string, bool) {
 			sum := sha256.Sum256([]byte(h))
 			v = hex.EncodeToString(sum[:12])
 		}
-		b.WriteString(strings.ReplaceAll(v, "|", "%7C"))
+		if strings.IndexByte(v, '|') >= 0 {
+			v = strings.ReplaceAll(v, "|", "%7C")
+		}
+		b.WriteString(v)
 	}
 	return b.String(), true
 }
