@@ -2,9 +2,9 @@ package ratelimit
 
 import (
 	"context"
-	"maps"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
