@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/gateway"
 )
 
 func newCheck() *cobra.Command {
@@ -28,6 +29,11 @@ Exit code 0 when all files are valid, 1 otherwise.`,
 				if err != nil {
 					bad++
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					continue
+				}
+				if err := gateway.Check(cfg); err != nil {
+					bad++
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", f, err)
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d APIs, %d listeners)\n", f, len(cfg.APIs), len(cfg.Listeners))

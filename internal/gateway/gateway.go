@@ -448,6 +448,8 @@ func (g *Gateway) finish(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 			Status:    status,
 			Reason:    d.Reason,
 			Location:  d.Location,
+			Excerpt:   redact.Excerpt(d.Excerpt, 128),
+			Score:     d.Score,
 			Mode:      "block",
 			Principal: principal,
 		}
@@ -587,3 +589,15 @@ func (b *countingBody) Read(p []byte) (int, error) {
 }
 
 func (b *countingBody) Close() error { return b.rc.Close() }
+
+// Check compiles cfg the way New does — OpenAPI descriptions, policies,
+// rule sets, upstreams — and releases everything again, so that `portcullis
+// check` finds the problems only a build reveals.
+func Check(cfg *config.Config) error {
+	g, err := New(cfg, Deps{Metrics: metrics.New(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	g.close()
+	return nil
+}

@@ -23,6 +23,12 @@ type Denial struct {
 	// Detail is for logs and events only (never sent to the client). Secrets
 	// must already be redacted by the stage.
 	Detail string
+	// Excerpt is a short, redacted piece of the offending input, for the
+	// security event only (never sent to the client).
+	Excerpt string
+	// Score is the anomaly score that led to the denial, when the stage
+	// computes one.
+	Score int
 	// Location names where in the request the problem was found
 	// ("query:q", "header:user-agent", "body:/items/0/name", "path").
 	Location string

@@ -251,7 +251,7 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 			Stage:    ID,
 			Rules:    []string{RuleBodyParse},
 			Location: v.Location,
-			Detail:   v.Excerpt,
+			Excerpt:  v.Excerpt,
 			Severity: "low",
 		}, nil
 	}
@@ -273,7 +273,8 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 		Stage:    ID,
 		Rules:    v.Rules,
 		Location: v.Location,
-		Detail:   fmt.Sprintf("score=%d mode=block excerpt=%s", v.Score, v.Excerpt),
+		Excerpt:  v.Excerpt,
+		Score:    v.Score,
 		Severity: severity(v.Score),
 	}, nil
 }
