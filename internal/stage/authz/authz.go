@@ -245,7 +245,9 @@ func New(cfg Config, opts Options) (*Stage, error) {
 		s.bodyOps = map[string]bool{}
 	}
 	s.respOps = map[string]bool{}
-	for _, o := range cfg.Owners {
+	ownerIDs := ownerPolicyIDs(cfg.Owners)
+	for i, o := range cfg.Owners {
+		o.ID = ownerIDs[i]
 		key := addTemplate(o.Operation)
 		get(key).principal = true
 		text := ownerPolicy(o, admin)

@@ -199,6 +199,7 @@ func (c Config) Validate() field.List {
 		}
 	}
 	seen := map[string]bool{}
+	ownerIDs := ownerPolicyIDs(c.Owners)
 	for i, o := range c.Owners {
 		path := idx("owners", i)
 		op, err := parseOperation(o.Operation)
@@ -227,7 +228,7 @@ func (c Config) Validate() field.List {
 		if !safeLiteral(o.Claim) || !safeLiteral(o.ID) {
 			errs = append(errs, field.Errorf(path, "id and claim may not contain quotes, backslashes or control characters"))
 		}
-		id := o.policyID()
+		id := ownerIDs[i]
 		if seen[id] {
 			errs = append(errs, field.Errorf(path+".id", "duplicate policy id %q", id))
 		}
@@ -290,6 +291,25 @@ func (o Owner) claim() string {
 		return DefaultClaim
 	}
 	return o.Claim
+}
+
+// ownerPolicyIDs returns the policy id of every owner rule. A default id
+// that an earlier rule already has gets the method appended, so rules on
+// one path with different methods (GET and PUT /notes/{id}) stay apart.
+func ownerPolicyIDs(owners []Owner) []string {
+	ids := make([]string, len(owners))
+	methodOf := map[string]string{} // default id → method of the rule that has it
+	for i, o := range owners {
+		id := o.policyID()
+		if op, err := parseOperation(o.Operation); err == nil && o.ID == "" {
+			if m, taken := methodOf[id]; taken && m != op.method {
+				id += "-" + strings.ToLower(op.method)
+			}
+			methodOf[id] = op.method
+		}
+		ids[i] = id
+	}
+	return ids
 }
 
 func (o Owner) policyID() string {
