@@ -2,25 +2,30 @@ package openapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
+	"github.com/pb33f/go-yaml"
+	"github.com/pb33f/libopenapi"
+	"github.com/pb33f/libopenapi/datamodel"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+	"github.com/pb33f/libopenapi/index"
+	"github.com/pb33f/libopenapi/orderedmap"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Load reads, resolves and compiles the OpenAPI 3.0 or 3.1 description in
 // the file at path (YAML or JSON). `$ref`s may point within the file or to
 // other files, relative to the file that holds the reference. Errors name
-// the file and, for syntax errors, the line.
+// the file and, where the problem has a position, the line.
 func Load(path string) (*Spec, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -52,44 +57,88 @@ func Parse(data []byte, baseDir string) (*Spec, error) {
 	return parse(data, filepath.Join(abs, "openapi-in-memory.yaml"))
 }
 
-// loader holds the documents of one description while it is compiled.
+// loader holds one description while it is compiled. libopenapi parses the
+// documents, resolves every $ref of the model and indexes the files; the
+// loader maps its model onto ours, compiles the schemas and builds the
+// match tree.
 type loader struct {
 	root     string // absolute path of the root document
 	version  string
 	v30      bool
-	docs     map[string]any            // absolute path → decoded document
-	memo     map[string]map[string]any // "path#pointer" → inlined raw schema
-	schemas  map[string]*Schema        // location → compiled schema
+	rolodex  *index.Rolodex
+	indexes  map[string]*index.SpecIndex // absolute path → libopenapi's index of that file
+	places   map[*yaml.Node]place        // node → file and JSON pointer
+	docs     map[string]any              // absolute path → JSON value served to the compiler
+	raw      *converter                  // builds Schema.Raw (refs resolved, shared memo)
+	schemas  map[string]*Schema          // location → compiled schema
 	compiler *jsonschema.Compiler
 }
 
+// yamlLine finds the position libopenapi's YAML parser reports ("at L4.C7").
+var yamlLine = regexp.MustCompile(`\bat L(\d+)\.C\d+`)
+
 func parse(data []byte, file string) (*Spec, error) {
-	l := &loader{root: file, docs: map[string]any{}, memo: map[string]map[string]any{}, schemas: map[string]*Schema{}}
-	doc, err := decodeDocument(data, file)
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("openapi: %s: the document is empty", file)
+	}
+	cfg := &datamodel.DocumentConfiguration{
+		// Relative $refs resolve against the root file's directory; the
+		// rolodex opens files lazily, only those references name.
+		BasePath:            filepath.Dir(file),
+		SpecFilePath:        filepath.Base(file),
+		AllowFileReferences: true,
+		// Remote references stay off: a description must not make the
+		// gateway fetch URLs at load.
+		AllowRemoteReferences: false,
+		Logger:                slog.New(slog.DiscardHandler),
+	}
+	doc, err := libopenapi.NewDocumentWithConfiguration(data, cfg)
 	if err != nil {
-		return nil, err
+		msg := err.Error()
+		if strings.Contains(msg, "spec type not supported") {
+			return nil, fmt.Errorf("openapi: %s: missing the `openapi` version field", file)
+		}
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("openapi: %s:%s: %s", file, m[1], strings.TrimPrefix(msg, "unable to parse specification: "))
+		}
+		return nil, fmt.Errorf("openapi: %s: %s", file, msg)
 	}
-	root, ok := doc.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("openapi: %s: the document is not an object", file)
-	}
-	l.version, _ = root["openapi"].(string)
+	info := doc.GetSpecInfo()
+	l := &loader{root: file, version: info.Version, indexes: map[string]*index.SpecIndex{},
+		places: map[*yaml.Node]place{}, docs: map[string]any{}, schemas: map[string]*Schema{}}
 	switch {
+	case info.SpecFormat == datamodel.OAS2:
+		return nil, fmt.Errorf("openapi: %s: Swagger 2.0 is not supported; convert it to OpenAPI 3", file)
 	case strings.HasPrefix(l.version, "3.0"):
 		l.v30 = true
 	case strings.HasPrefix(l.version, "3.1"):
 	case l.version == "":
-		if _, ok := root["swagger"]; ok {
-			return nil, fmt.Errorf("openapi: %s: Swagger 2.0 is not supported; convert it to OpenAPI 3", file)
-		}
 		return nil, fmt.Errorf("openapi: %s: missing the `openapi` version field", file)
 	default:
 		return nil, fmt.Errorf("openapi: %s: unsupported OpenAPI version %q (want 3.0.x or 3.1.x)", file, l.version)
 	}
-	if l.v30 {
-		foldNullable(root)
+	if info.RootNode == nil || len(info.RootNode.Content) == 0 || info.RootNode.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("openapi: %s: the document is not an object", file)
 	}
-	l.docs[file] = root
+
+	model, buildErr := doc.BuildV3Model()
+	if model != nil {
+		l.rolodex = model.Index.GetRolodex()
+		l.addIndex(model.Index)
+		if l.rolodex != nil {
+			l.addIndex(l.rolodex.GetRootIndex())
+			for _, idx := range l.rolodex.GetIndexes() {
+				l.addIndex(idx)
+			}
+		}
+	}
+	if err := l.buildError(buildErr); err != nil {
+		return nil, err
+	}
+	if model == nil {
+		return nil, fmt.Errorf("openapi: %s: the description could not be built", file)
+	}
+	l.raw = &converter{fold: l.v30, v31: !l.v30, memo: map[*yaml.Node]map[string]any{}, resolve: l.resolveRef}
 
 	c := jsonschema.NewCompiler()
 	if l.v30 {
@@ -104,98 +153,195 @@ func parse(data []byte, file string) (*Spec, error) {
 	c.UseLoader(urlLoader{l})
 	l.compiler = c
 
-	s, err := l.build(root)
-	if err != nil {
-		return nil, err
+	s, err := l.build(&model.Model)
+	// Everything the Spec keeps was converted to plain values; let go of
+	// libopenapi's nodes and indexes now rather than when the GC finds them.
+	for _, idx := range l.indexes {
+		idx.Release()
 	}
-	return s, nil
+	l.rolodex.Release()
+	doc.Release()
+	return s, err
 }
 
-// decodeDocument turns YAML or JSON into a JSON value whose numbers are
-// json.Number.
-func decodeDocument(data []byte, file string) (any, error) {
-	js := data
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		var err error
-		js, err = yaml.YAMLToJSON(data)
-		if err != nil {
-			return nil, fmt.Errorf("openapi: %s: %s", file, firstLine(err.Error()))
+// addIndex records a file libopenapi indexed: its path and the pointer of
+// every node.
+func (l *loader) addIndex(idx *index.SpecIndex) {
+	if idx == nil {
+		return
+	}
+	path := idx.GetSpecAbsolutePath()
+	if path == "" || strings.Contains(path, "://") {
+		return
+	}
+	if _, ok := l.indexes[path]; ok {
+		return
+	}
+	l.indexes[path] = idx
+	if root := idx.GetRootNode(); root != nil {
+		mapPlaces(l.places, path, root)
+	}
+}
+
+// buildError turns libopenapi's model errors into one error naming the
+// file, line and JSON pointer of the first problem. Circular references
+// among schemas are not errors here (recursive schemas are legal JSON
+// Schema; Schema.Raw shares them as cycles); other circular references are.
+func (l *loader) buildError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var first error
+	for _, e := range unwrapAll(err) {
+		var re *index.ResolvingError
+		if errors.As(e, &re) {
+			if re.CircularReference != nil && schemaLoop(re.CircularReference) {
+				continue
+			}
+			first = l.errorAt(re.Node, e.Error())
+			break
+		}
+		var ie *index.IndexingError
+		if errors.As(e, &ie) {
+			msg := ie.Error()
+			if ref, ok := refOf(ie.Node); ok {
+				msg = fmt.Sprintf("$ref %q: %s", ref, msg)
+			}
+			first = l.errorAt(ie.Node, msg)
+			break
+		}
+		first = fmt.Errorf("openapi: %s: %s", l.root, firstLine(e.Error()))
+		break
+	}
+	return first
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unwrapAll(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// schemaLoop reports whether every reference of a circular chain points
+// at a schema.
+func schemaLoop(c *index.CircularReferenceResult) bool {
+	refs := c.Journey
+	if len(refs) == 0 && c.LoopPoint != nil {
+		refs = []*index.Reference{c.LoopPoint}
+	}
+	if len(refs) == 0 {
+		return false
+	}
+	for _, r := range refs {
+		d := r.FullDefinition
+		if d == "" {
+			d = r.Definition
+		}
+		_, frag, _ := strings.Cut(d, "#")
+		if !strings.Contains(frag, "/schemas/") && !strings.Contains(frag, "/$defs/") &&
+			!strings.Contains(frag, "/definitions/") && !strings.Contains(frag, "/schema") {
+			return false
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			line := 1 + bytes.Count(js[:min(int(se.Offset), len(js))], []byte("\n"))
-			return nil, fmt.Errorf("openapi: %s:%d: %v", file, line, err)
+	return true
+}
+
+// errorAt formats an error at a node: "openapi: FILE:LINE: #POINTER: msg".
+func (l *loader) errorAt(n *yaml.Node, msg string) error {
+	return fmt.Errorf("openapi: %s: %s", l.where(n), firstLine(msg))
+}
+
+// where names a node's position: "/srv/api.yaml:12: #/paths/~1a/get".
+func (l *loader) where(n *yaml.Node) string {
+	p, ok := l.places[n]
+	if !ok {
+		if n != nil && n.Line > 0 {
+			return fmt.Sprintf("%s:%d", l.root, n.Line)
 		}
-		return nil, fmt.Errorf("openapi: %s: %v", file, err)
+		return l.root
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("openapi: %s: data after the document", file)
+	if n.Line > 0 {
+		return fmt.Sprintf("%s:%d: #%s", p.file, n.Line, p.ptr)
 	}
-	return v, nil
+	return fmt.Sprintf("%s: #%s", p.file, p.ptr)
 }
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		// goccy/go-yaml puts "[line:col] message" first, then the source.
 		return s[:i]
 	}
 	return s
 }
 
-// foldNullable rewrites OpenAPI 3.0 `nullable: true` into JSON Schema:
-// the null type (and null in an enum) is added.
-func foldNullable(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		if b, ok := t["nullable"].(bool); ok && b {
-			switch ty := t["type"].(type) {
-			case string:
-				t["type"] = []any{ty, "null"}
-			case []any:
-				t["type"] = append(ty, "null")
-			}
-			if e, ok := t["enum"].([]any); ok {
-				t["enum"] = append(e, nil)
-			}
-			delete(t, "nullable")
-		}
-		for k, x := range t {
-			switch k {
-			case "example", "examples", "default", "enum", "const":
-				continue
-			}
-			foldNullable(x)
-		}
-	case []any:
-		for _, x := range t {
-			foldNullable(x)
-		}
+// resolveRef finds the target of a $ref written at node at, through the
+// libopenapi index of the file that holds it.
+func (l *loader) resolveRef(at *yaml.Node, ref string) (*yaml.Node, bool) {
+	p, ok := l.places[at]
+	if !ok {
+		return nil, false
 	}
+	idx := l.indexes[p.file]
+	if idx == nil {
+		return nil, false
+	}
+	full := ref
+	if strings.HasPrefix(ref, "#") {
+		full = p.file + ref
+	}
+	r, _ := idx.SearchIndexForReference(full)
+	if r == nil && full != ref {
+		r, _ = idx.SearchIndexForReference(ref)
+	}
+	if r == nil || r.Node == nil {
+		return nil, false
+	}
+	n := r.Node
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if _, known := l.places[n]; !known && r.Index != nil {
+		l.addIndex(r.Index)
+	}
+	return n, true
 }
 
-// doc returns the decoded document at an absolute path, loading it once.
+// doc returns the JSON value of the file at an absolute path, as the
+// schema compiler sees it (3.0: nullable folded), from libopenapi's index
+// of the file, opening it through the rolodex when no model reference
+// reached it.
 func (l *loader) doc(path string) (any, error) {
 	if d, ok := l.docs[path]; ok {
 		return d, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	idx := l.indexes[path]
+	var root *yaml.Node
+	if idx != nil {
+		root = idx.GetRootNode()
+	} else if l.rolodex != nil {
+		f, err := l.rolodex.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		if root, err = f.GetContentAsYAMLNode(); err != nil {
+			return nil, err
+		}
+		if fi := f.GetIndex(); fi != nil {
+			l.addIndex(fi)
+		} else {
+			mapPlaces(l.places, path, root)
+		}
 	}
-	d, err := decodeDocument(data, path)
-	if err != nil {
-		return nil, err
+	if root == nil {
+		return nil, fmt.Errorf("%s: not part of the description", path)
 	}
-	if l.v30 {
-		foldNullable(d)
-	}
+	c := &converter{fold: l.v30}
+	d := c.value(root, true, 0)
 	l.docs[path] = d
 	return d, nil
 }
@@ -226,190 +372,57 @@ func urlToPath(s string) (string, error) {
 	return filepath.FromSlash(u.Path), nil
 }
 
-// resolve follows $ref (and chains of them) from the object v found in
-// file, returning the target's file, pointer and value.
-func (l *loader) resolve(file, ptr string, v any) (string, string, any, error) {
-	for i := 0; i < 32; i++ {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return file, ptr, v, nil
-		}
-		ref, ok := m["$ref"].(string)
-		if !ok {
-			return file, ptr, v, nil
-		}
-		f, p, t, err := l.lookup(file, ref)
-		if err != nil {
-			return "", "", nil, fmt.Errorf("%s#%s: $ref %q: %w", file, ptr, ref, err)
-		}
-		file, ptr, v = f, p, t
-	}
-	return "", "", nil, fmt.Errorf("%s#%s: $ref chain too long or circular", file, ptr)
-}
-
-// lookup finds a reference relative to file.
-func (l *loader) lookup(file, ref string) (string, string, any, error) {
-	target, frag, _ := strings.Cut(ref, "#")
-	path := file
-	if target != "" {
-		if strings.Contains(target, "://") {
-			p, err := urlToPath(target)
-			if err != nil {
-				return "", "", nil, err
-			}
-			path = p
-		} else {
-			t, err := url.PathUnescape(target)
-			if err != nil {
-				return "", "", nil, err
-			}
-			path = filepath.Join(filepath.Dir(file), filepath.FromSlash(t))
-		}
-	}
-	d, err := l.doc(path)
-	if err != nil {
-		return "", "", nil, err
-	}
-	frag, err = url.PathUnescape(frag)
-	if err != nil {
-		return "", "", nil, err
-	}
-	v, err := walkPointer(d, frag)
-	if err != nil {
-		return "", "", nil, err
-	}
-	return path, frag, v, nil
-}
-
-func walkPointer(v any, ptr string) (any, error) {
-	if ptr == "" {
-		return v, nil
-	}
-	if !strings.HasPrefix(ptr, "/") {
-		return nil, fmt.Errorf("unsupported fragment %q (want a JSON pointer)", ptr)
-	}
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		switch t := v.(type) {
-		case map[string]any:
-			x, ok := t[tok]
-			if !ok {
-				return nil, fmt.Errorf("%q not found", ptr)
-			}
-			v = x
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(t) {
-				return nil, fmt.Errorf("%q not found", ptr)
-			}
-			v = t[i]
-		default:
-			return nil, fmt.Errorf("%q not found", ptr)
-		}
-	}
-	return v, nil
-}
-
-// schema compiles the schema at file#ptr (value v) once.
-func (l *loader) schema(file, ptr string, v any) (*Schema, error) {
-	if v == nil {
+// schema compiles the schema libopenapi holds in proxy once. It is
+// compiled at its position in its file, so the compiler resolves its $refs
+// with JSON Schema's rules ($id, $anchor, $dynamicRef in 3.1).
+func (l *loader) schema(proxy *base.SchemaProxy) (*Schema, error) {
+	if proxy == nil || proxy.GoLow() == nil {
 		return nil, nil
 	}
-	loc := fileURL(file) + "#" + (&url.URL{Fragment: ptr}).EscapedFragment()
+	low := proxy.GoLow()
+	n := low.GetValueNode()
+	// For `schema: {$ref: X}` libopenapi hands over the target X, which
+	// lets every use of X share one compiled schema. A $ref with sibling
+	// keywords (3.1: they apply too) is compiled where it is written.
+	if rn := low.GetReferenceNode(); low.IsReference() && rn != nil && rn.Kind == yaml.MappingNode && len(rn.Content) > 2 {
+		if _, ok := l.places[rn]; ok {
+			n = rn
+		}
+	}
+	if n == nil {
+		return nil, nil
+	}
+	p, ok := l.places[n]
+	if !ok {
+		if idx := low.GetIndex(); idx != nil {
+			l.addIndex(idx)
+			p, ok = l.places[n]
+		}
+		if !ok {
+			return nil, l.errorAt(n, "schema: not found in the indexed documents")
+		}
+	}
+	loc := fileURL(p.file) + "#" + (&url.URL{Fragment: p.ptr}).EscapedFragment()
 	if s, ok := l.schemas[loc]; ok {
 		return s, nil
 	}
-	if _, err := l.doc(file); err != nil {
-		return nil, err
-	}
 	compiled, err := l.compiler.Compile(loc)
 	if err != nil {
-		return nil, fmt.Errorf("%s#%s: schema: %s", file, ptr, firstLine(err.Error()))
+		return nil, l.errorAt(n, "schema: "+firstLine(err.Error()))
 	}
-	raw, _ := l.inline(file, v, 0).(map[string]any)
-	if raw == nil {
-		raw = map[string]any{}
-		if b, ok := v.(bool); ok && !b {
-			raw["not"] = map[string]any{}
-		}
-	}
+	raw := l.raw.shared(n, 0)
 	s := &Schema{Raw: raw, Location: loc, v: compiled}
 	l.schemas[loc] = s
 	return s, nil
 }
 
-// inline returns v with every $ref replaced by the (shared) inlined target.
-func (l *loader) inline(file string, v any, depth int) any {
-	if depth > 512 {
-		return v
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		if ref, ok := t["$ref"].(string); ok {
-			tf, tp, target, err := l.lookup(file, ref)
-			if err != nil {
-				return t
-			}
-			key := tf + "#" + tp
-			res, ok := l.memo[key]
-			if !ok {
-				res = map[string]any{}
-				l.memo[key] = res
-				switch tt := target.(type) {
-				case map[string]any:
-					if filled, ok := l.inline(tf, tt, depth+1).(map[string]any); ok {
-						for k, x := range filled {
-							res[k] = x
-						}
-					}
-				case bool:
-					if !tt {
-						res["not"] = map[string]any{}
-					}
-				}
-			}
-			if !l.v30 && len(t) > 1 {
-				out := map[string]any{"allOf": []any{res}}
-				for k, x := range t {
-					if k != "$ref" {
-						out[k] = l.inline(file, x, depth+1)
-					}
-				}
-				return out
-			}
-			return res
-		}
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			switch k {
-			case "example", "examples", "default", "enum", "const":
-				out[k] = x
-			default:
-				out[k] = l.inline(file, x, depth+1)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = l.inline(file, x, depth+1)
-		}
-		return out
-	}
-	return v
-}
-
-var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
-// build walks the root document into a Spec.
-func (l *loader) build(root map[string]any) (*Spec, error) {
-	file := l.root
+// build maps libopenapi's model onto a Spec.
+func (l *loader) build(doc *v3.Document) (*Spec, error) {
 	s := &Spec{Version: l.version, SecuritySchemes: map[string]*SecurityScheme{}, byID: map[string]*Operation{}, tree: &node{}}
-	if info, ok := root["info"].(map[string]any); ok {
-		s.Title, _ = info["title"].(string)
-		s.APIVersion, _ = info["version"].(string)
+	if doc.Info != nil {
+		s.Title, s.APIVersion = doc.Info.Title, doc.Info.Version
 	}
-	s.Servers = servers(root["servers"])
+	s.Servers = servers(doc.Servers)
 	seen := map[string]bool{}
 	for _, sv := range s.Servers {
 		if !seen[sv.BasePath] {
@@ -423,52 +436,46 @@ func (l *loader) build(root map[string]any) (*Spec, error) {
 	sort.SliceStable(s.bases, func(i, j int) bool { return len(s.bases[i]) > len(s.bases[j]) })
 
 	var err error
-	if s.Security, err = security(root["security"]); err != nil {
-		return nil, fmt.Errorf("openapi: %s#/security: %w", file, err)
+	if low := doc.GoLow(); low != nil && !low.Security.IsEmpty() {
+		if s.Security, err = security(data(low.Security.ValueNode)); err != nil {
+			return nil, l.errorAt(low.Security.ValueNode, err.Error())
+		}
 	}
-	if comps, ok := root["components"].(map[string]any); ok {
-		if ss, ok := comps["securitySchemes"].(map[string]any); ok {
-			for name, v := range ss {
-				_, _, v, err := l.resolve(file, "/components/securitySchemes/"+escapeToken(name), v)
-				if err != nil {
-					return nil, fmt.Errorf("openapi: %w", err)
-				}
-				s.SecuritySchemes[name] = securityScheme(v)
-			}
+	if doc.Components != nil {
+		for name, ss := range pairs(doc.Components.SecuritySchemes) {
+			s.SecuritySchemes[name] = securityScheme(ss)
 		}
 	}
 
-	paths, _ := root["paths"].(map[string]any)
-	templates := make([]string, 0, len(paths))
-	for p := range paths {
-		if strings.HasPrefix(p, "/") {
-			templates = append(templates, p)
+	var templates []string
+	items := map[string]*v3.PathItem{}
+	if doc.Paths != nil {
+		for p, item := range pairs(doc.Paths.PathItems) {
+			if strings.HasPrefix(p, "/") {
+				templates = append(templates, p)
+				items[p] = item
+			}
 		}
 	}
 	sort.Strings(templates)
 	for _, tmpl := range templates {
-		pf, pp, item, err := l.resolve(file, "/paths/"+escapeToken(tmpl), paths[tmpl])
-		if err != nil {
-			return nil, fmt.Errorf("openapi: %w", err)
-		}
-		pi, ok := item.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("openapi: %s#%s: a path item must be an object", pf, pp)
-		}
+		pi := items[tmpl]
 		lf, err := s.tree.add(tmpl)
 		if err != nil {
-			return nil, fmt.Errorf("openapi: %s#/paths: %w", file, err)
+			return nil, fmt.Errorf("openapi: %s: #/paths: %w", l.root, err)
 		}
-		common, err := l.parameters(pf, pp+"/parameters", pi["parameters"])
+		common, err := l.parameters(pi.Parameters)
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range httpMethods {
-			raw, ok := pi[m].(map[string]any)
-			if !ok {
+		for _, m := range []struct {
+			method string
+			op     *v3.Operation
+		}{{"GET", pi.Get}, {"PUT", pi.Put}, {"POST", pi.Post}, {"DELETE", pi.Delete}, {"OPTIONS", pi.Options}, {"HEAD", pi.Head}, {"PATCH", pi.Patch}, {"TRACE", pi.Trace}} {
+			if m.op == nil {
 				continue
 			}
-			op, err := l.operation(s, pf, pp+"/"+m, strings.ToUpper(m), tmpl, raw, common)
+			op, err := l.operation(s, m.method, tmpl, m.op, common)
 			if err != nil {
 				return nil, err
 			}
@@ -477,7 +484,7 @@ func (l *loader) build(root map[string]any) (*Spec, error) {
 			s.ops = append(s.ops, op)
 			if op.ID != "" {
 				if prev, dup := s.byID[op.ID]; dup {
-					return nil, fmt.Errorf("openapi: %s#%s: operationId %q is also used by %s", pf, pp+"/"+m, op.ID, prev.Key())
+					return nil, l.errorAt(m.op.GoLow().RootNode, fmt.Sprintf("operationId %q is also used by %s", op.ID, prev.Key()))
 				}
 				s.byID[op.ID] = op
 			}
@@ -492,25 +499,33 @@ func (l *loader) build(root map[string]any) (*Spec, error) {
 	return s, nil
 }
 
-func servers(v any) []Server {
-	list, _ := v.([]any)
-	var out []Server
-	for _, x := range list {
-		m, ok := x.(map[string]any)
-		if !ok {
-			continue
+// pairs iterates an ordered map that may be nil.
+func pairs[V any](m *orderedmap.Map[string, V]) func(func(string, V) bool) {
+	return func(yield func(string, V) bool) {
+		if m == nil {
+			return
 		}
-		raw, _ := m["url"].(string)
-		if vars, ok := m["variables"].(map[string]any); ok {
-			for name, vv := range vars {
-				if vm, ok := vv.(map[string]any); ok {
-					def, _ := vm["default"].(string)
-					raw = strings.ReplaceAll(raw, "{"+name+"}", def)
-				}
+		for k, v := range m.FromOldest() {
+			if !yield(k, v) {
+				return
 			}
 		}
-		sv := Server{URL: raw}
-		sv.Description, _ = m["description"].(string)
+	}
+}
+
+func servers(list []*v3.Server) []Server {
+	var out []Server
+	for _, x := range list {
+		if x == nil {
+			continue
+		}
+		raw := x.URL
+		for name, v := range pairs(x.Variables) {
+			if v != nil {
+				raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+			}
+		}
+		sv := Server{URL: raw, Description: x.Description}
 		p := raw
 		if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
 			p = u.Path
@@ -526,6 +541,10 @@ func servers(v any) []Server {
 	return out
 }
 
+// security converts a `security` list as written. It works on the plain
+// value rather than libopenapi's SecurityRequirement so that `security: []`
+// (public) and an absent `security` (inherit) stay apart, and `{}` stays an
+// empty requirement.
 func security(v any) ([]SecurityRequirement, error) {
 	if v == nil {
 		return nil, nil
@@ -557,24 +576,25 @@ func security(v any) ([]SecurityRequirement, error) {
 	return out, nil
 }
 
-func securityScheme(v any) *SecurityScheme {
-	m, _ := v.(map[string]any)
-	str := func(k string) string { s, _ := m[k].(string); return s }
-	ss := &SecurityScheme{
-		Type: str("type"), Description: str("description"), Name: str("name"), In: str("in"),
-		Scheme: strings.ToLower(str("scheme")), BearerFormat: str("bearerFormat"),
-		OpenIDConnectURL: str("openIdConnectUrl"),
+func securityScheme(h *v3.SecurityScheme) *SecurityScheme {
+	if h == nil {
+		return &SecurityScheme{}
 	}
-	if flows, ok := m["flows"].(map[string]any); ok {
+	ss := &SecurityScheme{
+		Type: h.Type, Description: h.Description, Name: h.Name, In: h.In,
+		Scheme: strings.ToLower(h.Scheme), BearerFormat: h.BearerFormat,
+		OpenIDConnectURL: h.OpenIdConnectUrl,
+	}
+	if f := h.Flows; f != nil {
 		ss.Flows = map[string]*OAuthFlow{}
-		for name, f := range flows {
-			fm, _ := f.(map[string]any)
-			fs := func(k string) string { s, _ := fm[k].(string); return s }
-			of := &OAuthFlow{AuthorizationURL: fs("authorizationUrl"), TokenURL: fs("tokenUrl"), RefreshURL: fs("refreshUrl"), Scopes: map[string]string{}}
-			if sc, ok := fm["scopes"].(map[string]any); ok {
-				for k, d := range sc {
-					of.Scopes[k], _ = d.(string)
-				}
+		for name, flow := range map[string]*v3.OAuthFlow{"implicit": f.Implicit, "password": f.Password,
+			"clientCredentials": f.ClientCredentials, "authorizationCode": f.AuthorizationCode, "device": f.Device} {
+			if flow == nil {
+				continue
+			}
+			of := &OAuthFlow{AuthorizationURL: flow.AuthorizationUrl, TokenURL: flow.TokenUrl, RefreshURL: flow.RefreshUrl, Scopes: map[string]string{}}
+			for k, d := range pairs(flow.Scopes) {
+				of.Scopes[k] = d
 			}
 			ss.Flows[name] = of
 		}
@@ -582,37 +602,27 @@ func securityScheme(v any) *SecurityScheme {
 	return ss
 }
 
-func (l *loader) parameters(file, ptr string, v any) ([]*Parameter, error) {
-	list, _ := v.([]any)
+func (l *loader) parameters(list []*v3.Parameter) ([]*Parameter, error) {
 	out := make([]*Parameter, 0, len(list))
-	for i, x := range list {
-		pf, pp, pv, err := l.resolve(file, ptr+"/"+strconv.Itoa(i), x)
-		if err != nil {
-			return nil, fmt.Errorf("openapi: %w", err)
+	for _, h := range list {
+		if h == nil {
+			continue
 		}
-		m, ok := pv.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("openapi: %s#%s: a parameter must be an object", pf, pp)
-		}
-		p := &Parameter{}
-		p.Name, _ = m["name"].(string)
-		p.In, _ = m["in"].(string)
+		at := h.GoLow().RootNode
+		p := &Parameter{Name: h.Name, In: h.In, Deprecated: h.Deprecated, AllowEmptyValue: h.AllowEmptyValue, Style: h.Style}
 		if p.Name == "" {
-			return nil, fmt.Errorf("openapi: %s#%s: parameter without a name", pf, pp)
+			return nil, l.errorAt(at, "parameter without a name")
 		}
 		switch p.In {
 		case "query", "header", "cookie":
 		case "path":
 			p.Required = true
 		default:
-			return nil, fmt.Errorf("openapi: %s#%s: parameter %q: `in` must be query, path, header or cookie", pf, pp, p.Name)
+			return nil, l.errorAt(at, fmt.Sprintf("parameter %q: `in` must be query, path, header or cookie", p.Name))
 		}
-		if b, ok := m["required"].(bool); ok && b {
+		if h.Required != nil && *h.Required {
 			p.Required = true
 		}
-		p.Deprecated, _ = m["deprecated"].(bool)
-		p.AllowEmptyValue, _ = m["allowEmptyValue"].(bool)
-		p.Style, _ = m["style"].(string)
 		if p.Style == "" {
 			if p.In == "query" || p.In == "cookie" {
 				p.Style = "form"
@@ -620,44 +630,41 @@ func (l *loader) parameters(file, ptr string, v any) ([]*Parameter, error) {
 				p.Style = "simple"
 			}
 		}
-		if e, ok := m["explode"].(bool); ok {
-			p.Explode = e
+		if h.Explode != nil {
+			p.Explode = *h.Explode
 		} else {
 			p.Explode = p.Style == "form"
 		}
-		if sv, ok := m["schema"]; ok {
-			if p.Schema, err = l.schema(pf, pp+"/schema", sv); err != nil {
-				return nil, fmt.Errorf("openapi: %w", err)
+		var err error
+		if h.Schema != nil {
+			if p.Schema, err = l.schema(h.Schema); err != nil {
+				return nil, err
 			}
-		} else if content, ok := m["content"].(map[string]any); ok {
-			for _, ct := range sortedKeys(content) {
-				mt, _ := content[ct].(map[string]any)
-				p.ContentType = ct
-				if sv, ok := mt["schema"]; ok {
-					if p.Schema, err = l.schema(pf, pp+"/content/"+escapeToken(ct)+"/schema", sv); err != nil {
-						return nil, fmt.Errorf("openapi: %w", err)
+		} else if h.Content != nil {
+			var types []string
+			for ct := range pairs(h.Content) {
+				types = append(types, ct)
+			}
+			sort.Strings(types)
+			if len(types) > 0 {
+				p.ContentType = types[0]
+				if mt := h.Content.GetOrZero(types[0]); mt != nil && mt.Schema != nil {
+					if p.Schema, err = l.schema(mt.Schema); err != nil {
+						return nil, err
 					}
 				}
-				break
 			}
 		}
-		p.Example = m["example"]
-		p.Examples = l.examples(pf, m["examples"])
+		if h.Example != nil {
+			p.Example = data(h.Example)
+		}
+		p.Examples = examples(h.Examples)
 		if p.Example == nil && p.Schema != nil {
 			p.Example = schemaExample(p.Schema.Raw)
 		}
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func schemaExample(raw map[string]any) any {
@@ -685,46 +692,44 @@ func schemaExample(raw map[string]any) any {
 	return nil
 }
 
-func (l *loader) examples(file string, v any) map[string]any {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) == 0 {
+func examples(m *orderedmap.Map[string, *base.Example]) map[string]any {
+	if m == nil || m.Len() == 0 {
 		return nil
 	}
-	out := make(map[string]any, len(m))
-	for name, x := range m {
-		_, _, ex, err := l.resolve(file, "", x)
-		if err != nil {
-			continue
-		}
-		if em, ok := ex.(map[string]any); ok {
-			out[name] = em["value"]
+	out := make(map[string]any, m.Len())
+	for name, ex := range pairs(m) {
+		if ex != nil {
+			out[name] = data(ex.Value)
 		}
 	}
 	return out
 }
 
-func (l *loader) content(file, ptr string, v any) (map[string]*MediaType, error) {
-	cm, _ := v.(map[string]any)
-	if cm == nil {
+func (l *loader) content(m *orderedmap.Map[string, *v3.MediaType]) (map[string]*MediaType, error) {
+	if m == nil {
 		return nil, nil
 	}
-	out := make(map[string]*MediaType, len(cm))
-	for ct, x := range cm {
-		mp := ptr + "/" + escapeToken(ct)
-		m, _ := x.(map[string]any)
+	out := make(map[string]*MediaType, m.Len())
+	for ct, h := range pairs(m) {
 		mt := &MediaType{}
-		if sv, ok := m["schema"]; ok {
+		if h != nil {
 			var err error
-			if mt.Schema, err = l.schema(file, mp+"/schema", sv); err != nil {
-				return nil, fmt.Errorf("openapi: %w", err)
+			if mt.Schema, err = l.schema(h.Schema); err != nil {
+				return nil, err
+			}
+			mt.Examples = examples(h.Examples)
+			if h.Example != nil {
+				mt.Example = data(h.Example)
 			}
 		}
-		mt.Examples = l.examples(file, m["examples"])
-		mt.Example = m["example"]
 		if mt.Example == nil {
-			for _, k := range sortedKeys(mt.Examples) {
-				mt.Example = mt.Examples[k]
-				break
+			keys := make([]string, 0, len(mt.Examples))
+			for k := range mt.Examples {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			if len(keys) > 0 {
+				mt.Example = mt.Examples[keys[0]]
 			}
 		}
 		if mt.Example == nil && mt.Schema != nil {
@@ -735,28 +740,20 @@ func (l *loader) content(file, ptr string, v any) (map[string]*MediaType, error)
 	return out, nil
 }
 
-func (l *loader) operation(s *Spec, file, ptr, method, tmpl string, m map[string]any, common []*Parameter) (*Operation, error) {
-	op := &Operation{Method: method, Path: tmpl, Responses: map[string]*Response{}}
-	op.ID, _ = m["operationId"].(string)
-	op.Summary, _ = m["summary"].(string)
-	op.Description, _ = m["description"].(string)
-	op.Deprecated, _ = m["deprecated"].(bool)
-	if tags, ok := m["tags"].([]any); ok {
-		for _, t := range tags {
-			if ts, ok := t.(string); ok {
-				op.Tags = append(op.Tags, ts)
-			}
-		}
+func (l *loader) operation(s *Spec, method, tmpl string, h *v3.Operation, common []*Parameter) (*Operation, error) {
+	low := h.GoLow()
+	op := &Operation{Method: method, Path: tmpl, Responses: map[string]*Response{},
+		ID: h.OperationId, Summary: h.Summary, Description: h.Description, Tags: h.Tags}
+	if h.Deprecated != nil {
+		op.Deprecated = *h.Deprecated
 	}
-	for k, v := range m {
-		if strings.HasPrefix(k, "x-") {
-			if op.Extensions == nil {
-				op.Extensions = map[string]any{}
-			}
-			op.Extensions[k] = v
+	for k, v := range pairs(h.Extensions) {
+		if op.Extensions == nil {
+			op.Extensions = map[string]any{}
 		}
+		op.Extensions[k] = data(v)
 	}
-	own, err := l.parameters(file, ptr+"/parameters", m["parameters"])
+	own, err := l.parameters(h.Parameters)
 	if err != nil {
 		return nil, err
 	}
@@ -776,79 +773,37 @@ func (l *loader) operation(s *Spec, file, ptr, method, tmpl string, m map[string
 	for _, name := range paramRe.FindAllString(tmpl, -1) {
 		name = name[1 : len(name)-1]
 		if op.Parameter(name, "path") == nil {
-			return nil, fmt.Errorf("openapi: %s#%s: path parameter %q is not declared", file, ptr, name)
+			return nil, l.errorAt(low.RootNode, fmt.Sprintf("path parameter %q is not declared", name))
 		}
 	}
 
-	if rb, ok := m["requestBody"]; ok {
-		bf, bp, bv, err := l.resolve(file, ptr+"/requestBody", rb)
-		if err != nil {
-			return nil, fmt.Errorf("openapi: %w", err)
-		}
-		bm, _ := bv.(map[string]any)
+	if rb := h.RequestBody; rb != nil {
 		body := &RequestBody{}
-		body.Required, _ = bm["required"].(bool)
-		if body.Content, err = l.content(bf, bp+"/content", bm["content"]); err != nil {
+		if rb.Required != nil {
+			body.Required = *rb.Required
+		}
+		if body.Content, err = l.content(rb.Content); err != nil {
 			return nil, err
 		}
 		op.RequestBody = body
 	}
 
-	if rs, ok := m["responses"].(map[string]any); ok {
-		for code, rv := range rs {
-			if strings.HasPrefix(code, "x-") {
-				continue
-			}
-			rf, rp, r, err := l.resolve(file, ptr+"/responses/"+escapeToken(code), rv)
-			if err != nil {
-				return nil, fmt.Errorf("openapi: %w", err)
-			}
-			rm, _ := r.(map[string]any)
-			resp := &Response{}
-			resp.Description, _ = rm["description"].(string)
-			if resp.Content, err = l.content(rf, rp+"/content", rm["content"]); err != nil {
+	if rs := h.Responses; rs != nil {
+		for code, r := range pairs(rs.Codes) {
+			if op.Responses[code], err = l.response(r); err != nil {
 				return nil, err
 			}
-			if hs, ok := rm["headers"].(map[string]any); ok {
-				resp.Headers = map[string]*Schema{}
-				for name, hv := range hs {
-					hf, hp, h, err := l.resolve(rf, rp+"/headers/"+escapeToken(name), hv)
-					if err != nil {
-						return nil, fmt.Errorf("openapi: %w", err)
-					}
-					hm, _ := h.(map[string]any)
-					var sch *Schema
-					if sv, ok := hm["schema"]; ok {
-						if sch, err = l.schema(hf, hp+"/schema", sv); err != nil {
-							return nil, fmt.Errorf("openapi: %w", err)
-						}
-					}
-					resp.Headers[name] = sch
-				}
+		}
+		if rs.Default != nil {
+			if op.Responses["default"], err = l.response(rs.Default); err != nil {
+				return nil, err
 			}
-			if ls, ok := rm["links"].(map[string]any); ok {
-				resp.Links = map[string]*Link{}
-				for name, lv := range ls {
-					_, _, lk, err := l.resolve(rf, rp+"/links/"+escapeToken(name), lv)
-					if err != nil {
-						return nil, fmt.Errorf("openapi: %w", err)
-					}
-					lm, _ := lk.(map[string]any)
-					link := &Link{RequestBody: lm["requestBody"]}
-					link.OperationID, _ = lm["operationId"].(string)
-					link.OperationRef, _ = lm["operationRef"].(string)
-					link.Description, _ = lm["description"].(string)
-					link.Parameters, _ = lm["parameters"].(map[string]any)
-					resp.Links[name] = link
-				}
-			}
-			op.Responses[code] = resp
 		}
 	}
 
-	if sv, ok := m["security"]; ok {
-		if op.Security, err = security(sv); err != nil {
-			return nil, fmt.Errorf("openapi: %s#%s/security: %w", file, ptr, err)
+	if !low.Security.IsEmpty() {
+		if op.Security, err = security(data(low.Security.ValueNode)); err != nil {
+			return nil, l.errorAt(low.Security.ValueNode, err.Error())
 		}
 		if op.Security == nil {
 			op.Security = []SecurityRequirement{}
@@ -857,4 +812,49 @@ func (l *loader) operation(s *Spec, file, ptr, method, tmpl string, m map[string
 		op.Security = s.Security
 	}
 	return op, nil
+}
+
+func (l *loader) response(h *v3.Response) (*Response, error) {
+	resp := &Response{}
+	if h == nil {
+		return resp, nil
+	}
+	resp.Description = h.Description
+	var err error
+	if resp.Content, err = l.content(h.Content); err != nil {
+		return nil, err
+	}
+	if h.Headers != nil {
+		resp.Headers = map[string]*Schema{}
+		for name, hd := range pairs(h.Headers) {
+			var sch *Schema
+			if hd != nil {
+				if sch, err = l.schema(hd.Schema); err != nil {
+					return nil, err
+				}
+			}
+			resp.Headers[name] = sch
+		}
+	}
+	if h.Links != nil {
+		resp.Links = map[string]*Link{}
+		for name, lk := range pairs(h.Links) {
+			link := &Link{}
+			if lk != nil {
+				link.OperationID, link.OperationRef, link.Description = lk.OperationId, lk.OperationRef, lk.Description
+				// The values as written (a runtime expression or any JSON
+				// value); libopenapi's high-level Link keeps only strings.
+				if ll := lk.GoLow(); ll != nil {
+					if !ll.Parameters.IsEmpty() {
+						link.Parameters, _ = data(ll.Parameters.ValueNode).(map[string]any)
+					}
+					if !ll.RequestBody.IsEmpty() {
+						link.RequestBody = data(ll.RequestBody.ValueNode)
+					}
+				}
+			}
+			resp.Links[name] = link
+		}
+	}
+	return resp, nil
 }

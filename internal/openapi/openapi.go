@@ -1,10 +1,11 @@
 // Package openapi is the OpenAPI 3.0/3.1 model shared by the gateway (route
 // matching, validation, authorization) and the scanner (planning requests).
 //
-// A Spec is loaded, resolved and compiled once (Load or Parse): every
-// `$ref` is followed (within the file and across files relative to it),
-// every schema is compiled into a validator once, and the paths are
-// compiled into a segment tree for Match. After that a Spec is read-only and
+// A Spec is loaded, resolved and compiled once (Load or Parse):
+// github.com/pb33f/libopenapi parses the documents, checks the version and
+// follows every `$ref` (within the file and across files relative to it);
+// every schema is compiled into a validator once (santhosh-tekuri/jsonschema),
+// and the paths are compiled into a segment tree for Match. After that a Spec is read-only and
 // safe for concurrent use; nothing is compiled per request.
 package openapi
 

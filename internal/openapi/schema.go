@@ -23,7 +23,9 @@ type Schema struct {
 	// (["string", "null"]). Read-only.
 	Raw map[string]any
 	// Location is the schema's absolute location
-	// ("file:///srv/api.yaml#/components/schemas/Pet").
+	// ("file:///srv/api.yaml#/components/schemas/Pet"). For a schema that
+	// is only a $ref it is the target's location (every use of the target
+	// shares one *Schema); a $ref with sibling keywords keeps its own.
 	Location string
 
 	v *jsonschema.Schema
