@@ -6,6 +6,12 @@
 #   BENCH_DURATION  measured duration of each row (default 5s, at most 60s)
 #   BENCH_CONNS     concurrent keep-alive connections (default 32)
 #   BENCH_WARMUP    unmeasured warm-up before each row (default 1s)
+#   BENCH_ROUNDS    measure every row this many times, interleaved, and
+#                   report medians (default 1; use 3-5 on a busy machine,
+#                   where one row can be measured during a burst of other
+#                   work and another not)
+#   BENCH_ONLY      an extended regexp: only gateways whose name matches
+#                   (baselines always run), e.g. 'waf|coraza'
 #   BENCH_ALLOW_MISSING_GATEWAY=1
 #                   when ./cmd/portcullis does not build, print the baseline
 #                   rows anyway instead of failing
@@ -16,6 +22,8 @@
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-1}
+ONLY=${BENCH_ONLY:-}
 CONNS=${BENCH_CONNS:-32}
 WARMUP=${BENCH_WARMUP:-1s}
 
@@ -175,15 +183,23 @@ fi
 # --- measure -------------------------------------------------------------
 
 rows_scenario=() rows_target=() rows_rps=() rows_p50=() rows_p99=() rows_bad=()
-declare -A bare_rps=()
+declare -A bare_rps=() seen_row=() all_rps=() all_p50=() all_p99=() all_bad=()
+row_keys=()
 
 # json_field NAME JSON — prints a numeric field of loadgen's one-line output.
 json_field() { sed -E 's/.*"'"$1"'":(-?[0-9.eE+-]+).*/\1/' <<<"$2"; }
 
-# row SCENARIO TARGET URL METHOD BODY_FILE — runs loadgen and records one
-# table row. BODY_FILE is a file name under $tmp, or empty for no body.
+# median VALUES... — prints the median of its arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# row SCENARIO TARGET URL METHOD BODY_FILE — runs loadgen once and records
+# the measurement for the table. BODY_FILE is a file name under $tmp, or
+# empty for no body.
 row() {
   local scenario=$1 target=$2 url=$3 method=$4 body=$5 out
+  if [[ -n $ONLY && $target == portcullis* && ! $target =~ $ONLY ]]; then
+    return
+  fi
   local args=(-url "$url" -method "$method" -c "$CONNS" -d "$DURATION" -warmup "$WARMUP")
   [[ -n $body ]] && args+=(-body-file "$tmp/$body" -content-type application/json)
   local hfile=${gateway_headers[$target]:-} h
@@ -197,26 +213,47 @@ row() {
     log "error: loadgen failed for $scenario → $target"
     exit 1
   fi
-  rows_scenario+=("$scenario")
-  rows_target+=("$target")
-  rows_rps+=("$(json_field rps "$out")")
-  rows_p50+=("$(json_field p50_ms "$out")")
-  rows_p99+=("$(json_field p99_ms "$out")")
-  rows_bad+=($(($(json_field errors "$out") + $(json_field non2xx "$out"))))
-  if [[ $target == "bare proxy" ]]; then
-    bare_rps[$scenario]=$(json_field rps "$out")
+  local key="$scenario|$target"
+  if [[ -z ${seen_row[$key]:-} ]]; then
+    seen_row[$key]=1
+    row_keys+=("$key")
   fi
+  all_rps[$key]+=" $(json_field rps "$out")"
+  all_p50[$key]+=" $(json_field p50_ms "$out")"
+  all_p99[$key]+=" $(json_field p99_ms "$out")"
+  all_bad[$key]=$(( ${all_bad[$key]:-0} + $(json_field errors "$out") + $(json_field non2xx "$out") ))
 }
 
-log "measuring: ${CONNS} connections, ${WARMUP} warm-up + ${DURATION} per row"
-for s in "${SCENARIOS[@]}"; do
-  IFS='|' read -r scenario method path body <<<"$s"
-  row "$scenario" "upstream (direct)" "$upstream_url$path" "$method" "$body"
-  row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
-  for name in "${gateway_names[@]}"; do
-    row "$scenario" "$name" "${gateway_url[$name]}$path" "$method" "$body"
+log "measuring: ${CONNS} connections, ${WARMUP} warm-up + ${DURATION} per row, ${ROUNDS} round(s)"
+for round in $(seq 1 "$ROUNDS"); do
+  [[ $ROUNDS -gt 1 ]] && log "round $round of $ROUNDS"
+  for s in "${SCENARIOS[@]}"; do
+    IFS='|' read -r scenario method path body <<<"$s"
+    row "$scenario" "upstream (direct)" "$upstream_url$path" "$method" "$body"
+    row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
+    for name in "${gateway_names[@]}"; do
+      row "$scenario" "$name" "${gateway_url[$name]}$path" "$method" "$body"
+    done
+    extra_rows "$scenario" "$method" "$path" "$body"
   done
-  extra_rows "$scenario" "$method" "$path" "$body"
+done
+
+# Medians over the rounds, in first-measured order.
+for key in "${row_keys[@]}"; do
+  scenario=${key%%|*} target=${key#*|}
+  # shellcheck disable=SC2086 # word splitting of the value lists is wanted
+  rps=$(median ${all_rps[$key]})
+  # shellcheck disable=SC2086
+  rows_p50+=("$(median ${all_p50[$key]})")
+  # shellcheck disable=SC2086
+  rows_p99+=("$(median ${all_p99[$key]})")
+  rows_scenario+=("$scenario")
+  rows_target+=("$target")
+  rows_rps+=("$rps")
+  rows_bad+=("${all_bad[$key]}")
+  if [[ $target == "bare proxy" ]]; then
+    bare_rps[$scenario]=$rps
+  fi
 done
 
 # --- report --------------------------------------------------------------
@@ -244,6 +281,20 @@ for i in "${!rows_target[@]}"; do
     [[ ${rows_target[$j]} == portcullis && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
     awk -v s="${rows_scenario[$i]}" -v t="${rows_target[$i]}" -v r="${rows_rps[$i]}" -v b="${rows_rps[$j]}" -v w="$want" \
       'BEGIN { printf "%-16s | %-26s | %.2f of portcullis without limits (target >= %.2f) %s\n", s, t, r / b, w, (r / b >= w ? "ok" : "BELOW TARGET") }'
+  done
+done
+
+# Identity and access target (issue 4): API key or JWT + RBAC + a Cedar
+# policy keep >= 90% of the requests/s of the same gateway without them.
+for i in "${!rows_target[@]}"; do
+  case ${rows_target[$i]} in
+  portcullis+apikey+authz | portcullis+jwt+authz) want=0.90 ;;
+  *) continue ;;
+  esac
+  for j in "${!rows_target[@]}"; do
+    [[ ${rows_target[$j]} == portcullis && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
+    awk -v s="${rows_scenario[$i]}" -v t="${rows_target[$i]}" -v r="${rows_rps[$i]}" -v b="${rows_rps[$j]}" -v w="$want" \
+      'BEGIN { printf "%-16s | %-26s | %.2f of portcullis without identity (target >= %.2f) %s\n", s, t, r / b, w, (r / b >= w ? "ok" : "BELOW TARGET") }'
   done
 done
 
