@@ -31,13 +31,11 @@ func runProperty(ctx context.Context, s *scanner) {
 	for _, o := range s.ops {
 		s.exposure(o)
 	}
-	s.eachOp(ctx, func(ctx context.Context, o *opState) {
-		s.writeProbe(ctx, o, "property.mass-assignment", map[string]any{massField: massValue}, func(obj map[string]any) (string, bool) {
-			if v, ok := obj[massField].(string); ok && v == massValue {
-				return "the undeclared member " + massField + " was stored", true
-			}
-			return "", false
-		})
+	s.writeCheck(ctx, "property.mass-assignment", map[string]any{massField: massValue}, func(obj map[string]any) (string, bool) {
+		if v, ok := obj[massField].(string); ok && v == massValue {
+			return "the undeclared member " + massField + " was stored", true
+		}
+		return "", false
 	})
 }
 

@@ -663,17 +663,53 @@ func (s *scanner) cleanup(ctx context.Context) {
 // eachOp runs f for every planned operation with the configured
 // concurrency, stopping when the budget or the context is spent.
 func (s *scanner) eachOp(ctx context.Context, f func(context.Context, *opState)) {
+	groups := make([][]*opState, len(s.ops))
+	for i, o := range s.ops {
+		groups[i] = []*opState{o}
+	}
+	s.eachGroup(ctx, groups, f)
+}
+
+// eachPath is eachOp for probes that change the target's state: the
+// operations of one path (one object, such as PUT and PATCH /notes/{id})
+// run one after the other in plan order, so that one operation's write
+// never lands between another's write and its read-back.
+func (s *scanner) eachPath(ctx context.Context, f func(context.Context, *opState)) {
+	var groups [][]*opState
+	at := map[string]int{}
+	for _, o := range s.ops {
+		i, ok := at[o.op.Path]
+		if !ok {
+			i = len(groups)
+			at[o.op.Path] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], o)
+	}
+	s.eachGroup(ctx, groups, f)
+}
+
+// eachGroup runs the groups concurrently (at most the configured
+// concurrency at a time) and the operations of a group in order, stopping
+// when the budget or the context is spent.
+func (s *scanner) eachGroup(ctx context.Context, groups [][]*opState, f func(context.Context, *opState)) {
+	stop := func() bool { return ctx.Err() != nil || s.exhausted.Load() }
 	sem := make(chan struct{}, max(1, s.cfg.Concurrency))
 	var wg sync.WaitGroup
-	for _, o := range s.ops {
-		if ctx.Err() != nil || s.exhausted.Load() {
+	for _, g := range groups {
+		if stop() {
 			break
 		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			f(ctx, o)
+			for _, o := range g {
+				if stop() {
+					return
+				}
+				f(ctx, o)
+			}
 		}()
 	}
 	wg.Wait()
