@@ -27,6 +27,11 @@ const (
 	TypeUpstream = "upstream"
 	// TypeConfigReload: a configuration reload succeeded or failed.
 	TypeConfigReload = "config.reload"
+	// TypeBan: a client was banned (auto-ban) or a ban was lifted.
+	TypeBan = "ban"
+	// TypeStore: the shared store changed state (Redis became unreachable
+	// and the node fell back to local state, or Redis came back).
+	TypeStore = "store"
 )
 
 // Severities, lowest first.

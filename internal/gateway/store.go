@@ -13,7 +13,7 @@ import (
 
 // TypeStore is the event type of a shared-store state change: Redis became
 // unreachable and the node fell back, or it came back.
-const TypeStore = "store"
+const TypeStore = events.TypeStore
 
 // openStore opens the shared state store from the config's store block.
 // Switches to and from the fallback are logged, published as events and
