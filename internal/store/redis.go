@@ -214,47 +214,54 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit, n int64) (Result
 	}, nil
 }
 
+// scriptAllowAll reads every key with one MGET, decides, and writes only
+// when every check admits the events. Replies are plain integers (Redis
+// turns a Lua number into an exact integer reply below 2^53; our values
+// are microseconds and counts, far below), so the caller parses no
+// strings; stored values are still exact decimal strings (fmt).
 var scriptAllowAll = redis.NewScript(luaFmt + `
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
+local nk = #KEYS
+local vals = redis.call('MGET', unpack(KEYS))
 local out = {1}
 local writes = {}
-for i, key in ipairs(KEYS) do
-  local a = 3 + (i - 1) * 3
-  local kind, x, y = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  if kind == 'q' then
-    local used = tonumber(redis.call('GET', key) or '0')
-    if used + n <= x then
-      table.insert(out, 1); table.insert(out, fmt(used + n))
-      writes[i] = {'q', y}
+for i = 1, nk do
+  local a = 3 * i
+  local x, y = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local o = 4 * i - 2
+  local cur = tonumber(vals[i] or '0')
+  if ARGV[a] == 'q' then
+    if cur + n <= x then
+      out[o] = 1; out[o + 1] = cur + n
+      writes[i] = y
     else
       out[1] = 0
-      table.insert(out, 0); table.insert(out, fmt(used))
+      out[o] = 0; out[o + 1] = cur
     end
-    table.insert(out, '0'); table.insert(out, '0')
+    out[o + 2] = 0; out[o + 3] = 0
   else
-    local tat = tonumber(redis.call('GET', key) or '0')
+    local tat = cur
     if tat < now then tat = now end
     local new_tat = tat + x * n
     local diff = now - (new_tat - x * y)
     if diff < 0 then
       out[1] = 0
-      table.insert(out, 0); table.insert(out, 0)
-      table.insert(out, fmt(-diff)); table.insert(out, fmt(tat - now))
+      out[o] = 0; out[o + 1] = 0; out[o + 2] = -diff; out[o + 3] = tat - now
     else
-      table.insert(out, 1); table.insert(out, fmt(math.floor(diff / x)))
-      table.insert(out, '0'); table.insert(out, fmt(new_tat - now))
-      writes[i] = {'g', new_tat}
+      out[o] = 1; out[o + 1] = math.floor(diff / x); out[o + 2] = 0; out[o + 3] = new_tat - now
+      writes[i] = new_tat
     end
   end
 end
 if out[1] == 1 then
-  for i, w in pairs(writes) do
-    if w[1] == 'q' then
+  for i = 1, nk do
+    local w = writes[i]
+    if ARGV[3 * i] == 'q' then
       redis.call('INCRBY', KEYS[i], n)
-      redis.call('PEXPIRE', KEYS[i], fmt(w[2]))
+      redis.call('PEXPIRE', KEYS[i], fmt(w))
     else
-      redis.call('SET', KEYS[i], fmt(w[2]), 'PX', math.ceil((w[2] - now) / 1000))
+      redis.call('SET', KEYS[i], fmt(w), 'PX', math.ceil((w - now) / 1000))
     end
   end
 end
