@@ -94,6 +94,11 @@ type Stage struct {
 	bodyOps      map[string]bool // operations whose body must be read; nil = all when bodyFields set globally
 	headers      []string
 	apiUID       types.EntityUID
+	apiParents   types.EntityUIDSet // {apiUID}, every resource's parents
+	contextSize  int                // how many context attributes a request can have
+
+	principals cache[*principalEntry] // by principal id, kind, roles, scopes
+	opEntities cache[*opEntities]     // by method and operation key
 	// uses holds every identifier and string literal word of the policies,
 	// so that per-request records are only built for attributes some policy
 	// can read (building Cedar records is most of a decision's cost).
@@ -141,6 +146,7 @@ func New(cfg Config, opts Options) (*Stage, error) {
 		s.challenge = `Bearer realm="` + opts.API + `"`
 	}
 	s.apiUID = types.NewEntityUID(APIType, types.String(opts.API))
+	s.apiParents = types.NewEntityUIDSet(s.apiUID)
 	s.headers = cfg.ContextHeaders
 	if len(s.headers) == 0 {
 		s.headers = DefaultContextHeaders
@@ -301,6 +307,11 @@ func New(cfg Config, opts Options) (*Stage, error) {
 	for _, m := range []cedar.PolicyMap{s.policies, s.respPolicies} {
 		for _, p := range m {
 			words(p.MarshalCedar(), s.uses)
+		}
+	}
+	for _, k := range []string{"method", "operation", "path", "params", "authenticated", "time", "unix", "ip", "query", "headers", "body", "response"} {
+		if s.uses[k] || k == "body" || k == "response" {
+			s.contextSize++
 		}
 	}
 
@@ -544,46 +555,23 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 		path = x.Request.URL.Path
 	}
 	if p := x.Principal; p != nil {
-		attrs := types.RecordMap{"id": types.String(p.ID), "kind": types.String(p.Kind)}
-		if s.uses["claims"] {
-			claims := make(types.RecordMap, len(p.Attributes)+1)
-			for k, v := range p.Attributes {
-				if cv, ok := value(v, 0); ok {
-					claims[types.String(k)] = cv
-				}
-			}
-			if _, ok := claims["sub"]; !ok {
-				claims["sub"] = types.String(p.ID)
-			}
-			attrs["claims"] = types.NewRecord(claims)
-		}
-		if s.uses["scopes"] {
-			attrs["scopes"], _ = value(p.Scopes, 0)
-		}
-		if s.uses["roles"] {
-			attrs["roles"], _ = value(p.Roles, 0)
-		}
-		e.roles = make([]types.EntityUID, len(p.Roles))
-		for i, r := range p.Roles {
-			e.roles[i] = types.NewEntityUID(RoleType, types.String(r))
-		}
-		e.principal = types.Entity{
-			UID:        types.NewEntityUID(PrincipalType, types.String(p.ID)),
-			Parents:    types.NewEntityUIDSet(e.roles...),
-			Attributes: types.NewRecord(attrs),
-		}
+		e.principal, e.roles = s.principal(p)
 	} else {
 		e.principal = types.Entity{UID: anonymousUID}
-	}
-	e.method = types.NewEntityUID(ActionType, types.String(method))
-	if op != "" {
-		e.action = types.Entity{UID: types.NewEntityUID(ActionType, types.String(op)), Parents: types.NewEntityUIDSet(e.method)}
-	} else {
-		e.action = types.Entity{UID: e.method}
 	}
 	template := path
 	if _, t, ok := strings.Cut(op, " "); ok {
 		template = t
+	}
+	if op != "" {
+		oe := s.operation(method, op, template)
+		e.method, e.action, e.resource = oe.method, oe.action, oe.resource
+	} else {
+		// The resource is the request path: not cached, as it is the
+		// client's choice.
+		e.method = types.NewEntityUID(ActionType, types.String(method))
+		e.action = types.Entity{UID: e.method}
+		e.resource = types.Entity{UID: types.NewEntityUID(RouteType, types.String(template)), Parents: s.apiParents}
 	}
 	var paramRec types.Record
 	if s.uses["params"] {
@@ -593,10 +581,6 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 		}
 		paramRec = types.NewRecord(pm)
 	}
-	e.resource = types.Entity{
-		UID:     types.NewEntityUID(RouteType, types.String(template)),
-		Parents: types.NewEntityUIDSet(s.apiUID),
-	}
 	if s.uses["api"] || s.uses["path"] || s.uses["template"] || s.uses["params"] {
 		e.resource.Attributes = types.NewRecord(types.RecordMap{
 			"api":      types.String(s.opts.API),
@@ -605,17 +589,22 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 			"params":   paramRec,
 		})
 	}
-	c := make(types.RecordMap, 12)
-	set := func(k string, v func() types.Value) {
-		if s.uses[k] {
-			c[types.String(k)] = v()
-		}
+	c := make(types.RecordMap, s.contextSize)
+	if s.uses["method"] {
+		c["method"] = types.String(method)
 	}
-	set("method", func() types.Value { return types.String(method) })
-	set("operation", func() types.Value { return types.String(op) })
-	set("path", func() types.Value { return types.String(path) })
-	set("params", func() types.Value { return paramRec })
-	set("authenticated", func() types.Value { return types.Boolean(x.Principal != nil) })
+	if s.uses["operation"] {
+		c["operation"] = types.String(op)
+	}
+	if s.uses["path"] {
+		c["path"] = types.String(path)
+	}
+	if s.uses["params"] {
+		c["params"] = paramRec
+	}
+	if s.uses["authenticated"] {
+		c["authenticated"] = types.Boolean(x.Principal != nil)
+	}
 	if s.uses["time"] || s.uses["unix"] {
 		now := s.now()
 		c["time"] = types.NewDatetime(now)

@@ -1,0 +1,110 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/pipeline"
+)
+
+// TestEntityCacheKeepsPrincipalsApart sends principals that share an id (or
+// whose fields concatenate to the same text) but differ in roles, scopes or
+// claims, each twice and interleaved, so that every decision after the
+// first is made with cached entities: a decision must never be the one of
+// another principal.
+func TestEntityCacheKeepsPrincipalsApart(t *testing.T) {
+	s, err := New(Config{
+		Operations: map[string]Operation{"GET /pets/{id}": {}},
+		Policies: `@id("admins") permit (principal, action, resource) when { principal in Portcullis::Role::"admin" };
+@id("gold") permit (principal, action, resource) when { principal.claims has "tier" && principal.claims.tier == "gold" };
+@id("super") permit (principal, action, resource) when { principal.scopes.contains("super") };
+@id("ops-role") permit (principal, action, resource) when { principal.roles.contains("ops") };
+@id("no-eve") forbid (principal, action, resource) when { principal.kind == "apikey" && principal.id == "eve" };`,
+	}, Options{API: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := func(id, kind string, roles, scopes []string, attrs map[string]any) *pipeline.Principal {
+		return &pipeline.Principal{ID: id, Kind: kind, Roles: roles, Scopes: scopes, Attributes: attrs}
+	}
+	tests := []struct {
+		name      string
+		principal *pipeline.Principal
+		allowed   bool
+	}{
+		{"admin role", p("bob", "jwt", []string{"admin"}, nil, nil), true},
+		{"same id, user role", p("bob", "jwt", []string{"user"}, nil, nil), false},
+		{"same id, role moved to scopes", p("bob", "jwt", nil, []string{"admin"}, nil), false},
+		{"same id, super scope", p("bob", "jwt", nil, []string{"super"}, nil), true},
+		{"same id, scope moved to roles", p("bob", "jwt", []string{"super"}, nil, nil), false},
+		{"same id, ops role", p("bob", "jwt", []string{"ops"}, nil, nil), true},
+		{"same id, gold claim", p("bob", "jwt", nil, nil, map[string]any{"tier": "gold"}), true},
+		{"same id, silver claim", p("bob", "jwt", nil, nil, map[string]any{"tier": "silver"}), false},
+		{"id and role concatenated", p("bobadmin", "jwt", nil, nil, nil), false},
+		{"role split in two", p("bob", "jwt", []string{"ad", "min"}, nil, nil), false},
+		{"eve by jwt", p("eve", "jwt", []string{"admin"}, nil, nil), true},
+		{"eve by apikey", p("eve", "apikey", []string{"admin"}, nil, nil), false},
+		{"kind and id shifted", p("eveapikey", "", []string{"admin"}, nil, nil), true},
+	}
+	for round := range 2 {
+		for _, op := range []string{"GET /pets/{id}", ""} {
+			for _, tt := range tests {
+				t.Run(fmt.Sprintf("%s/op=%q/round %d", tt.name, op, round), func(t *testing.T) {
+					x := pipeline.NewExchange(httptest.NewRequest("GET", "/pets/1", nil), "req", time.Unix(0, 0))
+					x.Operation = op
+					x.Principal = tt.principal
+					d, err := s.Request(context.Background(), x)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := d == nil; got != tt.allowed {
+						t.Errorf("allowed: got %v, want %v (denial %+v)", got, tt.allowed, d)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestEntityCacheBounded fills the principal cache past its bound and
+// checks that it is emptied rather than grown, and that decisions stay
+// right across the reset; concurrent callers exercise the lock under -race.
+func TestEntityCacheBounded(t *testing.T) {
+	s, err := New(Config{
+		Policies: `permit (principal, action, resource) when { principal in Portcullis::Role::"admin" };`,
+	}, Options{API: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range maxCached + 10 {
+				role := "user"
+				if i%2 == 0 {
+					role = "admin"
+				}
+				x := pipeline.NewExchange(httptest.NewRequest("GET", "/x", nil), "req", time.Unix(0, 0))
+				x.Principal = &pipeline.Principal{ID: fmt.Sprintf("p%d-%d", w, i), Kind: "apikey", Roles: []string{role}}
+				d, _ := s.Request(context.Background(), x)
+				if got, want := d == nil, role == "admin"; got != want {
+					t.Errorf("principal %d allowed: got %v, want %v", i, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.principals.mu.RLock()
+	n := len(s.principals.m)
+	s.principals.mu.RUnlock()
+	if n > maxCached {
+		t.Errorf("cached principals: got %d, want at most %d", n, maxCached)
+	}
+}
