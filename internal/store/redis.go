@@ -32,10 +32,11 @@ type Redis struct {
 	prefix string
 	now    func() time.Time
 
-	// AllowAll, the per-request call, goes through a few pipelining
-	// loops: calls that arrive while one is in flight are sent together
-	// in one pipeline (one write and one read for the lot) instead of one
-	// round trip each. Under load this is what keeps Redis-backed limits
+	// AllowAll, the per-request call, goes through a few batching loops:
+	// calls that arrive while one is in flight are sent together as ONE
+	// script call (one command, one Lua run, one reply for the lot) that
+	// decides them one after the other, exactly as separate calls in that
+	// order would. Under load this is what keeps Redis-backed limits
 	// cheap; idle, a call goes out alone at once, with no added delay.
 	batch     chan *pipeReq
 	closed    chan struct{}
@@ -43,10 +44,14 @@ type Redis struct {
 	loops     sync.WaitGroup
 }
 
-// pipeReq is one AllowAll call waiting for a pipelining loop.
+// pipeReq is one AllowAll call waiting for a batching loop. Requests are
+// pooled; one whose caller gave up (context done) is left to the GC, as
+// its loop may still be using it.
 type pipeReq struct {
-	keys []string
-	args []any
+	keys []string // the checks' Redis keys
+	spec []byte   // the call's part of the batch spec (see scriptAllowAll)
+	kbuf []byte   // backing bytes of keys
+	ends []int    // where each key ends in kbuf
 	done chan pipeRes
 }
 
@@ -55,8 +60,14 @@ type pipeRes struct {
 	err error
 }
 
-// maxPipeline caps how many calls one pipeline carries.
-const maxPipeline = 128
+var pipeReqs = sync.Pool{New: func() any { return &pipeReq{done: make(chan pipeRes, 1)} }}
+
+// maxBatch caps how many calls one batch carries, and maxBatchKeys how
+// many keys (a batch may exceed it by one call's keys).
+const (
+	maxBatch     = 128
+	maxBatchKeys = 1024
+)
 
 var _ Store = (*Redis)(nil)
 
@@ -70,16 +81,19 @@ func NewRedis(c redis.UniversalClient, prefix string, now func() time.Time) *Red
 	n := 2 * runtime.GOMAXPROCS(0)
 	r.loops.Add(n)
 	for i := 0; i < n; i++ {
-		go r.pipeline()
+		go r.batcher()
 	}
 	return r
 }
 
-// pipeline sends queued AllowAll calls, as many at once as are waiting.
-func (r *Redis) pipeline() {
+// batcher sends queued AllowAll calls, as many at once as are waiting, in
+// one script call.
+func (r *Redis) batcher() {
 	defer r.loops.Done()
 	ctx := context.Background() // each call's own context is honoured by its waiter
-	reqs := make([]*pipeReq, 0, maxPipeline)
+	reqs := make([]*pipeReq, 0, maxBatch)
+	var keys []string
+	var spec []byte
 	for {
 		var first *pipeReq
 		select {
@@ -88,40 +102,57 @@ func (r *Redis) pipeline() {
 			return
 		}
 		reqs = append(reqs[:0], first)
+		nkeys := len(first.keys)
 	drain:
-		for len(reqs) < maxPipeline {
+		for len(reqs) < maxBatch && nkeys < maxBatchKeys {
 			select {
 			case q := <-r.batch:
 				reqs = append(reqs, q)
+				nkeys += len(q.keys)
 			default:
 				break drain
 			}
 		}
-		if len(reqs) == 1 {
-			v, err := scriptAllowAll.Run(ctx, r.c, first.keys, first.args...).Slice()
-			first.done <- pipeRes{v, err}
-			continue
-		}
-		pipe := r.c.Pipeline()
-		cmds := make([]*redis.Cmd, len(reqs))
-		for i, q := range reqs {
-			cmds[i] = scriptAllowAll.EvalSha(ctx, pipe, q.keys, q.args...)
-		}
-		_, _ = pipe.Exec(ctx)
-		for i, q := range reqs {
-			v, err := cmds[i].Slice()
-			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				// Redis restarted and lost its scripts: Run loads it again.
-				v, err = scriptAllowAll.Run(ctx, r.c, q.keys, q.args...).Slice()
-			}
-			q.done <- pipeRes{v, err}
-		}
+		keys, spec = r.sendBatch(ctx, reqs, keys, spec)
 	}
 }
 
-// allowAllScript runs the AllowAll script through the pipelining loops.
-func (r *Redis) allowAllScript(ctx context.Context, keys []string, args []any) ([]any, error) {
-	q := &pipeReq{keys: keys, args: args, done: make(chan pipeRes, 1)}
+// sendBatch runs reqs as one script call and answers each on its done
+// channel. keys and spec are scratch buffers, returned for reuse.
+func (r *Redis) sendBatch(ctx context.Context, reqs []*pipeReq, keys []string, spec []byte) ([]string, []byte) {
+	keys, spec = keys[:0], spec[:0]
+	for _, q := range reqs {
+		keys = append(keys, q.keys...)
+		spec = append(spec, q.spec...)
+	}
+	// Run sends EVALSHA, and the script itself only when Redis lost it
+	// (restart).
+	v, err := scriptAllowAll.Run(ctx, r.c, keys, string(spec)).Slice()
+	if err == nil {
+		want := len(reqs)
+		for _, q := range reqs {
+			want += 4 * len(q.keys)
+		}
+		if len(v) != want {
+			err = fmt.Errorf("script replied %d values, want %d", len(v), want)
+		}
+	}
+	off := 0
+	for _, q := range reqs {
+		if err != nil {
+			q.done <- pipeRes{nil, err}
+			continue
+		}
+		m := 1 + 4*len(q.keys)
+		q.done <- pipeRes{v[off : off+m : off+m], nil}
+		off += m
+	}
+	clear(keys)
+	return keys, spec
+}
+
+// allowAllScript runs q through the batching loops.
+func (r *Redis) allowAllScript(ctx context.Context, q *pipeReq) ([]any, error) {
 	select {
 	case r.batch <- q:
 	case <-ctx.Done():
@@ -214,56 +245,86 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit, n int64) (Result
 	}, nil
 }
 
-// scriptAllowAll reads every key with one MGET, decides, and writes only
-// when every check admits the events. Replies are plain integers (Redis
-// turns a Lua number into an exact integer reply below 2^53; our values
-// are microseconds and counts, far below), so the caller parses no
-// strings; stored values are still exact decimal strings (fmt).
+// scriptAllowAll decides a batch of AllowAll calls, one after the other,
+// in one atomic run. ARGV[1] is the batch spec, space-separated tokens; per
+// call: its number of checks k, its now (µs), its cost n, then per check
+// "q MAX TTL_MS" (quota) or "g INTERVAL_µs BURST" (GCRA). KEYS holds every
+// call's k keys in order. The reply is, per call, 1 (all admitted) or 0,
+// then per check: allowed (1/0), used (quota, after the call if admitted)
+// or remaining (GCRA), retry after (µs) and reset after (µs).
+//
+// Every key is read once (MGET) and written once at the end, with the
+// value and expiry the last admitting call left it: what running the calls
+// as separate scripts would leave, since nobody can look in between.
+// Replies are plain integers (Redis turns a Lua number into an exact
+// integer reply below 2^53; ours are microseconds and counts, far below),
+// stored values exact decimal strings (fmt).
 var scriptAllowAll = redis.NewScript(luaFmt + `
-local now = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
-local nk = #KEYS
-local vals = redis.call('MGET', unpack(KEYS))
-local out = {1}
-local writes = {}
-for i = 1, nk do
-  local a = 3 * i
-  local x, y = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local o = 4 * i - 2
-  local cur = tonumber(vals[i] or '0')
-  if ARGV[a] == 'q' then
-    if cur + n <= x then
-      out[o] = 1; out[o + 1] = cur + n
-      writes[i] = y
-    else
-      out[1] = 0
-      out[o] = 0; out[o + 1] = cur
-    end
-    out[o + 2] = 0; out[o + 3] = 0
-  else
-    local tat = cur
-    if tat < now then tat = now end
-    local new_tat = tat + x * n
-    local diff = now - (new_tat - x * y)
-    if diff < 0 then
-      out[1] = 0
-      out[o] = 0; out[o + 1] = 0; out[o + 2] = -diff; out[o + 3] = tat - now
-    else
-      out[o] = 1; out[o + 1] = math.floor(diff / x); out[o + 2] = 0; out[o + 3] = new_tat - now
-      writes[i] = new_tat
-    end
+local spec = {}
+for w in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = w end
+local cur, dirty = {}, {}
+for i = 1, #KEYS, 1000 do
+  local j = math.min(i + 999, #KEYS)
+  local vals = redis.call('MGET', unpack(KEYS, i, j))
+  for m = i, j do
+    local key = KEYS[m]
+    if cur[key] == nil then cur[key] = tonumber(vals[m - i + 1] or '0') end
   end
 end
-if out[1] == 1 then
-  for i = 1, nk do
-    local w = writes[i]
-    if ARGV[3 * i] == 'q' then
-      redis.call('INCRBY', KEYS[i], n)
-      redis.call('PEXPIRE', KEYS[i], fmt(w))
+local out = {}
+local p, ki = 1, 0
+while p <= #spec do
+  local k, now, n = tonumber(spec[p]), tonumber(spec[p + 1]), tonumber(spec[p + 2])
+  p = p + 3
+  local base = #out + 1
+  out[base] = 1
+  local kinds, news, ttls = {}, {}, {}
+  for j = 1, k do
+    local key = KEYS[ki + j]
+    local kind, x, y = spec[p], tonumber(spec[p + 1]), tonumber(spec[p + 2])
+    p = p + 3
+    kinds[j] = kind
+    local o = base + 4 * j - 3
+    local c = cur[key]
+    if kind == 'q' then
+      if c + n <= x then
+        out[o] = 1; out[o + 1] = c + n
+        ttls[j] = y
+      else
+        out[base] = 0
+        out[o] = 0; out[o + 1] = c
+      end
+      out[o + 2] = 0; out[o + 3] = 0
     else
-      redis.call('SET', KEYS[i], fmt(w), 'PX', math.ceil((w - now) / 1000))
+      local tat = c
+      if tat < now then tat = now end
+      local new_tat = tat + x * n
+      local diff = now - (new_tat - x * y)
+      if diff < 0 then
+        out[base] = 0
+        out[o] = 0; out[o + 1] = 0; out[o + 2] = -diff; out[o + 3] = tat - now
+      else
+        out[o] = 1; out[o + 1] = math.floor(diff / x); out[o + 2] = 0; out[o + 3] = new_tat - now
+        news[j] = new_tat
+        ttls[j] = math.ceil((new_tat - now) / 1000)
+      end
     end
   end
+  if out[base] == 1 then
+    for j = 1, k do
+      local key = KEYS[ki + j]
+      if kinds[j] == 'q' then
+        cur[key] = cur[key] + n
+      else
+        cur[key] = news[j]
+      end
+      dirty[key] = ttls[j]
+    end
+  end
+  ki = ki + k
+end
+for key, ttl in pairs(dirty) do
+  redis.call('SET', key, fmt(cur[key]), 'PX', fmt(ttl))
 end
 return out
 `)
@@ -275,47 +336,101 @@ func (r *Redis) AllowAll(ctx context.Context, checks []Check, n int64) (bool, []
 		return false, nil, err
 	}
 	t := r.now()
-	keys := make([]string, len(checks))
-	args := make([]any, 0, 2+3*len(checks))
-	args = append(args, micros(t.UnixMicro()), n)
-	ends := make([]time.Time, len(checks))
-	for i, c := range checks {
-		if c.Max > 0 {
-			start, end := c.Period.Bounds(t)
-			ends[i] = end
-			keys[i] = r.prefix + "quota:" + c.Key + ":" + strconv.FormatInt(start.Unix(), 10)
-			args = append(args, "q", c.Max, (end.Sub(t) + 24*time.Hour).Milliseconds())
-		} else {
-			keys[i] = r.prefix + "gcra:" + c.Key
-			args = append(args, "g", c.Limit.intervalMicros(), c.Limit.burst())
-		}
+	q := r.prepare(checks, n, t)
+	v, err := r.allowAllScript(ctx, q)
+	if ctx.Err() == nil || err == nil {
+		// The loop is done with q (it answered, or never took it).
+		clear(q.keys)
+		pipeReqs.Put(q)
 	}
-	v, err := r.allowAllScript(ctx, keys, args)
 	if err != nil {
 		return false, nil, r.fail(ctx, "allow all", err)
 	}
-	ints, err := replyInts(v, 1+4*len(checks))
-	if err != nil {
-		return false, nil, fmt.Errorf("redis allow all: %w", err)
+	return parseAllowAll(v, checks, n, t)
+}
+
+// prepare builds the batch request of an AllowAll call made at t.
+func (r *Redis) prepare(checks []Check, n int64, t time.Time) *pipeReq {
+	q := pipeReqs.Get().(*pipeReq)
+	kb := q.kbuf[:0]
+	q.ends = q.ends[:0]
+	spec := strconv.AppendInt(q.spec[:0], int64(len(checks)), 10)
+	spec = append(spec, ' ')
+	spec = strconv.AppendInt(spec, t.UnixMicro(), 10)
+	spec = append(spec, ' ')
+	spec = strconv.AppendInt(spec, n, 10)
+	for _, c := range checks {
+		kb = append(kb, r.prefix...)
+		if c.Max > 0 {
+			start, end := c.Period.Bounds(t)
+			kb = append(kb, "quota:"...)
+			kb = append(kb, c.Key...)
+			kb = append(kb, ':')
+			kb = strconv.AppendInt(kb, start.Unix(), 10)
+			spec = append(spec, " q "...)
+			spec = strconv.AppendInt(spec, c.Max, 10)
+			spec = append(spec, ' ')
+			spec = strconv.AppendInt(spec, (end.Sub(t) + 24*time.Hour).Milliseconds(), 10)
+		} else {
+			kb = append(kb, "gcra:"...)
+			kb = append(kb, c.Key...)
+			spec = append(spec, " g "...)
+			spec = strconv.AppendInt(spec, c.Limit.intervalMicros(), 10)
+			spec = append(spec, ' ')
+			spec = strconv.AppendInt(spec, c.Limit.burst(), 10)
+		}
+		q.ends = append(q.ends, len(kb))
 	}
-	all := ints[0] == 1
+	q.spec = append(spec, ' ')
+	q.kbuf = kb
+	// One string for every key of the call, sliced.
+	all := string(kb)
+	q.keys = q.keys[:0]
+	from := 0
+	for _, e := range q.ends {
+		q.keys = append(q.keys, all[from:e])
+		from = e
+	}
+	return q
+}
+
+// parseAllowAll reads one call's part of the script's reply.
+func parseAllowAll(v []any, checks []Check, n int64, t time.Time) (bool, []Outcome, error) {
+	var err error
+	if len(v) != 1+4*len(checks) {
+		return false, nil, fmt.Errorf("redis allow all: script replied %d values, want %d", len(v), 1+4*len(checks))
+	}
+	var ints [1 + 4*8]int64
+	var buf []int64
+	if len(v) <= len(ints) {
+		buf = ints[:len(v)]
+	} else {
+		buf = make([]int64, len(v))
+	}
+	for i, e := range v {
+		if buf[i], err = replyInt(i, e); err != nil {
+			return false, nil, fmt.Errorf("redis allow all: %w", err)
+		}
+	}
+	all0 := buf[0] == 1
 	out := make([]Outcome, len(checks))
 	for i, c := range checks {
-		p := ints[1+4*i:]
+		p := buf[1+4*i:]
 		o := Outcome{Allowed: p[0] == 1}
 		if c.Max > 0 {
 			o.Used = p[1]
-			if o.Allowed && !all {
+			if o.Allowed && !all0 {
 				o.Used -= n
 			}
 			o.Remaining = max(c.Max-o.Used, 0)
-			o.ResetAfter = ends[i].Sub(t)
+			_, end := c.Period.Bounds(t)
+			o.ResetAfter = end.Sub(t)
 			if !o.Allowed {
 				o.RetryAfter = o.ResetAfter
 			}
 		} else {
 			o.Remaining = p[1]
-			if o.Allowed && !all {
+			if o.Allowed && !all0 {
 				o.Remaining = min(o.Remaining+n, c.Limit.burst())
 			}
 			o.RetryAfter = time.Duration(p[2]) * time.Microsecond
@@ -323,7 +438,7 @@ func (r *Redis) AllowAll(ctx context.Context, checks []Check, n int64) (bool, []
 		}
 		out[i] = o
 	}
-	return all, out, nil
+	return all0, out, nil
 }
 
 var scriptQuota = redis.NewScript(`
@@ -632,18 +747,27 @@ func replyInts(v []any, n int) ([]int64, error) {
 	}
 	out := make([]int64, n)
 	for i, e := range v {
-		switch x := e.(type) {
-		case int64:
-			out[i] = x
-		case string:
-			p, err := strconv.ParseInt(x, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("script value %d: %w", i, err)
-			}
-			out[i] = p
-		default:
-			return nil, fmt.Errorf("script value %d has type %T", i, e)
+		var err error
+		if out[i], err = replyInt(i, e); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// replyInt converts value i of a script's reply, an integer or a decimal
+// string.
+func replyInt(i int, e any) (int64, error) {
+	switch x := e.(type) {
+	case int64:
+		return x, nil
+	case string:
+		p, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("script value %d: %w", i, err)
+		}
+		return p, nil
+	default:
+		return 0, fmt.Errorf("script value %d has type %T", i, e)
+	}
 }
