@@ -102,7 +102,19 @@ type Stage struct {
 	// uses holds every identifier and string literal word of the policies,
 	// so that per-request records are only built for attributes some policy
 	// can read (building Cedar records is most of a decision's cost).
-	uses map[string]bool
+	uses  map[string]bool
+	reads reads // the uses that decide what a request builds
+	// ctxCache holds context records that depend only on the method,
+	// operation, authentication and client address (cacheContext).
+	ctxCache     cache[types.Record]
+	cacheContext bool
+}
+
+// reads says which attributes some policy may read (from Stage.uses).
+type reads struct {
+	method, operation, path, params, authenticated, time, ip, query, headers bool
+	claims, scopes, roles                                                    bool
+	resource                                                                 bool // api, path, template or params
 }
 
 var (
@@ -309,6 +321,12 @@ func New(cfg Config, opts Options) (*Stage, error) {
 			words(p.MarshalCedar(), s.uses)
 		}
 	}
+	u := s.uses
+	s.reads = reads{method: u["method"], operation: u["operation"], path: u["path"], params: u["params"],
+		authenticated: u["authenticated"], time: u["time"] || u["unix"], ip: u["ip"], query: u["query"],
+		headers: u["headers"], claims: u["claims"], scopes: u["scopes"], roles: u["roles"],
+		resource: u["api"] || u["path"] || u["template"] || u["params"]}
+	s.cacheContext = !s.reads.path && !s.reads.params && !s.reads.time && !s.reads.query && !s.reads.headers
 	for _, k := range []string{"method", "operation", "path", "params", "authenticated", "time", "unix", "ip", "query", "headers", "body", "response"} {
 		if s.uses[k] || k == "body" || k == "response" {
 			s.contextSize++
@@ -574,14 +592,14 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 		e.resource = types.Entity{UID: types.NewEntityUID(RouteType, types.String(template)), Parents: s.apiParents}
 	}
 	var paramRec types.Record
-	if s.uses["params"] {
+	if s.reads.params {
 		pm := make(types.RecordMap, len(params))
 		for k, v := range params {
 			pm[types.String(k)] = types.String(v)
 		}
 		paramRec = types.NewRecord(pm)
 	}
-	if s.uses["api"] || s.uses["path"] || s.uses["template"] || s.uses["params"] {
+	if s.reads.resource {
 		e.resource.Attributes = types.NewRecord(types.RecordMap{
 			"api":      types.String(s.opts.API),
 			"path":     types.String(path),
@@ -589,32 +607,58 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 			"params":   paramRec,
 		})
 	}
+	needBody := len(s.bodyFields) > 0 && (s.bodyOps == nil || s.bodyOps[op])
+	// A context that holds nothing but the method, operation, whether the
+	// caller is authenticated and its address is shared between requests.
+	// The key encodes all four exactly, so a cached record is only ever
+	// the one this request would build.
+	var buf [128]byte
+	var key []byte
+	if s.cacheContext && !needBody && response.Len() == 0 {
+		key = appendField(buf[:0], method)
+		key = appendField(key, op)
+		if x.Principal != nil {
+			key = append(key, 'a')
+		} else {
+			key = append(key, '-')
+		}
+		if s.reads.ip && x.ClientIP.IsValid() {
+			a := x.ClientIP.Unmap()
+			b16 := a.As16()
+			key = append(key, byte(a.BitLen()))
+			key = append(key, b16[:]...)
+			key = appendField(key, a.Zone())
+		}
+		if rec, ok := s.ctxCache.get(key); ok {
+			return cedar.Request{Principal: e.principal.UID, Action: e.action.UID, Resource: e.resource.UID, Context: rec}, e, nil
+		}
+	}
 	c := make(types.RecordMap, s.contextSize)
-	if s.uses["method"] {
+	if s.reads.method {
 		c["method"] = types.String(method)
 	}
-	if s.uses["operation"] {
+	if s.reads.operation {
 		c["operation"] = types.String(op)
 	}
-	if s.uses["path"] {
+	if s.reads.path {
 		c["path"] = types.String(path)
 	}
-	if s.uses["params"] {
+	if s.reads.params {
 		c["params"] = paramRec
 	}
-	if s.uses["authenticated"] {
+	if s.reads.authenticated {
 		c["authenticated"] = types.Boolean(x.Principal != nil)
 	}
-	if s.uses["time"] || s.uses["unix"] {
+	if s.reads.time {
 		now := s.now()
 		c["time"] = types.NewDatetime(now)
 		c["unix"] = types.Long(now.Unix())
 	}
-	if s.uses["ip"] && x.ClientIP.IsValid() {
+	if s.reads.ip && x.ClientIP.IsValid() {
 		a := x.ClientIP.Unmap()
 		c["ip"] = types.IPAddr(netip.PrefixFrom(a, a.BitLen()))
 	}
-	if x.Request != nil && s.uses["query"] {
+	if x.Request != nil && s.reads.query {
 		q := x.Request.URL.Query()
 		qm := make(types.RecordMap, len(q))
 		for k, vs := range q {
@@ -624,7 +668,7 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 		}
 		c["query"] = types.NewRecord(qm)
 	}
-	if x.Request != nil && s.uses["headers"] {
+	if x.Request != nil && s.reads.headers {
 		hm := make(types.RecordMap, len(s.headers))
 		for _, h := range s.headers {
 			if v := x.Request.Header.Get(h); v != "" {
@@ -633,7 +677,7 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 		}
 		c["headers"] = types.NewRecord(hm)
 	}
-	if len(s.bodyFields) > 0 && (s.bodyOps == nil || s.bodyOps[op]) {
+	if needBody {
 		body, d := s.bodyRecord(x)
 		if d != nil {
 			return cedar.Request{}, nil, d
@@ -643,12 +687,11 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 	if response.Len() > 0 {
 		c["response"] = response
 	}
-	return cedar.Request{
-		Principal: e.principal.UID,
-		Action:    e.action.UID,
-		Resource:  e.resource.UID,
-		Context:   types.NewRecord(c),
-	}, e, nil
+	rec := types.NewRecord(c)
+	if key != nil {
+		s.ctxCache.put(key, rec)
+	}
+	return cedar.Request{Principal: e.principal.UID, Action: e.action.UID, Resource: e.resource.UID, Context: rec}, e, nil
 }
 
 // bodyRecord extracts the configured JSON pointers from the request body.

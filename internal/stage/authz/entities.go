@@ -87,7 +87,7 @@ func (s *Stage) principal(p *pipeline.Principal) (types.Entity, []types.EntityUI
 		s.principals.put(key, en)
 	}
 	attrs := en.attrs
-	if s.uses["claims"] {
+	if s.reads.claims {
 		m := types.RecordMap{"id": types.String(p.ID), "kind": types.String(p.Kind)}
 		claims := make(types.RecordMap, len(p.Attributes)+1)
 		for k, v := range p.Attributes {
@@ -118,15 +118,15 @@ func (s *Stage) newPrincipalEntry(p *pipeline.Principal) *principalEntry {
 	}
 	en.parents = types.NewEntityUIDSet(en.roles...)
 	m := types.RecordMap{"id": types.String(p.ID), "kind": types.String(p.Kind)}
-	if s.uses["scopes"] {
+	if s.reads.scopes {
 		en.scopes, _ = value(p.Scopes, 0)
 		m["scopes"] = en.scopes
 	}
-	if s.uses["roles"] {
+	if s.reads.roles {
 		en.roleSet, _ = value(p.Roles, 0)
 		m["roles"] = en.roleSet
 	}
-	if !s.uses["claims"] {
+	if !s.reads.claims {
 		en.attrs = types.NewRecord(m)
 	}
 	return en

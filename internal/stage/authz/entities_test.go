@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -106,5 +107,58 @@ func TestEntityCacheBounded(t *testing.T) {
 	s.principals.mu.RUnlock()
 	if n > maxCached {
 		t.Errorf("cached principals: got %d, want at most %d", n, maxCached)
+	}
+}
+
+// TestContextCacheKeepsRequestsApart checks that cached context records
+// (method, operation, authentication, client address) never decide for a
+// request that differs in one of them.
+func TestContextCacheKeepsRequestsApart(t *testing.T) {
+	s, err := New(Config{
+		Operations: map[string]Operation{"GET /pets/{id}": {}, "DELETE /pets/{id}": {}},
+		Policies: `@id("intranet") permit (principal, action, resource) when { context.ip.isInRange(ip("10.0.0.0/8")) };
+@id("v6") permit (principal, action, resource) when { context.ip.isInRange(ip("2001:db8::/32")) && context.authenticated };
+@id("no-delete") forbid (principal, action, resource) when { context.method == "DELETE" && context.operation != "DELETE /pets/{id}" };`,
+	}, Options{API: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.cacheContext {
+		t.Fatal("cacheContext: got false, want true")
+	}
+	tests := []struct {
+		name, method, op, ip string
+		principal            *pipeline.Principal
+		allowed              bool
+	}{
+		{"intranet", "GET", "GET /pets/{id}", "10.1.2.3", nil, true},
+		{"internet", "GET", "GET /pets/{id}", "11.1.2.3", nil, false},
+		{"v4-mapped intranet", "GET", "GET /pets/{id}", "::ffff:10.1.2.3", nil, true},
+		{"v6 anonymous", "GET", "GET /pets/{id}", "2001:db8::1", nil, false},
+		{"v6 authenticated", "GET", "GET /pets/{id}", "2001:db8::1", alice, true},
+		{"delete on its operation", "DELETE", "DELETE /pets/{id}", "10.1.2.3", nil, true},
+		{"delete without operation", "DELETE", "", "10.1.2.3", nil, false},
+		{"get without operation", "GET", "", "10.1.2.3", nil, true},
+	}
+	for round := range 2 {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/round %d", tt.name, round), func(t *testing.T) {
+				path := "/pets/1"
+				if tt.op == "" {
+					path = "/other" // matches no operation
+				}
+				x := pipeline.NewExchange(httptest.NewRequest(tt.method, path, nil), "req", time.Unix(0, 0))
+				x.Operation = tt.op
+				x.Principal = tt.principal
+				x.ClientIP = netip.MustParseAddr(tt.ip)
+				d, err := s.Request(context.Background(), x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := d == nil; got != tt.allowed {
+					t.Errorf("allowed: got %v, want %v (denial %+v)", got, tt.allowed, d)
+				}
+			})
+		}
 	}
 }
