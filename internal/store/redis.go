@@ -171,7 +171,7 @@ func (r *Redis) allowAllScript(ctx context.Context, q *pipeReq) ([]any, error) {
 // Name returns "redis".
 func (r *Redis) Name() string { return "redis" }
 
-// Close stops the pipelining loops and closes the Redis client.
+// Close stops the batching loops and closes the Redis client.
 func (r *Redis) Close() error {
 	r.closeOnce.Do(func() { close(r.closed) })
 	r.loops.Wait()
