@@ -88,14 +88,17 @@ type Stage struct {
 
 	policies     cedar.PolicyMap // request phase
 	respPolicies cedar.PolicyMap // response phase (owner rules with ResponseField)
-	forbids      map[cedar.PolicyID]bool
-	respOps      map[string]bool
-	bodyFields   []string
-	bodyOps      map[string]bool // operations whose body must be read; nil = all when bodyFields set globally
-	headers      []string
-	apiUID       types.EntityUID
-	apiParents   types.EntityUIDSet // {apiUID}, every resource's parents
-	contextSize  int                // how many context attributes a request can have
+	// policyList and respPolicyList hold the same policies as slices,
+	// which Cedar iterates with less work than maps.
+	policyList, respPolicyList cedar.PolicyIterator
+	forbids                    map[cedar.PolicyID]bool
+	respOps                    map[string]bool
+	bodyFields                 []string
+	bodyOps                    map[string]bool // operations whose body must be read; nil = all when bodyFields set globally
+	headers                    []string
+	apiUID                     types.EntityUID
+	apiParents                 types.EntityUIDSet // {apiUID}, every resource's parents
+	contextSize                int                // how many context attributes a request can have
 
 	principals cache[*principalEntry] // by principal id, kind, roles, scopes
 	opEntities cache[*opEntities]     // by method and operation key
@@ -315,6 +318,7 @@ func New(cfg Config, opts Options) (*Stage, error) {
 		return nil, errors.New("default: deny without any policy would refuse every request")
 	}
 
+	s.policyList, s.respPolicyList = newPolicyList(s.policies), newPolicyList(s.respPolicies)
 	s.uses = map[string]bool{}
 	for _, m := range []cedar.PolicyMap{s.policies, s.respPolicies} {
 		for _, p := range m {
@@ -419,7 +423,7 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 	if err != nil {
 		return err, nil
 	}
-	return s.decide(s.policies, ents, req), nil
+	return s.decide(s.policyList, ents, req), nil
 }
 
 func hasAll(p *pipeline.Principal, scopes []string) bool {
@@ -498,7 +502,7 @@ func roleDenial() *pipeline.Denial {
 // decide evaluates policies and turns a Deny into a denial naming the
 // policies that decided. A forbid policy that fails to evaluate denies too:
 // Cedar skips policies that error, and a skipped forbid must not allow.
-func (s *Stage) decide(policies cedar.PolicyMap, ents types.EntityGetter, req cedar.Request) *pipeline.Denial {
+func (s *Stage) decide(policies cedar.PolicyIterator, ents types.EntityGetter, req cedar.Request) *pipeline.Denial {
 	dec, diag := cedar.Authorize(policies, ents, req)
 	var errored []string
 	for _, e := range diag.Errors {
@@ -808,7 +812,7 @@ func (s *Stage) Response(ctx context.Context, x *pipeline.Exchange, resp *http.R
 	if d != nil {
 		return d, nil
 	}
-	return s.decide(s.respPolicies, ents, req), nil
+	return s.decide(s.respPolicyList, ents, req), nil
 }
 
 // words adds every identifier and every word inside string literals of

@@ -2,8 +2,10 @@ package authz
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -163,4 +165,27 @@ func value(v any, depth int) (types.Value, bool) {
 		return types.String(t.String()), true
 	}
 	return nil, false
+}
+
+// policyList is a cedar.PolicyIterator over a slice, in policy id order.
+type policyList []policy
+
+func newPolicyList(m cedar.PolicyMap) *policyList {
+	l := make(policyList, 0, len(m))
+	for id, p := range m {
+		l = append(l, policy{id: id, policy: p})
+	}
+	slices.SortFunc(l, func(a, b policy) int { return strings.Compare(string(a.id), string(b.id)) })
+	return &l
+}
+
+// All implements cedar.PolicyIterator.
+func (l *policyList) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
+	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
+		for _, p := range *l {
+			if !yield(p.id, p.policy) {
+				return
+			}
+		}
+	}
 }
