@@ -343,9 +343,14 @@ func (s *Stage) forward(h http.Header, p *pipeline.Principal) {
 	if s.fwd.disabled || p == nil {
 		return
 	}
+	// One backing array for every value; each header gets a slice capped
+	// at its own element, so appending to one never writes into another.
+	vals := make([]string, 0, 5)
 	set := func(name, v string) {
 		if name != "" && v != "" {
-			h[name] = []string{headerValue(v)}
+			vals = append(vals, headerValue(v))
+			n := len(vals)
+			h[name] = vals[n-1 : n : n]
 		}
 	}
 	set(s.fwd.id, p.ID)
