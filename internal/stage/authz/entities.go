@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 
@@ -42,15 +43,12 @@ func (c *cache[V]) put(key []byte, v V) {
 	c.mu.Unlock()
 }
 
-// principalEntry is the part of a principal's Cedar entity that depends
-// only on what its cache key holds.
+// principalEntry is a principal's Cedar entity, built once per cache key.
 type principalEntry struct {
 	uid     types.EntityUID
 	roles   []types.EntityUID
 	parents types.EntityUIDSet
-	scopes  types.Value  // nil unless a policy reads scopes
-	roleSet types.Value  // nil unless a policy reads roles
-	attrs   types.Record // the whole attribute record; valid when !claims
+	attrs   types.Record
 }
 
 // appendField appends s to key with its length first, so that no two
@@ -71,43 +69,95 @@ func appendList(key []byte, l []string) []byte {
 	return key
 }
 
-// principal returns the Cedar entity of p. Everything but the claims record
-// is cached under an exact encoding of what it is built from (id, kind,
-// roles, and scopes); claims, which carry per-token values such as exp and
-// jti, are rebuilt for every request when a policy reads them.
+// maxKeyBytes bounds the key of a cached principal (its claims included):
+// a principal with larger claims is built for every request instead, so
+// the cache never holds more than maxCached × maxKeyBytes of keys.
+const maxKeyBytes = 2048
+
+// principal returns the Cedar entity of p. It is cached under an exact
+// encoding of everything it is built from (id, kind, roles, scopes and,
+// when a policy reads claims, the attributes), so a cached entity is only
+// ever the one this principal would get.
 func (s *Stage) principal(p *pipeline.Principal) (types.Entity, []types.EntityUID) {
-	var buf [256]byte
+	var buf [512]byte
 	key := appendField(buf[:0], p.ID)
 	key = appendField(key, p.Kind)
 	key = appendList(key, p.Roles)
 	key = appendList(key, p.Scopes)
-	en, ok := s.principals.get(key)
-	if !ok {
-		en = s.newPrincipalEntry(p)
+	cacheable := true
+	if s.reads.claims {
+		key = append(key, 'C')
+		key, cacheable = appendValue(key, p.Attributes, 0)
+		cacheable = cacheable && len(key) <= maxKeyBytes
+	}
+	if cacheable {
+		if en, ok := s.principals.get(key); ok {
+			return types.Entity{UID: en.uid, Parents: en.parents, Attributes: en.attrs}, en.roles
+		}
+	}
+	en := s.newPrincipalEntry(p)
+	if cacheable {
 		s.principals.put(key, en)
 	}
-	attrs := en.attrs
-	if s.reads.claims {
-		m := types.RecordMap{"id": types.String(p.ID), "kind": types.String(p.Kind)}
-		claims := make(types.RecordMap, len(p.Attributes)+1)
-		for k, v := range p.Attributes {
-			if cv, ok := value(v, 0); ok {
-				claims[types.String(k)] = cv
+	return types.Entity{UID: en.uid, Parents: en.parents, Attributes: en.attrs}, en.roles
+}
+
+// appendValue appends an encoding of v to key that is exact as far as
+// value (the Cedar conversion) can tell values apart: two values with the
+// same encoding convert to the same Cedar value. ok is false for a value
+// without an encoding (fmt.Stringer and other types), which is then not
+// cached.
+func appendValue(key []byte, v any, depth int) ([]byte, bool) {
+	if depth > 8 { // value drops these
+		return append(key, 'x'), true
+	}
+	switch t := v.(type) {
+	case nil:
+		return append(key, 'n'), true
+	case string:
+		return appendField(append(key, 's'), t), true
+	case bool:
+		if t {
+			return append(key, 'T'), true
+		}
+		return append(key, 'F'), true
+	case int:
+		return append(strconv.AppendInt(append(key, 'i'), int64(t), 10), ';'), true
+	case int64:
+		return append(strconv.AppendInt(append(key, 'i'), t, 10), ';'), true
+	case float64:
+		return append(strconv.AppendFloat(append(key, 'd'), t, 'g', -1, 64), ';'), true
+	case []string:
+		return appendList(append(key, 'S'), t), true
+	case []any:
+		key = strconv.AppendInt(append(key, 'A'), int64(len(t)), 10)
+		key = append(key, '[')
+		for _, e := range t {
+			var ok bool
+			if key, ok = appendValue(key, e, depth+1); !ok {
+				return key, false
 			}
 		}
-		if _, ok := claims["sub"]; !ok {
-			claims["sub"] = types.String(p.ID)
+		return key, true
+	case map[string]any:
+		var arr [16]string
+		keys := arr[:0]
+		for k := range t {
+			keys = append(keys, k)
 		}
-		m["claims"] = types.NewRecord(claims)
-		if en.scopes != nil {
-			m["scopes"] = en.scopes
+		slices.Sort(keys)
+		key = strconv.AppendInt(append(key, 'M'), int64(len(t)), 10)
+		key = append(key, '{')
+		for _, k := range keys {
+			key = appendField(key, k)
+			var ok bool
+			if key, ok = appendValue(key, t[k], depth+1); !ok {
+				return key, false
+			}
 		}
-		if en.roleSet != nil {
-			m["roles"] = en.roleSet
-		}
-		attrs = types.NewRecord(m)
+		return key, true
 	}
-	return types.Entity{UID: en.uid, Parents: en.parents, Attributes: attrs}, en.roles
+	return key, false
 }
 
 func (s *Stage) newPrincipalEntry(p *pipeline.Principal) *principalEntry {
@@ -118,17 +168,25 @@ func (s *Stage) newPrincipalEntry(p *pipeline.Principal) *principalEntry {
 	}
 	en.parents = types.NewEntityUIDSet(en.roles...)
 	m := types.RecordMap{"id": types.String(p.ID), "kind": types.String(p.Kind)}
+	if s.reads.claims {
+		claims := make(types.RecordMap, len(p.Attributes)+1)
+		for k, v := range p.Attributes {
+			if cv, ok := value(v, 0); ok {
+				claims[types.String(k)] = cv
+			}
+		}
+		if _, ok := claims["sub"]; !ok {
+			claims["sub"] = types.String(p.ID)
+		}
+		m["claims"] = types.NewRecord(claims)
+	}
 	if s.reads.scopes {
-		en.scopes, _ = value(p.Scopes, 0)
-		m["scopes"] = en.scopes
+		m["scopes"], _ = value(p.Scopes, 0)
 	}
 	if s.reads.roles {
-		en.roleSet, _ = value(p.Roles, 0)
-		m["roles"] = en.roleSet
+		m["roles"], _ = value(p.Roles, 0)
 	}
-	if !s.reads.claims {
-		en.attrs = types.NewRecord(m)
-	}
+	en.attrs = types.NewRecord(m)
 	return en
 }
 

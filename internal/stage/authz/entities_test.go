@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"net/netip"
@@ -24,6 +25,7 @@ func TestEntityCacheKeepsPrincipalsApart(t *testing.T) {
 @id("gold") permit (principal, action, resource) when { principal.claims has "tier" && principal.claims.tier == "gold" };
 @id("super") permit (principal, action, resource) when { principal.scopes.contains("super") };
 @id("ops-role") permit (principal, action, resource) when { principal.roles.contains("ops") };
+@id("level") permit (principal, action, resource) when { principal.claims has "level" && principal.claims.level >= 3 };
 @id("no-eve") forbid (principal, action, resource) when { principal.kind == "apikey" && principal.id == "eve" };`,
 	}, Options{API: "demo"})
 	if err != nil {
@@ -45,6 +47,15 @@ func TestEntityCacheKeepsPrincipalsApart(t *testing.T) {
 		{"same id, ops role", p("bob", "jwt", []string{"ops"}, nil, nil), true},
 		{"same id, gold claim", p("bob", "jwt", nil, nil, map[string]any{"tier": "gold"}), true},
 		{"same id, silver claim", p("bob", "jwt", nil, nil, map[string]any{"tier": "silver"}), false},
+		{"same id, gold nested deeper", p("bob", "jwt", nil, nil, map[string]any{"x": map[string]any{"tier": "gold"}}), false},
+		{"same id, gold in a list", p("bob", "jwt", nil, nil, map[string]any{"tier": []any{"gold"}}), false},
+		{"same id, gold as a Stringer (not cached)", p("bob", "jwt", nil, nil, map[string]any{"tier": json.Number("gold")}), true},
+		{"same id, silver as a Stringer (not cached)", p("bob", "jwt", nil, nil, map[string]any{"tier": json.Number("silver")}), false},
+		{"same id, level 3", p("bob", "jwt", nil, nil, map[string]any{"level": float64(3)}), true},
+		{"same id, level 2.5", p("bob", "jwt", nil, nil, map[string]any{"level": 2.5}), false},
+		{"same id, level 2", p("bob", "jwt", nil, nil, map[string]any{"level": 2}), false},
+		{"same id, many claims", p("bob", "jwt", nil, nil, manyClaims("silver")), false},
+		{"same id, many claims gold", p("bob", "jwt", nil, nil, manyClaims("gold")), true},
 		{"id and role concatenated", p("bobadmin", "jwt", nil, nil, nil), false},
 		{"role split in two", p("bob", "jwt", []string{"ad", "min"}, nil, nil), false},
 		{"eve by jwt", p("eve", "jwt", []string{"admin"}, nil, nil), true},
@@ -161,4 +172,13 @@ func TestContextCacheKeepsRequestsApart(t *testing.T) {
 			})
 		}
 	}
+}
+
+// manyClaims returns more claims than appendValue sorts on the stack.
+func manyClaims(tier string) map[string]any {
+	m := map[string]any{"tier": tier}
+	for i := range 20 {
+		m[fmt.Sprintf("c%d", i)] = i
+	}
+	return m
 }
