@@ -14,14 +14,33 @@ missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing test dependencies: ${missing[*]} (install them: sudo apt-get install -y ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "installing test dependencies: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "missing test dependencies: ${missing[*]} (install them: sudo apt-get install -y ${missing[*]})" >&2
-  exit 1
+
+# The published SARIF 2.1.0 JSON Schema, for the scan report test. It ships
+# inside an npm package; it is fetched into .cache/ (not committed).
+sarif_schema="$(cd "$(dirname "$0")/.." && pwd)/.cache/sarif/sarif-2.1.0-rtm.5.json"
+if [ ! -s "$sarif_schema" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "npm is needed to fetch the SARIF schema (sudo apt-get install -y npm)" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+  fi
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null && tar xzf ./*.tgz)
+  mkdir -p "$(dirname "$sarif_schema")"
+  cp "$tmp/package/lib/schemas/sarif-2.1.0-rtm.5.json" "$sarif_schema"
+  rm -rf "$tmp"
+  echo "fetched the SARIF 2.1.0 schema into $sarif_schema"
 fi
-echo "installing test dependencies: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"

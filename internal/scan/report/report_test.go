@@ -273,6 +273,47 @@ func TestSARIFSchema(t *testing.T) {
 	}
 }
 
+// TestSARIFPublishedSchema validates the output against the published
+// SARIF 2.1.0 (rtm.5) JSON Schema, which `make deps` (scripts/test-deps.sh)
+// fetches into .cache/ from the npm package that ships it. In CI the file
+// must be there; elsewhere the test is skipped without it.
+func TestSARIFPublishedSchema(t *testing.T) {
+	path := os.Getenv("PORTCULLIS_SARIF_SCHEMA")
+	if path == "" {
+		path = "../../../.cache/sarif/sarif-2.1.0-rtm.5.json"
+	}
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the published SARIF schema is missing (%v): run scripts/test-deps.sh", err)
+		}
+		t.Skipf("the published SARIF schema is not fetched (%v): run scripts/test-deps.sh", err)
+	}
+	r := sampleReport()
+	var buf bytes.Buffer
+	if err := SARIF(&buf, r, sampleOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(path)
+	if err != nil {
+		t.Fatalf("compiling the published SARIF schema: %v", err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("SARIF output does not validate against the published schema: %v", err)
+	}
+	bad, err := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"results":[]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(bad); err == nil {
+		t.Fatal("a run without a tool validates: the schema is not being applied")
+	}
+}
+
 func TestSARIFContent(t *testing.T) {
 	r := sampleReport()
 	var buf bytes.Buffer
