@@ -350,7 +350,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Stage:    "limits",
 			Rules:    []string{a.Rule},
 			Location: "request",
-			Detail:   "excerpt: " + a.Excerpt,
+			Excerpt:  a.Excerpt, // redacted by the listener
 			Severity: events.SeverityHigh,
 		}
 	} else if denial = g.pre.Run(ctx, x); denial == nil {
