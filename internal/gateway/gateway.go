@@ -277,8 +277,8 @@ func (g *Gateway) modifyResponse(r *route, resp *http.Response) error {
 		if d := r.chain.RunResponse(resp.Request.Context(), x, resp); d != nil {
 			return &proxy.DenialError{Denial: d}
 		}
-		for k, vs := range x.ResponseHeader {
-			resp.Header[k] = append([]string(nil), vs...)
+		for k, vs := range x.ResponseHeader { // x is done with them: no copy
+			resp.Header[k] = vs
 		}
 	}
 	if g.hsts != "" && isTLS(resp.Request) {
@@ -376,7 +376,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			decision = "deny"
 		}
 		for k, vs := range x.ResponseHeader {
-			sw.Header()[k] = append([]string(nil), vs...)
+			sw.Header()[k] = vs
 		}
 		pipeline.WriteProblem(sw, denial, x.ID)
 	} else {

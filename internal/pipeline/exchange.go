@@ -186,7 +186,7 @@ func (x *Exchange) Set(key string, v any) {
 // AddResponseHeader adds a header to the client's response.
 func (x *Exchange) AddResponseHeader(key, value string) {
 	if x.ResponseHeader == nil {
-		x.ResponseHeader = make(http.Header)
+		x.ResponseHeader = make(http.Header, 2)
 	}
 	x.ResponseHeader.Add(key, value)
 }

@@ -339,9 +339,18 @@ func (l *Limiter) addHeaders(x *pipeline.Exchange, applied []*rule, out []store.
 		rl = strconv.AppendInt(rl, ceilSeconds(t), 10)
 		pol += r.policy
 	}
-	x.AddResponseHeader("RateLimit-Policy", pol)
-	x.AddResponseHeader("RateLimit", string(rl))
+	// The keys are written in Go's canonical form so that adding them does
+	// not re-canonicalise (and allocate) on every request.
+	x.AddResponseHeader(hdrPolicy, pol)
+	x.AddResponseHeader(hdrRateLimit, string(rl))
 }
+
+// Canonical forms of the IETF RateLimit and RateLimit-Policy field names
+// (field names are case-insensitive).
+const (
+	hdrRateLimit = "Ratelimit"
+	hdrPolicy    = "Ratelimit-Policy"
+)
 
 // ceilSeconds rounds up to whole seconds, at least 1 for any positive d.
 func ceilSeconds(d time.Duration) int64 {
