@@ -291,7 +291,7 @@ var descriptions = map[string]string{
 	"ratelimit.Limit.Burst":                  "Burst is how many requests may arrive at once. Default (0): Rate.",
 	"ratelimit.Limit.Key":                    "Key is what requests are counted by; several parts make a combined key. Parts: \"ip\" (client IP, trusted-proxy aware; IPv6 grouped by ipv6_prefix), \"principal\" (authenticated id), \"apikey\" (the principal's API key id), \"route\" (the API), \"operation\" (method and path template), \"header:NAME\" (a header's value, hashed). A request missing a part (no principal, no header) is not counted by the limit. Default [\"ip\"].",
 	"ratelimit.Limit.Name":                   "Name names the limit in the RateLimit headers, logs and rule ids (\"ratelimit.NAME\"). Default \"limit-N\" (N counting from 1).",
-	"ratelimit.Limit.Operations":             "Operations limits this limit to these operations (\"GET /pets/{id}\", as in the OpenAPI description). Default: every operation.",
+	"ratelimit.Limit.Operations":             "Operations limits this limit to these operations (\"GET /pets/{id}\", as in the OpenAPI description; the API needs its openapi file, and a name it does not declare is a load error). Default: every operation.",
 	"ratelimit.Limit.PathPrefix":             "PathPrefix limits this limit to request paths with this prefix. Default \"\": every path.",
 	"ratelimit.Limit.Per":                    "Per is the period Rate is measured over. Default 1s.",
 	"ratelimit.Limit.Rate":                   "Rate is the number of requests allowed per Per. Required, > 0.",

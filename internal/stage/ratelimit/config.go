@@ -69,7 +69,8 @@ type Limit struct {
 	// Burst is how many requests may arrive at once. Default (0): Rate.
 	Burst int64 `yaml:"burst,omitempty" json:"burst,omitempty"`
 	// Operations limits this limit to these operations ("GET /pets/{id}",
-	// as in the OpenAPI description). Default: every operation.
+	// as in the OpenAPI description; the API needs its openapi file, and a
+	// name it does not declare is a load error). Default: every operation.
 	Operations []string `yaml:"operations,omitempty" json:"operations,omitempty"`
 	// PathPrefix limits this limit to request paths with this prefix.
 	// Default "": every path.
