@@ -66,7 +66,9 @@ type Exchange struct {
 	done     []func()
 }
 
-// Principal is an authenticated identity.
+// Principal is an authenticated identity. Once on an exchange it is
+// read-only: its slices and Attributes may be shared with other exchanges
+// (an API key's principal is built once per key).
 type Principal struct {
 	ID         string         `json:"id"`
 	Kind       string         `json:"kind"` // "apikey", "jwt", "introspection", "mtls", "signature"

@@ -63,6 +63,9 @@ type Key struct {
 
 	cidrs []netip.Prefix
 	hash  []byte
+	// principal is the key's principal, built once by compile and shared
+	// (read-only, like every principal) by the requests made with the key.
+	principal *pipeline.Principal
 }
 
 // KeyFile is the keys file: a list of key records.
@@ -229,6 +232,11 @@ func (k *Key) compile() error {
 	if k.cidrs, err = parseCIDRs(k.CIDRs); err != nil {
 		return fmt.Errorf("key %s: cidrs: %w", k.ID, err)
 	}
+	attrs := map[string]any{"sub": k.Owner, "key_id": k.ID, "owner": k.Owner}
+	if k.Tier != "" {
+		attrs["tier"] = k.Tier
+	}
+	k.principal = &pipeline.Principal{ID: k.Owner, Kind: "apikey", Scopes: k.Scopes, Roles: k.Roles, Attributes: attrs}
 	return nil
 }
 
@@ -304,11 +312,13 @@ func (kr *keyring) get(id string) *Key { return (*kr.keys.Load())[id] }
 // apiKeyMethod authenticates API keys.
 type apiKeyMethod struct {
 	header, query string
-	keep          bool
-	ring          *keyring // nil without a file
-	store         store.Store
-	now           func() time.Time
-	onReloadError func(error)
+	// headerLoc and queryLoc name where a key was found, for failures.
+	headerLoc, queryLoc string
+	keep                bool
+	ring                *keyring // nil without a file
+	store               store.Store
+	now                 func() time.Time
+	onReloadError       func(error)
 }
 
 func (m *apiKeyMethod) kind() string { return "apikey" }
@@ -324,12 +334,12 @@ func (m *apiKeyMethod) challenge(realm string) string {
 func (m *apiKeyMethod) credential(r *http.Request) (string, string) {
 	if m.header != "" {
 		if v := r.Header.Get(m.header); v != "" {
-			return v, "header:" + strings.ToLower(m.header)
+			return v, m.headerLoc
 		}
 	}
 	if m.query != "" {
 		if v := r.URL.Query().Get(m.query); v != "" {
-			return v, "query:" + m.query
+			return v, m.queryLoc
 		}
 	}
 	return "", ""
@@ -378,7 +388,7 @@ func (m *apiKeyMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (
 	}
 	// The hash is compared in constant time even when the id is unknown, so
 	// that timing does not tell which ids exist.
-	sum := sha256.Sum256([]byte(secret))
+	sum := hashSecret(secret)
 	want := dummyHash[:]
 	if k != nil {
 		want = k.hash
@@ -399,11 +409,7 @@ func (m *apiKeyMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (
 		return nil, &failure{rule: "authn.apikey.cidr", reason: "the API key is not allowed from this address",
 			location: loc, status: http.StatusForbidden}, nil
 	}
-	attrs := map[string]any{"sub": k.Owner, "key_id": k.ID, "owner": k.Owner}
-	if k.Tier != "" {
-		attrs["tier"] = k.Tier
-	}
-	return &pipeline.Principal{ID: k.Owner, Kind: "apikey", Scopes: k.Scopes, Roles: k.Roles, Attributes: attrs}, nil, nil
+	return k.principal, nil, nil
 }
 
 // strip removes the key from the request before it is proxied.
@@ -422,3 +428,13 @@ func (m *apiKeyMethod) strip(r *http.Request) {
 
 // dummyHash is compared against when a key id is unknown.
 var dummyHash = sha256.Sum256([]byte("portcullis: no such key"))
+
+// hashSecret is the SHA-256 of secret; a secret of usual length is hashed
+// from a buffer on the stack (no allocation per request).
+func hashSecret(secret string) [sha256.Size]byte {
+	var b [128]byte
+	if len(secret) <= len(b) {
+		return sha256.Sum256(b[:copy(b[:], secret)])
+	}
+	return sha256.Sum256([]byte(secret))
+}

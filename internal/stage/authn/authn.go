@@ -205,6 +205,7 @@ func newAPIKeyMethod(c *APIKeyConfig, o Options) (*apiKeyMethod, error) {
 		m.header = ""
 	}
 	m.header = http.CanonicalHeaderKey(m.header)
+	m.headerLoc, m.queryLoc = "header:"+strings.ToLower(m.header), "query:"+m.query
 	if c.File != "" {
 		iv := c.ReloadInterval
 		if iv <= 0 {

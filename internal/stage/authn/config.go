@@ -187,6 +187,11 @@ type JWTConfig struct {
 	// CacheTTL is the longest a verified token is remembered (never past
 	// its exp). Default 1m.
 	CacheTTL time.Duration `yaml:"cache_ttl,omitempty" json:"cache_ttl,omitempty"`
+	// KeepCredential forwards the token to the upstream. Default false:
+	// the header is removed before proxying (the upstream gets the
+	// principal in the forwarded headers instead), so a token never
+	// reaches upstream logs or code that does not need it.
+	KeepCredential bool `yaml:"keep_credential,omitempty" json:"keep_credential,omitempty"`
 }
 
 // IntrospectionConfig configures OAuth2 token introspection (RFC 7662).
@@ -221,6 +226,11 @@ type IntrospectionConfig struct {
 	NegativeTTL time.Duration `yaml:"negative_ttl,omitempty" json:"negative_ttl,omitempty"`
 	// CacheSize bounds the cache (entries). Default 10000.
 	CacheSize int `yaml:"cache_size,omitempty" json:"cache_size,omitempty"`
+	// KeepCredential forwards the token to the upstream. Default false:
+	// the header is removed before proxying (the upstream gets the
+	// principal in the forwarded headers instead), so a token never
+	// reaches upstream logs or code that does not need it.
+	KeepCredential bool `yaml:"keep_credential,omitempty" json:"keep_credential,omitempty"`
 }
 
 // MTLSConfig configures identity from client certificates.

@@ -22,6 +22,7 @@ type introspectionMethod struct {
 	clientID   string
 	secret     string
 	header     string
+	keep       bool // forward the token upstream
 	issuer     string
 	audience   []string
 	rolesClaim string
@@ -47,7 +48,7 @@ func newIntrospectionMethod(c *IntrospectionConfig, o Options) (*introspectionMe
 		return nil, fmt.Errorf("introspection.client_secret: %w", err)
 	}
 	m := &introspectionMethod{
-		url: c.URL, clientID: c.ClientID, secret: secret, header: http.CanonicalHeaderKey(c.Header),
+		url: c.URL, clientID: c.ClientID, secret: secret, header: http.CanonicalHeaderKey(c.Header), keep: c.KeepCredential,
 		issuer: c.Issuer, audience: c.Audience, rolesClaim: c.RolesClaim, tierClaim: c.TierClaim,
 		client: o.HTTPClient, now: o.Now, maxTTL: c.CacheTTL, negTTL: c.NegativeTTL, max: c.CacheSize,
 		cache: map[[32]byte]introspectEntry{},
@@ -89,6 +90,9 @@ func (m *introspectionMethod) present(r *http.Request) bool {
 
 func (m *introspectionMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Principal, *failure, error) {
 	tok := bearerToken(x.Request.Header.Get(m.header))
+	if !m.keep {
+		x.Request.Header.Del(m.header)
+	}
 	inactive := &failure{rule: "authn.introspection.inactive", reason: "the token is not active",
 		location: "header:" + strings.ToLower(m.header), bearerError: "invalid_token"}
 	if len(tok) > 8192 {

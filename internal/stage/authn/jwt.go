@@ -27,6 +27,8 @@ import (
 // jwtMethod authenticates JWT bearer tokens.
 type jwtMethod struct {
 	header     string
+	location   string // "header:<name>", for failures
+	keep       bool   // forward the token upstream
 	issuer     string
 	audience   []string
 	algs       map[string]jwa.SignatureAlgorithm
@@ -50,12 +52,13 @@ func newJWTMethod(c *JWTConfig, o Options, opaque bool) (*jwtMethod, error) {
 		header: http.CanonicalHeaderKey(c.Header), issuer: c.Issuer, audience: c.Audience,
 		leeway: c.Leeway, maxAge: c.MaxAge, required: c.RequiredClaims,
 		subClaim: c.SubjectClaim, rolesClaim: c.RolesClaim, tierClaim: c.TierClaim,
-		maxBytes: c.MaxTokenBytes, opaque: opaque, now: o.Now,
+		maxBytes: c.MaxTokenBytes, opaque: opaque, now: o.Now, keep: c.KeepCredential,
 		algs: map[string]jwa.SignatureAlgorithm{},
 	}
 	if m.header == "" {
 		m.header = "Authorization"
 	}
+	m.location = "header:" + strings.ToLower(m.header)
 	if m.leeway == 0 {
 		m.leeway = 30 * time.Second
 	}
@@ -157,11 +160,14 @@ func (m *jwtMethod) close() {
 }
 
 func (m *jwtMethod) fail(rule, reason string) (*pipeline.Principal, *failure, error) {
-	return nil, &failure{rule: rule, reason: reason, location: "header:" + strings.ToLower(m.header), bearerError: "invalid_token"}, nil
+	return nil, &failure{rule: rule, reason: reason, location: m.location, bearerError: "invalid_token"}, nil
 }
 
 func (m *jwtMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Principal, *failure, error) {
 	tok := m.token(x.Request)
+	if !m.keep {
+		x.Request.Header.Del(m.header)
+	}
 	if len(tok) > m.maxBytes {
 		return m.fail("authn.jwt.malformed", "the token is too large")
 	}
@@ -379,21 +385,22 @@ func (m *jwtMethod) checkClaims(c map[string]any) (claimTimes, *failure) {
 
 // checkTimes checks exp, nbf, iat and max_age against now, with leeway.
 func (m *jwtMethod) checkTimes(t claimTimes, now time.Time) *failure {
-	_, f, _ := m.fail("", "")
 	l := int64(m.leeway / time.Second)
 	n := now.Unix()
+	var rule, reason string
 	switch {
 	case n >= t.exp+l:
-		f.rule, f.reason = "authn.jwt.expired", "the token has expired"
+		rule, reason = "authn.jwt.expired", "the token has expired"
 	case t.nbf != 0 && n+l < t.nbf:
-		f.rule, f.reason = "authn.jwt.not-yet-valid", "the token is not valid yet"
+		rule, reason = "authn.jwt.not-yet-valid", "the token is not valid yet"
 	case t.iat != 0 && n+l < t.iat:
-		f.rule, f.reason = "authn.jwt.iat", "the token was issued in the future"
+		rule, reason = "authn.jwt.iat", "the token was issued in the future"
 	case m.maxAge > 0 && n-t.iat > int64(m.maxAge/time.Second)+l:
-		f.rule, f.reason = "authn.jwt.expired", "the token is too old"
+		rule, reason = "authn.jwt.expired", "the token is too old"
 	default:
 		return nil
 	}
+	_, f, _ := m.fail(rule, reason)
 	return f
 }
 

@@ -488,3 +488,54 @@ func TestJWTHMACAllowedNeverVerifiesWithAPublicKey(t *testing.T) {
 		})
 	}
 }
+
+// TestBearerTokenIsNotForwardedUnlessKept: by default the Authorization
+// header is removed once a JWT or an introspected token has been looked at
+// (accepted or not), so the upstream never receives the token; with
+// keep_credential it is forwarded unchanged.
+func TestBearerTokenIsNotForwardedUnlessKept(t *testing.T) {
+	clk := newClock()
+	ec := newECSigner(t, "ec-1")
+	js := newJWKSServer(t, ec.public(t))
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		active := r.PostForm.Get("token") == "opaque-good"
+		_ = json.NewEncoder(w).Encode(map[string]any{"active": active, "sub": "alice", "exp": clk.Now().Add(time.Minute).Unix()})
+	}))
+	defer as.Close()
+	good := ec.sign(t, claimsAt(clk.Now(), nil))
+	expired := ec.sign(t, claimsAt(clk.Now(), map[string]any{"exp": clk.Now().Add(-time.Hour).Unix()}))
+	for _, keep := range []bool{false, true} {
+		jwtS := jwtStage(t, clk, JWTConfig{JWKSURL: js.URL + "/jwks", KeepCredential: keep})
+		intS, err := New(&Config{Methods: []Method{{Introspection: &IntrospectionConfig{URL: as.URL, KeepCredential: keep}}}},
+			Options{API: "orders", Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer intS.Close()
+		for _, tc := range []struct {
+			name   string
+			s      *Stage
+			tok    string
+			accept bool
+		}{
+			{"jwt accepted", jwtS, good, true},
+			{"jwt expired", jwtS, expired, false},
+			{"introspection active", intS, "opaque-good", true},
+			{"introspection inactive", intS, "opaque-bad", false},
+		} {
+			d, err, x := run(t, tc.s, bearer(tc.tok))
+			if err != nil || (d == nil) != tc.accept {
+				t.Fatalf("keep=%v %s: got %v %v, want accepted=%v", keep, tc.name, rule(d), err, tc.accept)
+			}
+			got := x.Request.Header.Get("Authorization")
+			want := ""
+			if keep {
+				want = "Bearer " + tc.tok
+			}
+			if got != want {
+				t.Errorf("keep=%v %s: Authorization after the stage = %q, want %q", keep, tc.name, got, want)
+			}
+		}
+	}
+}
