@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,6 +45,20 @@ type Denial struct {
 	// Quiet marks denials that are not security events (an unknown route is
 	// a 404, not an attack). Access records still carry them.
 	Quiet bool
+}
+
+// Clone returns a deep copy of d (nil for nil), for a stage that keeps a
+// denial to answer several requests with: Chain.Run and the gateway fill
+// in and read a denial per exchange.
+func (d *Denial) Clone() *Denial {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.Rules = slices.Clone(d.Rules)
+	c.Headers = d.Headers.Clone()
+	c.Errors = slices.Clone(d.Errors)
+	return &c
 }
 
 // FieldError is one problem with one part of the request, addressed by a

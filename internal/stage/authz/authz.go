@@ -111,6 +111,11 @@ type Stage struct {
 	// operation, authentication and client address (cacheContext).
 	ctxCache     cache[types.Record]
 	cacheContext bool
+	// decisions holds request-policy decisions (nil: allowed) whose every
+	// input is in the key: the cached principal, the cached context and
+	// an operation whose resource has no attributes. Cedar is deterministic,
+	// so a cached decision is the one evaluating would give.
+	decisions cache[*pipeline.Denial]
 }
 
 // reads says which attributes some policy may read (from Stage.uses).
@@ -419,11 +424,22 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 	if len(s.policies) == 0 {
 		return nil, nil
 	}
+	var kbuf [512]byte
+	dkey := s.decisionKey(kbuf[:0], x, op)
+	if dkey != nil {
+		if d, ok := s.decisions.get(dkey); ok {
+			return d.Clone(), nil
+		}
+	}
 	req, ents, err := s.cedarRequest(x, op, params, types.Record{})
 	if err != nil {
 		return err, nil
 	}
-	return s.decide(s.policyList, ents, req), nil
+	d := s.decide(s.policyList, ents, req)
+	if dkey != nil {
+		s.decisions.put(dkey, d.Clone())
+	}
+	return d, nil
 }
 
 func hasAll(p *pipeline.Principal, scopes []string) bool {
@@ -565,6 +581,63 @@ func (e *entities) Get(uid types.EntityUID) (types.Entity, bool) {
 
 var anonymousUID = types.NewEntityUID(AnonymousType, "anonymous")
 
+// maxCachedPath is the longest request path a decision without an
+// operation is cached for.
+const maxCachedPath = 128
+
+// decisionKey appends to key the exact encoding of every input of the
+// request-policy decision for x, when the decision depends on nothing but
+// cached inputs: the principal's entity, the context record (method,
+// operation, authentication, client address) and the action and resource
+// (the operation, or a short request path). It returns nil otherwise.
+func (s *Stage) decisionKey(key []byte, x *pipeline.Exchange, op string) []byte {
+	if !s.cacheContext || s.reads.resource || x.Request == nil ||
+		len(s.bodyFields) > 0 && (s.bodyOps == nil || s.bodyOps[op]) {
+		return nil
+	}
+	path := x.Request.URL.Path
+	if op == "" && len(path) > maxCachedPath {
+		return nil // a client spraying long paths must not fill the cache
+	}
+	var cbuf [128]byte
+	ckey := s.contextKey(cbuf[:0], x, x.Request.Method, op)
+	key = strconv.AppendInt(key, int64(len(ckey)), 10)
+	key = append(append(key, ':'), ckey...)
+	if p := x.Principal; p != nil {
+		var ok bool
+		if key, ok = s.principalKey(key, p); !ok {
+			return nil
+		}
+	} else {
+		key = append(key, '-')
+	}
+	if op == "" {
+		key = appendField(append(key, 'P'), path)
+	}
+	return key
+}
+
+// contextKey appends to key an exact encoding of what a cacheable context
+// record holds: the method, the operation, whether the caller is
+// authenticated and its address.
+func (s *Stage) contextKey(key []byte, x *pipeline.Exchange, method, op string) []byte {
+	key = appendField(key, method)
+	key = appendField(key, op)
+	if x.Principal != nil {
+		key = append(key, 'a')
+	} else {
+		key = append(key, '-')
+	}
+	if s.reads.ip && x.ClientIP.IsValid() {
+		a := x.ClientIP.Unmap()
+		b16 := a.As16()
+		key = append(key, byte(a.BitLen()))
+		key = append(key, b16[:]...)
+		key = appendField(key, a.Zone())
+	}
+	return key
+}
+
 // cedarRequest builds the Cedar request and entities for the exchange
 // (see docs/authz.md for the model). response, when not nil, becomes
 // context.response.
@@ -577,7 +650,9 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 		path = x.Request.URL.Path
 	}
 	if p := x.Principal; p != nil {
-		e.principal, e.roles = s.principal(p)
+		var pbuf [512]byte
+		pkey, cacheable := s.principalKey(pbuf[:0], p)
+		e.principal, e.roles = s.principal(p, pkey, cacheable)
 	} else {
 		e.principal = types.Entity{UID: anonymousUID}
 	}
@@ -619,20 +694,7 @@ func (s *Stage) cedarRequest(x *pipeline.Exchange, op string, params map[string]
 	var buf [128]byte
 	var key []byte
 	if s.cacheContext && !needBody && response.Len() == 0 {
-		key = appendField(buf[:0], method)
-		key = appendField(key, op)
-		if x.Principal != nil {
-			key = append(key, 'a')
-		} else {
-			key = append(key, '-')
-		}
-		if s.reads.ip && x.ClientIP.IsValid() {
-			a := x.ClientIP.Unmap()
-			b16 := a.As16()
-			key = append(key, byte(a.BitLen()))
-			key = append(key, b16[:]...)
-			key = appendField(key, a.Zone())
-		}
+		key = s.contextKey(buf[:0], x, method, op)
 		if rec, ok := s.ctxCache.get(key); ok {
 			return cedar.Request{Principal: e.principal.UID, Action: e.action.UID, Resource: e.resource.UID, Context: rec}, e, nil
 		}

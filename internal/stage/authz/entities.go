@@ -74,22 +74,28 @@ func appendList(key []byte, l []string) []byte {
 // the cache never holds more than maxCached × maxKeyBytes of keys.
 const maxKeyBytes = 2048
 
-// principal returns the Cedar entity of p. It is cached under an exact
-// encoding of everything it is built from (id, kind, roles, scopes and,
-// when a policy reads claims, the attributes), so a cached entity is only
-// ever the one this principal would get.
-func (s *Stage) principal(p *pipeline.Principal) (types.Entity, []types.EntityUID) {
-	var buf [512]byte
-	key := appendField(buf[:0], p.ID)
+// principalKey appends to key an exact encoding of everything p's Cedar
+// entity is built from (id, kind, roles, scopes and, when a policy reads
+// claims, the attributes). cacheable is false when the attributes have no
+// exact encoding or the key would be too long.
+func (s *Stage) principalKey(key []byte, p *pipeline.Principal) (_ []byte, cacheable bool) {
+	key = appendField(key, p.ID)
 	key = appendField(key, p.Kind)
 	key = appendList(key, p.Roles)
 	key = appendList(key, p.Scopes)
-	cacheable := true
+	cacheable = true
 	if s.reads.claims {
 		key = append(key, 'C')
 		key, cacheable = appendValue(key, p.Attributes, 0)
 		cacheable = cacheable && len(key) <= maxKeyBytes
 	}
+	return key, cacheable
+}
+
+// principal returns the Cedar entity of p, cached under key (from
+// principalKey) when cacheable, so a cached entity is only ever the one
+// this principal would get.
+func (s *Stage) principal(p *pipeline.Principal, key []byte, cacheable bool) (types.Entity, []types.EntityUID) {
 	if cacheable {
 		if en, ok := s.principals.get(key); ok {
 			return types.Entity{UID: en.uid, Parents: en.parents, Attributes: en.attrs}, en.roles

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"sync"
@@ -181,4 +182,109 @@ func manyClaims(tier string) map[string]any {
 		m[fmt.Sprintf("c%d", i)] = i
 	}
 	return m
+}
+
+// TestDecisionCache checks the cache of whole decisions: every
+// combination of principal, operation and client address is decided twice,
+// the second time from the cache, and must get the same answer as the
+// first; a cached denial handed out is a copy the caller may change; and a
+// stage whose policies read the request path (not in the key) caches none.
+func TestDecisionCache(t *testing.T) {
+	policies := `@id("admins") permit (principal, action, resource) when { principal in Portcullis::Role::"admin" };
+@id("intranet-reads") permit (principal, action in Portcullis::Action::"GET", resource) when { context.ip.isInRange(ip("10.0.0.0/8")) };
+@id("no-delete-outside") forbid (principal, action in Portcullis::Action::"DELETE", resource) unless { context.ip.isInRange(ip("10.0.0.0/8")) };
+@id("no-secret") forbid (principal, action, resource == Portcullis::Route::"/secret");`
+	s, err := New(Config{
+		Operations: map[string]Operation{"GET /pets/{id}": {}, "DELETE /pets/{id}": {}},
+		Policies:   policies,
+	}, Options{API: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &pipeline.Principal{ID: "root", Kind: "apikey", Roles: []string{"admin"}}
+	user := &pipeline.Principal{ID: "root", Kind: "jwt", Roles: []string{"user"}}
+	type call struct {
+		who    *pipeline.Principal
+		method string
+		ip     string
+		path   string // no operation but /pets/{id}: the resource is the path
+	}
+	want := func(c call) bool {
+		if c.path == "/secret" {
+			return false
+		}
+		intranet := netip.MustParsePrefix("10.0.0.0/8").Contains(netip.MustParseAddr(c.ip))
+		if c.method == "DELETE" && !intranet {
+			return false
+		}
+		return c.who == admin || (c.method == "GET" && intranet)
+	}
+	decide := func(c call) *pipeline.Denial {
+		path := "/pets/1"
+		if c.path != "" {
+			path = c.path
+		}
+		x := pipeline.NewExchange(httptest.NewRequest(c.method, path, nil), "req", time.Unix(0, 0))
+		x.Principal = c.who
+		x.ClientIP = netip.MustParseAddr(c.ip)
+		d, err := s.Request(context.Background(), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	var calls []call
+	for _, who := range []*pipeline.Principal{nil, admin, user} {
+		for _, m := range []string{"GET", "DELETE"} {
+			for _, ip := range []string{"10.0.0.7", "192.0.2.7"} {
+				for _, path := range []string{"", "/secret", "/open"} {
+					calls = append(calls, call{who, m, ip, path})
+				}
+			}
+		}
+	}
+	for round := range 2 {
+		for _, c := range calls {
+			d := decide(c)
+			if got := d == nil; got != want(c) {
+				t.Errorf("round %d, %+v: allowed %v, want %v (%+v)", round, c, got, want(c), d)
+			}
+			if d != nil { // change what was handed out; the next answer must not see it
+				d.Stage, d.Rules[0], d.Detail = "changed", "changed", "changed"
+				d.Headers = http.Header{"X": {"changed"}}
+			}
+		}
+	}
+	s.decisions.mu.RLock()
+	n := len(s.decisions.m)
+	s.decisions.mu.RUnlock()
+	if n != len(calls) {
+		t.Errorf("cached decisions: got %d, want %d (one per distinct call)", n, len(calls))
+	}
+	d := decide(call{user, "DELETE", "192.0.2.7", ""})
+	if d == nil || d.Stage != "" || d.Rules[0] != "no-delete-outside" || d.Detail != "forbidden by no-delete-outside" || d.Headers != nil {
+		t.Errorf("cached denial after its copies were changed: %+v", d)
+	}
+
+	// context.path is not part of any cache key: nothing may be cached.
+	byPath, err := New(Config{
+		Operations: map[string]Operation{"GET /pets/{id}": {}},
+		Policies:   `@id("one") permit (principal, action, resource) when { context.path == "/pets/1" };`,
+	}, Options{API: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for _, p := range []string{"/pets/1", "/pets/2"} {
+			x := pipeline.NewExchange(httptest.NewRequest("GET", p, nil), "req", time.Unix(0, 0))
+			x.ClientIP = netip.MustParseAddr("10.0.0.7")
+			d, _ := byPath.Request(context.Background(), x)
+			if got, want := d == nil, p == "/pets/1"; got != want {
+				t.Errorf("%s: allowed %v, want %v", p, got, want)
+			}
+		}
+	}
+	if len(byPath.decisions.m) != 0 {
+		t.Errorf("decisions cached for policies that read the path: %d", len(byPath.decisions.m))
+	}
 }
