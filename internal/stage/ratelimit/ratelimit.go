@@ -51,14 +51,18 @@ type Options struct {
 
 // Limiter is one phase of an API's ratelimit block, compiled.
 type Limiter struct {
-	phase      Phase
-	api        string
-	st         store.Store
-	now        func() time.Time
-	v6bits     int
-	headers    bool
-	rules      []*rule            // the API's rules for this phase
-	tiers      map[string][]*rule // after authn: tier → rules
+	phase   Phase
+	api     string
+	st      store.Store
+	now     func() time.Time
+	v6bits  int
+	headers bool
+	rules   []*rule            // the API's rules for this phase
+	tiers   map[string][]*rule // after authn: tier → rules
+	// policy and tierPolicy are the RateLimit-Policy values of rules and
+	// of each tier's rules when every rule applies, built once.
+	policy     string
+	tierPolicy map[string]string
 	shed       []ShedClass
 	maxAPI     int64
 	maxUp      int64
@@ -118,6 +122,11 @@ func New(cfg *Config, phase Phase, o Options) (*Limiter, error) {
 				r.keyPre = "rl:" + l.api + ":" + r.name + ":"
 				r.rlPre = strconv.Quote(r.name) + ";r="
 			}
+		}
+		l.policy = policyOf(l.rules)
+		l.tierPolicy = make(map[string]string, len(l.tiers))
+		for name, rs := range l.tiers {
+			l.tierPolicy[name] = policyOf(rs)
 		}
 	}()
 	if phase == BeforeAuthn {
@@ -247,11 +256,11 @@ func (l *Limiter) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.
 			return d, nil
 		}
 	}
-	rules := l.rules
+	rules, policy := l.rules, l.policy
 	if l.tiers != nil && x.Principal != nil {
 		if tier, _ := x.Principal.Attributes["tier"].(string); tier != "" {
 			if tr, ok := l.tiers[tier]; ok {
-				rules = tr
+				rules, policy = tr, l.tierPolicy[tier]
 			}
 		}
 	}
@@ -287,7 +296,7 @@ func (l *Limiter) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.
 	}
 	if ok {
 		if l.headers {
-			l.addHeaders(x, applied, out)
+			l.addHeaders(x, rules, policy, applied, out)
 		}
 		return nil, nil
 	}
@@ -299,7 +308,7 @@ func (l *Limiter) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.
 			worst = i
 		}
 	}
-	l.addHeaders(x, applied, out)
+	l.addHeaders(x, rules, policy, applied, out)
 	r := applied[worst]
 	reason := "too many requests: retry later"
 	if r.max > 0 {
@@ -320,9 +329,9 @@ func (l *Limiter) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.
 // check (draft-ietf-httpapi-ratelimit-headers: structured-field lists).
 // t is the seconds until the check is fully replenished; on a rejected
 // check, until it admits a request again (which Retry-After repeats).
-func (l *Limiter) addHeaders(x *pipeline.Exchange, applied []*rule, out []store.Outcome) {
-	rl := make([]byte, 0, 32*len(applied))
-	pol := ""
+func (l *Limiter) addHeaders(x *pipeline.Exchange, rules []*rule, policy string, applied []*rule, out []store.Outcome) {
+	var buf [256]byte
+	rl := buf[:0]
 	for i, r := range applied {
 		o := out[i]
 		t := o.ResetAfter
@@ -331,18 +340,42 @@ func (l *Limiter) addHeaders(x *pipeline.Exchange, applied []*rule, out []store.
 		}
 		if i > 0 {
 			rl = append(rl, ", "...)
-			pol += ", "
 		}
 		rl = append(rl, r.rlPre...)
 		rl = strconv.AppendInt(rl, o.Remaining, 10)
 		rl = append(rl, ";t="...)
 		rl = strconv.AppendInt(rl, ceilSeconds(t), 10)
-		pol += r.policy
+	}
+	// The policy of the whole rule list is built once (New); only a
+	// request that some rules did not apply to builds its own.
+	pol := policy
+	if len(applied) != len(rules) {
+		pol = policyOf(applied)
 	}
 	// The keys are written in Go's canonical form so that adding them does
-	// not re-canonicalise (and allocate) on every request.
-	x.AddResponseHeader(hdrPolicy, pol)
-	x.AddResponseHeader(hdrRateLimit, string(rl))
+	// not re-canonicalise (and allocate) on every request; both values
+	// share one backing array.
+	vals := []string{pol, string(rl)}
+	if x.ResponseHeader == nil {
+		x.ResponseHeader = make(http.Header, 2)
+	}
+	h := x.ResponseHeader
+	for i, k := range [2]string{hdrPolicy, hdrRateLimit} {
+		if prev := h[k]; len(prev) > 0 {
+			h[k] = append(prev, vals[i])
+		} else {
+			h[k] = vals[i : i+1 : i+1]
+		}
+	}
+}
+
+// policyOf is the RateLimit-Policy value of rules.
+func policyOf(rules []*rule) string {
+	items := make([]string, len(rules))
+	for i, r := range rules {
+		items[i] = r.policy
+	}
+	return strings.Join(items, ", ")
 }
 
 // Canonical forms of the IETF RateLimit and RateLimit-Policy field names
@@ -374,12 +407,11 @@ func (r *rule) applies(x *pipeline.Exchange) bool {
 // Parts are escaped so that one value cannot forge another's key, and
 // header values are hashed (they may be credentials and are unbounded).
 func (l *Limiter) key(r *rule, x *pipeline.Exchange) (string, bool) {
-	var b strings.Builder
-	b.Grow(len(r.keyPre) + 48)
-	b.WriteString(r.keyPre)
+	var buf [128]byte
+	b := append(buf[:0], r.keyPre...)
 	for i, k := range r.key {
 		if i > 0 {
-			b.WriteByte('|')
+			b = append(b, '|')
 		}
 		var v string
 		switch {
@@ -387,7 +419,8 @@ func (l *Limiter) key(r *rule, x *pipeline.Exchange) (string, bool) {
 			if !x.ClientIP.IsValid() {
 				return "", false
 			}
-			v = ClientKey(x.ClientIP, l.v6bits)
+			b = appendClientKey(b, x.ClientIP, l.v6bits)
+			continue
 		case k == "principal":
 			if x.Principal == nil || x.Principal.ID == "" {
 				return "", false
@@ -419,9 +452,9 @@ func (l *Limiter) key(r *rule, x *pipeline.Exchange) (string, bool) {
 		if strings.IndexByte(v, '|') >= 0 {
 			v = strings.ReplaceAll(v, "|", "%7C")
 		}
-		b.WriteString(v)
+		b = append(b, v...)
 	}
-	return b.String(), true
+	return string(b), true
 }
 
 // apiKeyID is the API key id of a principal authenticated by an API key:
@@ -440,13 +473,18 @@ func apiKeyID(p *pipeline.Principal) string {
 // its first v6bits bits (a /64 belongs to one client), IPv4-mapped IPv6 as
 // IPv4.
 func ClientKey(a netip.Addr, v6bits int) string {
+	return string(appendClientKey(nil, a, v6bits))
+}
+
+// appendClientKey appends ClientKey(a, v6bits) to b.
+func appendClientKey(b []byte, a netip.Addr, v6bits int) []byte {
 	a = a.Unmap()
 	if a.Is6() && v6bits > 0 && v6bits < 128 {
 		if p, err := a.Prefix(v6bits); err == nil {
-			return p.String()
+			return p.AppendTo(b)
 		}
 	}
-	return a.String()
+	return a.AppendTo(b)
 }
 
 // acquire applies load shedding and the concurrency caps. On success it

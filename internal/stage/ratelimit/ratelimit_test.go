@@ -513,3 +513,39 @@ func TestBanKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadersOfPartlyAppliedRulesAndBothPhases: RateLimit-Policy names only
+// the rules that applied to the request, and when both phases limit one
+// request (a per-IP limit before authn, a per-principal one after), the
+// second phase adds its items next to the first phase's.
+func TestHeadersOfPartlyAppliedRulesAndBothPhases(t *testing.T) {
+	c := &clock{t: t0}
+	st := store.NewMemory(c.Now)
+	cfg := &Config{Limits: []Limit{
+		{Name: "per-ip", Key: []string{"ip"}, Rate: 10, Per: time.Second},
+		{Name: "admin-ip", Key: []string{"ip"}, Rate: 5, Per: time.Second, PathPrefix: "/admin/"},
+		{Name: "per-user", Key: []string{"principal"}, Rate: 100, Per: time.Minute},
+	}}
+	pre := mustNew(t, cfg, BeforeAuthn, c, st)
+	post := mustNew(t, cfg, AfterAuthn, c, st)
+	for _, tc := range []struct {
+		path, policy, rl string
+	}{
+		{"/pets/1", `"per-ip";q=10;w=1, "per-user";q=100;w=60`, `"per-ip";r=9;t=1, "per-user";r=99;t=1`},
+		{"/admin/x", `"per-ip";q=10;w=1, "admin-ip";q=5;w=1, "per-user";q=100;w=60`, `"per-ip";r=8;t=1, "admin-ip";r=4;t=1, "per-user";r=98;t=2`},
+	} {
+		x := exchange("203.0.113.7", &pipeline.Principal{ID: "alice", Kind: "jwt"})
+		x.Request.URL.Path = tc.path
+		for _, l := range []*Limiter{pre, post} {
+			if d, err := l.Request(context.Background(), x); d != nil || err != nil {
+				t.Fatalf("%s: got %+v, %v, want allowed", tc.path, d, err)
+			}
+		}
+		if got := strings.Join(x.ResponseHeader.Values("RateLimit-Policy"), ", "); got != tc.policy {
+			t.Errorf("%s: RateLimit-Policy %q, want %q", tc.path, got, tc.policy)
+		}
+		if got := strings.Join(x.ResponseHeader.Values("RateLimit"), ", "); got != tc.rl {
+			t.Errorf("%s: RateLimit %q, want %q", tc.path, got, tc.rl)
+		}
+	}
+}
