@@ -111,8 +111,7 @@ func (m *introspectionMethod) authenticate(ctx context.Context, x *pipeline.Exch
 		if e.principal == nil {
 			return nil, inactive, nil
 		}
-		p := *e.principal
-		return &p, nil, nil
+		return e.principal, nil, nil // principals are read-only: shared
 	}
 	p, exp, err := m.introspect(ctx, tok)
 	if err != nil {
@@ -136,8 +135,7 @@ func (m *introspectionMethod) authenticate(ctx context.Context, x *pipeline.Exch
 	if p == nil {
 		return nil, inactive, nil
 	}
-	cp := *p
-	return &cp, nil, nil
+	return p, nil, nil
 }
 
 func (m *introspectionMethod) store(key [32]byte, e introspectEntry, now time.Time) {

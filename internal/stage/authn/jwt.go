@@ -182,8 +182,7 @@ func (m *jwtMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (*pi
 			if f := m.checkTimes(e.times, now); f != nil {
 				return nil, f, nil
 			}
-			p := *e.principal
-			return &p, nil, nil
+			return e.principal, nil, nil // principals are read-only: shared
 		}
 	}
 	msg, err := jws.ParseString(tok)
@@ -234,8 +233,7 @@ func (m *jwtMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (*pi
 	if m.cache != nil {
 		m.cache.put(ck, &tokenEntry{principal: p, times: times}, now)
 	}
-	cp := *p
-	return &cp, nil, nil
+	return p, nil, nil
 }
 
 // candidates returns the keys that may have signed a token with kid and
