@@ -86,6 +86,9 @@ type rule struct {
 	prefix string
 	policy string // the RateLimit-Policy item
 	keyPre string // "rl:API:NAME:", set by New
+	// static is the whole store key when it depends on nothing but the
+	// API (a "route" key), built once by New.
+	static string
 	rlPre  string // `"NAME";r=`, the start of its RateLimit item
 }
 
@@ -121,6 +124,9 @@ func New(cfg *Config, phase Phase, o Options) (*Limiter, error) {
 			for _, r := range rs {
 				r.keyPre = "rl:" + l.api + ":" + r.name + ":"
 				r.rlPre = strconv.Quote(r.name) + ";r="
+				if !slices.ContainsFunc(r.key, func(k string) bool { return k != "route" }) {
+					r.static, _ = l.key(r, &pipeline.Exchange{API: l.api})
+				}
 			}
 		}
 		l.policy = policyOf(l.rules)
@@ -407,6 +413,9 @@ func (r *rule) applies(x *pipeline.Exchange) bool {
 // Parts are escaped so that one value cannot forge another's key, and
 // header values are hashed (they may be credentials and are unbounded).
 func (l *Limiter) key(r *rule, x *pipeline.Exchange) (string, bool) {
+	if r.static != "" && x.API == l.api {
+		return r.static, true
+	}
 	var buf [128]byte
 	b := append(buf[:0], r.keyPre...)
 	for i, k := range r.key {

@@ -291,6 +291,22 @@ func TestKeys(t *testing.T) {
 	if strings.Contains(key, "acme") || len(key) != len("rl:shop:h:")+24 {
 		t.Fatalf("header key: got %v", key)
 	}
+	// A route key is built once; the IP part of a combined key is not.
+	l = mustNew(t, &Config{Limits: []Limit{{Name: "r", Key: []string{"route"}, Rate: 1, Per: time.Hour},
+		{Name: "ri", Key: []string{"route", "ip"}, Rate: 1, Per: time.Hour}}}, BeforeAuthn, c, nil)
+	for _, ip := range []string{"192.0.2.1", "2001:db8::1"} {
+		x := exchange(ip, nil)
+		if k, _ := l.key(l.rules[0], x); k != "rl:shop:r:shop" {
+			t.Errorf("route key from %s: got %q", ip, k)
+		}
+		want := "rl:shop:ri:shop|" + ip
+		if ip == "2001:db8::1" {
+			want = "rl:shop:ri:shop|2001:db8::/64"
+		}
+		if k, _ := l.key(l.rules[1], x); k != want {
+			t.Errorf("route+ip key from %s: got %q, want %q", ip, k, want)
+		}
+	}
 }
 
 func TestShedding(t *testing.T) {
