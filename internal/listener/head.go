@@ -2,6 +2,7 @@ package listener
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -128,8 +129,7 @@ func redactedExcerpt(red *redact.Redactor, line []byte, request bool) string {
 
 // lines splits a head into lines, dropping the LF and one CR before it. The
 // final empty line(s) are dropped.
-func lines(b []byte) [][]byte {
-	var out [][]byte
+func lines(out [][]byte, b []byte) [][]byte {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -163,6 +163,22 @@ func isToken(b []byte) bool {
 
 // ctl reports whether b holds a control byte; HTAB is allowed when tab.
 func ctl(b []byte, tab bool) bool {
+	// Eight bytes at a time: a word with no byte below 0x20 and none equal
+	// to 0x7f (the usual case) is skipped whole; a word that may have one
+	// is checked byte by byte (tabs are allowed in header lines).
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		del := w ^ (lo * 0x7f)
+		if ((w-lo*0x20)&^w|(del-lo)&^del)&hi != 0 {
+			for _, c := range b[:8] {
+				if (c < 0x20 && !(tab && c == '\t')) || c == 0x7f {
+					return true
+				}
+			}
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if (c < 0x20 && !(tab && c == '\t')) || c == 0x7f {
 			return true
@@ -187,6 +203,21 @@ func validPercent(s []byte) bool {
 	return true
 }
 
+// splitSpace appends to out the parts of b between single spaces (like
+// bytes.Split(b, " ")), stopping after cap(out) parts: the rest of b is
+// then the last part.
+func splitSpace(out [][]byte, b []byte) [][]byte {
+	for len(out) < cap(out)-1 {
+		i := bytes.IndexByte(b, ' ')
+		if i < 0 {
+			break
+		}
+		out = append(out, b[:i])
+		b = b[i+1:]
+	}
+	return append(out, b)
+}
+
 func versionLike(b []byte) bool { return bytes.HasPrefix(b, []byte("HTTP/")) }
 
 // parseHead validates one complete request head (request line, header
@@ -195,7 +226,8 @@ func versionLike(b []byte) bool { return bytes.HasPrefix(b, []byte("HTTP/")) }
 // so that net/http never answers with its own canned error. h2c allows the
 // HTTP/2 prior-knowledge preface.
 func parseHead(b []byte, h2c bool) (head, *Anomaly) {
-	ls := lines(b)
+	var lbuf [32][]byte
+	ls := lines(lbuf[:0], b)
 	if len(ls) == 0 {
 		return head{}, anomaly(400, RuleBadRequestLine, "empty request line", nil)
 	}
@@ -203,12 +235,14 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 	if ctl(rl, false) {
 		return head{}, anomaly(400, RuleControlChar, "control character in the request line", rl)
 	}
-	parts := bytes.Split(rl, []byte{' '})
+	var pbuf [4][]byte
+	parts := splitSpace(pbuf[:0], rl)
 	if len(parts) < 3 {
 		return head{}, anomaly(400, RuleBadRequestLine, "malformed request line", rl)
 	}
 	method, version := parts[0], parts[len(parts)-1]
 	if len(parts) > 3 {
+		version = rl[bytes.LastIndexByte(rl, ' ')+1:]
 		if isToken(method) && versionLike(version) {
 			return head{}, anomaly(400, RuleControlChar, "raw space in the request target", rl)
 		}
@@ -278,23 +312,25 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 		if !isToken(name) {
 			return head{}, hdrAnomaly(400, RuleBadHeader, "invalid character in a header name", line)
 		}
-		value := strings.Trim(string(line[colon+1:]), " \t")
+		// Only the values read here become strings (most headers are
+		// only checked for control characters, above).
+		value := bytes.Trim(line[colon+1:], " \t")
 		switch {
 		case asciiEqualFold(name, "host"):
-			hosts = append(hosts, value)
+			hosts = append(hosts, string(value))
 			hostLines = append(hostLines, line)
 		case asciiEqualFold(name, "content-length"):
-			cls = append(cls, value)
+			cls = append(cls, string(value))
 			if clLine == nil {
 				clLine = line
 			}
 		case asciiEqualFold(name, "transfer-encoding"):
-			tes = append(tes, value)
+			tes = append(tes, string(value))
 			if teLine == nil {
 				teLine = line
 			}
 		case asciiEqualFold(name, "expect"):
-			if !strings.EqualFold(value, "100-continue") {
+			if !bytes.EqualFold(value, []byte("100-continue")) {
 				return head{}, hdrAnomaly(http.StatusExpectationFailed, RuleBadHeader, "unsupported expectation", line)
 			}
 		case asciiEqualFold(name, "upgrade"):
