@@ -141,9 +141,13 @@ func New(c *Config, o Options) (*Stage, error) {
 		disabled: c.Forward.Disabled,
 		id:       headerName(c.Forward.ID, HeaderID),
 		kind:     headerName(c.Forward.Kind, HeaderKind),
-		scopes:   headerName(c.Forward.Scopes, HeaderScopes),
-		roles:    headerName(c.Forward.Roles, HeaderRoles),
-		tier:     headerName(c.Forward.Tier, HeaderTier),
+		// Scopes and roles are sent only when asked for: most upstreams
+		// need who is calling, not what the gateway already checked, and
+		// every forwarded header costs both hops a header to write and
+		// parse (HeaderScopes and HeaderRoles are the usual names).
+		scopes: headerName(c.Forward.Scopes, ""),
+		roles:  headerName(c.Forward.Roles, ""),
+		tier:   headerName(c.Forward.Tier, HeaderTier),
 	}
 	for _, h := range []string{s.fwd.id, s.fwd.kind, s.fwd.scopes, s.fwd.roles, s.fwd.tier} {
 		if h != "" && !strings.HasPrefix(h, principalHeaderPrefix) {

@@ -396,3 +396,43 @@ func FuzzSplitKey(f *testing.F) {
 		}
 	})
 }
+
+// TestForwardDefaults: by default the upstream gets the principal's id,
+// kind and tier, not its scopes and roles (a client's copies of those are
+// stripped all the same); naming a header sends them.
+func TestForwardDefaults(t *testing.T) {
+	clk := newClock()
+	path, _, sec := keyFixture(t, clk.Now(), "alice")
+	for _, tc := range []struct {
+		name string
+		fwd  Forward
+		want map[string]string
+	}{
+		{"defaults", Forward{}, map[string]string{
+			"X-Principal-Id": "alice", "X-Principal-Kind": "apikey", "X-Principal-Tier": "gold",
+			"X-Principal-Scopes": "", "X-Principal-Roles": ""}},
+		{"scopes and roles named", Forward{Scopes: "X-Principal-Scopes", Roles: "x-principal-roles", Kind: "-"}, map[string]string{
+			"X-Principal-Id": "alice", "X-Principal-Kind": "", "X-Principal-Tier": "gold",
+			"X-Principal-Scopes": "orders:read", "X-Principal-Roles": "user"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(&Config{Methods: []Method{{APIKey: &APIKeyConfig{File: path}}}, Forward: tc.fwd},
+				Options{API: "shop", Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			r := withKey(sec["alice"])
+			r.Header.Set("X-Principal-Scopes", "admin:all") // spoofed
+			r.Header.Set("X-Principal-Roles", "admin")
+			if d, err, _ := run(t, s, r); d != nil || err != nil {
+				t.Fatalf("got %v %v, want accepted", rule(d), err)
+			}
+			for h, want := range tc.want {
+				if got := r.Header.Get(h); got != want {
+					t.Errorf("%s: got %q, want %q", h, got, want)
+				}
+			}
+		})
+	}
+}

@@ -76,7 +76,8 @@ type Method struct {
 }
 
 // Forward configures the principal headers sent upstream. An empty name
-// means the default; "-" leaves that header out.
+// means the default; "-" leaves that header out. By default the id, the
+// kind and the tier are sent; scopes and roles only when named here.
 type Forward struct {
 	// Disabled sends no principal headers upstream (they are still
 	// stripped from client requests). Default false.
@@ -86,11 +87,12 @@ type Forward struct {
 	// Kind is the header carrying the method ("apikey", "jwt",
 	// "introspection", "mtls", "signature"). Default X-Principal-Kind.
 	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
-	// Scopes is the header carrying the space-separated scopes. Default
-	// X-Principal-Scopes.
+	// Scopes is the header carrying the space-separated scopes, e.g.
+	// X-Principal-Scopes. Default "": not sent (the gateway has checked
+	// them; an upstream that decides on scopes itself names a header).
 	Scopes string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
-	// Roles is the header carrying the comma-separated roles. Default
-	// X-Principal-Roles.
+	// Roles is the header carrying the comma-separated roles, e.g.
+	// X-Principal-Roles. Default "": not sent.
 	Roles string `yaml:"roles,omitempty" json:"roles,omitempty"`
 	// Tier is the header carrying the rate-limit tier. Default
 	// X-Principal-Tier.
