@@ -93,8 +93,7 @@ func (r *Redis) batcher() {
 	defer r.loops.Done()
 	ctx := context.Background() // each call's own context is honoured by its waiter
 	reqs := make([]*pipeReq, 0, maxBatch)
-	var keys []string
-	var spec []byte
+	var buf batchBuf
 	for {
 		var first *pipeReq
 		select {
@@ -114,21 +113,44 @@ func (r *Redis) batcher() {
 				break drain
 			}
 		}
-		keys, spec = r.sendBatch(ctx, reqs, keys, spec)
+		r.sendBatch(ctx, reqs, &buf)
 	}
 }
 
+// batchBuf holds a batching loop's scratch buffers, reused batch after
+// batch.
+type batchBuf struct {
+	keys []string       // the batch's distinct keys (KEYS)
+	spec []byte         // the calls' specs (ARGV[1])
+	idx  []byte         // per check, its key's index in keys (ARGV[2])
+	uniq map[string]int // key → index in keys (1-based)
+}
+
 // sendBatch runs reqs as one script call and answers each on its done
-// channel. keys and spec are scratch buffers, returned for reuse.
-func (r *Redis) sendBatch(ctx context.Context, reqs []*pipeReq, keys []string, spec []byte) ([]string, []byte) {
-	keys, spec = keys[:0], spec[:0]
+// channel. Each distinct key goes to Redis once, however many calls of the
+// batch check it (under load most calls share keys: a route, a busy
+// client), which keeps the MGET, the Lua strings and the request small.
+func (r *Redis) sendBatch(ctx context.Context, reqs []*pipeReq, b *batchBuf) {
+	if b.uniq == nil {
+		b.uniq = make(map[string]int)
+	}
+	b.keys, b.spec, b.idx = b.keys[:0], b.spec[:0], b.idx[:0]
 	for _, q := range reqs {
-		keys = append(keys, q.keys...)
-		spec = append(spec, q.spec...)
+		for _, k := range q.keys {
+			i, ok := b.uniq[k]
+			if !ok {
+				b.keys = append(b.keys, k)
+				i = len(b.keys)
+				b.uniq[k] = i
+			}
+			b.idx = strconv.AppendInt(b.idx, int64(i), 10)
+			b.idx = append(b.idx, ' ')
+		}
+		b.spec = append(b.spec, q.spec...)
 	}
 	// Run sends EVALSHA, and the script itself only when Redis lost it
 	// (restart).
-	v, err := scriptAllowAll.Run(ctx, r.c, keys, string(spec)).Slice()
+	v, err := scriptAllowAll.Run(ctx, r.c, b.keys, string(b.spec), string(b.idx)).Slice()
 	if err == nil {
 		want := len(reqs)
 		for _, q := range reqs {
@@ -148,8 +170,8 @@ func (r *Redis) sendBatch(ctx context.Context, reqs []*pipeReq, keys []string, s
 		q.done <- pipeRes{v[off : off+m : off+m], nil}
 		off += m
 	}
-	clear(keys)
-	return keys, spec
+	clear(b.keys)
+	clear(b.uniq)
 }
 
 // allowAllScript runs q through the batching loop.
@@ -249,8 +271,9 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit, n int64) (Result
 // scriptAllowAll decides a batch of AllowAll calls, one after the other,
 // in one atomic run. ARGV[1] is the batch spec, space-separated tokens; per
 // call: its number of checks k, its now (µs), its cost n, then per check
-// "q MAX TTL_MS" (quota) or "g INTERVAL_µs BURST" (GCRA). KEYS holds every
-// call's k keys in order. The reply is, per call, 1 (all admitted) or 0,
+// "q MAX TTL_MS" (quota) or "g INTERVAL_µs BURST" (GCRA). KEYS holds the
+// batch's distinct keys; ARGV[2] gives, per check in order, its key's index
+// in KEYS. The reply is, per call, 1 (all admitted) or 0,
 // then per check: allowed (1/0), used (quota, after the call if admitted)
 // or remaining (GCRA), retry after (µs) and reset after (µs).
 //
@@ -263,6 +286,8 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit, n int64) (Result
 var scriptAllowAll = redis.NewScript(luaFmt + `
 local spec = {}
 for w in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = w end
+local kidx = {}
+for w in string.gmatch(ARGV[2], '%d+') do kidx[#kidx + 1] = tonumber(w) end
 local cur, dirty = {}, {}
 for i = 1, #KEYS, 1000 do
   local j = math.min(i + 999, #KEYS)
@@ -274,14 +299,16 @@ for i = 1, #KEYS, 1000 do
 end
 local out = {}
 local p, ki = 1, 0
+-- Per-call scratch, indexed 1..k and fully rewritten by every call that
+-- reads it back (a call's entries are read only when all its checks passed).
+local kinds, news, ttls = {}, {}, {}
 while p <= #spec do
   local k, now, n = tonumber(spec[p]), tonumber(spec[p + 1]), tonumber(spec[p + 2])
   p = p + 3
   local base = #out + 1
   out[base] = 1
-  local kinds, news, ttls = {}, {}, {}
   for j = 1, k do
-    local key = KEYS[ki + j]
+    local key = KEYS[kidx[ki + j]]
     local kind, x, y = spec[p], tonumber(spec[p + 1]), tonumber(spec[p + 2])
     p = p + 3
     kinds[j] = kind
@@ -313,7 +340,7 @@ while p <= #spec do
   end
   if out[base] == 1 then
     for j = 1, k do
-      local key = KEYS[ki + j]
+      local key = KEYS[kidx[ki + j]]
       if kinds[j] == 'q' then
         cur[key] = cur[key] + n
       else

@@ -58,7 +58,7 @@ func TestRedisAllowAllBatch(t *testing.T) {
 			calls[i], reqs[i] = cl, cl.q
 			c.Add(time.Duration(rng.IntN(80)) * time.Millisecond)
 		}
-		batched.sendBatch(ctx, reqs, nil, nil)
+		batched.sendBatch(ctx, reqs, &batchBuf{})
 		for i, cl := range calls {
 			res := <-cl.q.done
 			if res.err != nil {
