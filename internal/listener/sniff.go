@@ -63,11 +63,13 @@ type sniffConn struct {
 
 	buf     []byte // received, not yet released
 	out     []byte // ready to release (checked or synthetic head)
+	outBuf  []byte // backing array of checked heads, reused head after head
 	pending error  // read error held back while buffered bytes remain
 	state   sniffState
 	remain  int64 // stBody: bytes left
 	chunk   chunkParser
 	scan    int // stHead: bytes of buf already scanned for the end
+	line    int // stHead: start of the line being scanned (scan may be past it)
 	start   int // stHead: start of the request line (after empty lines)
 	gotLine bool
 
@@ -297,8 +299,11 @@ func (c *sniffConn) scanHead() bool {
 			c.scan = len(c.buf)
 			return false
 		}
-		lineStart := c.scan
+		// The line started where the previous one ended, not where the
+		// last scan stopped: a line can arrive in several reads.
+		lineStart := c.line
 		c.scan += i + 1
+		c.line = c.scan
 		line := c.buf[lineStart : c.scan-1]
 		if len(line) > 0 && line[len(line)-1] == '\r' {
 			line = line[:len(line)-1]
@@ -323,7 +328,16 @@ func (c *sniffConn) scanHead() bool {
 			c.flag(a)
 			return true
 		}
-		c.out = append([]byte(nil), c.buf[c.start:end]...)
+		// A copy (buf's array is refilled), into the connection's own
+		// buffer: out is empty whenever a head is parsed (Read releases out
+		// before reading on). Only usual-sized heads reuse it, so an idle
+		// keep-alive connection never holds on to a large one.
+		if head := c.buf[c.start:end]; len(head) <= maxKeptHead {
+			c.outBuf = append(c.outBuf[:0], head...)
+			c.out = c.outBuf
+		} else {
+			c.out = append([]byte(nil), head...)
+		}
 		c.buf = c.buf[end:]
 		c.setHeadDeadline(time.Time{})
 		switch {
@@ -343,7 +357,7 @@ func (c *sniffConn) scanHead() bool {
 // nextHead prepares for the next request head on the connection.
 func (c *sniffConn) nextHead() {
 	c.state = stHead
-	c.scan, c.start, c.gotLine = 0, 0, false
+	c.scan, c.line, c.start, c.gotLine = 0, 0, 0, false
 	c.setHeadDeadline(time.Time{})
 	if len(c.buf) > 0 && c.cfg.headerTimeout > 0 {
 		// The next head has already started arriving.
@@ -366,6 +380,10 @@ func (c *sniffConn) flag(a *Anomaly) {
 	c.state = stDiscard
 	c.setHeadDeadline(time.Time{})
 }
+
+// maxKeptHead is the largest request head whose copy's buffer a
+// connection keeps for the next head.
+const maxKeptHead = 4096
 
 func indexLF(b []byte) int { return bytes.IndexByte(b, '\n') }
 

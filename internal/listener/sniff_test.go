@@ -130,14 +130,18 @@ func TestUpgradePassesThrough(t *testing.T) {
 
 // memConn is a net.Conn reading from a fixed input, for fuzzing.
 type memConn struct {
-	r *bytes.Reader
+	r   *bytes.Reader
+	max int // bytes per Read; 0 means 3, to exercise partial reads
 	net.Conn
 }
 
 func (m *memConn) Read(p []byte) (int, error) {
-	// Return at most 3 bytes per call to exercise partial reads.
-	if len(p) > 3 {
-		p = p[:3]
+	n := m.max
+	if n == 0 {
+		n = 3
+	}
+	if len(p) > n {
+		p = p[:n]
 	}
 	return m.r.Read(p)
 }
@@ -157,28 +161,50 @@ var fuzzSeeds = []string{
 }
 
 // FuzzSniffer feeds arbitrary streams through the sniffer: it must never
-// panic and must always come to an end.
+// panic, must always come to an end, and what it releases (and whether and
+// why it flags the stream) must not depend on how the stream is cut into
+// reads.
 func FuzzSniffer(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, in []byte, h2c bool) {
-		cfg := &sniffConfig{maxHeader: 512, h2c: h2c, now: time.Now}
-		c := newSniffConn(&memConn{r: bytes.NewReader(in)}, cfg)
-		buf := make([]byte, 7)
-		for i := 0; ; i++ {
-			if i > 4*len(in)+100 {
-				t.Fatalf("no end after %d reads of %d input bytes", i, len(in))
-			}
-			n, err := c.Read(buf)
-			if n < 0 || n > len(buf) {
-				t.Fatalf("read returned %d", n)
-			}
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					t.Fatalf("unexpected error %v", err)
+		type result struct {
+			out  string // released bytes, up to a synthetic head
+			rule string // the anomaly's rule, if flagged
+		}
+		run := func(size int) result {
+			cfg := &sniffConfig{maxHeader: 512, h2c: h2c, now: time.Now}
+			c := newSniffConn(&memConn{r: bytes.NewReader(in), max: size}, cfg)
+			var out bytes.Buffer
+			buf := make([]byte, 7)
+			for i := 0; ; i++ {
+				if i > 4*len(in)+100 {
+					t.Fatalf("reads of %d: no end after %d reads of %d input bytes", size, i, len(in))
 				}
-				return
+				n, err := c.Read(buf)
+				if n < 0 || n > len(buf) {
+					t.Fatalf("read returned %d", n)
+				}
+				out.Write(buf[:n])
+				if err != nil {
+					if !errors.Is(err, io.EOF) {
+						t.Fatalf("unexpected error %v", err)
+					}
+					break
+				}
+			}
+			r := result{out: out.String()}
+			if rec := c.rec.Load(); rec != nil {
+				r.rule = rec.a.Rule
+				r.out, _, _ = strings.Cut(r.out, "GET "+SyntheticPath+" ")
+			}
+			return r
+		}
+		want := run(len(in) + 1)
+		for _, size := range []int{1, 3} {
+			if got := run(size); got != want {
+				t.Fatalf("reads of %d bytes: got %+v, in one read: %+v", size, got, want)
 			}
 		}
 	})
@@ -283,4 +309,38 @@ func FuzzChunkParser(f *testing.F) {
 			t.Fatalf("whole: n=%v done=%v err=%v; in steps of %d: n=%v done=%v err=%v", n1, done1, err1, step, n2, done2, err2)
 		}
 	})
+}
+
+// TestSnifferReleasesHeadsUnchanged sends several requests on one
+// connection, small and large heads and bodies mixed, arriving in pieces
+// of every size from 1 to 9 bytes (so lines end in every possible place
+// of a read, CR and LF apart included): what the sniffer releases must be
+// exactly what was sent, and nothing may be flagged. (The head buffer it
+// reuses between requests must never show an earlier head.)
+func TestSnifferReleasesHeadsUnchanged(t *testing.T) {
+	big := strings.Repeat("b", 6000)
+	in := "GET /one HTTP/1.1\r\nHost: a\r\nX-Long: " + strings.Repeat("1", 300) + "\r\n\r\n" +
+		"POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" +
+		"GET /three HTTP/1.1\r\nHost: a\r\nX-Big: " + big + "\r\n\r\n" +
+		"GET /4 HTTP/1.1\r\nHost: a\r\n\r\n" +
+		"GET /five HTTP/1.1\r\nHost: a\r\nX-Mid: " + strings.Repeat("5", 200) + "\r\n\r\n"
+	for size := 1; size <= 9; size++ {
+		cfg := &sniffConfig{maxHeader: 16 << 10, now: time.Now}
+		c := newSniffConn(&memConn{r: bytes.NewReader([]byte(in)), max: size}, cfg)
+		var out bytes.Buffer
+		buf := make([]byte, 64)
+		for {
+			n, err := c.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		if rec := c.rec.Load(); rec != nil {
+			t.Fatalf("reads of %d bytes: a well-formed stream was flagged: %s", size, rec.a.Reason)
+		}
+		if out.String() != in {
+			t.Fatalf("reads of %d bytes: released %d bytes differing from the %d sent:\n%.300q", size, out.Len(), len(in), out.String())
+		}
+	}
 }
