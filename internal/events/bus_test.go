@@ -76,22 +76,16 @@ func TestBusFloodSlowSink(t *testing.T) {
 	slow.waitEntered(t)
 	fast.waitFor(t, 1)
 
-	const bound = 50 * time.Millisecond
-	var slowest time.Duration
+	// Publish never waits on the blocked sink: the loop below ends while
+	// its first Write is still blocked (checked after it). How long a
+	// Publish takes is BenchmarkPublishBlockedSink's business.
 	for i := 1; i < total; i++ {
-		start := time.Now()
 		b.Publish(Event{Type: TypeDenial})
-		if d := time.Since(start); d > slowest {
-			slowest = d
-		}
 		// Pace the flood to the fast sink (it shares the small queue size)
 		// by waiting on its progress, never on the slow sink.
 		if i%round == 0 || i == total-1 {
 			fast.waitFor(t, i+1)
 		}
-	}
-	if slowest > bound {
-		t.Errorf("slowest Publish: got %v, want < %v", slowest, bound)
 	}
 	// The whole loop ran while the slow sink's first Write was blocked.
 	slow.mu.Lock()
@@ -461,4 +455,20 @@ func BenchmarkPublish(b *testing.B) {
 		dropped += s.Dropped
 	}
 	b.ReportMetric(float64(dropped)/float64(b.N), "drops/op")
+}
+
+// BenchmarkPublishBlockedSink measures Publish while one sink is stuck in
+// Write and its queue is full: it must cost what a drop costs, never a wait.
+func BenchmarkPublishBlockedSink(b *testing.B) {
+	bus := NewBus(BusOptions{QueueSize: 8, Logger: slog.New(&logRecorder{})})
+	slow := newBlockingSink()
+	bus.AddSink(slow)
+	defer close(slow.release)
+	bus.Publish(Event{Type: TypeDenial})
+	<-slow.entered
+	e := Event{Type: TypeDenial, Stage: "waf", Rules: []string{"942100"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		bus.Publish(e)
+	}
 }

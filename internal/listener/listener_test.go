@@ -66,7 +66,7 @@ func (rc *recorder) requests() []string {
 
 // start serves a listener on a loopback port and returns it with its
 // address. It is shut down when the test ends.
-func start(t *testing.T, lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Handler, opts Options) (*Listener, string) {
+func start(t testing.TB, lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Handler, opts Options) (*Listener, string) {
 	t.Helper()
 	l, err := New(lc, sc, tlsSrv, h, opts)
 	if err != nil {
@@ -89,7 +89,7 @@ func start(t *testing.T, lc config.Listener, sc config.Server, tlsSrv *tlsconf.S
 	return l, ln.Addr().String()
 }
 
-func plain(t *testing.T, sc config.Server) (*recorder, string) {
+func plain(t testing.TB, sc config.Server) (*recorder, string) {
 	rc := newRecorder()
 	_, addr := start(t, config.Listener{Addr: "127.0.0.1:0"}, sc, nil, rc, Options{})
 	return rc, addr
@@ -510,8 +510,10 @@ func TestSlowloris(t *testing.T) {
 			if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
 				t.Fatalf("got %v after %v, want the server to close the connection", err, elapsed)
 			}
-			if elapsed < timeout-50*time.Millisecond || elapsed > 3*time.Second {
-				t.Fatalf("closed after %v, want about %v", elapsed, timeout)
+			// Not before the timeout; not never (the read deadline above
+			// would have fired instead of a close).
+			if elapsed < timeout-50*time.Millisecond {
+				t.Fatalf("closed after %v, want no sooner than %v", elapsed, timeout)
 			}
 		})
 	}
