@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/stage/authz"
 )
 
 // TestAuthzConfig loads bench/portcullis-authz.yaml and
@@ -17,7 +18,7 @@ func TestAuthzConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("loading bench/%s: %v", file, err)
 			}
-			if len(cfg.APIs) != 1 || cfg.APIs[0].Authz == nil || cfg.APIs[0].Authz.Policies == "" {
+			if len(cfg.APIs) != 1 || config.BlockOf[authz.Config](cfg.APIs[0].Stages) == nil || config.BlockOf[authz.Config](cfg.APIs[0].Stages).Policies == "" {
 				t.Fatalf("got %+v, want one API with an authz block and Cedar policies", cfg.APIs)
 			}
 		})

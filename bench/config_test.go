@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 )
 
 // TestPortcullisConfig loads bench/portcullis.yaml the way `portcullis
@@ -33,7 +34,7 @@ func TestPortcullisConfig(t *testing.T) {
 	}
 	// The deny list must not cover the benchmark's own traffic.
 	loopback := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}
-	for _, s := range cfg.IPFilter.Deny {
+	for _, s := range config.BlockOf[ipfilter.Config](cfg.Stages).Deny {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			t.Fatalf("deny %q: %v", s, err)
@@ -44,7 +45,7 @@ func TestPortcullisConfig(t *testing.T) {
 			}
 		}
 	}
-	if len(cfg.IPFilter.Deny) == 0 {
+	if len(config.BlockOf[ipfilter.Config](cfg.Stages).Deny) == 0 {
 		t.Errorf("ipfilter.deny: got none, want a few CIDRs so the filter does work")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/stage/authn"
 )
 
 // TestIdentityConfig loads bench/portcullis-identity.yaml (the
@@ -16,7 +17,7 @@ func TestIdentityConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading bench/portcullis-identity.yaml: %v", err)
 	}
-	if len(cfg.APIs) != 1 || cfg.APIs[0].Authn == nil || len(cfg.APIs[0].Authn.Methods) != 2 {
+	if len(cfg.APIs) != 1 || config.BlockOf[authn.Config](cfg.APIs[0].Stages) == nil || len(config.BlockOf[authn.Config](cfg.APIs[0].Stages).Methods) != 2 {
 		t.Fatalf("got %+v, want one API with API key and JWT authn", cfg.APIs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/openapi"
+	"github.com/portcullis/portcullis/internal/stage/validate"
 )
 
 // TestOpenAPIConfig loads bench/portcullis-openapi.yaml and its description
@@ -16,7 +17,7 @@ func TestOpenAPIConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading bench/portcullis-openapi.yaml: %v", err)
 	}
-	if len(cfg.APIs) != 1 || cfg.APIs[0].Validate == nil || cfg.APIs[0].OpenAPI == "" {
+	if len(cfg.APIs) != 1 || config.BlockOf[validate.Config](cfg.APIs[0].Stages) == nil || cfg.APIs[0].OpenAPI == "" {
 		t.Fatalf("apis: got %+v, want one API with openapi and validate", cfg.APIs)
 	}
 	spec, err := openapi.Load(cfg.APIs[0].OpenAPI)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/stage/ratelimit"
 )
 
 // TestRateLimitConfigs loads the ratelimit rows' configs the way `portcullis
@@ -24,7 +25,7 @@ func TestRateLimitConfigs(t *testing.T) {
 			if got := cfg.Store.URL; got != tc.store && !(tc.store == "" && got == "memory") {
 				t.Errorf("store.url: got %q, want %q", got, tc.store)
 			}
-			if rl := cfg.APIs[0].RateLimit; rl == nil || len(rl.Limits) != 2 {
+			if rl := config.BlockOf[ratelimit.Config](cfg.APIs[0].Stages); rl == nil || len(rl.Limits) != 2 {
 				t.Errorf("ratelimit: got %+v, want two limits", rl)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/stage/validate"
 	"github.com/portcullis/portcullis/internal/stage/waf"
 )
 
@@ -21,10 +22,11 @@ func TestWAFConfigs(t *testing.T) {
 				t.Fatal(err)
 			}
 			api := cfg.APIs[0]
-			if api.WAF == nil || (api.OpenAPI != "") != tt.openapi || (api.Validate != nil) != tt.openapi {
-				t.Fatalf("got waf=%v openapi=%q validate=%v, want waf and openapi=%v", api.WAF, api.OpenAPI, api.Validate, tt.openapi)
+			wc, vc := config.BlockOf[waf.Config](api.Stages), config.BlockOf[validate.Config](api.Stages)
+			if wc == nil || (api.OpenAPI != "") != tt.openapi || (vc != nil) != tt.openapi {
+				t.Fatalf("got waf=%v openapi=%q validate=%v, want waf and openapi=%v", wc, api.OpenAPI, vc, tt.openapi)
 			}
-			if _, err := waf.New(*api.WAF, waf.Options{}); err != nil {
+			if _, err := waf.New(*wc, waf.Options{}); err != nil {
 				t.Fatal(err)
 			}
 		})

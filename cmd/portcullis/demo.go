@@ -38,6 +38,9 @@ type demoCheck struct {
 	BodySize int
 	Body     string
 	Expect   int
+	// Contains, when set, must appear in the response body (the selftest
+	// checks it; the printed curl shows only the status).
+	Contains string
 	// Base, when set, sends the check to this base URL instead of the
 	// gateway (for example the unprotected demo API, to show the
 	// difference).
@@ -122,8 +125,9 @@ func (c demoCheck) curl(base string) string {
 	return b.String()
 }
 
-// send performs the check and returns the status code.
-func (c demoCheck) send(client *http.Client, base string) (int, error) {
+// send performs the check and returns the status code and whether the
+// body holds c.Contains.
+func (c demoCheck) send(client *http.Client, base string) (int, bool, error) {
 	if c.Base != "" {
 		base = c.Base
 	}
@@ -136,7 +140,7 @@ func (c demoCheck) send(client *http.Client, base string) (int, error) {
 	}
 	req, err := http.NewRequest(c.Method, base+"/", body)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	req.URL.Opaque = c.Path // sent verbatim, like curl --path-as-is
 	for _, h := range c.Headers {
@@ -144,11 +148,11 @@ func (c demoCheck) send(client *http.Client, base string) (int, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, bytes.Contains(b, []byte(c.Contains)), err
 }
 
 // demoConfig is the embedded default configuration the demo runs.
@@ -166,8 +170,10 @@ func demoConfig(gatewayAddr, adminAddr, upstreamURL, dataDir string) *config.Con
 			JSONL:  filepath.Join(dataDir, "events.jsonl"),
 			SQLite: filepath.Join(dataDir, "events.db"),
 		},
-		IPFilter: ipfilter.Config{Deny: []string{demoDeniedNet}},
-		Limits:   limits.Config{MaxBodyBytes: units.Bytes(64 << 10)},
+		Stages: config.Blocks{
+			"ipfilter": &ipfilter.Config{Deny: []string{demoDeniedNet}},
+			"limits":   &limits.Config{MaxBodyBytes: units.Bytes(64 << 10)},
+		},
 		APIs: []config.API{{
 			Name:     "demo",
 			Upstream: config.Upstream{Targets: []string{upstreamURL}},
@@ -325,13 +331,16 @@ func demoSelftest(out io.Writer, base string, checks []demoCheck) error {
 	client := &http.Client{Timeout: 10 * time.Second}
 	failed := 0
 	for _, c := range checks {
-		got, err := c.send(client, base)
+		got, holds, err := c.send(client, base)
 		status := "ok  "
-		if err != nil || got != c.Expect {
+		if err != nil || got != c.Expect || !holds {
 			status = "FAIL"
 			failed++
 		}
 		line := fmt.Sprintf("%s expected %d got %d  %s", status, c.Expect, got, c.Title)
+		if !holds {
+			line += fmt.Sprintf(" (the answer does not contain %q)", c.Contains)
+		}
 		if err != nil {
 			line += " (" + err.Error() + ")"
 		}

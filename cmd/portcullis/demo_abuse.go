@@ -25,19 +25,21 @@ func init() {
 				if cfg.APIs[i].Name != "demo" {
 					continue
 				}
-				if cfg.APIs[i].RateLimit == nil {
-					cfg.APIs[i].RateLimit = &ratelimit.Config{}
+				rl := config.BlockOf[ratelimit.Config](cfg.APIs[i].Stages)
+				if rl == nil {
+					rl = &ratelimit.Config{}
+					cfg.APIs[i].Stages.Set(rl)
 				}
-				cfg.APIs[i].RateLimit.Limits = append(cfg.APIs[i].RateLimit.Limits, ratelimit.Limit{
+				rl.Limits = append(rl.Limits, ratelimit.Limit{
 					Name: "demo-client", Key: []string{"header:X-Demo-Client"}, Rate: 3, Per: time.Minute,
 				})
 			}
-			cfg.Bans = ratelimit.BanConfig{
+			cfg.Stages.Set(&ratelimit.BanConfig{
 				Threshold: 3,
 				Window:    time.Minute,
 				Duration:  time.Minute,
 				Events:    []string{"ratelimit"},
-			}
+			})
 			return nil
 		},
 		Checks: func(env *demoEnv) []demoCheck {
@@ -62,7 +64,8 @@ func init() {
 					Headers: client(demoBystander, "polite"), Expect: 200},
 				demoCheck{Title: "the admin API lists the ban (GET /api/v1/bans; DELETE /api/v1/bans/ip:" + demoAttacker + " lifts it)",
 					Method: "GET", Path: "/api/v1/bans", Base: env.admin,
-					Headers: [][2]string{{"Authorization", "Bearer demo-admin-token"}}, Expect: 200},
+					Headers: [][2]string{{"Authorization", "Bearer demo-admin-token"}}, Expect: 200,
+					Contains: `"key":"ip:` + demoAttacker + `"`},
 				demoCheck{Title: "after three 429s the client is banned for a minute: 403 on every path", Method: "GET", Path: "/pets",
 					Headers: [][2]string{{"X-Forwarded-For", demoAttacker}}, Expect: 403},
 			)

@@ -35,8 +35,8 @@ func init() {
 		Name: "authz",
 		Configure: func(cfg *config.Config, env *demoEnv) error {
 			for i := range cfg.APIs {
-				if cfg.APIs[i].Name == "demo" && cfg.APIs[i].Authz == nil {
-					cfg.APIs[i].Authz = demoAuthz()
+				if cfg.APIs[i].Name == "demo" && config.BlockOf[authz.Config](cfg.APIs[i].Stages) == nil {
+					cfg.APIs[i].Stages.Set(demoAuthz())
 				}
 			}
 			return nil

@@ -181,14 +181,14 @@ func init() {
 		Name: "identity",
 		Configure: func(cfg *config.Config, env *demoEnv) error {
 			for i := range cfg.APIs {
-				if cfg.APIs[i].Name != "demo" || cfg.APIs[i].Authn != nil {
+				if cfg.APIs[i].Name != "demo" || config.BlockOf[authn.Config](cfg.APIs[i].Stages) != nil {
 					continue
 				}
 				c, id, err := demoAuthn(env.dataDir)
 				if err != nil {
 					return err
 				}
-				cfg.APIs[i].Authn = c
+				cfg.APIs[i].Stages.Set(c)
 				demoIdentitiesMu.Lock()
 				demoIdentities[env] = id
 				demoIdentitiesMu.Unlock()

@@ -13,8 +13,8 @@ func init() {
 		Name: "injection",
 		Configure: func(cfg *config.Config, env *demoEnv) error {
 			for i := range cfg.APIs {
-				if cfg.APIs[i].Name == "demo" && cfg.APIs[i].WAF == nil {
-					cfg.APIs[i].WAF = &waf.Config{Mode: waf.ModeBlock, ParanoiaLevel: 1}
+				if cfg.APIs[i].Name == "demo" && config.BlockOf[waf.Config](cfg.APIs[i].Stages) == nil {
+					cfg.APIs[i].Stages.Set(&waf.Config{Mode: waf.ModeBlock, ParanoiaLevel: 1})
 				}
 			}
 			return nil

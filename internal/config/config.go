@@ -7,13 +7,6 @@ package config
 import (
 	"time"
 
-	"github.com/portcullis/portcullis/internal/stage/authn"
-	"github.com/portcullis/portcullis/internal/stage/authz"
-	"github.com/portcullis/portcullis/internal/stage/ipfilter"
-	"github.com/portcullis/portcullis/internal/stage/limits"
-	"github.com/portcullis/portcullis/internal/stage/ratelimit"
-	"github.com/portcullis/portcullis/internal/stage/validate"
-	"github.com/portcullis/portcullis/internal/stage/waf"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/units"
 )
@@ -31,17 +24,14 @@ type Config struct {
 	Log Log `yaml:"log,omitempty" json:"log,omitempty"`
 	// Events configures security-event sinks.
 	Events Events `yaml:"events,omitempty" json:"events,omitempty"`
-	// IPFilter applies to every API, before the API's own ipfilter.
-	IPFilter ipfilter.Config `yaml:"ipfilter,omitempty" json:"ipfilter,omitempty"`
-	// Limits are the defaults for every API; an API's limits override them
-	// field by field.
-	Limits limits.Config `yaml:"limits,omitempty" json:"limits,omitempty"`
 	// Store is where state shared by nodes lives (rate limits, quotas,
 	// bans, nonces). Default: in memory, this node only.
 	Store store.Config `yaml:"store,omitempty" json:"store,omitempty"`
-	// Bans configures automatic bans of clients that cause repeated
-	// security events. Default: off.
-	Bans ratelimit.BanConfig `yaml:"bans,omitempty" json:"bans,omitempty"`
+	// Stages are the top-level stage blocks (ipfilter: applies to every API
+	// before its own; limits: the defaults every API's limits override field
+	// by field; bans: automatic bans), by key. Which keys exist comes from
+	// the stage registry (internal/stage).
+	Stages Blocks `yaml:",inline" json:"-" blocks:"global"`
 	// APIs are the upstream APIs the gateway protects. At least one.
 	APIs []API `yaml:"apis" json:"apis"`
 
@@ -197,28 +187,22 @@ type API struct {
 	PathPrefix string `yaml:"path_prefix,omitempty" json:"path_prefix,omitempty"`
 	// StripPrefix removes PathPrefix before proxying. Default false.
 	StripPrefix bool `yaml:"strip_prefix,omitempty" json:"strip_prefix,omitempty"`
-	// OpenAPI is the path of the API's OpenAPI 3.0/3.1 description, used by
-	// validation and authorization stages. Default "".
+	// OpenAPI is the path of the API's OpenAPI 3.0/3.1 description: its
+	// operations are what the gateway matches requests against, and the
+	// validate stage enforces it. Default "".
 	OpenAPI string `yaml:"openapi,omitempty" json:"openapi,omitempty"`
+	// Operations declares the API's operations ("GET /users/{id}", "POST
+	// /orders") when it has no OpenAPI description, so that stages can
+	// address them (authz rules, ratelimit operations, waf exclusions).
+	// Operations that a stage block names are declared implicitly. Invalid
+	// with openapi (the description declares them). Default: none.
+	Operations []string `yaml:"operations,omitempty" json:"operations,omitempty"`
 	// Upstream is where requests go. Required.
 	Upstream Upstream `yaml:"upstream" json:"upstream"`
-	// IPFilter is this API's own address filter, applied after the global
-	// one. Default: none.
-	IPFilter *ipfilter.Config `yaml:"ipfilter,omitempty" json:"ipfilter,omitempty"`
-	// Limits override the global limits field by field. Default: none.
-	Limits *limits.Config `yaml:"limits,omitempty" json:"limits,omitempty"`
-	// RateLimit configures rate limits, quotas, concurrency caps and load
-	// shedding for this API. Default: none.
-	RateLimit *ratelimit.Config `yaml:"ratelimit,omitempty" json:"ratelimit,omitempty"`
-	// Authn configures authentication. Default: none (anonymous).
-	Authn *authn.Config `yaml:"authn,omitempty" json:"authn,omitempty"`
-	// Authz configures authorization. Default: none.
-	Authz *authz.Config `yaml:"authz,omitempty" json:"authz,omitempty"`
-	// Validate enforces the OpenAPI description (requires openapi).
-	// Default: none.
-	Validate *validate.Config `yaml:"validate,omitempty" json:"validate,omitempty"`
-	// WAF configures signature detection. Default: none.
-	WAF *waf.Config `yaml:"waf,omitempty" json:"waf,omitempty"`
+	// Stages are the API's stage blocks (ipfilter, limits, ratelimit, authn,
+	// authz, validate, waf, ...), by key. Which keys exist comes from the
+	// stage registry (internal/stage).
+	Stages Blocks `yaml:",inline" json:"-" blocks:"api"`
 }
 
 // Upstream is an API's set of targets and how to reach them.

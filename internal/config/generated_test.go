@@ -18,17 +18,40 @@ import (
 
 var update = flag.Bool("update", false, "rewrite descriptions.go and docs/config.md")
 
-// docSources are the packages whose config types appear in the file.
-var docSources = []struct{ dir, pkg string }{
-	{".", "config"},
-	{"../stage/ipfilter", "ipfilter"},
-	{"../stage/limits", "limits"},
-	{"../stage/ratelimit", "ratelimit"},
-	{"../stage/authn", "authn"},
-	{"../stage/authz", "authz"},
-	{"../stage/validate", "validate"},
-	{"../stage/waf", "waf"},
-	{"../store", "store"},
+// docSources are the packages whose config types appear in the file:
+// every package of a struct type reachable from Config, stage blocks
+// (from the registry) included.
+func docSources(t *testing.T) []struct{ dir, pkg string } {
+	t.Helper()
+	const module = "github.com/portcullis/portcullis/internal/"
+	seen := map[string]bool{}
+	var out []struct{ dir, pkg string }
+	var visit func(rt reflect.Type)
+	visited := map[reflect.Type]bool{}
+	visit = func(rt reflect.Type) {
+		for rt.Kind() == reflect.Pointer || rt.Kind() == reflect.Slice || rt.Kind() == reflect.Map {
+			rt = rt.Elem()
+		}
+		if rt.Kind() != reflect.Struct || visited[rt] {
+			return
+		}
+		visited[rt] = true
+		if p := rt.PkgPath(); strings.HasPrefix(p, module) && !seen[p] {
+			seen[p] = true
+			rel := strings.TrimPrefix(p, module)
+			dir := "../" + rel
+			if rel == "config" {
+				dir = "."
+			}
+			out = append(out, struct{ dir, pkg string }{dir, rel[strings.LastIndexByte(rel, '/')+1:]})
+		}
+		for _, f := range fieldsOf(rt) {
+			visit(f.typ)
+		}
+	}
+	visit(reflect.TypeFor[Config]())
+	sort.Slice(out, func(i, j int) bool { return out[i].dir < out[j].dir })
+	return out
 }
 
 // extractDescriptions reads the doc comments of every struct type and
@@ -37,7 +60,7 @@ func extractDescriptions(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	fset := token.NewFileSet()
-	for _, src := range docSources {
+	for _, src := range docSources(t) {
 		files, err := filepath.Glob(filepath.Join(src.dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -213,9 +236,8 @@ func schemaKeys() map[string]bool {
 		}
 		keys[typeKey(t)] = true
 		for _, f := range fieldsOf(t) {
-			sf := t.FieldByIndex(f.index)
-			keys[typeKey(t)+"."+sf.Name] = true
-			visit(sf.Type)
+			keys[f.descKey(t)] = true
+			visit(f.typ)
 		}
 	}
 	visit(reflect.TypeFor[Config]())

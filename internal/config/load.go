@@ -141,10 +141,23 @@ func (c *Config) absolutePaths() {
 		if t := a.Upstream.TLS; t != nil {
 			t.CA, t.Cert, t.Key = c.Path(t.CA), c.Path(t.Cert), c.Path(t.Key)
 		}
-		if a.Authz != nil {
-			a.Authz.ResolvePaths(c.Path)
+		for _, b := range a.Stages {
+			if r, ok := b.(pathResolver); ok {
+				r.ResolvePaths(c.Path)
+			}
 		}
 	}
+	for _, b := range c.Stages {
+		if r, ok := b.(pathResolver); ok {
+			r.ResolvePaths(c.Path)
+		}
+	}
+}
+
+// pathResolver is implemented by stage blocks that hold file paths: the
+// loader makes them absolute against the config file's directory.
+type pathResolver interface {
+	ResolvePaths(abs func(string) string)
 }
 
 // decoder walks the YAML AST against the Go types, decoding into them and
@@ -424,13 +437,48 @@ func keyText(n ast.Node) (string, bool) {
 	return "", false
 }
 
-// structFields lists a struct's YAML keys in declaration order, following
-// `yaml:",inline"` embedded structs.
+// structField is one YAML key of a struct: a Go field, or one stage block
+// of an inline Blocks field (see blocks.go).
 type structField struct {
 	name  string
 	index []int
+	// typ is the field's type; for a stage block, a pointer to the
+	// block's config type.
+	typ reflect.Type
+	// goName is the Go field name ("" for a stage block).
+	goName string
+	// optional is false for fields without omitempty (required keys).
+	optional bool
+	// block is the registry key of a stage block ("" for a Go field).
+	block string
 }
 
+// descKey is the descriptions key of f in struct t: "config.API.Name", or
+// the block type's own key ("authn.Config") for a stage block.
+func (f structField) descKey(t reflect.Type) string {
+	if f.block != "" {
+		return typeKey(f.typ.Elem())
+	}
+	return typeKey(t) + "." + f.goName
+}
+
+// get returns f's value in v (a struct of the type fieldsOf was given):
+// the field, or for a stage block the block's pointer (a nil pointer of
+// the block's type when the block is absent).
+func (f structField) get(v reflect.Value) reflect.Value {
+	fv := v.FieldByIndex(f.index)
+	if f.block == "" {
+		return fv
+	}
+	if e := fv.MapIndex(reflect.ValueOf(f.block)); e.IsValid() && !e.IsNil() {
+		return e.Elem()
+	}
+	return reflect.Zero(f.typ)
+}
+
+// fieldsOf lists a struct's YAML keys in declaration order, following
+// `yaml:",inline"` embedded structs and expanding an inline Blocks field
+// into one key per stage block of its scope.
 func fieldsOf(t reflect.Type) []structField {
 	var out []structField
 	for i := 0; i < t.NumField(); i++ {
@@ -443,16 +491,24 @@ func fieldsOf(t reflect.Type) []structField {
 		if name == "-" {
 			continue
 		}
+		if f.Type == blocksType {
+			for _, b := range blockFields(f.Tag.Get("blocks")) {
+				out = append(out, structField{name: b.key, index: []int{i}, typ: reflect.PointerTo(b.typ), optional: true, block: b.key})
+			}
+			continue
+		}
 		if f.Anonymous && strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
 			for _, sub := range fieldsOf(f.Type) {
-				out = append(out, structField{name: sub.name, index: append([]int{i}, sub.index...)})
+				sub.index = append([]int{i}, sub.index...)
+				out = append(out, sub)
 			}
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		out = append(out, structField{name: name, index: []int{i}})
+		out = append(out, structField{name: name, index: []int{i}, typ: f.Type, goName: f.Name,
+			optional: strings.Contains(opts, "omitempty")})
 	}
 	return out
 }
@@ -516,7 +572,33 @@ func (d *decoder) decodeEntry(kv *ast.MappingValueNode, v reflect.Value, path st
 	p := childPath(path, k)
 	pos := d.entryPos(kv)
 	d.src.set(p, pos)
+	if f.block != "" {
+		d.decodeBlock(kv.Value, v.FieldByIndex(f.index), f, p, pos)
+		return
+	}
 	d.decode(kv.Value, v.FieldByIndex(f.index), p, pos)
+}
+
+// decodeBlock decodes a stage block into a fresh value of its config type
+// and stores it in the Blocks map m under its key. A null block is absent.
+func (d *decoder) decodeBlock(n ast.Node, m reflect.Value, f structField, path string, pos Position) {
+	if r, _, ok := d.resolve(n, path); ok {
+		if _, isNull := r.(*ast.NullNode); isNull || r == nil {
+			if !m.IsNil() {
+				m.SetMapIndex(reflect.ValueOf(f.block), reflect.Value{})
+			}
+			return
+		}
+	}
+	if m.IsNil() {
+		m.Set(reflect.MakeMap(m.Type()))
+	}
+	ptr := reflect.New(f.typ.Elem())
+	if old := m.MapIndex(reflect.ValueOf(f.block)); old.IsValid() && !old.IsNil() {
+		ptr = old.Elem() // merged into by an earlier key (<<: *base)
+	}
+	d.decode(n, ptr.Elem(), path, pos)
+	m.SetMapIndex(reflect.ValueOf(f.block), reflect.ValueOf(ptr.Interface()))
 }
 
 // merge decodes the mapping(s) a merge key points at into v, skipping keys

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/units"
 )
 
@@ -55,7 +56,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "unknown top-level key with suggestion",
 			yaml: "listner:\n  - addr: :80\n" + minimalAPI,
-			want: []string{`1:1: unknown key "listner" in the top level, did you mean "listeners"? (expected one of: listeners, server, admin, log, events, ipfilter, limits, store, bans, apis)`},
+			want: []string{`1:1: unknown key "listner" in the top level, did you mean "listeners"? (expected one of: listeners, server, admin, log, events, store, bans, ipfilter, limits, apis)`},
 		},
 		{
 			name: "unknown nested key without suggestion",
@@ -65,7 +66,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "unknown key in a list entry",
 			yaml: "apis:\n  - name: users\n    upsteam: {}\n    upstream:\n      targets: [http://a]\n",
-			want: []string{`3:5: unknown key "upsteam" in apis[0], did you mean "upstream"? (expected one of: name, hosts, path_prefix, strip_prefix, openapi, upstream, ipfilter, limits, ratelimit, authn, authz, validate, waf)`},
+			want: []string{`3:5: unknown key "upsteam" in apis[0], did you mean "upstream"? (expected one of: name, hosts, path_prefix, strip_prefix, openapi, operations, upstream, ipfilter, limits, ratelimit, authn, authz, validate, waf)`},
 		},
 		{
 			name: "bad duration",
@@ -209,7 +210,7 @@ apis:
 		{"env default into bool", c.APIs[0].StripPrefix, true},
 		{"env inside a string", c.APIs[0].Upstream.Targets[0], "http://10.0.0.5:9000"},
 		{"env default into duration", c.APIs[0].Upstream.ConnectTimeout, 250 * time.Millisecond},
-		{"stage block size", c.APIs[0].Limits.MaxBodyBytes, units.Bytes(2 << 20)},
+		{"stage block size", BlockOf[limits.Config](c.APIs[0].Stages).MaxBodyBytes, units.Bytes(2 << 20)},
 		{"default filled", c.APIs[0].Upstream.ResponseHeaderTimeout, DefaultResponseHeaderTimeout},
 	}
 	for _, ch := range checks {

@@ -80,7 +80,7 @@ func reference(desc map[string]string) []byte {
 			return
 		}
 		for _, f := range fieldsOf(t) {
-			visit(t.FieldByIndex(f.index).Type, strings.TrimPrefix(path+"."+f.name, "."))
+			visit(f.typ, strings.TrimPrefix(path+"."+f.name, "."))
 		}
 	}
 	visit(reflect.TypeFor[Config](), "")
@@ -104,20 +104,33 @@ func reference(desc map[string]string) []byte {
 		b.WriteString("| Key | Type | Default | Description |\n")
 		b.WriteString("| --- | --- | --- | --- |\n")
 		for _, f := range fieldsOf(t) {
-			sf := t.FieldByIndex(f.index)
-			key := typeKey(t) + "." + sf.Name
+			key := f.descKey(t)
 			def := ""
 			if v, ok := defaults[key]; ok {
 				def = "`" + yamlInline(v) + "`"
 			}
 			name := "`" + f.name + "`"
-			if !strings.Contains(sf.Tag.Get("yaml"), "omitempty") {
+			if !f.optional {
 				name += " (required)"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, typeName(sf.Type), def, cell(desc[key]))
+			d := desc[key]
+			if f.block != "" {
+				d = firstSentence(d)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, typeName(f.typ), def, cell(d))
 		}
 	}
 	return []byte(b.String())
+}
+
+// firstSentence is a block type's doc cut to its first sentence, for the
+// row that links to the block's own section.
+func firstSentence(s string) string {
+	s, _, _ = strings.Cut(s, "\n\n")
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
 }
 
 func displayPaths(paths []string) []string {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/stage/ipfilter"
-	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/units"
 )
 
@@ -95,9 +93,8 @@ func (g *schemaGen) typeSchema(t reflect.Type) map[string]any {
 		props := map[string]any{}
 		var required []string
 		for _, f := range fieldsOf(t) {
-			sf := t.FieldByIndex(f.index)
-			key := typeKey(t) + "." + sf.Name
-			ps := g.typeSchema(sf.Type)
+			key := f.descKey(t)
+			ps := g.typeSchema(f.typ)
 			if d := g.desc[key]; d != "" {
 				ps["description"] = d
 			}
@@ -108,7 +105,7 @@ func (g *schemaGen) typeSchema(t reflect.Type) map[string]any {
 				ps[k] = v
 			}
 			props[f.name] = ps
-			if !strings.Contains(sf.Tag.Get("yaml"), "omitempty") {
+			if !f.optional {
 				required = append(required, f.name)
 			}
 		}
@@ -149,18 +146,19 @@ func defaultValues() map[string]any {
 	rv := reflect.ValueOf(top).Elem()
 	t := rv.Type()
 	for _, f := range fieldsOf(t) {
-		fv := rv.FieldByIndex(f.index)
-		if f.name == "apis" || fv.IsZero() || (!isLeaf(fv.Type()) && fv.Kind() != reflect.Slice) {
+		fv := f.get(rv)
+		if f.name == "apis" || f.block != "" || fv.IsZero() || (!isLeaf(fv.Type()) && fv.Kind() != reflect.Slice) {
 			continue
 		}
-		out[typeKey(t)+"."+t.FieldByIndex(f.index).Name] = jsonValue(fv)
+		out[f.descKey(t)] = jsonValue(fv)
 	}
+	// Stage blocks own their defaults (their constructors apply them), so
+	// the sample's blocks are empty: a default shows only where a block's
+	// type fills it in itself.
 	sample := &Config{
 		Listeners: []Listener{{TLS: &TLS{ClientCA: "ca.pem"}}},
 		APIs: []API{{
 			Upstream: Upstream{TLS: &UpstreamTLS{}, HealthCheck: &HealthCheck{}},
-			IPFilter: &ipfilter.Config{},
-			Limits:   &limits.Config{},
 		}},
 	}
 	// ClientCA is set only to make ClientAuth's default show; it has no
@@ -184,9 +182,9 @@ func defaultValues() map[string]any {
 			record := !seen[vt] && vt != durationType
 			seen[vt] = true
 			for _, f := range fieldsOf(vt) {
-				fv := v.FieldByIndex(f.index)
+				fv := f.get(v)
 				if record && !fv.IsZero() && isLeaf(fv.Type()) {
-					out[typeKey(vt)+"."+vt.FieldByIndex(f.index).Name] = jsonValue(fv)
+					out[f.descKey(vt)] = jsonValue(fv)
 				}
 				walk(fv)
 			}
@@ -228,7 +226,7 @@ func jsonValue(v reflect.Value) any {
 	case reflect.Struct:
 		out := map[string]any{}
 		for _, f := range fieldsOf(v.Type()) {
-			if fv := v.FieldByIndex(f.index); !fv.IsZero() {
+			if fv := f.get(v); !fv.IsZero() {
 				out[f.name] = jsonValue(fv)
 			}
 		}

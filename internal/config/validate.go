@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/field"
+	"github.com/portcullis/portcullis/internal/openapi"
 	"github.com/portcullis/portcullis/internal/pipeline"
-	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 )
 
 // fieldValidator is implemented by stage config blocks that check
@@ -82,9 +82,6 @@ func (v *validator) run() {
 	seen := map[string]int{}
 	for i := range c.APIs {
 		v.api(i, &c.APIs[i], seen)
-	}
-	if _, ok := any(&c.IPFilter).(fieldValidator); !ok {
-		v.ipfilter("ipfilter", &c.IPFilter)
 	}
 	v.nonNegative("", reflect.ValueOf(c).Elem())
 	v.stageBlocks("", reflect.ValueOf(c).Elem())
@@ -212,19 +209,6 @@ func (v *validator) server() {
 	}
 }
 
-func (v *validator) ipfilter(p string, f *ipfilter.Config) {
-	for i, a := range f.Allow {
-		if _, err := pipeline.ParsePrefix(a); err != nil {
-			v.add(indexPath(p+".allow", i), "%q is not a CIDR or an IP address (expected e.g. \"10.0.0.0/8\" or \"192.0.2.1\")", a)
-		}
-	}
-	for i, a := range f.Deny {
-		if _, err := pipeline.ParsePrefix(a); err != nil {
-			v.add(indexPath(p+".deny", i), "%q is not a CIDR or an IP address (expected e.g. \"10.0.0.0/8\" or \"192.0.2.1\")", a)
-		}
-	}
-}
-
 func (v *validator) api(i int, a *API, seen map[string]int) {
 	p := indexPath("apis", i)
 	switch {
@@ -277,9 +261,12 @@ func (v *validator) api(i int, a *API, seen map[string]int) {
 			v.add(hp+".timeout", "timeout %s is longer than interval %s (a check must end before the next starts)", h.Timeout, h.Interval)
 		}
 	}
-	if a.IPFilter != nil {
-		if _, ok := any(a.IPFilter).(fieldValidator); !ok {
-			v.ipfilter(p+".ipfilter", a.IPFilter)
+	if len(a.Operations) > 0 && a.OpenAPI != "" {
+		v.add(p+".operations", "operations is for APIs without a description: %s declares this API's operations (remove operations, or openapi)", a.OpenAPI)
+	}
+	for j, op := range a.Operations {
+		if _, _, err := openapi.ParseOperationKey(op); err != nil {
+			v.add(indexPath(p+".operations", j), "%v", err)
 		}
 	}
 }
@@ -317,7 +304,7 @@ func (v *validator) nonNegative(p string, rv reflect.Value) {
 			return
 		}
 		for _, f := range fieldsOf(rv.Type()) {
-			v.nonNegative(childPath(p, f.name), rv.FieldByIndex(f.index))
+			v.nonNegative(childPath(p, f.name), f.get(rv))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if rv.Int() >= 0 {
@@ -357,7 +344,7 @@ func (v *validator) stageBlocks(p string, rv reflect.Value) {
 			return
 		}
 		for _, f := range fieldsOf(rv.Type()) {
-			v.stageBlocks(childPath(p, f.name), rv.FieldByIndex(f.index))
+			v.stageBlocks(childPath(p, f.name), f.get(rv))
 		}
 	}
 }

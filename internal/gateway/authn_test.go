@@ -56,13 +56,13 @@ func TestAuthnThroughTheGateway(t *testing.T) {
 	}
 
 	cfg := baseConfig(ts.URL)
-	cfg.APIs[0].Authn = &authn.Config{
+	cfg.APIs[0].Stages.Set(&authn.Config{
 		OptionalPaths: []string{"/public/*"},
 		Methods: []authn.Method{
 			{APIKey: &authn.APIKeyConfig{File: keysFile}},
 			{JWT: &authn.JWTConfig{JWKSURL: idp.URL, Issuer: "https://idp", Audience: []string{"api"}}},
 		},
-	}
+	})
 	tg := start(t, cfg)
 
 	now := time.Now()

@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/demo"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/stage/authz"
+	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -70,8 +72,8 @@ func TestAuthzThroughGateway(t *testing.T) {
 	up := httptest.NewServer(demo.NewAPI(demo.APIOptions{}))
 	defer up.Close()
 	cfg := baseConfig(up.URL)
-	cfg.Limits.MaxQueryParams = 0
-	cfg.APIs[0].Authz = &authz.Config{
+	config.BlockOf[limits.Config](cfg.Stages).MaxQueryParams = 0
+	cfg.APIs[0].Stages.Set(&authz.Config{
 		Scopes: []string{"read"},
 		Operations: map[string]authz.Operation{
 			"DELETE /pets/{id}": {Roles: []string{"admin"}},
@@ -83,7 +85,7 @@ func TestAuthzThroughGateway(t *testing.T) {
 			{Operation: "POST /orders", BodyField: "/owner"},
 		},
 		Enumeration: &authz.Enumeration{Threshold: 3, Window: time.Minute, Operations: []string{"GET /pets/{id}"}},
-	}
+	})
 	cfg.WithDefaults()
 	log := &eventLog{}
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)

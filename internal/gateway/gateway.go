@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -27,10 +26,8 @@ import (
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/proxy"
 	"github.com/portcullis/portcullis/internal/redact"
-	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/store"
-	"github.com/portcullis/portcullis/internal/tlsconf"
 )
 
 // Deps are the process-lifetime services a Gateway reports to. They survive
@@ -66,62 +63,16 @@ type Gateway struct {
 	inflight sync.WaitGroup
 }
 
-// route is one API compiled: its matcher, chain and upstream.
+// route is one API compiled: its operation matcher, chain and upstream.
 type route struct {
 	name      string
 	hosts     []string
 	prefix    string
 	chain     pipeline.Chain
+	observers []pipeline.EventObserver // stages that count this API's events
 	bodyLimit int64
 	upstream  *proxy.Upstream
-	spec      *openapi.Spec // nil when the API has no description
-}
-
-// stageFactory builds one stage of an API's chain; a nil stage means the
-// stage is not configured for that API and is left out of the chain.
-type stageFactory struct {
-	id    string
-	build func(b *build) (pipeline.Stage, error)
-}
-
-// build is what a stage factory gets: the whole config, the API being
-// compiled, its compiled OpenAPI description (nil when it has none) and the
-// process-lifetime services.
-type build struct {
-	cfg    *config.Config
-	api    *config.API
-	spec   *openapi.Spec
-	store  store.Store
-	events events.Publisher
-	logger *slog.Logger
-	now    func() time.Time
-}
-
-// registry lists the request stages in pipeline order, one line per stage
-// (DESIGN.md: ipfilter → ratelimit(ip) → authn → ratelimit(principal) →
-// authz → validate → waf). Each factory lives in stage_<id>.go.
-var registry = []stageFactory{
-	{"ban", buildBan},
-	{"ipfilter", buildIPFilter},
-	{"limits", buildLimits},
-	{"ratelimit", buildRateLimitBeforeAuthn},
-	{"authn", buildAuthn},
-	{"ratelimit", buildRateLimitAfterAuthn},
-	{"authz", buildAuthz},
-	{"validate", buildValidate},
-	{"waf", buildWAF},
-}
-
-func buildIPFilter(b *build) (pipeline.Stage, error) {
-	f, err := ipfilter.New(b.cfg.IPFilter, b.api.IPFilter)
-	if err != nil || f.Empty() {
-		return nil, err
-	}
-	return f, nil
-}
-
-func buildLimits(b *build) (pipeline.Stage, error) {
-	return limits.New(b.cfg.Limits, b.api.Limits)
+	ops       *openapi.Spec // the operation matcher; nil when the API declares none
 }
 
 // New compiles cfg into a Gateway. It returns an error (and starts nothing)
@@ -150,74 +101,19 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	if g.trusted, err = pipeline.NewTrustedProxies(cfg.Server.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
-	baseDir := "."
-	if cfg.File != "" {
-		baseDir = filepath.Dir(cfg.File)
+	if err := checkBlocks("", cfg.Stages, pipeline.ScopeGlobal); err != nil {
+		return nil, err
 	}
 	for i := range cfg.APIs {
-		api := &cfg.APIs[i]
-		r, err := g.buildRoute(api, baseDir)
+		r, err := g.buildRoute(i)
 		if err != nil {
 			g.close()
-			return nil, fmt.Errorf("api %q: %w", api.Name, err)
+			return nil, fmt.Errorf("api %q: %w", cfg.APIs[i].Name, err)
 		}
 		g.routes = append(g.routes, r)
 	}
 	g.router = newRouter(g.routes)
 	return g, nil
-}
-
-func (g *Gateway) buildRoute(api *config.API, baseDir string) (*route, error) {
-	r := &route{name: api.Name, prefix: api.PathPrefix}
-	for _, h := range api.Hosts {
-		r.hosts = append(r.hosts, normalizeHost(h))
-	}
-	spec, err := loadSpec(api)
-	if err != nil {
-		return nil, fmt.Errorf("openapi: %w", err)
-	}
-	r.spec = spec
-	b := &build{cfg: g.cfg, api: api, spec: spec, store: g.deps.Store,
-		events: g.deps.Events, logger: g.deps.Logger, now: g.deps.Now}
-	for _, f := range registry {
-		st, err := f.build(b)
-		if err != nil {
-			r.chain.Close()
-			return nil, fmt.Errorf("stage %s: %w", f.id, err)
-		}
-		if st == nil {
-			continue
-		}
-		if l, ok := st.(*limits.Limiter); ok {
-			r.bodyLimit = l.BodyLimit()
-		}
-		r.chain = append(r.chain, pipeline.Step{Stage: st})
-	}
-	opts := proxy.Options{
-		Publisher:      g.deps.Events,
-		Logger:         g.deps.Logger,
-		Now:            g.deps.Now,
-		IsTLS:          isTLS,
-		ModifyResponse: func(resp *http.Response) error { return g.modifyResponse(r, resp) },
-	}
-	if api.StripPrefix && api.PathPrefix != "/" {
-		opts.StripPrefix = api.PathPrefix
-	}
-	if api.Upstream.TLS != nil {
-		tc, err := tlsconf.Upstream(api.Upstream.TLS, baseDir)
-		if err != nil {
-			r.chain.Close()
-			return nil, fmt.Errorf("upstream tls: %w", err)
-		}
-		opts.TLS = tc
-	}
-	up, err := proxy.New(api.Name, api.Upstream, opts)
-	if err != nil {
-		r.chain.Close()
-		return nil, fmt.Errorf("upstream: %w", err)
-	}
-	r.upstream = up
-	return r, nil
 }
 
 // Close releases the gateway's resources (health checkers, stage resources)
@@ -306,7 +202,11 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// ServeHTTP serves one exchange.
+// ServeHTTP serves one exchange: it reaches one Outcome (malformed, refused
+// before routing, unrouted, denied by the chain, or what the upstream made
+// of it), counts its events with the route's observers before the answer
+// is written (so a ban applies to the client's next request), renders a
+// denial, and records the exchange.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.inflight.Add(1)
 	defer g.inflight.Done()
@@ -338,193 +238,94 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := pipeline.WithExchange(r.Context(), x)
 	r = r.WithContext(ctx)
 	x.Request = r
+	defer x.Finish()
 
-	decision := "allow"
-	var denial *pipeline.Denial
-	var rt *route
+	out, rt := g.decide(ctx, x, r, sw)
+	evs := g.events(x, r, out)
+	g.observe(ctx, rt, evs)
+	if out.Denial != nil && !out.Written {
+		if out.Denial.Status == proxy.StatusClientClosedRequest {
+			sw.WriteHeader(proxy.StatusClientClosedRequest) // recorded, never seen
+		} else {
+			for k, vs := range x.ResponseHeader {
+				sw.Header()[k] = vs
+			}
+			pipeline.WriteProblem(sw, out.Denial, x.ID)
+		}
+	}
+	for _, e := range evs {
+		g.deps.Events.Publish(e)
+	}
+	g.record(x, r, sw, body, out, tls)
+}
+
+// decide runs the exchange up to its outcome: the listener's verdict on the
+// head, the normaliser, routing, the route's chain and the upstream. It
+// returns the matched route too (nil when none).
+func (g *Gateway) decide(ctx context.Context, x *pipeline.Exchange, r *http.Request, sw *statusWriter) (pipeline.Outcome, *route) {
+	deny := func(d *pipeline.Denial) pipeline.Outcome { return pipeline.Outcome{Decision: pipeline.Deny, Denial: d} }
 	if a, ok := listener.Malformed(r); ok {
-		decision = "malformed"
-		denial = &pipeline.Denial{
+		return pipeline.Outcome{Decision: pipeline.Malformed, Denial: &pipeline.Denial{
 			Status:   a.Status,
 			Reason:   a.Reason,
-			Stage:    "limits",
+			Stage:    MalformedStage,
 			Rules:    []string{a.Rule},
 			Location: "request",
 			Excerpt:  a.Excerpt, // redacted by the listener
 			Severity: events.SeverityHigh,
-		}
-	} else if denial = g.pre.Run(ctx, x); denial == nil {
-		rt = g.router.match(r.Host, r.URL.Path)
-		if rt == nil {
-			denial = &pipeline.Denial{
-				Status: http.StatusNotFound,
-				Reason: "no API is served at this address",
-				Stage:  "route",
-				Rules:  []string{"route.not-found"},
-				Quiet:  true,
-			}
-		} else {
-			x.API = rt.name
-			x.BodyLimit = rt.bodyLimit
-			rt.matchOperation(x)
-			denial = rt.chain.Run(ctx, x)
-		}
+		}}, nil
 	}
-	defer x.Finish()
-	if denial != nil {
-		if decision == "allow" {
-			decision = "deny"
-		}
-		for k, vs := range x.ResponseHeader {
-			sw.Header()[k] = vs
-		}
-		pipeline.WriteProblem(sw, denial, x.ID)
-	} else {
-		rt.upstream.ServeHTTP(sw, r)
-		if v, ok := x.Get(proxy.DenialKey); ok {
-			if d, ok := v.(*pipeline.Denial); ok {
-				denial = d
-				decision = "deny" // a response stage refused the upstream's answer
-				if d.Stage == proxy.StageID {
-					decision = "error"
-				}
-			}
-		}
+	if d := g.pre.Run(ctx, x); d != nil {
+		return deny(d), nil
 	}
-	g.finish(x, r, sw, body, decision, denial, tls)
+	rt := g.router.match(r.Host, r.URL.Path)
+	if rt == nil {
+		return deny(&pipeline.Denial{
+			Status: http.StatusNotFound,
+			Reason: "no API is served at this address",
+			Stage:  RouteStage,
+			Rules:  []string{"route.not-found"},
+			Quiet:  true,
+		}), nil
+	}
+	x.API = rt.name
+	x.BodyLimit = rt.bodyLimit
+	rt.match(x)
+	if d := rt.chain.Run(ctx, x); d != nil {
+		return deny(d), rt
+	}
+	return rt.upstream.Serve(sw, r), rt
 }
 
-// finish records the exchange: access record, metrics, events.
-func (g *Gateway) finish(x *pipeline.Exchange, r *http.Request, sw *statusWriter, body *countingBody, decision string, d *pipeline.Denial, tls bool) {
-	now := g.deps.Now()
-	lat := now.Sub(x.Start)
-	status := sw.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	m := g.deps.Metrics
-	m.ObserveRequest(x.API, decision, lat)
+// Stage ids the gateway itself reports (the stages' own ids come from the
+// registry: internal/stage).
+const (
+	// MalformedStage refuses request heads the listener found malformed.
+	MalformedStage = "listener.malformed"
+	// RouteStage answers requests no API serves.
+	RouteStage = "route"
+)
 
-	var stage string
-	var rules []string
-	if d != nil {
-		stage = d.Stage
-		rules = d.Rules
-		if decision != "error" {
-			for _, rule := range ruleLabels(d.Rules) {
-				m.Blocked.WithLabelValues(d.Stage, rule).Inc()
+// observe hands the exchange's events to the stages that learn from them
+// (the auto-ban), synchronously: the first API's stages observe what no API
+// matched. A failure is logged; it never changes the answer.
+func (g *Gateway) observe(ctx context.Context, rt *route, evs []events.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	if rt == nil {
+		if len(g.routes) == 0 {
+			return
+		}
+		rt = g.routes[0]
+	}
+	for _, o := range rt.observers {
+		for _, e := range evs {
+			if err := o.ObserveEvent(ctx, e); err != nil {
+				g.deps.Logger.Warn("counting a security event failed", "err", err, "request_id", e.RequestID)
 			}
 		}
 	}
-	principal := ""
-	if x.Principal != nil {
-		principal = x.Principal.ID
-	}
-	path := r.URL.EscapedPath()
-	if d != nil && !d.Quiet {
-		typ := events.TypeDenial
-		if decision == "malformed" {
-			typ = events.TypeMalformed
-		}
-		sev := d.Severity
-		if sev == "" {
-			sev = events.SeverityMedium
-		}
-		if decision == "error" {
-			typ = events.TypeUpstream
-			sev = events.SeverityHigh
-		}
-		e := events.Event{
-			Time:      now,
-			Type:      typ,
-			Severity:  sev,
-			RequestID: x.ID,
-			ClientIP:  addrString(x.ClientIP),
-			API:       x.API,
-			Method:    r.Method,
-			Path:      path,
-			Stage:     d.Stage,
-			Rules:     d.Rules,
-			Status:    status,
-			Reason:    d.Reason,
-			Location:  d.Location,
-			Excerpt:   redact.Excerpt(d.Excerpt, 128),
-			Score:     d.Score,
-			Mode:      "block",
-			Principal: principal,
-		}
-		if d.Detail != "" {
-			e.Attrs = map[string]any{"detail": redact.Excerpt(d.Detail, 256)}
-		}
-		g.deps.Events.Publish(e)
-	}
-	for _, f := range x.Findings() {
-		for _, rule := range ruleLabels(f.Rules) {
-			m.Detections.WithLabelValues(f.Stage, rule).Inc()
-		}
-		sev := f.Severity
-		if sev == "" {
-			sev = events.SeverityMedium
-		}
-		g.deps.Events.Publish(events.Event{
-			Time: now, Type: events.TypeDetection, Severity: sev, RequestID: x.ID,
-			ClientIP: addrString(x.ClientIP), API: x.API, Method: r.Method, Path: path,
-			Stage: f.Stage, Rules: f.Rules, Reason: f.Reason, Location: f.Location,
-			Excerpt: f.Excerpt, Score: f.Score, Mode: f.Mode, Principal: principal,
-		})
-		rules = append(rules, f.Rules...)
-	}
-	for _, fl := range x.Failures() {
-		m.StageFailures.WithLabelValues(fl.Stage).Inc()
-		g.deps.Events.Publish(events.Event{
-			Time: now, Type: events.TypeStageFailure, Severity: events.SeverityHigh, RequestID: x.ID,
-			ClientIP: addrString(x.ClientIP), API: x.API, Method: r.Method, Path: path,
-			Stage: fl.Stage, Reason: redact.Excerpt(fl.Err.Error(), 256),
-		})
-	}
-
-	if g.deps.Access == nil {
-		return
-	}
-	proto := "http"
-	if tls {
-		proto = "https"
-	}
-	attrs := make([]slog.Attr, 0, 20)
-	attrs = append(attrs,
-		slog.String("request_id", x.ID),
-		slog.String("client_ip", addrString(x.ClientIP)),
-		slog.String("peer", addrString(x.Peer)),
-		slog.String("method", r.Method),
-		slog.String("scheme", proto),
-		slog.String("proto", r.Proto),
-		slog.String("host", redact.Excerpt(r.Host, 256)),
-		slog.String("path", redact.Excerpt(path, 2048)),
-	)
-	if r.URL.RawQuery != "" {
-		attrs = append(attrs, slog.String("query", redact.Excerpt(g.redactor.Query(r.URL.RawQuery), 2048)))
-	}
-	attrs = append(attrs,
-		slog.String("api", x.API),
-		slog.Int("status", status),
-		slog.Int64("bytes_in", body.n),
-		slog.Int64("bytes_out", sw.bytes),
-		slog.Float64("latency_ms", float64(lat.Microseconds())/1000),
-		slog.String("decision", decision),
-	)
-	if principal != "" {
-		attrs = append(attrs, slog.String("principal", principal))
-	}
-	if stage != "" {
-		attrs = append(attrs, slog.String("stage", stage))
-	}
-	if len(rules) > 0 {
-		attrs = append(attrs, slog.Any("rules", rules))
-	}
-	if ua := r.Header.Get("User-Agent"); ua != "" {
-		attrs = append(attrs, slog.String("user_agent", redact.Excerpt(ua, 256)))
-	}
-	g.deps.Access.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
 }
 
 func ruleLabels(rules []string) []string {

@@ -132,9 +132,11 @@ func baseConfig(upstream string) *config.Config {
 	return &config.Config{
 		Listeners: []config.Listener{{Addr: "127.0.0.1:0"}},
 		Admin:     config.Admin{Addr: "127.0.0.1:0", Token: "t0ken"},
-		IPFilter:  ipfilter.Config{Deny: []string{"203.0.113.0/24"}},
-		Limits:    limits.Config{MaxBodyBytes: units.Bytes(1024), MaxURLLength: 512, MaxQueryParams: 5, MaxJSONDepth: 8},
-		APIs:      []config.API{{Name: "test", Upstream: config.Upstream{Targets: []string{upstream}}}},
+		Stages: config.Blocks{
+			"ipfilter": &ipfilter.Config{Deny: []string{"203.0.113.0/24"}},
+			"limits":   &limits.Config{MaxBodyBytes: units.Bytes(1024), MaxURLLength: 512, MaxQueryParams: 5, MaxJSONDepth: 8},
+		},
+		APIs: []config.API{{Name: "test", Upstream: config.Upstream{Targets: []string{upstream}}}},
 	}
 }
 

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/demo"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/stage/validate"
 )
 
@@ -43,11 +45,11 @@ func TestValidateEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := baseConfig(ts.URL)
-	cfg.Limits.MaxQueryParams = 0
+	config.BlockOf[limits.Config](cfg.Stages).MaxQueryParams = 0
 	cfg.APIs[0].PathPrefix = "/shop"
 	cfg.APIs[0].StripPrefix = true
 	cfg.APIs[0].OpenAPI = spec
-	cfg.APIs[0].Validate = &validate.Config{StrictObjects: true}
+	cfg.APIs[0].Stages.Set(&validate.Config{StrictObjects: true})
 	tg := start(t, cfg)
 
 	cases := []struct {
@@ -126,7 +128,7 @@ func TestValidateEndToEnd(t *testing.T) {
 
 func TestValidateWithoutOpenAPIIsAnError(t *testing.T) {
 	cfg := baseConfig("http://127.0.0.1:1")
-	cfg.APIs[0].Validate = &validate.Config{}
+	cfg.APIs[0].Stages.Set(&validate.Config{})
 	cfg.WithDefaults()
 	_, err := New(cfg, Deps{Metrics: metrics.New()})
 	if err == nil || !strings.Contains(err.Error(), "requires apis[].openapi") {

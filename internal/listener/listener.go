@@ -62,13 +62,8 @@ import (
 	"github.com/portcullis/portcullis/internal/tlsconf"
 )
 
-// Defaults for zero fields of config.Server.
-const (
-	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultReadTimeout       = 60 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
-	DefaultMaxHeaderBytes    = 64 << 10
-)
+// Zero fields of config.Server take the defaults config declares
+// (config.DefaultReadHeaderTimeout, ...), here as in config.WithDefaults.
 
 // Options are the optional hooks of a Listener. The zero value is valid.
 type Options struct {
@@ -179,19 +174,19 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 
 func withDefaults(sc config.Server) config.Server {
 	if sc.ReadHeaderTimeout <= 0 {
-		sc.ReadHeaderTimeout = DefaultReadHeaderTimeout
+		sc.ReadHeaderTimeout = config.DefaultReadHeaderTimeout
 	}
 	if sc.ReadTimeout <= 0 {
-		sc.ReadTimeout = DefaultReadTimeout
+		sc.ReadTimeout = config.DefaultReadTimeout
 	}
 	if sc.WriteTimeout < 0 {
 		sc.WriteTimeout = 0
 	}
 	if sc.IdleTimeout <= 0 {
-		sc.IdleTimeout = DefaultIdleTimeout
+		sc.IdleTimeout = config.DefaultIdleTimeout
 	}
 	if sc.MaxHeaderBytes <= 0 {
-		sc.MaxHeaderBytes = DefaultMaxHeaderBytes
+		sc.MaxHeaderBytes = config.DefaultMaxHeaderBytes
 	}
 	return sc
 }

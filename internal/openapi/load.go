@@ -744,6 +744,7 @@ func (l *loader) operation(s *Spec, method, tmpl string, h *v3.Operation, common
 	low := h.GoLow()
 	op := &Operation{Method: method, Path: tmpl, Responses: map[string]*Response{},
 		ID: h.OperationId, Summary: h.Summary, Description: h.Description, Tags: h.Tags}
+	op.key = method + " " + tmpl
 	if h.Deprecated != nil {
 		op.Deprecated = *h.Deprecated
 	}

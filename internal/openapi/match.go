@@ -13,8 +13,11 @@ type MatchStatus uint8
 
 // The outcomes of Match.
 const (
+	// Unmatched is the zero value: the request was not matched (its API
+	// declares no operations).
+	Unmatched MatchStatus = iota
 	// Found means an operation is declared for the method and path.
-	Found MatchStatus = iota
+	Found
 	// PathNotFound means no path template matches (answer 404).
 	PathNotFound
 	// MethodNotAllowed means a path template matches but declares no
@@ -22,9 +25,12 @@ const (
 	MethodNotAllowed
 )
 
-// String returns "found", "path-not-found" or "method-not-allowed".
+// String returns "unmatched", "found", "path-not-found" or
+// "method-not-allowed".
 func (m MatchStatus) String() string {
 	switch m {
+	case Unmatched:
+		return "unmatched"
 	case Found:
 		return "found"
 	case PathNotFound:
@@ -35,13 +41,8 @@ func (m MatchStatus) String() string {
 	return fmt.Sprintf("MatchStatus(%d)", uint8(m))
 }
 
-// MatchKey is the exchange variable (pipeline.Exchange.Set/Get) under which
-// the gateway stores the *MatchResult of a request to an API with a
-// description, before any stage runs.
-const MatchKey = "openapi.match"
-
-// MatchResult is the outcome of Match, in a form that can be stored on an
-// exchange for later stages.
+// MatchResult is the outcome of Match, in a form that can be kept on an
+// exchange for later stages (pipeline.Exchange.Match).
 type MatchResult struct {
 	// Status is the outcome.
 	Status MatchStatus
@@ -54,7 +55,7 @@ type MatchResult struct {
 	// MethodNotAllowed.
 	Template string
 	// Allow lists the methods declared for the path when Status is
-	// MethodNotAllowed (upper case, in declaration order of methodOrder).
+	// MethodNotAllowed (upper case, in path-item order, see Methods).
 	// Shared; do not modify.
 	Allow []string
 }

@@ -78,11 +78,18 @@ type Operation struct {
 	Security []SecurityRequirement
 	// Extensions holds the operation's x- fields.
 	Extensions map[string]any
+
+	key string // Key, computed once
 }
 
 // Key is the operation as "METHOD /template" ("GET /pets/{id}"), the form
 // the gateway writes into the exchange and logs.
-func (o *Operation) Key() string { return o.Method + " " + o.Path }
+func (o *Operation) Key() string {
+	if o.key != "" {
+		return o.key
+	}
+	return o.Method + " " + o.Path
+}
 
 // Public reports whether the operation requires no authentication: it has
 // no security requirement, or one requirement set is empty (`{}`).
@@ -243,17 +250,14 @@ func (s *Spec) WithStrippedPrefix(prefix string) *Spec {
 	return &c
 }
 
-// methodOrder is the order of methods within a path item.
-var methodOrder = []string{"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
-
 func sortOperations(ops []*Operation) {
 	rank := func(m string) int {
-		for i, x := range methodOrder {
+		for i, x := range Methods {
 			if x == m {
 				return i
 			}
 		}
-		return len(methodOrder)
+		return len(Methods)
 	}
 	sort.SliceStable(ops, func(i, j int) bool {
 		if ops[i].Path != ops[j].Path {

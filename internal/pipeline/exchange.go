@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/openapi"
 )
 
 // Exchange is the one object per request that stages share. The gateway
@@ -37,11 +39,24 @@ type Exchange struct {
 	// API is the name of the matched API ("" before routing or when none
 	// matched).
 	API string
-	// Operation identifies the matched operation when one is known
-	// ("GET /pets/{id}"); empty otherwise.
+	// Match is the API's operation matcher's answer for this request (see
+	// Build.Operations): the operation, its path parameters, or why none
+	// matched (404/405 with Allow). Its Status is openapi.Unmatched when
+	// the API declares no operations. The gateway sets it before the chain
+	// runs; stages only read it.
+	Match openapi.MatchResult
+	// Operation is Match.Operation's key ("GET /pets/{id}"), "" when no
+	// operation matched.
 	Operation string
-	// PathParams holds path template parameters of the matched operation.
+	// PathParams are Match.Params: the percent-decoded path parameters of
+	// the matched operation.
 	PathParams map[string]string
+	// Proven lists the request values proven by their declared type (an
+	// integer, enum, uuid, date or boolean from the description). The
+	// validate stage fills it; signature stages (waf) skip those values.
+	// The registry puts validate before waf (TestRegistryOrder), and a
+	// value is only proven when validation passed in block mode.
+	Proven Locations
 	// Principal is the authenticated caller; nil means anonymous.
 	Principal *Principal
 	// BodyLimit is the most bytes Body will read; zero or less means
@@ -61,10 +76,33 @@ type Exchange struct {
 	mu       sync.Mutex
 	findings []Finding
 	failures []Failure
-	vars     map[string]any
-	typed    map[string]bool
 	done     []func()
 }
+
+// Locations is a set of request locations: "query:NAME", "path:NAME",
+// "header:NAME" (lower case), "cookie:NAME" and "body:/json/pointer". The
+// zero value is an empty set. It is not safe for concurrent writes (the
+// stages of one request run one after another).
+type Locations struct {
+	set map[string]struct{}
+}
+
+// Add adds loc to the set.
+func (l *Locations) Add(loc string) {
+	if l.set == nil {
+		l.set = make(map[string]struct{})
+	}
+	l.set[loc] = struct{}{}
+}
+
+// Has reports whether loc is in the set.
+func (l *Locations) Has(loc string) bool {
+	_, ok := l.set[loc]
+	return ok
+}
+
+// Len is the number of locations in the set.
+func (l *Locations) Len() int { return len(l.set) }
 
 // Principal is an authenticated identity. Once on an exchange it is
 // read-only: its slices and Attributes may be shared with other exchanges
@@ -174,44 +212,12 @@ func (x *Exchange) Failures() []Failure {
 	return append([]Failure(nil), x.failures...)
 }
 
-// Set stores a value for later stages under a key owned by the setting stage
-// (use the stage id as prefix: "ratelimit.state").
-func (x *Exchange) Set(key string, v any) {
-	x.mu.Lock()
-	if x.vars == nil {
-		x.vars = make(map[string]any)
-	}
-	x.vars[key] = v
-	x.mu.Unlock()
-}
-
 // AddResponseHeader adds a header to the client's response.
 func (x *Exchange) AddResponseHeader(key, value string) {
 	if x.ResponseHeader == nil {
 		x.ResponseHeader = make(http.Header, 2)
 	}
 	x.ResponseHeader.Add(key, value)
-}
-
-// MarkTyped records that the value at loc was proven by its declared type
-// (an integer, enum, uuid, date or boolean from an OpenAPI description), so
-// signature stages need not scan it again. Locations are "query:NAME",
-// "path:NAME", "header:NAME" (lower case), "cookie:NAME" and
-// "body:/json/pointer".
-func (x *Exchange) MarkTyped(loc string) {
-	x.mu.Lock()
-	if x.typed == nil {
-		x.typed = make(map[string]bool)
-	}
-	x.typed[loc] = true
-	x.mu.Unlock()
-}
-
-// IsTyped reports whether MarkTyped was called for loc.
-func (x *Exchange) IsTyped(loc string) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.typed[loc]
 }
 
 // OnDone registers f to run when the exchange is finished (the response is
@@ -233,14 +239,6 @@ func (x *Exchange) Finish() {
 	for i := len(done) - 1; i >= 0; i-- {
 		done[i]()
 	}
-}
-
-// Get returns a value stored with Set.
-func (x *Exchange) Get(key string) (any, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	v, ok := x.vars[key]
-	return v, ok
 }
 
 type exchangeKey struct{}

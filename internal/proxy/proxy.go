@@ -71,32 +71,13 @@ const (
 	RuleResponseFailed = "proxy.response-failed"
 )
 
-// Keys under which the proxy records facts on the exchange (pipeline.Exchange.Set).
-const (
-	// DenialKey holds the *pipeline.Denial the proxy answered with, if any.
-	DenialKey = "proxy.denial"
-	// TargetKey holds the target URL (string) the request was sent to.
-	TargetKey = "proxy.target"
-)
-
 // StatusClientClosedRequest is the status recorded when the client went
 // away before the upstream answered (nginx's 499). It is never sent.
 const StatusClientClosedRequest = 499
 
-// Defaults applied to zero fields of config.Upstream.
-const (
-	DefaultConnectTimeout        = 5 * time.Second
-	DefaultResponseHeaderTimeout = 30 * time.Second
-	DefaultIdleConnTimeout       = 90 * time.Second
-	DefaultMaxIdleConnsPerHost   = 64
-	DefaultBreakerFailures       = 5
-	DefaultBreakerOpenFor        = 30 * time.Second
-	DefaultHealthPath            = "/healthz"
-	DefaultHealthInterval        = 10 * time.Second
-	DefaultHealthTimeout         = 2 * time.Second
-	DefaultHealthyThreshold      = 2
-	DefaultUnhealthyThreshold    = 3
-)
+// Zero fields of config.Upstream take the defaults config declares
+// (config.config.DefaultConnectTimeout, ...): config.WithDefaults fills them at
+// load, and New applies the same constants to an Upstream built in code.
 
 // Options are the parts of an Upstream that do not come from its config
 // block. The zero value is usable.
@@ -119,8 +100,9 @@ type Options struct {
 	// time.Now.
 	Now func() time.Time
 	// ModifyResponse runs on every upstream response before it is copied to
-	// the client (the gateway's response stages). A returned *DenialError is
-	// rendered as its denial; any other error becomes a 502. Nil means none.
+	// the client (the gateway's response stages). A returned *DenialError
+	// becomes a Deny outcome with its denial; any other error a 502 Error
+	// outcome. Nil means none.
 	ModifyResponse func(*http.Response) error
 	// IsTLS reports whether the client connection of r was TLS, for
 	// X-Forwarded-Proto. Nil means r.TLS != nil, which is wrong behind a
@@ -278,8 +260,8 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 		modify: opts.ModifyResponse,
 		breaker: breakerConfig{
 			disabled: cfg.CircuitBreaker.Disabled,
-			failures: orInt(cfg.CircuitBreaker.Failures, DefaultBreakerFailures),
-			openFor:  orDur(cfg.CircuitBreaker.OpenFor, DefaultBreakerOpenFor),
+			failures: orInt(cfg.CircuitBreaker.Failures, config.DefaultBreakerFailures),
+			openFor:  orDur(cfg.CircuitBreaker.OpenFor, config.DefaultBreakerOpenFor),
 		},
 	}
 	if u.isTLS == nil {
@@ -297,13 +279,13 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 	if hc := cfg.HealthCheck; hc != nil {
 		u.health = &config.HealthCheck{
 			Path:               hc.Path,
-			Interval:           orDur(hc.Interval, DefaultHealthInterval),
-			Timeout:            orDur(hc.Timeout, DefaultHealthTimeout),
-			HealthyThreshold:   orInt(hc.HealthyThreshold, DefaultHealthyThreshold),
-			UnhealthyThreshold: orInt(hc.UnhealthyThreshold, DefaultUnhealthyThreshold),
+			Interval:           orDur(hc.Interval, config.DefaultHealthInterval),
+			Timeout:            orDur(hc.Timeout, config.DefaultHealthTimeout),
+			HealthyThreshold:   orInt(hc.HealthyThreshold, config.DefaultHealthyThreshold),
+			UnhealthyThreshold: orInt(hc.UnhealthyThreshold, config.DefaultUnhealthyThreshold),
 		}
 		if u.health.Path == "" {
-			u.health.Path = DefaultHealthPath
+			u.health.Path = config.DefaultHealthPath
 		}
 	}
 
@@ -318,7 +300,7 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 		anyHTTPS = anyHTTPS || tu.Scheme == "https"
 	}
 
-	connect := orDur(cfg.ConnectTimeout, DefaultConnectTimeout)
+	connect := orDur(cfg.ConnectTimeout, config.DefaultConnectTimeout)
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	u.transport = &http.Transport{
 		// Proxy is deliberately nil: an HTTP_PROXY variable in the gateway's
@@ -327,9 +309,9 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 		DialContext:           dialer.DialContext,
 		TLSClientConfig:       opts.TLS.Clone(),
 		TLSHandshakeTimeout:   connect,
-		ResponseHeaderTimeout: orDur(cfg.ResponseHeaderTimeout, DefaultResponseHeaderTimeout),
-		IdleConnTimeout:       orDur(cfg.IdleConnTimeout, DefaultIdleConnTimeout),
-		MaxIdleConnsPerHost:   orInt(cfg.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost),
+		ResponseHeaderTimeout: orDur(cfg.ResponseHeaderTimeout, config.DefaultResponseHeaderTimeout),
+		IdleConnTimeout:       orDur(cfg.IdleConnTimeout, config.DefaultIdleConnTimeout),
+		MaxIdleConnsPerHost:   orInt(cfg.MaxIdleConnsPerHost, config.DefaultMaxIdleConnsPerHost),
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     anyHTTPS,
 	}
@@ -357,25 +339,28 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 // API returns the name of the API this upstream serves.
 func (u *Upstream) API() string { return u.api }
 
-// ServeHTTP forwards r to a target. The exchange is taken from r's context
-// (pipeline.FromContext); the gateway always puts one there. Without one the
-// request is treated as coming from an untrusted peer with no request id.
-func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := pipeline.FromContext(r.Context())
+// Serve forwards r to a target and returns what became of it. When the
+// upstream's answer reached w, the outcome is Allow (or Deny/Error with
+// Written set for nothing: see below); otherwise nothing was written to w and
+// the outcome carries the denial for the caller to render: the proxy's own
+// (no healthy target, unreachable, timeout: Error) or a response stage's
+// (ModifyResponse returned a *DenialError: Deny). A client that went away
+// gets an Error outcome with the unsent 499 denial (Quiet).
+//
+// The exchange is taken from r's context (pipeline.FromContext); the
+// gateway always puts one there. Without one the request is treated as
+// coming from an untrusted peer with no request id.
+func (u *Upstream) Serve(w http.ResponseWriter, r *http.Request) pipeline.Outcome {
 	t, trial := u.pick()
 	if t == nil {
-		u.deny(w, x, &pipeline.Denial{
+		return pipeline.Outcome{Decision: pipeline.Error, Denial: &pipeline.Denial{
 			Status:   http.StatusServiceUnavailable,
 			Reason:   "no healthy upstream",
 			Stage:    StageID,
 			Rules:    []string{RuleNoHealthyUpstream},
 			Detail:   fmt.Sprintf("api %q: every target is unhealthy or has an open circuit", u.api),
 			Severity: events.SeverityHigh,
-		})
-		return
-	}
-	if x != nil {
-		x.Set(TargetKey, t.raw)
+		}}
 	}
 	a := &attempt{t: t, trial: trial}
 	// Whatever happens below (including the ErrAbortHandler panic on a
@@ -383,14 +368,46 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// is given back.
 	defer u.finish(a, outcomeNeutral)
 	u.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, a)))
+	out := pipeline.Outcome{Decision: pipeline.Allow, Target: t.raw, Denial: a.denial}
+	if a.denial != nil {
+		out.Decision = pipeline.Error
+		if a.refused {
+			out.Decision = pipeline.Deny
+		}
+	}
+	return out
+}
+
+// ServeHTTP is Serve as an http.Handler: a denial is rendered as a problem
+// (a client that went away gets no body, only the recorded 499).
+func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	out := u.Serve(w, r)
+	if out.Denial == nil {
+		return
+	}
+	if out.Denial.Status == StatusClientClosedRequest {
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
+	id := ""
+	if x := pipeline.FromContext(r.Context()); x != nil {
+		id = x.ID
+	}
+	pipeline.WriteProblem(w, out.Denial, id)
 }
 
 // attempt is one request sent to one target. It lives in the outbound
-// request's context so that the ReverseProxy hooks find the target.
+// request's context so that the ReverseProxy hooks find the target, and
+// carries back what the error handler decided.
 type attempt struct {
 	t     *target
 	trial bool // the half-open trial request
 	done  bool // outcome recorded; hooks run on the ServeHTTP goroutine
+	// denial is the answer the caller must render (nothing was written).
+	denial *pipeline.Denial
+	// refused reports that a response stage refused the upstream's answer
+	// (a denial, not an upstream failure).
+	refused bool
 }
 
 type attemptKey struct{}
@@ -576,21 +593,32 @@ func (u *Upstream) modifyResponse(resp *http.Response) error {
 // errorHandler answers when no usable response came back. r is the
 // outbound request; its context carries the exchange and the attempt.
 // Error text goes to logs and the denial's Detail, never to the client.
+//
+// It writes nothing: the denial goes back to Serve's caller through the
+// attempt, so that one renderer answers and the gateway sees the outcome.
 func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	x := pipeline.FromContext(ctx)
 	a := attemptFrom(ctx)
+	if a == nil { // not from Serve: cannot happen, answer safely anyway
+		a = &attempt{done: true}
+		defer func() {
+			if a.denial != nil {
+				pipeline.WriteProblem(w, a.denial, "")
+			}
+		}()
+	}
 
 	var de *DenialError
 	if errors.As(err, &de) && de.Denial != nil {
-		u.deny(w, x, de.Denial)
+		a.denial, a.refused = de.Denial, true
 		return
 	}
-	if a != nil && a.done {
+	if a.done {
 		// The target answered (the breaker already counted it); the
 		// gateway's response hook failed.
 		u.logError(x, a, "response hook failed", err)
-		u.deny(w, x, &pipeline.Denial{
+		u.deny(a, &pipeline.Denial{
 			Status: http.StatusBadGateway,
 			Reason: "the upstream response could not be processed",
 			Stage:  StageID,
@@ -604,17 +632,14 @@ func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		// The client went away: nobody to answer, and no verdict on the
 		// target either.
 		u.finish(a, outcomeNeutral)
-		if x != nil {
-			x.Set(DenialKey, &pipeline.Denial{
-				Status: StatusClientClosedRequest,
-				Reason: "client closed request",
-				Stage:  StageID,
-				Rules:  []string{RuleClientClosed},
-				Detail: err.Error(),
-				Quiet:  true,
-			})
-		}
-		w.WriteHeader(StatusClientClosedRequest)
+		u.deny(a, &pipeline.Denial{
+			Status: StatusClientClosedRequest,
+			Reason: "client closed request",
+			Stage:  StageID,
+			Rules:  []string{RuleClientClosed},
+			Detail: err.Error(),
+			Quiet:  true,
+		})
 		return
 	}
 
@@ -633,7 +658,7 @@ func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		d.Rules = []string{RuleUpstreamTimeout}
 	}
 	u.logError(x, a, "upstream request failed", err)
-	u.deny(w, x, d)
+	u.deny(a, d)
 }
 
 // isTimeout reports whether err means the target was reached but too slow
@@ -651,7 +676,7 @@ func isTimeout(ctx context.Context, err error) bool {
 }
 
 func targetDetail(a *attempt, err error) string {
-	if a == nil {
+	if a == nil || a.t == nil {
 		return err.Error()
 	}
 	return "target " + a.t.raw + ": " + err.Error()
@@ -659,7 +684,7 @@ func targetDetail(a *attempt, err error) string {
 
 func (u *Upstream) logError(x *pipeline.Exchange, a *attempt, msg string, err error) {
 	attrs := []any{"api", u.api, "error", err}
-	if a != nil {
+	if a != nil && a.t != nil {
 		attrs = append(attrs, "target", a.t.raw)
 	}
 	if x != nil {
@@ -668,15 +693,8 @@ func (u *Upstream) logError(x *pipeline.Exchange, a *attempt, msg string, err er
 	u.log.Warn(msg, attrs...)
 }
 
-// deny records d on the exchange and renders it.
-func (u *Upstream) deny(w http.ResponseWriter, x *pipeline.Exchange, d *pipeline.Denial) {
-	id := ""
-	if x != nil {
-		x.Set(DenialKey, d)
-		id = x.ID
-	}
-	pipeline.WriteProblem(w, d, id)
-}
+// deny hands d back to Serve through the attempt.
+func (u *Upstream) deny(a *attempt, d *pipeline.Denial) { a.denial = d }
 
 // bufferPool recycles ReverseProxy's 32 KiB copy buffers.
 type bufferPool struct{ p sync.Pool }

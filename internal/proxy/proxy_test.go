@@ -66,7 +66,14 @@ var untrusted = peer{addr: "203.0.113.7:5555"}
 
 // serve sends r through u the way the gateway does (an exchange in the
 // context) and returns the recorded response and the exchange.
-func serve(u *Upstream, r *http.Request, p peer) (*httptest.ResponseRecorder, *pipeline.Exchange) {
+// served is an exchange and the outcome Serve returned for it.
+type served struct {
+	*pipeline.Exchange
+	out pipeline.Outcome
+}
+
+// serve runs r through u.Serve and renders a denial as the gateway does.
+func serve(u *Upstream, r *http.Request, p peer) (*httptest.ResponseRecorder, *served) {
 	r.RemoteAddr = p.addr
 	x := pipeline.NewExchange(r, "req-42", time.Now())
 	x.Peer = pipeline.PeerAddr(r)
@@ -77,8 +84,16 @@ func serve(u *Upstream, r *http.Request, p peer) (*httptest.ResponseRecorder, *p
 	}
 	x.ClientIP = tp.ClientIP(r, x.Peer)
 	w := httptest.NewRecorder()
-	u.ServeHTTP(w, r.WithContext(pipeline.WithExchange(r.Context(), x)))
-	return w, x
+	r = r.WithContext(pipeline.WithExchange(r.Context(), x))
+	out := u.Serve(w, r)
+	if d := out.Denial; d != nil {
+		if d.Status == StatusClientClosedRequest {
+			w.WriteHeader(d.Status)
+		} else {
+			pipeline.WriteProblem(w, d, x.ID)
+		}
+	}
+	return w, &served{x, out}
 }
 
 func decodeEcho(t *testing.T, w *httptest.ResponseRecorder) echo {
@@ -336,7 +351,7 @@ func hangingServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func checkProblem(t *testing.T, w *httptest.ResponseRecorder, x *pipeline.Exchange, status int, rule string) {
+func checkProblem(t *testing.T, w *httptest.ResponseRecorder, x *served, status int, rule string) {
 	t.Helper()
 	if w.Code != status {
 		t.Fatalf("status: got %d, want %d", w.Code, status)
@@ -356,10 +371,9 @@ func checkProblem(t *testing.T, w *httptest.ResponseRecorder, x *pipeline.Exchan
 			t.Errorf("problem body leaks %q: %s", leak, w.Body)
 		}
 	}
-	v, ok := x.Get(DenialKey)
-	d, _ := v.(*pipeline.Denial)
-	if !ok || d == nil {
-		t.Fatalf("exchange %s: got none, want a *pipeline.Denial", DenialKey)
+	d := x.out.Denial
+	if d == nil || x.out.Decision == pipeline.Allow {
+		t.Fatalf("outcome: got %+v, want a denial", x.out)
 	}
 	if d.Status != status || len(d.Rules) != 1 || d.Rules[0] != rule {
 		t.Errorf("recorded denial: got %d %v, want %d [%s]", d.Status, d.Rules, status, rule)
@@ -400,8 +414,7 @@ func TestClientGone(t *testing.T) {
 	if w.Code != StatusClientClosedRequest || w.Body.Len() != 0 {
 		t.Errorf("response: got %d with %d body bytes, want %d and no body", w.Code, w.Body.Len(), StatusClientClosedRequest)
 	}
-	v, _ := x.Get(DenialKey)
-	if d, _ := v.(*pipeline.Denial); d == nil || d.Status != StatusClientClosedRequest || !d.Quiet {
+	if d := x.out.Denial; d == nil || d.Status != StatusClientClosedRequest || !d.Quiet {
 		t.Errorf("recorded denial: got %+v, want a quiet %d", d, StatusClientClosedRequest)
 	}
 	if got := u.Targets()[0].CircuitState; got != CircuitClosed {
@@ -412,14 +425,15 @@ func TestClientGone(t *testing.T) {
 func TestModifyResponse(t *testing.T) {
 	up := echoServer(t)
 	tests := []struct {
-		name   string
-		err    error
-		status int
-		rule   string
+		name     string
+		err      error
+		status   int
+		rule     string
+		decision pipeline.Decision
 	}{
-		{name: "denial", status: http.StatusForbidden, rule: "dlp.card-number",
+		{name: "denial", status: http.StatusForbidden, rule: "dlp.card-number", decision: pipeline.Deny,
 			err: &DenialError{Denial: &pipeline.Denial{Status: 403, Stage: StageID, Reason: "no", Rules: []string{"dlp.card-number"}}}},
-		{name: "other error", err: errors.New("boom at 127.0.0.1"), status: http.StatusBadGateway, rule: RuleResponseFailed},
+		{name: "other error", err: errors.New("boom at 127.0.0.1"), status: http.StatusBadGateway, rule: RuleResponseFailed, decision: pipeline.Error},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -428,6 +442,9 @@ func TestModifyResponse(t *testing.T) {
 			})
 			w, x := serve(u, httptest.NewRequest("GET", "/", nil), untrusted)
 			checkProblem(t, w, x, tc.status, tc.rule)
+			if x.out.Decision != tc.decision {
+				t.Errorf("decision: got %s, want %s", x.out.Decision, tc.decision)
+			}
 			if got := u.Targets()[0].CircuitState; got != CircuitClosed {
 				t.Errorf("circuit: got %s, want %s (the target answered fine)", got, CircuitClosed)
 			}
@@ -522,18 +539,18 @@ func TestDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"dial/tls timeout", tr.TLSHandshakeTimeout, DefaultConnectTimeout},
-		{"response header timeout", tr.ResponseHeaderTimeout, DefaultResponseHeaderTimeout},
-		{"idle timeout", tr.IdleConnTimeout, DefaultIdleConnTimeout},
-		{"max idle per host", tr.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost},
+		{"dial/tls timeout", tr.TLSHandshakeTimeout, config.DefaultConnectTimeout},
+		{"response header timeout", tr.ResponseHeaderTimeout, config.DefaultResponseHeaderTimeout},
+		{"idle timeout", tr.IdleConnTimeout, config.DefaultIdleConnTimeout},
+		{"max idle per host", tr.MaxIdleConnsPerHost, config.DefaultMaxIdleConnsPerHost},
 		{"http2", tr.ForceAttemptHTTP2, true},
-		{"breaker failures", u.breaker.failures, DefaultBreakerFailures},
-		{"breaker open for", u.breaker.openFor, DefaultBreakerOpenFor},
-		{"health path", u.health.Path, DefaultHealthPath},
-		{"health interval", u.health.Interval, DefaultHealthInterval},
-		{"health timeout", u.health.Timeout, DefaultHealthTimeout},
-		{"healthy threshold", u.health.HealthyThreshold, DefaultHealthyThreshold},
-		{"unhealthy threshold", u.health.UnhealthyThreshold, DefaultUnhealthyThreshold},
+		{"breaker failures", u.breaker.failures, config.DefaultBreakerFailures},
+		{"breaker open for", u.breaker.openFor, config.DefaultBreakerOpenFor},
+		{"health path", u.health.Path, config.DefaultHealthPath},
+		{"health interval", u.health.Interval, config.DefaultHealthInterval},
+		{"health timeout", u.health.Timeout, config.DefaultHealthTimeout},
+		{"healthy threshold", u.health.HealthyThreshold, config.DefaultHealthyThreshold},
+		{"unhealthy threshold", u.health.UnhealthyThreshold, config.DefaultUnhealthyThreshold},
 		{"health url", u.targets[0].healthURL, "https://svc/healthz"},
 	}
 	for _, c := range checks {

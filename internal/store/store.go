@@ -93,11 +93,13 @@ type Outcome struct {
 // down). Callers decide whether to fail open, fall back or fail closed.
 var ErrUnavailable = errors.New("store unavailable")
 
-// Store is the shared-state contract. Implementations: Memory and Redis.
-type Store interface {
-	// Name is "memory" or "redis".
-	Name() string
+// The store's contract is split into the roles its consumers play, so that
+// each takes only what it uses (the rate limiter a Limiter, the auto-ban
+// Bans and Counter, API keys a KV). Store is all of them; Memory, Redis and
+// Fallback implement it and pass one contract test (contract_test.go).
 
+// Limiter admits events against GCRA limits and quotas.
+type Limiter interface {
 	// Allow checks a GCRA limit for key and, only when allowed, consumes n
 	// events. A rejected request consumes nothing. It returns an error for
 	// a limit with Rate or Period <= 0 or for n < 1.
@@ -114,7 +116,10 @@ type Store interface {
 	// (periods are aligned: a day starts at 00:00 UTC, a month on the 1st).
 	// Rejected units are not counted.
 	Quota(ctx context.Context, key string, max int64, period Period, n int64) (QuotaResult, error)
+}
 
+// Counter counts events and distinct members in expiring windows.
+type Counter interface {
 	// Incr increments a counter that expires ttl after it was created and
 	// returns the new value (fixed window counters, e.g. events per client).
 	// A ttl <= 0 keeps the counter forever.
@@ -124,12 +129,18 @@ type Store interface {
 	// and returns the number of distinct members (BOLA enumeration). A
 	// ttl <= 0 keeps the set forever.
 	AddDistinct(ctx context.Context, key, member string, ttl time.Duration) (int64, error)
+}
 
+// Nonces remembers keys once (replay protection).
+type Nonces interface {
 	// SetNX stores key for ttl when it is absent and reports whether it did
 	// (false means the key was already there: a replayed nonce). A ttl <= 0
 	// keeps the key forever.
 	SetNX(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
 
+// Bans holds bans of clients.
+type Bans interface {
 	// Ban bans key until the given time; Strikes counts up on every ban of
 	// the same key within the store's memory of it (StrikeMemory after the
 	// last ban ended).
@@ -140,13 +151,28 @@ type Store interface {
 	Unban(ctx context.Context, key string) error
 	// Bans lists active bans, soonest to end first.
 	Bans(ctx context.Context) ([]Ban, error)
+}
 
-	// Get, Put and Delete are a small key/value store (API key records).
-	// Get returns (nil, false, nil) when key is absent; ttl 0 keeps forever.
+// KV is a small key/value store (API key records).
+type KV interface {
+	// Get returns (nil, false, nil) when key is absent.
 	Get(ctx context.Context, key string) ([]byte, bool, error)
+	// Put stores value under key; ttl 0 keeps it forever.
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key.
 	Delete(ctx context.Context, key string) error
+}
 
+// Store is the whole shared-state contract: every role, plus its name and
+// Close. Implementations: Memory, Redis and Fallback.
+type Store interface {
+	// Name is "memory" or "redis".
+	Name() string
+	Limiter
+	Counter
+	Nonces
+	Bans
+	KV
 	// Close releases connections.
 	Close() error
 }

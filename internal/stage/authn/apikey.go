@@ -316,7 +316,7 @@ type apiKeyMethod struct {
 	headerLoc, queryLoc string
 	keep                bool
 	ring                *keyring // nil without a file
-	store               store.Store
+	store               store.KV
 	now                 func() time.Time
 	onReloadError       func(error)
 }

@@ -30,13 +30,30 @@ const (
 // principalHeaderPrefix: every client header starting with it is removed.
 const principalHeaderPrefix = "X-Principal-"
 
+// Module registers the stage: the API's authn block.
+var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "authn",
+	New: func(b *pipeline.Build, _, c *Config) (pipeline.Stage, error) {
+		if c == nil {
+			return nil, nil
+		}
+		return New(c, Options{API: b.API, Store: b.Store, Now: b.Now, Logger: b.Logger,
+			Path: b.Path, ResolveSecret: b.ResolveSecret, ConnState: b.ConnState})
+	}}
+
+// Store is what authentication keeps in the store: API key records and
+// replay nonces.
+type Store interface {
+	store.KV
+	store.Nonces
+}
+
 // Options are what New needs besides the config block.
 type Options struct {
 	// API is the API's name, the default realm.
 	API string
 	// Store holds API key records (apikey.store) and replay nonces. Nil
 	// means nonces are kept in this process's memory.
-	Store store.Store
+	Store Store
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// Logger receives load-time and background problems (a keys file that

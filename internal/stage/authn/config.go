@@ -22,7 +22,8 @@ import (
 	"github.com/portcullis/portcullis/internal/field"
 )
 
-// Config is an API's `authn` block.
+// Config is an API's `authn` block: who the caller is (API keys, JWT, OAuth2
+// introspection, mTLS, signed requests). Default: none (anonymous).
 type Config struct {
 	// Methods are the authentication methods, tried in this order. Each
 	// entry sets exactly one of apikey, jwt, introspection, mtls or

@@ -29,7 +29,7 @@ type signatureMethod struct {
 	keys     map[string]*sigKey
 	window   time.Duration
 	required []string
-	store    store.Store
+	store    store.Nonces
 	local    *nonceSet // used when there is no store
 	now      func() time.Time
 }

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,18 +47,36 @@ const MaxResponseBytes = 1 << 20
 // calls.
 type SecurityRequirement map[string][]string
 
+// Module registers the stage: the API's authz block. The operations it
+// names are matched by the gateway's one operation matcher (the API's
+// description, or its declared operations).
+var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "authz",
+	New: func(b *pipeline.Build, _, c *Config) (pipeline.Stage, error) {
+		if c == nil {
+			return nil, nil
+		}
+		opts := Options{API: b.API, Store: b.Store, Now: b.Now, Path: b.Path}
+		if b.Spec != nil {
+			opts.Security = map[string][]SecurityRequirement{}
+			for _, op := range b.Spec.Operations() {
+				var reqs []SecurityRequirement
+				for _, r := range op.Security {
+					reqs = append(reqs, SecurityRequirement(r))
+				}
+				opts.Security[op.Key()] = reqs
+			}
+		}
+		return New(*c, opts)
+	}}
+
 // Options are the services and facts a Stage is built with.
 type Options struct {
 	// API is the API's name (resource parent, enumeration keys, default
 	// challenge). Required.
 	API string
-	// StripPrefix is removed from request paths before matching operation
-	// templates when the API has no description (the API's path_prefix when
-	// strip_prefix is set). Default "".
-	StripPrefix string
 	// Store counts distinct ids for enumeration detection. Nil uses a
 	// private in-memory count, this node only.
-	Store store.Store
+	Store store.Counter
 	// Now is the clock (Cedar context.time). Nil uses time.Now.
 	Now func() time.Time
 	// Security returns the OpenAPI security requirements of every
@@ -79,11 +96,10 @@ type Stage struct {
 	opts      Options
 	now       func() time.Time
 	challenge string
-	store     store.Store
+	store     store.Counter
 
 	base    requirement
 	ops     map[string]*requirement // by operation key
-	matcher *matcher                // nil when no templates are known
 	enumOps map[string]bool         // nil: every operation with path params
 
 	policies     cedar.PolicyMap // request phase
@@ -153,8 +169,7 @@ func New(cfg Config, opts Options) (*Stage, error) {
 		}
 		return nil, errors.New(strings.Join(msgs, "; "))
 	}
-	s := &Stage{cfg: cfg, opts: opts, now: opts.Now, store: opts.Store,
-		ops: map[string]*requirement{}, forbids: map[cedar.PolicyID]bool{}}
+	s := &Stage{cfg: cfg, opts: opts, now: opts.Now, store: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -176,204 +191,31 @@ func New(cfg Config, opts Options) (*Stage, error) {
 		admin = DefaultAdminRoles
 	}
 
-	s.base = requirement{principal: cfg.Authenticated || len(cfg.Scopes) > 0 || len(cfg.Roles) > 0,
-		scopes: cfg.Scopes, roles: cfg.Roles}
-	var templates []operation
-	known := map[string]bool{}
-	addTemplate := func(key string) string {
-		op, _ := parseOperation(key) // validated above
-		if !known[op.key] {
-			known[op.key] = true
-			templates = append(templates, op)
-		}
-		return op.key
+	req, err := compileRequirements(cfg, opts.Security)
+	if err != nil {
+		return nil, err
 	}
-	get := func(key string) *requirement {
-		if r, ok := s.ops[key]; ok {
-			return r
-		}
-		r := &requirement{}
-		s.ops[key] = r
-		return r
+	s.base, s.ops = req.base, req.ops
+	pol, err := compilePolicies(cfg, admin)
+	if err != nil {
+		return nil, err
 	}
-	for k, o := range cfg.Operations {
-		key := addTemplate(k)
-		r := get(key)
-		r.anonymous = o.Anonymous
-		r.scopes = append(r.scopes, o.Scopes...)
-		r.roles = append(r.roles, o.Roles...)
-		r.principal = len(r.scopes) > 0 || len(r.roles) > 0
-	}
-	if cfg.OpenAPIScopes {
-		if opts.Security == nil {
-			return nil, errors.New("openapi_scopes: the API has no OpenAPI description")
-		}
-		for k, reqs := range opts.Security {
-			key := addTemplate(k)
-			r := get(key)
-			if len(reqs) == 0 { // public
-				continue
-			}
-			r.security = reqs
-			for _, alt := range reqs {
-				if len(alt) == 0 {
-					r.secAnon = true
-				}
-			}
-			if !r.secAnon {
-				r.principal = true
-			}
-		}
-	}
-
-	// Cedar.
-	s.policies = cedar.PolicyMap{}
-	s.respPolicies = cedar.PolicyMap{}
-	add := func(m cedar.PolicyMap, ps []policy) error {
-		for _, p := range ps {
-			if _, dup := m[p.id]; dup {
-				return fmt.Errorf("duplicate Cedar policy id %q", p.id)
-			}
-			m[p.id] = p.policy
-			if p.policy.Effect() == cedar.Forbid {
-				s.forbids[p.id] = true
-			}
-		}
-		return nil
-	}
-	userPolicies := false
-	if cfg.Policies != "" {
-		ps, err := parsePolicies("policies", []byte(cfg.Policies))
-		if err != nil {
-			return nil, fmt.Errorf("policies: %w", err)
-		}
-		if err := add(s.policies, ps); err != nil {
-			return nil, fmt.Errorf("policies: %w", err)
-		}
-		userPolicies = true
-	}
-	for _, f := range cfg.PolicyFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("reading policy file: %w", err)
-		}
-		ps, err := parsePolicies(f, b)
-		if err != nil {
-			return nil, err
-		}
-		if err := add(s.policies, ps); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		userPolicies = true
-	}
-	s.bodyFields = append([]string(nil), cfg.BodyFields...)
-	if len(cfg.BodyFields) == 0 {
-		s.bodyOps = map[string]bool{}
-	}
-	s.respOps = map[string]bool{}
-	ownerIDs := ownerPolicyIDs(cfg.Owners)
-	for i, o := range cfg.Owners {
-		o.ID = ownerIDs[i]
-		key := addTemplate(o.Operation)
-		get(key).principal = true
-		text := ownerPolicy(o, admin)
-		ps, err := parsePolicies(o.policyID(), []byte(text))
-		if err != nil { // a bug in ownerPolicy, not in the config
-			return nil, fmt.Errorf("compiling owner rule %q: %w", o.policyID(), err)
-		}
-		ps[0].id = cedar.PolicyID(o.policyID())
-		if o.ResponseField != "" {
-			s.respOps[key] = true
-			if err := add(s.respPolicies, ps); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := add(s.policies, ps); err != nil {
-			return nil, err
-		}
-		if o.BodyField != "" {
-			if !slices.Contains(s.bodyFields, o.BodyField) {
-				s.bodyFields = append(s.bodyFields, o.BodyField)
-			}
-			if s.bodyOps != nil {
-				s.bodyOps[key] = true
-			}
-		}
-	}
-	def := cfg.Default
-	if def == "" {
-		def = "deny"
-		if !userPolicies {
-			def = "allow"
-		}
-	}
-	allowAll := func(m cedar.PolicyMap) {
-		var p cedar.Policy
-		_ = p.UnmarshalCedar([]byte(`permit (principal, action, resource);`))
-		m["authz.default-allow"] = &p
-	}
-	if def == "allow" && len(s.policies) > 0 {
-		allowAll(s.policies)
-	}
-	if len(s.respPolicies) > 0 {
-		allowAll(s.respPolicies)
-	}
-	if len(s.policies) == 0 && def == "deny" {
-		return nil, errors.New("default: deny without any policy would refuse every request")
-	}
-
-	s.policyList, s.respPolicyList = newPolicyList(s.policies), newPolicyList(s.respPolicies)
-	s.uses = map[string]bool{}
-	for _, m := range []cedar.PolicyMap{s.policies, s.respPolicies} {
-		for _, p := range m {
-			words(p.MarshalCedar(), s.uses)
-		}
-	}
-	u := s.uses
-	s.reads = reads{method: u["method"], operation: u["operation"], path: u["path"], params: u["params"],
-		authenticated: u["authenticated"], time: u["time"] || u["unix"], ip: u["ip"], query: u["query"],
-		headers: u["headers"], claims: u["claims"], scopes: u["scopes"], roles: u["roles"],
-		resource: u["api"] || u["path"] || u["template"] || u["params"]}
-	s.cacheContext = !s.reads.path && !s.reads.params && !s.reads.time && !s.reads.query && !s.reads.headers
-	for _, k := range []string{"method", "operation", "path", "params", "authenticated", "time", "unix", "ip", "query", "headers", "body", "response"} {
-		if s.uses[k] || k == "body" || k == "response" {
-			s.contextSize++
-		}
-	}
-
-	if e := cfg.Enumeration; e != nil && len(e.Operations) > 0 {
-		s.enumOps = map[string]bool{}
-		for _, op := range e.Operations {
-			s.enumOps[addTemplate(op)] = true
-		}
-	}
-	if len(templates) > 0 && opts.Security == nil {
-		s.matcher = newMatcher(templates)
-	}
+	s.policies, s.respPolicies, s.forbids = pol.request, pol.response, pol.forbids
+	s.policyList, s.respPolicyList = pol.requestList, pol.responseList
+	s.respOps, s.bodyFields, s.bodyOps = pol.respOps, pol.bodyFields, pol.bodyOps
+	plan := planContext(s.policies, s.respPolicies)
+	s.uses, s.reads, s.cacheContext, s.contextSize = plan.uses, plan.reads, plan.cacheContext, plan.size
+	s.enumOps = enumerationOps(cfg.Enumeration)
 	return s, nil
 }
 
 // ID implements pipeline.Stage.
 func (s *Stage) ID() string { return ID }
 
-// resolve returns the operation key and path parameters of the exchange:
-// the gateway's match when the API has a description, else our own.
+// resolve returns the operation key and path parameters of the exchange,
+// as the gateway's operation matcher found them.
 func (s *Stage) resolve(x *pipeline.Exchange) (string, map[string]string) {
-	if x.Operation != "" {
-		return x.Operation, x.PathParams
-	}
-	if s.matcher == nil || x.Request == nil {
-		return "", nil
-	}
-	p := x.Request.URL.Path
-	if s.opts.StripPrefix != "" && s.opts.StripPrefix != "/" {
-		p = strings.TrimPrefix(p, strings.TrimSuffix(s.opts.StripPrefix, "/"))
-		if p == "" {
-			p = "/"
-		}
-	}
-	return s.matcher.match(x.Request.Method, p)
+	return x.Operation, x.PathParams
 }
 
 // Request implements pipeline.Stage.

@@ -29,7 +29,8 @@ import (
 	"github.com/portcullis/portcullis/internal/redact"
 )
 
-// Config is an API's `authz` block.
+// Config is an API's `authz` block: what the caller may do (scopes, roles,
+// Cedar policies, owner rules, enumeration detection). Default: none.
 type Config struct {
 	// Authenticated requires a principal on every operation that is not
 	// marked anonymous; a request without one gets 401. Default false: only
@@ -374,4 +375,21 @@ func checkPointer(p string) error {
 		return fmt.Errorf("%q may not contain quotes, backslashes or control characters", p)
 	}
 	return nil
+}
+
+// OperationKeys implements pipeline.OperationNamer: every operation the
+// block names (operations, owners, enumeration.operations).
+func (c *Config) OperationKeys() []string {
+	var out []string
+	for k := range c.Operations {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	for _, o := range c.Owners {
+		out = append(out, o.Operation)
+	}
+	if c.Enumeration != nil {
+		out = append(out, c.Enumeration.Operations...)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/stage/authz"
 )
 
 // TestLoadPolicyFiles checks, through the real config loader, that policy
@@ -49,7 +50,7 @@ apis:
 				if err != nil {
 					t.Fatalf("got %v, want no error", err)
 				}
-				if got, want := cfg.APIs[0].Authz.PolicyFiles[0], filepath.Join(dir, tt.file); got != want {
+				if got, want := config.BlockOf[authz.Config](cfg.APIs[0].Stages).PolicyFiles[0], filepath.Join(dir, tt.file); got != want {
 					t.Fatalf("got %q, want %q", got, want)
 				}
 				return

@@ -8,7 +8,8 @@ import (
 	"github.com/portcullis/portcullis/internal/pipeline"
 )
 
-// Config is the `ipfilter` block, globally and per API.
+// Config is the `ipfilter` block, globally and per API: allow and deny lists
+// of client addresses. The global block applies to every API, before its own.
 //
 // An address is refused when it is in Deny, or when Allow is not empty and
 // the address is not in it. Deny wins over Allow. The global block and an
@@ -41,7 +42,8 @@ func (c Config) Validate() field.List {
 				continue
 			}
 			if _, err := pipeline.ParsePrefix(s); err != nil {
-				errs = append(errs, field.Errorf(name+"["+strconv.Itoa(i)+"]", "invalid CIDR or address %q: %v", s, err))
+				// Go's parser error names its internals; say what is expected.
+				errs = append(errs, field.Errorf(name+"["+strconv.Itoa(i)+"]", "%q is not a CIDR or an IP address (expected e.g. \"10.0.0.0/8\" or \"192.0.2.1\")", s))
 			}
 		}
 	}

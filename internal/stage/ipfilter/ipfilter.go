@@ -46,6 +46,21 @@ type layer struct {
 
 var _ pipeline.Stage = (*Filter)(nil)
 
+// Module registers the stage: the top-level ipfilter block applies to every
+// API, then the API's own block.
+var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "ipfilter", Scope: pipeline.ScopeAPI | pipeline.ScopeGlobal,
+	New: func(_ *pipeline.Build, global, api *Config) (pipeline.Stage, error) {
+		var g Config
+		if global != nil {
+			g = *global
+		}
+		f, err := New(g, api)
+		if err != nil || f.Empty() {
+			return nil, err
+		}
+		return f, nil
+	}}
+
 // New compiles the global block and the API's block (nil when the API has
 // none) into one filter. It fails when an entry is not a CIDR or address;
 // call Config.Validate for field-level errors.

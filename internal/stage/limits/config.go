@@ -5,7 +5,9 @@ import (
 	"github.com/portcullis/portcullis/internal/units"
 )
 
-// Config is the `limits` block, globally and per API.
+// Config is the `limits` block, globally and per API: caps on the size and
+// shape of requests (URL, query, headers, body, JSON). The global block holds
+// every API's defaults; an API's block overrides them field by field.
 //
 // Every field follows the same rule: in an API block, zero inherits the
 // global value; globally, zero means the default given on the field; a

@@ -22,8 +22,24 @@ import (
 	"github.com/portcullis/portcullis/internal/pipeline"
 )
 
-// ID is the stage id of the Limiter and of the Normalizer.
-const ID = "limits"
+// Stage ids of this package: the Limiter's (its block is `limits`) and the
+// Normalizer's, which runs before routing and has no block.
+const (
+	ID          = "limits.request"
+	NormalizeID = "limits.normalize"
+)
+
+// Module registers the Limiter: the top-level limits block holds every
+// API's defaults, which an API's own block overrides field by field. It is
+// always in the chain (the defaults are never off).
+var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "limits", Scope: pipeline.ScopeAPI | pipeline.ScopeGlobal,
+	New: func(_ *pipeline.Build, global, api *Config) (pipeline.Stage, error) {
+		var g Config
+		if global != nil {
+			g = *global
+		}
+		return New(g, api)
+	}}
 
 // Rule ids carried by denials of this package.
 const (
@@ -73,7 +89,10 @@ type Limiter struct {
 	jsonDepth, jsonElements             int
 }
 
-var _ pipeline.Stage = (*Limiter)(nil)
+var (
+	_ pipeline.Stage       = (*Limiter)(nil)
+	_ pipeline.BodyLimiter = (*Limiter)(nil)
+)
 
 // New returns the limiter for an API from the global block and the API's
 // block (nil when the API has none), merged with Merge. It fails when
@@ -101,7 +120,7 @@ func New(global Config, api *Config) (*Limiter, error) {
 	}, nil
 }
 
-// ID returns "limits".
+// ID returns "limits.request".
 func (l *Limiter) ID() string { return ID }
 
 // BodyLimit returns the most bytes a request body may have, or 0 when the
@@ -119,6 +138,14 @@ func (l *Limiter) BodyLimit() int64 { return max(l.bodyBytes, 0) }
 // "+json" type) and a JSON depth or element limit is set. Other bodies with
 // a Content-Length within the limit are never touched.
 func (l *Limiter) Request(_ context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
+	d, err := l.check(x)
+	if d != nil {
+		d.Stage = ID
+	}
+	return d, err
+}
+
+func (l *Limiter) check(x *pipeline.Exchange) (*pipeline.Denial, error) {
 	r := x.Request
 
 	if l.urlLength > 0 {
@@ -211,12 +238,12 @@ func tooLarge(n, limit int64) *pipeline.Denial {
 	return deny(http.StatusRequestEntityTooLarge, RuleBodySize, "the request body is too large", "body", detail)
 }
 
-// deny builds a denial of this package with medium severity.
+// deny builds a denial of this package with medium severity. The stage
+// that returns it (the Limiter or the Normalizer) sets its Stage.
 func deny(status int, rule, reason, location, detail string) *pipeline.Denial {
 	return &pipeline.Denial{
 		Status:   status,
 		Reason:   reason,
-		Stage:    ID,
 		Rules:    []string{rule},
 		Detail:   detail,
 		Location: location,

@@ -173,12 +173,12 @@ func TestLimiter(t *testing.T) {
 			if d == nil {
 				t.Fatalf("got no denial, want %s", tc.rule)
 			}
-			checkDenial(t, d, tc.rule, tc.status, tc.location)
+			checkDenial(t, d, ID, tc.rule, tc.status, tc.location)
 		})
 	}
 }
 
-func checkDenial(t *testing.T, d *pipeline.Denial, rule string, status int, location string) {
+func checkDenial(t *testing.T, d *pipeline.Denial, stage, rule string, status int, location string) {
 	t.Helper()
 	if !slices.Equal(d.Rules, []string{rule}) {
 		t.Errorf("got rules %v, want [%s]", d.Rules, rule)
@@ -192,8 +192,8 @@ func checkDenial(t *testing.T, d *pipeline.Denial, rule string, status int, loca
 	if d.Location == "" {
 		t.Error("got empty location")
 	}
-	if d.Stage != ID {
-		t.Errorf("got stage %q, want %q", d.Stage, ID)
+	if d.Stage != stage {
+		t.Errorf("got stage %q, want %q", d.Stage, stage)
 	}
 	if d.Reason == "" || strings.Contains(d.Reason, marker) || strings.Contains(d.Detail, marker) {
 		t.Errorf("got reason %q detail %q, want safe text", d.Reason, d.Detail)

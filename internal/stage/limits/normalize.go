@@ -28,8 +28,8 @@ var _ pipeline.Stage = (*Normalizer)(nil)
 // NewNormalizer returns the normaliser stage.
 func NewNormalizer() *Normalizer { return &Normalizer{} }
 
-// ID returns "limits".
-func (n *Normalizer) ID() string { return ID }
+// ID returns "limits.normalize".
+func (n *Normalizer) ID() string { return NormalizeID }
 
 // Request checks the request's framing (Content-Length/Transfer-Encoding,
 // Host), then its path with CheckPath, then its query: a query must be
@@ -38,6 +38,14 @@ func (n *Normalizer) ID() string { return ID }
 // control bytes, invalid UTF-8 and encoded slashes in query values are left
 // to validation: they are data there, not structure.
 func (n *Normalizer) Request(_ context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
+	d, err := n.check(x)
+	if d != nil {
+		d.Stage = NormalizeID
+	}
+	return d, err
+}
+
+func (n *Normalizer) check(x *pipeline.Exchange) (*pipeline.Denial, error) {
 	r := x.Request
 
 	if detail, ok := checkFraming(r); !ok {

@@ -159,7 +159,7 @@ func TestNormalizer(t *testing.T) {
 			if d == nil {
 				t.Fatalf("got no denial, want %s", tc.rule)
 			}
-			checkDenial(t, d, tc.rule, http.StatusBadRequest, tc.location)
+			checkDenial(t, d, NormalizeID, tc.rule, http.StatusBadRequest, tc.location)
 			if d.Severity != tc.severity {
 				t.Errorf("got severity %q, want %q", d.Severity, tc.severity)
 			}
@@ -236,8 +236,12 @@ func TestNormalizerBehindRealServer(t *testing.T) {
 			if err := json.Unmarshal(body, &p); err != nil {
 				t.Fatalf("problem body %q: %v", body, err)
 			}
-			if p.Stage != ID || p.RequestID != "req-1" {
-				t.Errorf("got stage %q request id %q, want %q req-1", p.Stage, p.RequestID, ID)
+			want := NormalizeID
+			if tc.status == http.StatusRequestEntityTooLarge {
+				want = ID // the body limit is the Limiter's
+			}
+			if p.Stage != want || p.RequestID != "req-1" {
+				t.Errorf("got stage %q request id %q, want %q req-1", p.Stage, p.RequestID, want)
 			}
 			for _, leak := range []string{"admin", "%", "passwd", "X:y"} {
 				if strings.Contains(string(body), leak) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/events"
@@ -16,6 +17,30 @@ import (
 
 // BanID is the ban stage's id.
 const BanID = "ban"
+
+// BanModule registers the auto-ban: the top-level bans block. It refuses
+// banned clients first in every chain, and counts each exchange's security
+// events as strikes synchronously (pipeline.EventObserver), so a strike
+// that crosses the threshold bans the client before its next request is
+// judged.
+var BanModule = pipeline.ModuleOf[BanConfig]{ID: BanID, Key: "bans", Scope: pipeline.ScopeGlobal,
+	New: func(b *pipeline.Build, g, _ *BanConfig) (pipeline.Stage, error) {
+		if g == nil {
+			return nil, nil
+		}
+		bn, err := NewBanner(*g, BanOptions{API: b.API, CountUnrouted: b.First, Store: b.Store, Events: b.Events, Now: b.Now})
+		if err != nil || bn == nil {
+			return nil, err
+		}
+		return bn, nil
+	}}
+
+// BanStore is what the auto-ban keeps in the store: event counters and
+// bans.
+type BanStore interface {
+	store.Counter
+	store.Bans
+}
 
 // TypeBan is the event type of a ban decision (a client banned by the
 // auto-ban, or a ban lifted through the admin API).
@@ -32,7 +57,7 @@ type BanOptions struct {
 	CountUnrouted bool
 	// Store keeps counters and bans; nodes sharing a Redis store share
 	// them. Nil uses a private Memory store.
-	Store store.Store
+	Store BanStore
 	// Events receives ban decisions. Nil discards them.
 	Events events.Publisher
 	// Now is the clock. Nil uses time.Now.
@@ -51,7 +76,10 @@ type Banner struct {
 	kinds map[string]bool
 }
 
-var _ pipeline.Stage = (*Banner)(nil)
+var (
+	_ pipeline.Stage         = (*Banner)(nil)
+	_ pipeline.EventObserver = (*Banner)(nil)
+)
 
 // NewBanner compiles the bans block; (nil, nil) when auto-ban is off.
 func NewBanner(cfg BanConfig, o BanOptions) (*Banner, error) {
@@ -135,17 +163,24 @@ func kind(e events.Event) string {
 	switch {
 	case e.Stage == BanID:
 		return ""
-	case e.Stage == ID:
+	case strings.HasPrefix(e.Stage, ID+"."):
 		return "ratelimit"
-	case len(e.Stage) >= 5 && e.Stage[:5] == "authn":
+	case e.Stage == "authn" || strings.HasPrefix(e.Stage, "authn."):
 		return "auth"
 	}
 	for _, r := range e.Rules {
-		if r == "authz.enumeration" || (len(r) > len("authz.enumeration") && r[:len("authz.enumeration")] == "authz.enumeration") {
+		if strings.HasPrefix(r, "authz.enumeration") {
 			return "enumeration"
 		}
 	}
 	return "denial"
+}
+
+// ObserveEvent implements pipeline.EventObserver: Observe, keeping only the
+// error.
+func (b *Banner) ObserveEvent(ctx context.Context, e events.Event) error {
+	_, _, err := b.Observe(ctx, e)
+	return err
 }
 
 // Observe counts one security event against its client and bans the

@@ -6,6 +6,7 @@ package ratelimit
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// Config is an API's `ratelimit` block.
+// Config is an API's `ratelimit` block: rate limits, quotas, tiers,
+// concurrency caps and load shedding. Default: none.
 type Config struct {
 	// Limits are the API's GCRA rate limits. A request must pass every
 	// limit that applies to it; one that fails consumes nothing from the
@@ -129,7 +131,8 @@ type ShedClass struct {
 	MaxLatency time.Duration `yaml:"max_latency,omitempty" json:"max_latency,omitempty"`
 }
 
-// BanConfig is the global `bans` block (auto-ban).
+// BanConfig is the global `bans` block: automatic bans of clients that cause
+// repeated security events. Default: off.
 type BanConfig struct {
 	// Threshold is how many security events from one client within Window
 	// ban it. Zero (default) turns auto-ban off.
@@ -291,6 +294,30 @@ func (c BanConfig) prefixes() []netip.Prefix {
 		if p, err := pipeline.ParsePrefix(a); err == nil {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// OperationKeys implements pipeline.OperationNamer: the operations of
+// every limit and quota, tiers included.
+func (c *Config) OperationKeys() []string {
+	var out []string
+	add := func(ls []Limit, qs []Quota) {
+		for _, l := range ls {
+			out = append(out, l.Operations...)
+		}
+		for _, q := range qs {
+			out = append(out, q.Operations...)
+		}
+	}
+	add(c.Limits, c.Quotas)
+	names := make([]string, 0, len(c.Tiers))
+	for n := range c.Tiers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		add(c.Tiers[n].Limits, c.Tiers[n].Quotas)
 	}
 	return out
 }

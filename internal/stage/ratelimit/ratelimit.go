@@ -19,8 +19,46 @@ import (
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// ID is the stage id: config key, log field, metric label, event stage.
+// ID prefixes the stage ids and rule ids of this package; the config key is
+// "ratelimit" for both phases.
 const ID = "ratelimit"
+
+// Stage ids of the two phases of the ratelimit block.
+const (
+	// IPID is the phase before authentication (limits keyed by client data).
+	IPID = "ratelimit.ip"
+	// PrincipalID is the phase after authentication (principal and key
+	// limits, quotas, tiers, concurrency caps, load shedding).
+	PrincipalID = "ratelimit.principal"
+)
+
+// IPModule and PrincipalModule register the two phases of the ratelimit
+// block; the registry places authn between them.
+var (
+	IPModule        = pipeline.ModuleOf[Config]{ID: IPID, Key: "ratelimit", New: moduleFor(BeforeAuthn)}
+	PrincipalModule = pipeline.ModuleOf[Config]{ID: PrincipalID, Key: "ratelimit", New: moduleFor(AfterAuthn)}
+)
+
+func moduleFor(phase Phase) func(*pipeline.Build, *Config, *Config) (pipeline.Stage, error) {
+	return func(b *pipeline.Build, _, c *Config) (pipeline.Stage, error) {
+		if c == nil {
+			return nil, nil
+		}
+		l, err := New(c, phase, Options{API: b.API, Store: b.Store, Now: b.Now, Upstream: upstreamKey(b.Upstream)})
+		if err != nil || l == nil {
+			return nil, err // never a typed nil in the interface
+		}
+		return l, nil
+	}
+}
+
+// upstreamKey names an upstream by its targets, in any order, so that APIs
+// sending to the same targets share one concurrency cap.
+func upstreamKey(targets []string) string {
+	t := slices.Clone(targets)
+	slices.Sort(t)
+	return strings.Join(t, " ")
+}
 
 // Phase says which half of the ratelimit block a Limiter runs.
 type Phase int
@@ -41,7 +79,7 @@ type Options struct {
 	API string
 	// Store keeps limit and quota state. Nil uses a private Memory store
 	// (this node only, lost on reload).
-	Store store.Store
+	Store store.Limiter
 	// Now is the clock. Nil uses time.Now.
 	Now func() time.Time
 	// Upstream identifies the API's upstream for Concurrency.Upstream; APIs
@@ -53,7 +91,7 @@ type Options struct {
 type Limiter struct {
 	phase   Phase
 	api     string
-	st      store.Store
+	st      store.Limiter
 	now     func() time.Time
 	v6bits  int
 	headers bool
@@ -246,8 +284,13 @@ func upstreamCounter(name string) *atomic.Int64 {
 	return c
 }
 
-// ID returns "ratelimit".
-func (l *Limiter) ID() string { return ID }
+// ID returns "ratelimit.ip" or "ratelimit.principal", by phase.
+func (l *Limiter) ID() string {
+	if l.phase == BeforeAuthn {
+		return IPID
+	}
+	return PrincipalID
+}
 
 // InFlight returns this API's requests in flight on this node (counted by
 // the after-authn phase when it has caps or shedding).
@@ -323,7 +366,7 @@ func (l *Limiter) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.
 	return &pipeline.Denial{
 		Status:   http.StatusTooManyRequests,
 		Reason:   reason,
-		Stage:    ID,
+		Stage:    l.ID(),
 		Rules:    []string{ID + "." + r.name},
 		Location: "request",
 		Headers:  http.Header{"Retry-After": {strconv.FormatInt(ceilSeconds(out[worst].RetryAfter), 10)}},
@@ -575,7 +618,7 @@ func (l *Limiter) unavailable(rule, reason string) *pipeline.Denial {
 	return &pipeline.Denial{
 		Status:   http.StatusServiceUnavailable,
 		Reason:   reason,
-		Stage:    ID,
+		Stage:    l.ID(),
 		Rules:    []string{rule},
 		Location: "request",
 		Headers:  http.Header{"Retry-After": {strconv.FormatInt(ceilSeconds(l.retryAfter), 10)}},

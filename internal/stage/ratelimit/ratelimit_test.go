@@ -498,7 +498,7 @@ func TestBanEscalatesAndExpires(t *testing.T) {
 	for _, e := range []events.Event{
 		{Type: events.TypeDenial, API: "shop", Stage: "waf", ClientIP: "10.1.2.3"},
 		{Type: events.TypeDenial, API: "other", Stage: "waf", ClientIP: "192.0.2.50"},
-		{Type: events.TypeDenial, API: "shop", Stage: "ratelimit", ClientIP: "192.0.2.50"},
+		{Type: events.TypeDenial, API: "shop", Stage: "ratelimit.ip", ClientIP: "192.0.2.50"},
 		{Type: events.TypeDenial, API: "shop", Stage: "ban", ClientIP: "192.0.2.50"},
 		{Type: events.TypeDetection, API: "shop", Stage: "waf", ClientIP: "192.0.2.50"},
 	} {
@@ -519,7 +519,8 @@ func TestBanKinds(t *testing.T) {
 		{events.Event{Type: events.TypeDenial, Stage: "authz", Rules: []string{"authz.enumeration"}}, "enumeration"},
 		{events.Event{Type: events.TypeDenial, Stage: "waf"}, "denial"},
 		{events.Event{Type: events.TypeMalformed}, "malformed"},
-		{events.Event{Type: events.TypeDenial, Stage: "ratelimit"}, "ratelimit"},
+		{events.Event{Type: events.TypeDenial, Stage: "ratelimit.ip"}, "ratelimit"},
+		{events.Event{Type: events.TypeDenial, Stage: "ratelimit.principal"}, "ratelimit"},
 		{events.Event{Type: events.TypeUpstream}, ""},
 	} {
 		t.Run(tc.want+tc.e.Stage, func(t *testing.T) {

@@ -59,7 +59,7 @@ func runOurs(b *testing.B, s *Stage, method, target, body string) {
 		x := pipeline.NewExchange(r, "", time.Time{})
 		_, params, res := s.spec.Match(method, r.URL.EscapedPath())
 		x.PathParams = params
-		x.Set(openapi.MatchKey, &res)
+		x.Match = res
 		if d, err := s.Request(context.Background(), x); d != nil || err != nil {
 			b.Fatalf("got %v %v", d, err)
 		}

@@ -5,7 +5,9 @@ package validate
 
 import "github.com/portcullis/portcullis/internal/field"
 
-// Config is an API's `validate` block. It requires the API's `openapi` file.
+// Config is an API's `validate` block: the OpenAPI description enforced on
+// requests (and optionally responses). It requires the API's `openapi` file.
+// Default: none.
 type Config struct {
 	// Mode is "block" (default: refuse what the description does not
 	// allow) or "log" (record a detection event and let the request

@@ -62,6 +62,19 @@ var (
 	_ pipeline.ResponseStage = (*Stage)(nil)
 )
 
+// Module registers the stage: the API's validate block, which needs the
+// API's description.
+var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "validate",
+	New: func(b *pipeline.Build, _, c *Config) (pipeline.Stage, error) {
+		if c == nil {
+			return nil, nil
+		}
+		if b.Spec == nil {
+			return nil, errors.New("apis[].validate requires apis[].openapi (the API's OpenAPI description)")
+		}
+		return New(*c, b.Spec)
+	}}
+
 // New builds the stage for a compiled description. spec must not be nil.
 func New(cfg Config, spec *openapi.Spec) (*Stage, error) {
 	if spec == nil {
@@ -107,25 +120,17 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// match returns the gateway's match result, or matches itself when the
-// stage runs without the gateway.
-func (s *Stage) match(x *pipeline.Exchange) openapi.MatchResult {
-	if v, ok := x.Get(openapi.MatchKey); ok {
-		switch m := v.(type) {
-		case *openapi.MatchResult:
-			return *m
-		case openapi.MatchResult:
-			return m
-		}
-	}
-	_, _, res := s.spec.Match(x.Request.Method, x.Request.URL.EscapedPath())
-	return res
-}
+// errUnmatched is returned for an exchange the gateway did not match: a
+// wiring bug, which must not pass as valid.
+var errUnmatched = errors.New("validate: the exchange was not matched against the description")
 
-// Request checks the exchange against the matched operation.
+// Request checks the exchange against the operation the gateway's matcher
+// found (Exchange.Match; the matcher is the API's description).
 func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
-	res := s.match(x)
+	res := x.Match
 	switch res.Status {
+	case openapi.Unmatched:
+		return nil, errUnmatched
 	case openapi.PathNotFound:
 		return s.verdict(x, &pipeline.Denial{Status: http.StatusNotFound, Reason: "the API does not declare this path",
 			Rules: []string{RulePath}, Location: "path", Severity: events.SeverityLow}), nil
@@ -207,10 +212,10 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 	bodyTyped := s.checkBody(x, op, p)
 	if len(p.errs) == 0 && len(p.rules) == 0 {
 		for _, t := range typed {
-			x.MarkTyped(t)
+			x.Proven.Add(t)
 		}
 		for _, t := range bodyTyped {
-			x.MarkTyped(t)
+			x.Proven.Add(t)
 		}
 		return nil, nil
 	}
@@ -618,7 +623,7 @@ func (s *Stage) Response(ctx context.Context, x *pipeline.Exchange, resp *http.R
 	if !s.responses {
 		return nil, nil
 	}
-	res := s.match(x)
+	res := x.Match
 	if res.Status != openapi.Found {
 		return nil, nil
 	}

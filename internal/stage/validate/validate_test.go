@@ -50,7 +50,7 @@ func exchange(s *Stage, method, target, ctype, body string) *pipeline.Exchange {
 	x.BodyLimit = 1 << 20
 	_, params, res := s.spec.Match(method, r.URL.EscapedPath())
 	x.PathParams = params
-	x.Set(openapi.MatchKey, &res)
+	x.Match = res
 	return x
 }
 
@@ -176,13 +176,13 @@ func TestRequest(t *testing.T) {
 					t.Fatalf("got denial %d %v, want none", d.Status, d.Errors)
 				}
 				for _, loc := range c.typed {
-					if !x.IsTyped(loc) {
-						t.Errorf("IsTyped(%q): got false, want true", loc)
+					if !x.Proven.Has(loc) {
+						t.Errorf("Proven.Has(%q): got false, want true", loc)
 					}
 				}
 				for _, loc := range c.untyped {
-					if x.IsTyped(loc) {
-						t.Errorf("IsTyped(%q): got true, want false (free text)", loc)
+					if x.Proven.Has(loc) {
+						t.Errorf("Proven.Has(%q): got true, want false (free text)", loc)
 					}
 				}
 				return
@@ -202,7 +202,7 @@ func TestRequest(t *testing.T) {
 			if c.allow != "" && d.Headers.Get("Allow") != c.allow {
 				t.Errorf("Allow: got %q, want %q", d.Headers.Get("Allow"), c.allow)
 			}
-			if x.IsTyped("query:limit") || x.IsTyped("body:/count") {
+			if x.Proven.Has("query:limit") || x.Proven.Has("body:/count") {
 				t.Errorf("a refused request marked values as typed")
 			}
 		})

@@ -25,7 +25,7 @@ func benchInspect(b *testing.B, method, target, body string, typed ...string) {
 		r.Header.Set("User-Agent", "Go-http-client/1.1")
 		x := exchange(r)
 		for _, t := range typed {
-			x.MarkTyped(t)
+			x.Proven.Add(t)
 		}
 		if v, err := s.Inspect(x); err != nil || v.Blocked {
 			b.Fatalf("got %+v, %v", v, err)

@@ -156,7 +156,7 @@ func (in *inspection) collect() error {
 	segLoc := map[string]string{}
 	for name, val := range x.PathParams {
 		loc := "path:" + name
-		if x.IsTyped(loc) || in.skipped(loc) {
+		if x.Proven.Has(loc) || in.skipped(loc) {
 			typedSeg[val] = true
 		} else {
 			segLoc[val] = loc
@@ -186,7 +186,7 @@ func (in *inspection) collect() error {
 	if r.URL.RawQuery != "" {
 		for _, p := range ParseQuery(r.URL.RawQuery) {
 			loc := "query:" + p[0]
-			if x.IsTyped(loc) || in.skipped(loc) {
+			if x.Proven.Has(loc) || in.skipped(loc) {
 				continue
 			}
 			in.name(loc, p[0])
@@ -215,7 +215,7 @@ func (in *inspection) collectHeaders() {
 			continue
 		}
 		loc := "header:" + ln
-		if x.IsTyped(loc) || in.skipped(loc) {
+		if x.Proven.Has(loc) || in.skipped(loc) {
 			continue
 		}
 		for _, v := range vs {
@@ -252,7 +252,7 @@ func (in *inspection) collectCookies() {
 	x, r := in.x, in.x.Request
 	for _, c := range ParseCookies(r.Header.Values("Cookie")) {
 		loc := "cookie:" + c[0]
-		if x.IsTyped(loc) || in.skipped(loc) {
+		if x.Proven.Has(loc) || in.skipped(loc) {
 			continue
 		}
 		in.name(loc, c[0])
@@ -294,7 +294,7 @@ func (in *inspection) collectBody() error {
 	default:
 		if len(body) <= maxRawBody && utf8.Valid(body) {
 			loc := "body"
-			if !in.x.IsTyped(loc) && !in.skipped(loc) {
+			if !in.x.Proven.Has(loc) && !in.skipped(loc) {
 				in.value(collPost, "body", loc, string(body), false)
 			}
 		}
@@ -305,7 +305,7 @@ func (in *inspection) collectBody() error {
 func (in *inspection) collectJSON(body []byte) {
 	err := WalkJSON(body, func(ptr []byte, s string, key bool) {
 		loc := "body:" + string(ptr)
-		if in.x.IsTyped(loc) || in.skipped(loc) {
+		if in.x.Proven.Has(loc) || in.skipped(loc) {
 			return
 		}
 		if key {
@@ -399,7 +399,7 @@ func (in *inspection) collectForm(body []byte) {
 	for _, p := range ParseQuery(string(body)) {
 		n, vs := p[0], p[1:]
 		loc := "body:/" + escapePointer(n)
-		if in.x.IsTyped(loc) || in.skipped(loc) {
+		if in.x.Proven.Has(loc) || in.skipped(loc) {
 			continue
 		}
 		if !utf8.ValidString(n) {
@@ -442,7 +442,7 @@ func (in *inspection) collectMultipart(body []byte, boundary string) {
 			in.parseErr, in.parseLoc = "multipart body is truncated", loc
 			return
 		}
-		if in.x.IsTyped(loc) || in.skipped(loc) {
+		if in.x.Proven.Has(loc) || in.skipped(loc) {
 			continue
 		}
 		in.name(loc, name)
@@ -461,7 +461,7 @@ func (in *inspection) collectMultipart(body []byte, boundary string) {
 func (in *inspection) collectXML(body []byte) {
 	err := WalkXML(body, func(ptr, s string) {
 		loc := "body:" + ptr
-		if in.x.IsTyped(loc) || in.skipped(loc) {
+		if in.x.Proven.Has(loc) || in.skipped(loc) {
 			return
 		}
 		in.value(collPost, "xml"+strings.ReplaceAll(ptr, "/", "."), loc, s, false)

@@ -10,7 +10,8 @@ import (
 	"github.com/portcullis/portcullis/internal/field"
 )
 
-// Config is an API's `waf` block.
+// Config is an API's `waf` block: signature detection (OWASP CRS through
+// Coraza, libinjection, own detectors) on free-text values. Default: none.
 type Config struct {
 	// Mode is "block" (default: deny a request whose anomaly score reaches
 	// AnomalyThreshold) or "detect" (record a detection event and let the

@@ -41,7 +41,7 @@ func (r *recorder) all() []events.Event {
 // newGateway serves a real gateway with a waf-protected catch-all API in
 // front of a real upstream that counts the requests reaching it.
 func newGateway(t *testing.T, wc waf.Config) (url string, hits *int, rec *recorder, access *bytes.Buffer) {
-	return newGatewayAPI(t, config.API{WAF: &wc})
+	return newGatewayAPI(t, config.API{Stages: config.Blocks{"waf": &wc}})
 }
 
 // newGatewayAPI is newGateway with a whole API block (name and upstream
@@ -168,9 +168,8 @@ func TestGatewayDetectMode(t *testing.T) {
 // waf's 403).
 func TestDetectionTableWithOpenAPI(t *testing.T) {
 	base, _, _, _ := newGatewayAPI(t, config.API{
-		OpenAPI:  "testdata/search.openapi.yaml",
-		Validate: &validate.Config{},
-		WAF:      &waf.Config{},
+		OpenAPI: "testdata/search.openapi.yaml",
+		Stages:  config.Blocks{"validate": &validate.Config{}, "waf": &waf.Config{}},
 	})
 	client := &http.Client{}
 	inspect := func(r *http.Request) (bool, []string) {

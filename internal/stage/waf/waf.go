@@ -15,7 +15,6 @@ import (
 	"github.com/corazawaf/coraza/v3/types"
 	"github.com/corazawaf/libinjection-go"
 
-	"github.com/portcullis/portcullis/internal/openapi"
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/redact"
 )
@@ -399,20 +398,13 @@ func (in *inspection) opMatches(op string) bool {
 	if op == "" {
 		return true
 	}
+	// The gateway's operation matcher declares every exclusion's
+	// "METHOD /path" (OperationKeys), so the exchange names the operation.
 	x := in.x
 	if x.Operation != "" && x.Operation == op {
 		return true
 	}
-	if v, ok := x.Get(openapi.MatchKey); ok {
-		if m, _ := v.(*openapi.MatchResult); m != nil && m.Operation != nil && m.Operation.ID == op {
-			return true
-		}
-	}
-	if r := x.Request; r != nil && r.URL != nil {
-		m, p, ok := strings.Cut(op, " ")
-		return ok && m == r.Method && p == r.URL.Path
-	}
-	return false
+	return x.Match.Operation != nil && x.Match.Operation.ID != "" && x.Match.Operation.ID == op
 }
 
 func targetMatches(target, loc string) bool {

@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/redact"
+)
+
+// events builds the security events of an exchange from one base: its
+// denial (unless quiet), each finding, and each technical failure of a
+// stage. They are built before the answer is written, so that observers
+// can count them first.
+func (g *Gateway) events(x *pipeline.Exchange, r *http.Request, out pipeline.Outcome) []events.Event {
+	findings, failures := x.Findings(), x.Failures()
+	d := out.Denial
+	if (d == nil || d.Quiet) && len(findings) == 0 && len(failures) == 0 {
+		return nil
+	}
+	base := events.Event{
+		Time:      g.deps.Now(),
+		RequestID: x.ID,
+		ClientIP:  addrString(x.ClientIP),
+		API:       x.API,
+		Method:    r.Method,
+		Path:      r.URL.EscapedPath(),
+	}
+	if x.Principal != nil {
+		base.Principal = x.Principal.ID
+	}
+	evs := make([]events.Event, 0, 1+len(findings)+len(failures))
+	if d != nil && !d.Quiet {
+		e := base
+		e.Type, e.Severity = events.TypeDenial, d.Severity
+		switch out.Decision {
+		case pipeline.Malformed:
+			e.Type = events.TypeMalformed
+		case pipeline.Error:
+			e.Type, e.Severity = events.TypeUpstream, events.SeverityHigh
+		}
+		if e.Severity == "" {
+			e.Severity = events.SeverityMedium
+		}
+		e.Stage, e.Rules, e.Reason, e.Location = d.Stage, d.Rules, d.Reason, d.Location
+		e.Status = pipeline.NewProblem(d, "").Status
+		e.Excerpt = redact.Excerpt(d.Excerpt, 128)
+		e.Score, e.Mode = d.Score, "block"
+		if d.Detail != "" {
+			e.Attrs = map[string]any{"detail": redact.Excerpt(d.Detail, 256)}
+		}
+		evs = append(evs, e)
+	}
+	for _, f := range findings {
+		e := base
+		e.Type, e.Severity = events.TypeDetection, f.Severity
+		if e.Severity == "" {
+			e.Severity = events.SeverityMedium
+		}
+		e.Stage, e.Rules, e.Reason, e.Location = f.Stage, f.Rules, f.Reason, f.Location
+		e.Excerpt, e.Score, e.Mode = f.Excerpt, f.Score, f.Mode
+		evs = append(evs, e)
+	}
+	for _, fl := range failures {
+		e := base
+		e.Type, e.Severity = events.TypeStageFailure, events.SeverityHigh
+		e.Stage, e.Reason = fl.Stage, redact.Excerpt(fl.Err.Error(), 256)
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// record counts the exchange in the metrics and writes its access record.
+func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter, body *countingBody, out pipeline.Outcome, tls bool) {
+	lat := g.deps.Now().Sub(x.Start)
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	m := g.deps.Metrics
+	m.ObserveRequest(x.API, string(out.Decision), lat)
+	var rules []string
+	if d := out.Denial; d != nil {
+		rules = d.Rules
+		if out.Decision != pipeline.Error {
+			for _, rule := range ruleLabels(d.Rules) {
+				m.Blocked.WithLabelValues(d.Stage, rule).Inc()
+			}
+		}
+	}
+	for _, f := range x.Findings() {
+		for _, rule := range ruleLabels(f.Rules) {
+			m.Detections.WithLabelValues(f.Stage, rule).Inc()
+		}
+		rules = append(rules, f.Rules...)
+	}
+	for _, fl := range x.Failures() {
+		m.StageFailures.WithLabelValues(fl.Stage).Inc()
+	}
+	if g.deps.Access == nil {
+		return
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	path := r.URL.EscapedPath()
+	attrs := make([]slog.Attr, 0, 20)
+	attrs = append(attrs,
+		slog.String("request_id", x.ID),
+		slog.String("client_ip", addrString(x.ClientIP)),
+		slog.String("peer", addrString(x.Peer)),
+		slog.String("method", r.Method),
+		slog.String("scheme", scheme),
+		slog.String("proto", r.Proto),
+		slog.String("host", redact.Excerpt(r.Host, 256)),
+		slog.String("path", redact.Excerpt(path, 2048)),
+	)
+	if r.URL.RawQuery != "" {
+		attrs = append(attrs, slog.String("query", redact.Excerpt(g.redactor.Query(r.URL.RawQuery), 2048)))
+	}
+	attrs = append(attrs,
+		slog.String("api", x.API),
+		slog.Int("status", status),
+		slog.Int64("bytes_in", body.n),
+		slog.Int64("bytes_out", sw.bytes),
+		slog.Float64("latency_ms", float64(lat.Microseconds())/1000),
+		slog.String("decision", string(out.Decision)),
+	)
+	if x.Operation != "" {
+		attrs = append(attrs, slog.String("operation", x.Operation))
+	}
+	if out.Target != "" {
+		attrs = append(attrs, slog.String("upstream", out.Target))
+	}
+	if x.Principal != nil {
+		attrs = append(attrs, slog.String("principal", x.Principal.ID))
+	}
+	if out.Denial != nil {
+		attrs = append(attrs, slog.String("stage", out.Denial.Stage))
+	}
+	if len(rules) > 0 {
+		attrs = append(attrs, slog.Any("rules", rules))
+	}
+	if ua := r.Header.Get("User-Agent"); ua != "" {
+		attrs = append(attrs, slog.String("user_agent", redact.Excerpt(ua, 256)))
+	}
+	g.deps.Access.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
+}

@@ -1,0 +1,37 @@
+// Package stage is the registry of the gateway's stages: every stage the
+// gateway can put in an API's chain, in pipeline order, one line each.
+//
+// A stage package exports a pipeline.Module (its id, its config block and
+// its constructor over one pipeline.Build). Everything else is derived from
+// this list: the config decoder accepts the blocks, the JSON Schema and
+// docs/config.md describe them, and the gateway builds each API's chain by
+// walking it. Adding a stage is its package and one line here.
+package stage
+
+import (
+	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/stage/authn"
+	"github.com/portcullis/portcullis/internal/stage/authz"
+	"github.com/portcullis/portcullis/internal/stage/ipfilter"
+	"github.com/portcullis/portcullis/internal/stage/limits"
+	"github.com/portcullis/portcullis/internal/stage/ratelimit"
+	"github.com/portcullis/portcullis/internal/stage/validate"
+	"github.com/portcullis/portcullis/internal/stage/waf"
+)
+
+// Registry lists the request stages in pipeline order (DESIGN.md: ipfilter
+// → ratelimit(ip) → authn → ratelimit(principal) → authz → validate → waf).
+// Response stages run on the way back in reverse order. Order matters where
+// a stage reads what an earlier one wrote: ratelimit.principal and authz
+// read authn's principal; waf skips the values validate proved by type.
+var Registry = []pipeline.Module{
+	ratelimit.BanModule,       // ban: refuse banned clients first
+	ipfilter.Module,           // ipfilter
+	limits.Module,             // limits.request
+	ratelimit.IPModule,        // ratelimit.ip
+	authn.Module,              // authn
+	ratelimit.PrincipalModule, // ratelimit.principal
+	authz.Module,              // authz
+	validate.Module,           // validate
+	waf.Module,                // waf
+}
