@@ -12,6 +12,11 @@
 #                   work and another not)
 #   BENCH_ONLY      an extended regexp: only gateways whose name matches
 #                   (baselines always run), e.g. 'waf|coraza'
+#   BENCH_BASELINE_REV
+#                   a git revision: its gateway is built too and every
+#                   gateway row runs a second time as NAME@base (same
+#                   configs), with paired ratios to it at the end; for
+#                   "no row slower than before the change"
 #   BENCH_ALLOW_MISSING_GATEWAY=1
 #                   when ./cmd/portcullis does not build, print the baseline
 #                   rows anyway instead of failing
@@ -24,6 +29,7 @@ set -euo pipefail
 DURATION=${BENCH_DURATION:-5s}
 ROUNDS=${BENCH_ROUNDS:-1}
 ONLY=${BENCH_ONLY:-}
+BASE_REV=${BENCH_BASELINE_REV:-}
 CONNS=${BENCH_CONNS:-32}
 WARMUP=${BENCH_WARMUP:-1s}
 
@@ -91,6 +97,18 @@ if ! go build -o "$tmp/portcullis" ./cmd/portcullis; then
     log "error: ./cmd/portcullis does not build (set BENCH_ALLOW_MISSING_GATEWAY=1 to run the baselines alone)"
     exit 1
   fi
+fi
+
+# The baseline revision's gateway, built from a clean export of that commit.
+if [[ -n $BASE_REV && $have_gateway == 1 ]]; then
+  mkdir -p "$tmp/base-src"
+  git -C "$root" archive "$BASE_REV" | tar -x -C "$tmp/base-src"
+  (cd "$tmp/base-src" && go build -o "$tmp/portcullis-base" ./cmd/portcullis)
+  n=${#GATEWAYS[@]}
+  for ((k = 0; k < n; k++)); do
+    read -r name rest <<<"${GATEWAYS[$k]}"
+    GATEWAYS+=("$name@base $rest")
+  done
 fi
 
 # A 1 KB JSON body: {"data":"xxx..."} of exactly 1024 bytes.
@@ -171,8 +189,10 @@ if [[ $have_gateway == 1 ]]; then
     read -r name config headers <<<"$entry"
     take_port
     url="http://127.0.0.1:$port"
+    bin="$tmp/portcullis"
+    [[ $name == *@base ]] && bin="$tmp/portcullis-base"
     PORTCULLIS_ADDR="${url#http://}" PORTCULLIS_UPSTREAM="$upstream_url" \
-      start "$name" "$tmp/portcullis" serve -c "$config"
+      start "$name" "$bin" serve -c "$config"
     ready "$name" "$url/bench"
     gateway_url[$name]=$url
     gateway_headers[$name]=${headers:-}
@@ -345,3 +365,15 @@ for i in "${!rows_target[@]}"; do
     target "%.2fx the Coraza + CRS baseline (target >= %dx)" "$want" "$i" "$j"
   done
 done
+
+# Before/after (BENCH_BASELINE_REV): each gateway row against the same row
+# built from the baseline revision, as the median of per-round ratios.
+if [[ -n $BASE_REV ]]; then
+  for i in "${!rows_target[@]}"; do
+    [[ ${rows_target[$i]} == portcullis* && ${rows_target[$i]} != *@base ]] || continue
+    for j in "${!rows_target[@]}"; do
+      [[ ${rows_target[$j]} == "${rows_target[$i]}@base" && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
+      target "%.2f of $BASE_REV (no worse than noise: >= %.2f)" 0.95 "$i" "$j"
+    done
+  done
+fi
