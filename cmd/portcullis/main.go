@@ -48,6 +48,6 @@ func newRoot() *cobra.Command {
 	}
 	root.Version = readBuildInfo().String()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), newVersion())
+	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), newInit(), newHealthcheck(), newVersion())
 	return root
 }
