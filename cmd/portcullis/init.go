@@ -122,7 +122,9 @@ func relativeTo(dir, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	top := func(p string) string { return strings.SplitN(strings.TrimPrefix(p, string(filepath.Separator)), string(filepath.Separator), 2)[0] }
+	top := func(p string) string {
+		return strings.SplitN(strings.TrimPrefix(p, string(filepath.Separator)), string(filepath.Separator), 2)[0]
+	}
 	rel, err := filepath.Rel(absDir, absPath)
 	if err != nil || top(absDir) != top(absPath) {
 		return filepath.ToSlash(absPath), nil
