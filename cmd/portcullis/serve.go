@@ -102,4 +102,3 @@ func reopenLogs(log interface {
 	}
 	log.Info("reopened log files", "files", files)
 }
-
