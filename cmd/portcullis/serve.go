@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -45,7 +46,7 @@ server.shutdown_timeout to finish, queued events are written.`,
 			}
 			srv, err := gateway.NewServer(cfg, opts)
 			if err != nil {
-				return err
+				return withTempDirHint(err)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -101,4 +102,21 @@ func reopenLogs(log interface {
 		files = append(files, path)
 	}
 	log.Info("reopened log files", "files", files)
+}
+
+// withTempDirHint adds what to do when the gateway could not start because
+// the temporary directory is not writable: the waf stage (OWASP Coraza)
+// buffers request bodies there and checks it at load. In a container with a
+// read-only root file system this is the usual cause, and Coraza's own
+// message suggests a build tag instead.
+func withTempDirHint(err error) error {
+	f, terr := os.CreateTemp("", "portcullis-tmpcheck-")
+	if terr == nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	return fmt.Errorf("%w\nthe temporary directory %s is not writable (%v): set TMPDIR to a writable directory; "+
+		"in a container with a read-only root file system mount a tmpfs there (docker run --tmpfs /tmp; Kubernetes: an emptyDir volume at /tmp)",
+		err, os.TempDir(), terr)
 }
