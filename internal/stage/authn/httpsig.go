@@ -325,14 +325,9 @@ func (m *signatureMethod) authenticate9421(ctx context.Context, x *pipeline.Exch
 		return deny("authn.signature.stale", "the signature has expired", "")
 	}
 
-	body, err := x.Body()
-	if err != nil {
-		if errors.Is(err, pipeline.ErrBodyTooLarge) {
-			return nil, &failure{rule: "authn.signature.body", reason: "the request body is too large", location: "body",
-				status: http.StatusRequestEntityTooLarge}, nil
-		}
-		return nil, &failure{rule: "authn.signature.body", reason: "the request body could not be read", location: "body",
-			status: http.StatusBadRequest}, nil
+	body, f := signedBody(x)
+	if f != nil {
+		return nil, f, nil
 	}
 	covered := map[string]bool{}
 	for _, it := range in.components {
@@ -392,6 +387,21 @@ func (m *signatureMethod) authenticate9421(ctx context.Context, x *pipeline.Exch
 	}
 	p := k.p
 	return &p, nil, nil
+}
+
+// signedBody reads the body of a signed request, or returns the failure
+// that a body too large or unreadable is.
+func signedBody(x *pipeline.Exchange) ([]byte, *failure) {
+	body, err := x.Body()
+	if err == nil {
+		return body, nil
+	}
+	if errors.Is(err, pipeline.ErrBodyTooLarge) {
+		return nil, &failure{rule: "authn.signature.body", reason: "the request body is too large", location: "body",
+			status: http.StatusRequestEntityTooLarge}
+	}
+	return nil, &failure{rule: "authn.signature.body", reason: "the request body could not be read", location: "body",
+		status: http.StatusBadRequest}
 }
 
 // coveredBy reports whether component c is covered, directly or by a

@@ -249,14 +249,9 @@ func (m *signatureMethod) authenticate(ctx context.Context, x *pipeline.Exchange
 			return deny("authn.signature.headers", "a required header is not signed")
 		}
 	}
-	body, err := x.Body()
-	if err != nil {
-		if errors.Is(err, pipeline.ErrBodyTooLarge) {
-			return nil, &failure{rule: "authn.signature.body", reason: "the request body is too large", location: "body",
-				status: http.StatusRequestEntityTooLarge}, nil
-		}
-		return nil, &failure{rule: "authn.signature.body", reason: "the request body could not be read", location: "body",
-			status: http.StatusBadRequest}, nil
+	body, f := signedBody(x)
+	if f != nil {
+		return nil, f, nil
 	}
 	if !digestMatches(r.Header.Get("Content-Digest"), body) {
 		return nil, &failure{rule: "authn.signature.digest", reason: "the body does not match its Content-Digest", location: "header:content-digest"}, nil
