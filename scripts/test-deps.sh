@@ -69,3 +69,22 @@ if [ ! -s "$sarif_schema" ]; then
   rm -rf "$tmp"
   echo "fetched the SARIF 2.1.0 schema into $sarif_schema"
 fi
+
+# An independent RFC 9421 implementation (Node.js http-message-signatures)
+# signs requests that the authn tests verify (internal/stage/authn,
+# TestRFC9421Interop). From the npm registry into .cache/npm.
+hms_version=1.0.6
+if [ ! -f "$root/.cache/npm/node_modules/http-message-signatures/package.json" ] ||
+   ! grep -q "\"version\": \"$hms_version\"" "$root/.cache/npm/node_modules/http-message-signatures/package.json"; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "npm is needed for the RFC 9421 interop test (sudo apt-get install -y npm)" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+  fi
+  mkdir -p "$root/.cache/npm"
+  npm install --silent --no-audit --no-fund --prefix "$root/.cache/npm" "http-message-signatures@$hms_version" >/dev/null
+  echo "installed http-message-signatures $hms_version into .cache/npm"
+fi

@@ -696,9 +696,13 @@ func verifySignature(k *hsKey, base, sig []byte) bool {
 		}
 		return ecdsa.Verify(pub, digest, new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:]))
 	case "rsa-pss-sha512":
+		// RFC 9421 signs with a 64-byte salt; some libraries (Node's
+		// http-message-signatures) use the longest salt the key allows.
+		// The salt length is read from the signature: either verifies, and
+		// neither weakens PSS.
 		pub, ok := k.pub.(*rsa.PublicKey)
 		s := sha512.Sum512(base)
-		return ok && rsa.VerifyPSS(pub, crypto.SHA512, s[:], sig, &rsa.PSSOptions{SaltLength: 64, Hash: crypto.SHA512}) == nil
+		return ok && rsa.VerifyPSS(pub, crypto.SHA512, s[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: crypto.SHA512}) == nil
 	case "rsa-v1_5-sha256":
 		pub, ok := k.pub.(*rsa.PublicKey)
 		s := sha256.Sum256(base)
