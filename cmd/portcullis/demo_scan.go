@@ -17,7 +17,7 @@ VULNERABLE LAB: the demo API at %[1]s has planted flaws of every kind
 portcullis scan checks. Do not expose it. Scan it directly (alice and bob
 log in; the description is the one served at %[1]s/openapi-vulnerable.yaml):
 
-  portcullis scan --config examples/scan-lab.yaml --target %[1]s
+  portcullis scan --config examples/scan/lab.yaml --target %[1]s
 
 or through the gateway to see what it blocks (examples/protect-vulnerable-demo.yaml).
 `, base)

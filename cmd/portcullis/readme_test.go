@@ -133,6 +133,8 @@ var headerCommand = regexp.MustCompile(`^#\s{2,}((?:[A-Z_]+=\S+ )*(?:bin/portcul
 func exampleHeaderBlocks(t *testing.T) []readmeBlock {
 	t.Helper()
 	files, _ := filepath.Glob("../../examples/*.yaml")
+	more, _ := filepath.Glob("../../examples/*/*.yaml")
+	files = append(files, more...)
 	var blocks []readmeBlock
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
@@ -146,7 +148,8 @@ func exampleHeaderBlocks(t *testing.T) []readmeBlock {
 			}
 		}
 		if len(lines) > 0 {
-			blocks = append(blocks, readmeBlock{name: "examples/" + filepath.Base(f), cmds: commandsOf(lines)})
+			rel, _ := filepath.Rel("../..", f)
+			blocks = append(blocks, readmeBlock{name: rel, cmds: commandsOf(lines)})
 		}
 	}
 	return blocks
