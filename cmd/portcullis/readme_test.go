@@ -305,3 +305,31 @@ func TestReadmeParser(t *testing.T) {
 		t.Fatalf("continuations: %+v", cmds)
 	}
 }
+
+// TestReadmeMinimalConfig: the config the README shows as
+// examples/minimal.yaml is that file, comments aside.
+func TestReadmeMinimalConfig(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "`examples/minimal.yaml`, the smallest useful config")
+	if !ok {
+		t.Fatal("the README does not show examples/minimal.yaml")
+	}
+	_, block, _ := strings.Cut(after, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	file, err := os.ReadFile("../../examples/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(file), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			kept = append(kept, l)
+		}
+	}
+	if strings.TrimSpace(strings.Join(kept, "\n")) != strings.TrimSpace(block) {
+		t.Fatalf("README shows\n%s\nexamples/minimal.yaml holds\n%s", block, strings.Join(kept, "\n"))
+	}
+}
