@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -457,7 +458,11 @@ func startDockerd(t *testing.T) *dockerd {
 			_ = d.cmd.Process.Kill()
 			<-done
 		}
-		_ = os.RemoveAll(dir)
+		// dockerd bind-mounts its network namespace there and leaves it.
+		_ = syscall.Unmount(filepath.Join(dir, "exec", "netns", "default"), syscall.MNT_DETACH)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("removing the daemon's directory: %v", err)
+		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
