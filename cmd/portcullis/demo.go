@@ -270,7 +270,7 @@ func startDemo(addr, adminAddr, upstreamAddr string, logLevel slog.Level) (*demo
 	}
 	cfg.WithDefaults()
 	srv, err := gateway.NewServer(cfg, gateway.Options{
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
+		Logger:        slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})), // JSON lines, as serve logs
 		Listeners:     []net.Listener{gwLn},
 		AdminListener: adLn,
 	})

@@ -14,12 +14,11 @@ func printVulnerableHint(w io.Writer, upstreamAddr string) {
 	base := "http://" + upstreamAddr
 	fmt.Fprintf(w, `
 VULNERABLE LAB: the demo API at %[1]s has planted flaws of every kind
-portcullis scan checks. Do not expose it. Scan it directly:
+portcullis scan checks. Do not expose it. Scan it directly (alice and bob
+log in; the description is the one served at %[1]s/openapi-vulnerable.yaml):
 
-  curl -s %[1]s/openapi-vulnerable.yaml > lab.yaml
-  portcullis scan --spec lab.yaml --target %[1]s --config scan-lab.yaml
+  portcullis scan --config examples/scan/lab.yaml --target %[1]s
 
-with scan-lab.yaml logging in alice and bob (see docs/scan.md), or through
-the gateway to see what it blocks.
+or through the gateway to see what it blocks (examples/protect-vulnerable-demo.yaml).
 `, base)
 }

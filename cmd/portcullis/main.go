@@ -6,18 +6,16 @@
 //	portcullis scan --spec --target test a live API from its OpenAPI description
 //	portcullis keys create|list|revoke|rotate --file FILE   manage API keys
 //	portcullis config schema        print the config's JSON Schema
-//	portcullis version              print the version
+//	portcullis init --openapi FILE  write a starting config from an OpenAPI description
+//	portcullis healthcheck          probe the admin listener's /healthz (container health checks)
+//	portcullis version              print version, commit, build date and Go version
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
@@ -48,12 +46,8 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "portcullis", version)
-		},
-	})
+	root.Version = readBuildInfo().String()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), newInit(), newHealthcheck(), newVersion())
 	return root
 }

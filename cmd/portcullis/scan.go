@@ -44,7 +44,7 @@ It sends requests only to --target (and its own loopback SSRF canary).
 Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
 2 usage, config, description or login error.`,
 		Example: `  portcullis demo --vulnerable &
-  portcullis scan --config examples/scan-demo.yaml
+  portcullis scan --config examples/scan/lab.yaml --out report
   portcullis scan --spec openapi.yaml --target http://127.0.0.1:8081 \
       --auth 'Authorization: Bearer eyJ...' --auth2 'Authorization: Bearer eyJ...' \
       --checks all,-resource --rate 20 --max-requests 5000 --out report --format json,sarif,html --fail-on high`,

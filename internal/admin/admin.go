@@ -13,8 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -46,8 +49,15 @@ type Bans interface {
 	Remove(ctx context.Context, key string) error
 }
 
-// Handler returns the admin plane's handler.
+// Handler returns the admin plane's handler. Every answer carries an
+// X-Request-Id; every error is an RFC 9457 problem (the same shape as the
+// gateway's denials) with that id, so that an operator's report and the
+// admin log line can be matched.
 func Handler(o Options) http.Handler {
+	return withRequestID(handler(o))
+}
+
+func handler(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", o.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -193,13 +203,44 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// withRequestID gives every admin request an id, in the X-Request-Id
+// answer header and in problems. The client's own X-Request-Id is not
+// used: the admin plane has no trusted proxies.
+func withRequestID(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", uuid.NewString())
+		h.ServeHTTP(w, r)
+	})
+}
+
+// problemType is the type URI of an admin problem: the gateway's
+// vocabulary (pipeline.ProblemTypeBase plus the status text as a slug).
+func problemType(status int) string {
+	s := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(http.StatusText(status)))
+	if s == "" {
+		s = strconv.Itoa(status)
+	}
+	return pipeline.ProblemTypeBase + s
+}
+
+// writeError answers with an RFC 9457 problem. Unlike the gateway's
+// denials, detail is not shortened: the admin API is authenticated and a
+// failed reload's detail is the list of config problems.
 func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"title":  http.StatusText(status),
-		"status": status,
-		"detail": msg,
+	_ = json.NewEncoder(w).Encode(pipeline.Problem{
+		Type:      problemType(status),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    msg,
+		RequestID: w.Header().Get("X-Request-Id"),
 	})
 }

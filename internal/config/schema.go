@@ -41,6 +41,12 @@ var schemaExtras = map[string]map[string]any{
 	"config.CircuitBreaker.Failures":        {"minimum": 0},
 }
 
+// SchemaID is the JSON Schema's $id. Editors take the schema from the
+// file `portcullis config schema` writes, named on a config's first line:
+//
+//	# yaml-language-server: $schema=portcullis.schema.json
+const SchemaID = "https://portcullis.dev/schemas/config.schema.json"
+
 // Schema returns a JSON Schema (draft 2020-12) of the config file,
 // generated from the Go types: every object has additionalProperties:
 // false so that editors flag unknown keys, and every property carries its
@@ -54,6 +60,7 @@ func schemaJSON(desc map[string]string) ([]byte, error) {
 	g := &schemaGen{desc: desc, defaults: defaultValues()}
 	root := g.typeSchema(reflect.TypeFor[Config]())
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	root["$id"] = SchemaID
 	root["title"] = "Portcullis configuration"
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

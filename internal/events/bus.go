@@ -59,21 +59,21 @@ type BusOptions struct {
 type SinkStats struct {
 	// Name is the sink's name, made unique within the bus by a "-2", "-3"
 	// ... suffix when two sinks report the same Name().
-	Name string
+	Name string `json:"name"`
 	// Published counts events offered to the sink (accepted or dropped).
-	Published uint64
+	Published uint64 `json:"published"`
 	// Written counts events the sink stored successfully.
-	Written uint64
+	Written uint64 `json:"written"`
 	// Dropped counts events the sink never got: its queue was full, the bus
 	// was closed, or the shutdown deadline passed before they were written.
-	Dropped uint64
+	Dropped uint64 `json:"dropped"`
 	// Errors counts events lost because Write failed even after retries.
-	Errors uint64
+	Errors uint64 `json:"errors"`
 	// QueueLen is how many events are accepted but not yet written or lost
 	// (queued, or in the batch being written). It never exceeds QueueCap.
-	QueueLen int
+	QueueLen int `json:"queue_len"`
 	// QueueCap is the queue's capacity (BusOptions.QueueSize).
-	QueueCap int
+	QueueCap int `json:"queue_cap"`
 }
 
 // Bus fans events out to sinks and live subscribers without ever blocking

@@ -173,6 +173,15 @@ func (s *Server) openSinks(cfg *config.Config) error {
 	return nil
 }
 
+// ReopenEvents reopens the events JSONL file under its name (log
+// rotation) and returns its path; "" when there is none.
+func (s *Server) ReopenEvents() (string, error) {
+	if s.jsonl == nil {
+		return "", nil
+	}
+	return s.jsonl.Path(), s.jsonl.Reopen()
+}
+
 // Gateway returns the current gateway.
 func (s *Server) Gateway() *Gateway { return s.gw.Load() }
 

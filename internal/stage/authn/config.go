@@ -248,9 +248,26 @@ type MTLSConfig struct {
 	Scopes []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
 }
 
-// SignatureConfig configures HMAC-SHA256 signed requests (format in
-// docs/authn.md).
+// SignatureConfig configures signed requests: Portcullis's own HMAC-SHA256
+// scheme, RFC 9421 HTTP Message Signatures (with RFC 9530 Content-Digest),
+// or both (formats in docs/authn.md).
 type SignatureConfig struct {
+	// Format is the signature format accepted: "portcullis" (default: the
+	// HMAC-SHA256 scheme in the Header header), "rfc9421" (HTTP Message
+	// Signatures: the Signature-Input and Signature fields, HMAC or public
+	// keys), or "any" (RFC 9421 when the request has a Signature-Input
+	// field, the Portcullis scheme otherwise).
+	Format string `yaml:"format,omitempty" json:"format,omitempty"`
+	// Components (rfc9421) must all be covered by a signature: derived
+	// components ("@method", "@authority", "@path", "@target-uri", ...)
+	// and lower-case header names. Default ["@method", "@authority",
+	// "@path"]; "@query" is required as well when the request has a query,
+	// and "content-digest" when it has a body (which must match it).
+	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
+	// Tag (rfc9421), when set, is the application tag every signature must
+	// carry (its "tag" parameter), so that signatures made for another
+	// purpose with the same key never verify. Default "": any tag.
+	Tag string `yaml:"tag,omitempty" json:"tag,omitempty"`
 	// Header carries the signature parameters. Default Signature.
 	Header string `yaml:"header,omitempty" json:"header,omitempty"`
 	// Keys are the shared secrets, by key id. At least one.
@@ -264,13 +281,26 @@ type SignatureConfig struct {
 	RequiredHeaders []string `yaml:"required_headers,omitempty" json:"required_headers,omitempty"`
 }
 
-// SignatureKey is one signing key.
+// SignatureKey is one signing key: a shared secret (HMAC) or, for
+// rfc9421, a public key.
 type SignatureKey struct {
-	// ID is the key id sent in the request. Required.
+	// ID is the key id sent in the request (rfc9421: the keyid
+	// parameter). Required.
 	ID string `yaml:"id" json:"id"`
 	// Secret is the shared secret (at least 32 bytes); use ${ENV} or
-	// file:PATH. Required.
-	Secret string `yaml:"secret" json:"secret"`
+	// file:PATH. "base64:..." gives the key as base64-encoded bytes.
+	// Required unless PublicKey is set.
+	Secret string `yaml:"secret,omitempty" json:"secret,omitempty"`
+	// PublicKey (rfc9421) is a PEM public key ("-----BEGIN PUBLIC
+	// KEY-----", PKIX) inline or as a file path relative to the config
+	// file, for the ed25519, ecdsa-* and rsa-* algorithms. Default "".
+	PublicKey string `yaml:"public_key,omitempty" json:"public_key,omitempty"`
+	// Algorithm (rfc9421) is the key's algorithm: "hmac-sha256" (the
+	// default with Secret), "ed25519", "ecdsa-p256-sha256",
+	// "ecdsa-p384-sha384", "rsa-pss-sha512" or "rsa-v1_5-sha256" (the
+	// default with PublicKey is the one its type allows, RSA keys need it
+	// named). A signature whose alg parameter names another is refused.
+	Algorithm string `yaml:"algorithm,omitempty" json:"algorithm,omitempty"`
 	// Owner becomes the principal id. Default: the key id.
 	Owner string `yaml:"owner,omitempty" json:"owner,omitempty"`
 	// Scopes of the principal. Default empty.
@@ -416,10 +446,34 @@ func (c *SignatureConfig) validate() field.List {
 		seen[k.ID] = true
 		// Secrets written as file: references are checked when the stage
 		// is built (the file is read then).
-		if k.Secret == "" {
+		switch {
+		case k.Secret != "" && k.PublicKey != "":
+			l = append(l, field.Errorf(p+".public_key", "a key has a secret or a public key, not both"))
+		case k.PublicKey != "":
+			if c.Format != "rfc9421" && c.Format != "any" {
+				l = append(l, field.Errorf(p+".public_key", "public keys need format rfc9421 or any (the portcullis scheme is HMAC only)"))
+			}
+		case k.Secret == "":
 			l = append(l, field.Errorf(p+".secret", "a secret is required"))
-		} else if !strings.HasPrefix(k.Secret, "file:") && len(k.Secret) < minSignatureSecret {
+		case !strings.HasPrefix(k.Secret, "file:") && len(k.Secret) < minSignatureSecret:
 			l = append(l, field.Errorf(p+".secret", "the secret must be at least %d bytes", minSignatureSecret))
+		}
+		if k.Algorithm != "" {
+			if _, ok := httpSigAlgorithms[k.Algorithm]; !ok {
+				l = append(l, field.Errorf(p+".algorithm", "%q is not an RFC 9421 algorithm (expected hmac-sha256, ed25519, ecdsa-p256-sha256, ecdsa-p384-sha384, rsa-pss-sha512 or rsa-v1_5-sha256)", k.Algorithm))
+			} else if (k.Algorithm == "hmac-sha256") != (k.PublicKey == "") {
+				l = append(l, field.Errorf(p+".algorithm", "%s needs %s", k.Algorithm, map[bool]string{true: "a secret", false: "a public key"}[k.Algorithm == "hmac-sha256"]))
+			}
+		}
+	}
+	switch c.Format {
+	case "", "portcullis", "rfc9421", "any":
+	default:
+		l = append(l, field.Errorf("format", "%q is not a signature format (expected portcullis, rfc9421 or any)", c.Format))
+	}
+	for i, comp := range c.Components {
+		if err := checkComponentName(comp); err != nil {
+			l = append(l, field.Errorf(fmt.Sprintf("components[%d]", i), "%v", err))
 		}
 	}
 	return l

@@ -32,6 +32,7 @@ type signatureMethod struct {
 	store    store.Nonces
 	local    *nonceSet // used when there is no store
 	now      func() time.Time
+	httpsig  *httpSig // RFC 9421 (httpsig.go); nil when the format is portcullis
 }
 
 type sigKey struct {
@@ -56,24 +57,27 @@ func newSignatureMethod(c *SignatureConfig, o Options) (*signatureMethod, error)
 		m.required[i] = strings.ToLower(h)
 	}
 	for i, k := range c.Keys {
+		if k.PublicKey != "" {
+			continue // RFC 9421 public keys: httpsig.go
+		}
 		secret, err := o.ResolveSecret(k.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("signature.keys[%d].secret: %w", i, err)
 		}
-		if len(secret) < minSignatureSecret {
+		key, err := secretBytes(secret)
+		if err != nil {
+			return nil, fmt.Errorf("signature.keys[%d].secret: %w", i, err)
+		}
+		if len(key) < minSignatureSecret {
 			return nil, fmt.Errorf("signature.keys[%d].secret: at least %d bytes are required", i, minSignatureSecret)
 		}
-		owner := k.Owner
-		if owner == "" {
-			owner = k.ID
-		}
-		attrs := map[string]any{"sub": owner, "key_id": k.ID}
-		if k.Tier != "" {
-			attrs["tier"] = k.Tier
-		}
-		m.keys[k.ID] = &sigKey{secret: []byte(secret), p: pipeline.Principal{ID: owner, Kind: "signature",
-			Scopes: k.Scopes, Roles: k.Roles, Attributes: attrs}}
+		m.keys[k.ID] = &sigKey{secret: key, p: keyPrincipal(k)}
 	}
+	hs, err := newHTTPSig(c, o, m.keys)
+	if err != nil {
+		return nil, err
+	}
+	m.httpsig = hs
 	if m.store == nil {
 		m.local = &nonceSet{m: map[string]time.Time{}}
 	}
@@ -86,7 +90,9 @@ func (m *signatureMethod) challenge(realm string) string {
 	return `Signature realm="` + realm + `", algorithm="hmac-sha256", headers="` + strings.Join(m.required, " ") + ` content-digest"`
 }
 
-func (m *signatureMethod) present(r *http.Request) bool { return r.Header.Get(m.header) != "" }
+func (m *signatureMethod) present(r *http.Request) bool {
+	return r.Header.Get(m.header) != "" || m.httpsig != nil && r.Header.Get("Signature-Input") != ""
+}
 
 // sigParams are the parsed parameters of the Signature header.
 type sigParams struct {
@@ -214,6 +220,9 @@ func SignRequest(r *http.Request, body []byte, keyID string, secret []byte, head
 
 func (m *signatureMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Principal, *failure, error) {
 	r := x.Request
+	if m.httpsig != nil && (m.httpsig.only || r.Header.Get("Signature-Input") != "") {
+		return m.authenticate9421(ctx, x)
+	}
 	loc := "header:" + strings.ToLower(m.header)
 	deny := func(rule, reason string) (*pipeline.Principal, *failure, error) {
 		return nil, &failure{rule: rule, reason: reason, location: loc}, nil
@@ -240,14 +249,9 @@ func (m *signatureMethod) authenticate(ctx context.Context, x *pipeline.Exchange
 			return deny("authn.signature.headers", "a required header is not signed")
 		}
 	}
-	body, err := x.Body()
-	if err != nil {
-		if errors.Is(err, pipeline.ErrBodyTooLarge) {
-			return nil, &failure{rule: "authn.signature.body", reason: "the request body is too large", location: "body",
-				status: http.StatusRequestEntityTooLarge}, nil
-		}
-		return nil, &failure{rule: "authn.signature.body", reason: "the request body could not be read", location: "body",
-			status: http.StatusBadRequest}, nil
+	body, f := signedBody(x)
+	if f != nil {
+		return nil, f, nil
 	}
 	if !digestMatches(r.Header.Get("Content-Digest"), body) {
 		return nil, &failure{rule: "authn.signature.digest", reason: "the body does not match its Content-Digest", location: "header:content-digest"}, nil
