@@ -360,6 +360,11 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string, pos Position)
 		d.decode(n, v.Elem(), path, pos)
 		return
 	}
+	if wantsScalar(t) {
+		if j := rejoinColon(n); j != nil {
+			n = j
+		}
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if t != durationType && !reflect.PointerTo(t).Implements(textUnmType) {
@@ -396,6 +401,45 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string, pos Position)
 		return
 	}
 	d.decodeScalar(n, tag, v, path, pos)
+}
+
+// wantsScalar reports whether values of type t are written as scalars.
+func wantsScalar(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Struct:
+		return t == durationType || reflect.PointerTo(t).Implements(textUnmType)
+	case reflect.Slice, reflect.Map, reflect.Pointer:
+		return false
+	}
+	return true
+}
+
+// rejoinColon undoes a misreading of the YAML parser: inside a flow
+// sequence that is itself inside a flow mapping (`upstream: {targets:
+// [http://127.0.0.1:9000]}`), it reads a plain scalar with an unspaced colon
+// as a one-pair mapping ("http://127.0.0.1": 9000), although YAML makes it
+// one scalar (a colon ends a key only when a space or flow indicator
+// follows). When n is such a pair, key and value plain and written with
+// nothing between them but the colon, rejoinColon returns the scalar the
+// file holds; otherwise nil.
+func rejoinColon(n ast.Node) ast.Node {
+	m, ok := n.(*ast.MappingNode)
+	if !ok || len(m.Values) != 1 {
+		return nil
+	}
+	kv := m.Values[0]
+	kt, vt := kv.Key.GetToken(), kv.Value.GetToken()
+	if kt == nil || vt == nil || kt.Position == nil || vt.Position == nil {
+		return nil
+	}
+	if kt.Type != token.StringType || (vt.Type != token.StringType && vt.Type != token.IntegerType && vt.Type != token.FloatType) {
+		return nil // quoted or non-plain parts are not a misread scalar
+	}
+	if _, isMap := kv.Value.(*ast.MappingNode); isMap || vt.Position.Line != kt.Position.Line ||
+		vt.Position.Column != kt.Position.Column+utf8.RuneCountInString(kt.Value)+1 {
+		return nil
+	}
+	return &ast.StringNode{BaseNode: &ast.BaseNode{}, Token: kt, Value: kt.Value + ":" + vt.Value}
 }
 
 // valuePos is where a value is reported: a scalar at itself, a collection

@@ -532,3 +532,20 @@ func write(t *testing.T, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// A URL with a port in a flow sequence inside a flow mapping is one
+// scalar, although the YAML parser reads it as a one-pair mapping.
+func TestFlowURLWithPort(t *testing.T) {
+	c, err := parse("", []byte("apis:\n  - {name: a, upstream: {targets: [http://127.0.0.1:9000, 'http://10.0.0.1:80']}}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.APIs[0].Upstream.Targets
+	if len(got) != 2 || got[0] != "http://127.0.0.1:9000" || got[1] != "http://10.0.0.1:80" {
+		t.Fatalf("got %q, want the two URLs as written", got)
+	}
+	// A real mapping where a string belongs is still an error.
+	if _, err := parse("", []byte("apis:\n  - {name: a, upstream: {targets: [{a: b}]}}\n"), env(nil)); err == nil {
+		t.Fatal("a mapping as a target: got no error")
+	}
+}
