@@ -198,3 +198,73 @@ func TestReloadOnFileChange(t *testing.T) {
 		t.Fatalf("after the file changed: got %d, want 403", resp.StatusCode)
 	}
 }
+
+// A Kubernetes ConfigMap volume: the config file is a symlink through
+// "..data" into a timestamped directory, and an update swaps "..data" by
+// rename. The watch must reload, though no event names the file.
+func TestReloadOnConfigMapSwap(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	good := "listeners: [{addr: \"127.0.0.1:0\"}]\nadmin: {disabled: true}\napis:\n  - name: one\n    upstream:\n      targets: [\"" + up.URL + "\"]\n"
+	version := func(name, content string) {
+		t.Helper()
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "portcullis.yaml"), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// kubelet: a new "..data_tmp" symlink renamed over "..data".
+		if err := os.Symlink(name, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..2026_01_01_00_00_00.1", good)
+	file := filepath.Join(dir, "portcullis.yaml")
+	if err := os.Symlink("..data/portcullis.yaml", file); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(cfg, Options{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AccessWriter: io.Discard,
+		Listeners: []net.Listener{ln}, OnReload: func(err error) { reloaded <- err }, WatchConfig: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	version("..2026_01_01_00_01_00.2", good+"ipfilter: {deny: [127.0.0.0/8]}\n")
+	select {
+	case err := <-reloaded:
+		if err != nil {
+			t.Fatalf("reload after the swap: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload within 10s of the ConfigMap swap")
+	}
+	resp, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("after the swap: got %d, want 403", resp.StatusCode)
+	}
+}

@@ -492,6 +492,7 @@ func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 		return nil, nil, err
 	}
 	out := make(chan struct{}, 1)
+	target := resolved(abs)
 	go func() {
 		defer close(out)
 		settle := time.NewTimer(time.Hour)
@@ -503,9 +504,16 @@ func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 				if !ok {
 					return
 				}
-				if filepath.Clean(ev.Name) != abs || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
+				// Kubernetes mounts a ConfigMap as a symlink into a
+				// timestamped directory and updates it by swapping the
+				// "..data" symlink: no event names the file itself, but
+				// what it resolves to changes.
+				now := resolved(abs)
+				direct := filepath.Clean(ev.Name) == abs && ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename)
+				if !direct && now == target {
 					continue
 				}
+				target = now
 				settle.Reset(watchSettle)
 			case <-settle.C:
 				select {
@@ -521,6 +529,16 @@ func watchFile(path string, log *slog.Logger) (<-chan struct{}, func(), error) {
 		}
 	}()
 	return out, func() { w.Close() }, nil
+}
+
+// resolved is path with every symlink followed ("" when it cannot be
+// resolved, e.g. in the middle of a swap).
+func resolved(path string) string {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	return p
 }
 
 // Close shuts listeners down gracefully (in-flight requests finish within
