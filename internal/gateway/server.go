@@ -282,7 +282,7 @@ func (s *Server) Start() error {
 				Reload:  s.Reload,
 				Bans:    storeBans{st: s.shared, pub: s.bus},
 			}),
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: config.DefaultReadHeaderTimeout,
 		}
 		go func() {
 			if err := s.adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
