@@ -413,7 +413,7 @@ apis:
 		t.Fatalf("ban of 2s ended after %v", waited)
 	}
 	b, _ := os.ReadFile(n.events)
-	if !strings.Contains(string(b), `"type":"ban"`) || !strings.Contains(string(b), `"ban.auto"`) {
+	if !strings.Contains(string(b), `"type":"decision"`) || !strings.Contains(string(b), `"decision.add"`) || !strings.Contains(string(b), `"origin":"bans"`) {
 		t.Fatalf("no ban event in %s", b)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portcullis/portcullis/internal/decision"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/pipeline"
@@ -36,17 +38,42 @@ type Options struct {
 	Status func() any
 	// Reload reloads the configuration (POST /api/v1/reload); nil answers 404.
 	Reload func() error
-	// Bans lists and lifts bans (GET /api/v1/bans, DELETE
-	// /api/v1/bans/{key}); nil answers 404 there.
-	Bans Bans
+	// Decisions lists, takes and revokes decisions (GET and POST
+	// /api/v1/decisions, DELETE /api/v1/decisions/{key}; GET /api/v1/bans
+	// and DELETE /api/v1/bans/{key} are the same for older clients); nil
+	// answers 404 there.
+	Decisions Decisions
 }
 
-// Bans is the admin view of the shared store's bans.
-type Bans interface {
-	// List returns the active bans.
-	List(ctx context.Context) ([]store.Ban, error)
-	// Remove lifts the ban on key ("ip:203.0.113.7").
-	Remove(ctx context.Context, key string) error
+// Decisions is the admin view of the decisions in force.
+type Decisions interface {
+	// List returns the active decisions.
+	List(ctx context.Context) ([]store.Decision, error)
+	// Add takes a decision (origin "admin").
+	Add(ctx context.Context, r decision.Request) (store.Decision, error)
+	// Remove revokes the decision on key ("ip:203.0.113.7") and reports
+	// whether one was active.
+	Remove(ctx context.Context, key string) (bool, error)
+}
+
+// DecisionView is a decision as the admin API shows it: with its key.
+type DecisionView struct {
+	Key string `json:"key"`
+	store.Decision
+}
+
+// AddDecision is the body of POST /api/v1/decisions.
+type AddDecision struct {
+	Scope string `json:"scope"`
+	Value string `json:"value"`
+	Type  string `json:"type,omitempty"`
+	// Duration is a Go duration ("4h"); empty uses bans.duration,
+	// escalated for repeat offenders.
+	Duration string `json:"duration,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// Origin names who asks ("cli" from portcullis decisions); default
+	// "admin".
+	Origin string `json:"origin,omitempty"`
 }
 
 // Handler returns the admin plane's handler. Every answer carries an
@@ -110,33 +137,84 @@ func handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	})
-	api.HandleFunc("GET /api/v1/bans", func(w http.ResponseWriter, r *http.Request) {
-		if o.Bans == nil {
-			writeError(w, http.StatusNotFound, "bans are not available")
+	list := func(w http.ResponseWriter, r *http.Request) {
+		if o.Decisions == nil {
+			writeError(w, http.StatusNotFound, "decisions are not available")
 			return
 		}
-		bans, err := o.Bans.List(r.Context())
+		ds, err := o.Decisions.List(r.Context())
 		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "listing bans failed: the store is unavailable")
+			writeError(w, http.StatusServiceUnavailable, "listing decisions failed: the store is unavailable")
 			return
 		}
-		if bans == nil {
-			bans = []store.Ban{}
+		views := make([]DecisionView, 0, len(ds))
+		for _, d := range ds {
+			views = append(views, DecisionView{Key: d.Key(), Decision: d})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"bans": bans})
+		writeJSON(w, http.StatusOK, map[string]any{"decisions": views, "bans": views})
+	}
+	api.HandleFunc("GET /api/v1/decisions", list)
+	api.HandleFunc("GET /api/v1/bans", list)
+	api.HandleFunc("POST /api/v1/decisions", func(w http.ResponseWriter, r *http.Request) {
+		if o.Decisions == nil {
+			writeError(w, http.StatusNotFound, "decisions are not available")
+			return
+		}
+		var in AddDecision
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			writeError(w, http.StatusBadRequest, "the body must be a JSON object with scope, value, type, duration, reason: "+err.Error())
+			return
+		}
+		req := decision.Request{Scope: in.Scope, Value: in.Value, Type: in.Type, Reason: in.Reason, Origin: in.Origin}
+		if req.Type == "" {
+			req.Type = store.TypeBan
+		}
+		if req.Origin == "" {
+			req.Origin = "admin"
+		}
+		if req.Reason == "" {
+			req.Reason = "taken by an operator"
+		}
+		if in.Duration != "" {
+			d, err := time.ParseDuration(in.Duration)
+			if err != nil || d <= 0 {
+				writeError(w, http.StatusBadRequest, "duration must be a positive Go duration such as 90s, 4h")
+				return
+			}
+			req.Duration, req.Fixed = d, true
+		}
+		if _, err := decision.Validate(req.Scope, req.Value, req.Type); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		d, err := o.Decisions.Add(r.Context(), req)
+		switch {
+		case errors.Is(err, decision.ErrExempt):
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		case err != nil:
+			writeError(w, http.StatusServiceUnavailable, "taking the decision failed: the store is unavailable")
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"decision": DecisionView{Key: d.Key(), Decision: d}})
 	})
-	api.HandleFunc("DELETE /api/v1/bans/{key...}", func(w http.ResponseWriter, r *http.Request) {
-		if o.Bans == nil {
-			writeError(w, http.StatusNotFound, "bans are not available")
+	remove := func(w http.ResponseWriter, r *http.Request) {
+		if o.Decisions == nil {
+			writeError(w, http.StatusNotFound, "decisions are not available")
 			return
 		}
 		key := r.PathValue("key")
-		if err := o.Bans.Remove(r.Context(), key); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "removing the ban failed: the store is unavailable")
+		active, err := o.Decisions.Remove(r.Context(), key)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "removing the decision failed: "+err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "removed", "key": key})
-	})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "removed", "key": key, "was_active": active})
+	}
+	api.HandleFunc("DELETE /api/v1/decisions/{key...}", remove)
+	api.HandleFunc("DELETE /api/v1/bans/{key...}", remove)
 	mux.Handle("/api/", requireToken(o.Token, api))
 	return mux
 }

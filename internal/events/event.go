@@ -27,8 +27,11 @@ const (
 	TypeUpstream = "upstream"
 	// TypeConfigReload: a configuration reload succeeded or failed.
 	TypeConfigReload = "config.reload"
-	// TypeBan: a client was banned (auto-ban) or a ban was lifted.
-	TypeBan = "ban"
+	// TypeDecision: a decision (a ban or a throttle on an address, network,
+	// principal or API key) was taken or revoked, by the auto-ban, a
+	// detector, an operator or CrowdSec. Attrs "action" is "add" or
+	// "delete" and Attrs "decision" holds the decision.
+	TypeDecision = "decision"
 	// TypeStore: the shared store changed state (Redis became unreachable
 	// and the node fell back to local state, or Redis came back).
 	TypeStore = "store"

@@ -46,6 +46,12 @@ func (g *Gateway) buildRoute(i int) (*route, error) {
 		Path:          g.cfg.Path,
 		ResolveSecret: g.cfg.ResolveSecret,
 		ConnState:     listener.ConnState,
+		Global: func(key string) any {
+			if b, ok := g.cfg.Stages[key]; ok {
+				return b
+			}
+			return nil
+		},
 	}
 	if api.StripPrefix && api.PathPrefix != "/" {
 		b.StripPrefix = api.PathPrefix
@@ -71,6 +77,9 @@ func (g *Gateway) buildRoute(i int) (*route, error) {
 		}
 		if o, ok := st.(pipeline.EventObserver); ok {
 			r.observers = append(r.observers, o)
+		}
+		if o, ok := st.(pipeline.ExchangeObserver); ok {
+			r.exchangeObservers = append(r.exchangeObservers, o)
 		}
 		r.chain = append(r.chain, pipeline.Step{Stage: st})
 	}

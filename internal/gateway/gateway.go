@@ -70,9 +70,12 @@ type route struct {
 	prefix    string
 	chain     pipeline.Chain
 	observers []pipeline.EventObserver // stages that count this API's events
-	bodyLimit int64
-	upstream  *proxy.Upstream
-	ops       *openapi.Spec // the operation matcher; nil when the API declares none
+	// exchangeObservers are the stages that learn from this API's whole
+	// exchanges (detectors).
+	exchangeObservers []pipeline.ExchangeObserver
+	bodyLimit         int64
+	upstream          *proxy.Upstream
+	ops               *openapi.Spec // the operation matcher; nil when the API declares none
 }
 
 // New compiles cfg into a Gateway. It returns an error (and starts nothing)
@@ -243,6 +246,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out, rt := g.decide(ctx, x, r, sw)
 	evs := g.events(x, r, out)
 	g.observe(ctx, rt, evs)
+	g.observeExchange(ctx, rt, x, out, sw, evs)
 	if out.Denial != nil && !out.Written {
 		if out.Denial.Status == proxy.StatusClientClosedRequest {
 			sw.WriteHeader(proxy.StatusClientClosedRequest) // recorded, never seen
@@ -324,6 +328,35 @@ func (g *Gateway) observe(ctx context.Context, rt *route, evs []events.Event) {
 			if err := o.ObserveEvent(ctx, e); err != nil {
 				g.deps.Logger.Warn("counting a security event failed", "err", err, "request_id", e.RequestID)
 			}
+		}
+	}
+}
+
+// observeExchange hands the whole exchange to the stages that learn from
+// exchanges (detectors), synchronously, after observe: the first API's
+// stages observe what no API matched. A failure is logged; it never
+// changes the answer.
+func (g *Gateway) observeExchange(ctx context.Context, rt *route, x *pipeline.Exchange, out pipeline.Outcome, sw *statusWriter, evs []events.Event) {
+	if rt == nil {
+		if len(g.routes) == 0 {
+			return
+		}
+		rt = g.routes[0]
+	}
+	if len(rt.exchangeObservers) == 0 {
+		return
+	}
+	status := sw.status
+	if !out.Written && out.Denial != nil {
+		status = pipeline.NewProblem(out.Denial, "").Status
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	o := pipeline.Observed{X: x, Outcome: out, Status: status, Events: evs}
+	for _, ob := range rt.exchangeObservers {
+		if err := ob.ObserveExchange(ctx, o); err != nil {
+			g.deps.Logger.Warn("observing an exchange failed", "err", err, "request_id", x.ID)
 		}
 	}
 }

@@ -274,13 +274,13 @@ func (s *Server) Start() error {
 		s.adminLn = ln
 		s.adminSrv = &http.Server{
 			Handler: admin.Handler(admin.Options{
-				Token:   cfg.Admin.Token,
-				Metrics: s.metrics,
-				Store:   s.store,
-				Ready:   s.ready.Load,
-				Status:  s.status,
-				Reload:  s.Reload,
-				Bans:    storeBans{st: s.shared, pub: s.bus},
+				Token:     cfg.Admin.Token,
+				Metrics:   s.metrics,
+				Store:     s.store,
+				Ready:     s.ready.Load,
+				Status:    s.status,
+				Reload:    s.Reload,
+				Decisions: storeDecisions{s: s},
 			}),
 			ReadHeaderTimeout: config.DefaultReadHeaderTimeout,
 		}

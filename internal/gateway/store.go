@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/decision"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/store"
@@ -50,20 +51,30 @@ func openStore(cfg *config.Config, pub events.Publisher, m *metrics.Metrics, log
 	})
 }
 
-// storeBans adapts the shared store to the admin API's bans routes. A
-// removal is an event, like the ban it lifts.
-type storeBans struct {
-	st  store.Store
-	pub events.Publisher
+// storeDecisions adapts the shared store to the admin API's decisions
+// routes. Every decision taken or revoked there is an event (the audit log
+// chains them), with the policy (lengths, allowlist) of the current
+// configuration's bans block.
+type storeDecisions struct {
+	s *Server
 }
 
-func (b storeBans) List(ctx context.Context) ([]store.Ban, error) { return b.st.Bans(ctx) }
-
-func (b storeBans) Remove(ctx context.Context, key string) error {
-	if err := b.st.Unban(ctx, key); err != nil {
-		return err
+func (d storeDecisions) issuer() *decision.Issuer {
+	var p decision.Policy
+	if ps, ok := d.s.gw.Load().Config().Stages["bans"].(decision.PolicySource); ok {
+		p = ps.DecisionPolicy()
 	}
-	b.pub.Publish(events.Event{Type: "ban", Severity: events.SeverityInfo, Stage: "ban",
-		Rules: []string{"ban.removed"}, Reason: "ban lifted through the admin API", Attrs: map[string]any{"key": key}})
-	return nil
+	return decision.NewIssuer(d.s.shared, d.s.bus, d.s.now, p)
+}
+
+func (d storeDecisions) List(ctx context.Context) ([]store.Decision, error) {
+	return d.s.shared.Decisions(ctx)
+}
+
+func (d storeDecisions) Add(ctx context.Context, r decision.Request) (store.Decision, error) {
+	return d.issuer().Issue(ctx, r)
+}
+
+func (d storeDecisions) Remove(ctx context.Context, key string) (bool, error) {
+	return d.issuer().Revoke(ctx, key, "admin", "revoked through the admin API")
 }

@@ -59,6 +59,11 @@ type Exchange struct {
 	Proven Locations
 	// Principal is the authenticated caller; nil means anonymous.
 	Principal *Principal
+	// Claimed is the account the request claims to act for before (or
+	// without) proof: the key id of a presented API key, the login name
+	// of a login request. authn and detect set it; detectors read it to
+	// count failed authentications per account. "" when none.
+	Claimed string
 	// BodyLimit is the most bytes Body will read; zero or less means
 	// unlimited. The gateway sets it from the route's limits before any
 	// stage runs.

@@ -68,6 +68,11 @@ type Build struct {
 	// ConnState returns the client TLS connection state of a request, nil
 	// for plain connections (mTLS identity).
 	ConnState func(*http.Request) *tls.ConnectionState
+	// Global returns the top-level block of a config key, nil when the
+	// config has none: for a stage that depends on another stage's
+	// settings without importing its package (detectors read the bans
+	// block's decision policy through an interface).
+	Global func(key string) any
 }
 
 // Module is one entry of the stage registry (internal/stage): a stage id,
@@ -179,6 +184,31 @@ type BodyLimiter interface {
 // path of denied requests.
 type EventObserver interface {
 	ObserveEvent(ctx context.Context, e events.Event) error
+}
+
+// ExchangeObserver is implemented by stages that learn from whole
+// exchanges, allowed ones included (behavioural detectors count 404s from
+// the upstream, failed logins, a principal's volume). The gateway calls
+// ObserveExchange synchronously once per exchange, after the outcome is
+// known and before a denial is written, with the status answered (or to
+// be answered) and the exchange's security events. Exchanges that matched
+// no API go to the first API's chain. A route without such a stage pays
+// nothing. It must be quick: it runs on every request's path.
+type ExchangeObserver interface {
+	ObserveExchange(ctx context.Context, o Observed) error
+}
+
+// Observed is what an ExchangeObserver sees of one exchange.
+type Observed struct {
+	// X is the exchange (read only).
+	X *Exchange
+	// Outcome is what became of it.
+	Outcome Outcome
+	// Status is the HTTP status answered to the client (for a proxied
+	// exchange, the upstream's).
+	Status int
+	// Events are the exchange's security events.
+	Events []events.Event
 }
 
 // OperationNamer is implemented by config blocks that name operations

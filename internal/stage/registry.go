@@ -25,13 +25,14 @@ import (
 // a stage reads what an earlier one wrote: ratelimit.principal and authz
 // read authn's principal; waf skips the values validate proved by type.
 var Registry = []pipeline.Module{
-	ratelimit.BanModule,       // ban: refuse banned clients first
-	ipfilter.Module,           // ipfilter
-	limits.Module,             // limits.request
-	ratelimit.IPModule,        // ratelimit.ip
-	authn.Module,              // authn
-	ratelimit.PrincipalModule, // ratelimit.principal
-	authz.Module,              // authz
-	validate.Module,           // validate
-	waf.Module,                // waf
+	ratelimit.BanModule,          // ban: enforce decisions on the client first
+	ipfilter.Module,              // ipfilter
+	limits.Module,                // limits.request
+	ratelimit.IPModule,           // ratelimit.ip
+	authn.Module,                 // authn
+	ratelimit.BanPrincipalModule, // ban.principal: decisions on the principal and its key
+	ratelimit.PrincipalModule,    // ratelimit.principal
+	authz.Module,                 // authz
+	validate.Module,              // validate
+	waf.Module,                   // waf
 }

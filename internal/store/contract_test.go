@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -306,55 +308,151 @@ func runContract(t *testing.T, open opener) {
 		}
 	})
 
-	t.Run("bans", func(t *testing.T) {
+	t.Run("decisions", func(t *testing.T) {
 		c := newClock(t0)
 		s := open(t, c.Now)
-		b, err := s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "auth failures")
-		if err != nil {
+		d1 := Decision{Scope: ScopeIP, Value: "1.2.3.4", Type: TypeBan, Until: t0.Add(time.Minute), Created: t0,
+			Reason: "auth failures", Origin: "bans", Strikes: 1, ID: "e1"}
+		d2 := Decision{Scope: ScopePrincipal, Value: "mallory", Type: TypeThrottle, Until: t0.Add(2 * time.Minute), Created: t0, Origin: "cli"}
+		d3 := Decision{Scope: ScopeRange, Value: "198.51.100.0/24", Type: TypeBan, Until: t0.Add(3 * time.Minute), Created: t0, Origin: "admin"}
+		for _, d := range []Decision{d1, d2, d3} {
+			if err := s.Decide(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// An already ended decision is not stored.
+		if err := s.Decide(ctx, Decision{Scope: ScopeIP, Value: "9.9.9.9", Type: TypeBan, Until: t0}); err != nil {
 			t.Fatal(err)
 		}
-		if b.Strikes != 1 || !b.Until.Equal(t0.Add(time.Minute)) || b.Reason != "auth failures" || b.Key != "ip:1.2.3.4" {
-			t.Fatalf("ban: got %+v", b)
+		got, err := s.Lookup(ctx, []string{"ip:1.2.3.4", "principal:mallory", "ip:9.9.9.9"}, netip.Addr{})
+		if err != nil || len(got) != 2 || got[0] != d1 || got[1] != d2 {
+			t.Fatalf("lookup: got %+v, %v, want d1 and d2 exactly", got, err)
 		}
-		if _, err := s.Ban(ctx, "ip:5.6.7.8", c.Now().Add(2*time.Minute), "waf"); err != nil {
+		got, _ = s.Lookup(ctx, []string{"ip:198.51.100.9"}, netip.MustParseAddr("198.51.100.9"))
+		if len(got) != 1 || got[0] != d3 {
+			t.Fatalf("lookup in range: got %+v, want d3", got)
+		}
+		if got, _ := s.Lookup(ctx, []string{"ip:198.51.101.9"}, netip.MustParseAddr("198.51.101.9")); len(got) != 0 {
+			t.Fatalf("lookup outside the range: got %+v, want none", got)
+		}
+		list, err := s.Decisions(ctx)
+		if err != nil || len(list) != 3 || list[0] != d1 || list[1] != d2 || list[2] != d3 {
+			t.Fatalf("decisions: got %+v, %v", list, err)
+		}
+		c.Add(time.Minute) // d1 ends
+		if got, _ := s.Lookup(ctx, []string{"ip:1.2.3.4"}, netip.Addr{}); len(got) != 0 {
+			t.Fatalf("after expiry: got %+v, want none", got)
+		}
+		if list, _ := s.Decisions(ctx); len(list) != 2 || list[0] != d2 {
+			t.Fatalf("decisions after expiry: got %+v", list)
+		}
+		// Replacing keeps one decision per key.
+		d2b := d2
+		d2b.Type, d2b.Until = TypeBan, c.Now().Add(time.Hour)
+		if err := s.Decide(ctx, d2b); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := s.Banned(ctx, "ip:1.2.3.4")
-		if err != nil || !ok || got.Strikes != 1 {
-			t.Fatalf("banned: got %+v, %v, %v, want strike 1", got, ok, err)
+		if got, _ := s.Lookup(ctx, []string{"principal:mallory"}, netip.Addr{}); len(got) != 1 || got[0] != d2b {
+			t.Fatalf("replaced: got %+v, want %+v", got, d2b)
 		}
-		if _, ok, _ := s.Banned(ctx, "ip:9.9.9.9"); ok {
-			t.Fatalf("other key: got banned, want not")
+		if ok, err := s.Revoke(ctx, "range:198.51.100.0/24"); !ok || err != nil {
+			t.Fatalf("revoke: got %v, %v, want true", ok, err)
 		}
-		list, err := s.Bans(ctx)
-		if err != nil || len(list) != 2 || list[0].Key != "ip:1.2.3.4" || list[1].Key != "ip:5.6.7.8" {
-			t.Fatalf("bans: got %+v, %v", list, err)
+		if ok, _ := s.Revoke(ctx, "range:198.51.100.0/24"); ok {
+			t.Fatalf("revoke again: got true, want false")
 		}
-		c.Add(time.Minute) // first ban ends
-		if _, ok, _ := s.Banned(ctx, "ip:1.2.3.4"); ok {
-			t.Fatalf("after expiry: got banned, want not")
+		if got, _ := s.Lookup(ctx, nil, netip.MustParseAddr("198.51.100.9")); len(got) != 0 {
+			t.Fatalf("revoked range: got %+v, want none", got)
 		}
-		if list, _ := s.Bans(ctx); len(list) != 1 || list[0].Key != "ip:5.6.7.8" {
-			t.Fatalf("bans after expiry: got %+v", list)
+		if list, _ := s.Decisions(ctx); len(list) != 1 || list[0] != d2b {
+			t.Fatalf("decisions after revoke: got %+v", list)
 		}
-		b, _ = s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "again")
-		if b.Strikes != 2 {
-			t.Fatalf("second ban: got strikes %d, want 2", b.Strikes)
+	})
+
+	t.Run("sightings count distinct members in a sliding window", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		sight := func(member, ref string) Window {
+			t.Helper()
+			w, err := s.Sight(ctx, []Sighting{{Key: "k", Member: member, Ref: ref, Window: 10 * time.Second, Keep: 3, Refs: 2, Members: true}})
+			if err != nil || len(w) != 1 {
+				t.Fatalf("sight: %v, %v", w, err)
+			}
+			slices.Sort(w[0].Members)
+			return w[0]
 		}
-		if err := s.Unban(ctx, "ip:1.2.3.4"); err != nil {
-			t.Fatal(err)
+		eq := func(what string, got Window, count int64, refs, members []string) {
+			t.Helper()
+			if got.Count != count || !slices.Equal(got.Refs, refs) || !slices.Equal(got.Members, members) {
+				t.Fatalf("%s: got %+v, want count %d refs %v members %v", what, got, count, refs, members)
+			}
 		}
-		if _, ok, _ := s.Banned(ctx, "ip:1.2.3.4"); ok {
-			t.Fatalf("after unban: got banned, want not")
+		eq("first", sight("alice", "r1"), 1, []string{"r1"}, []string{"alice"})
+		c.Add(time.Second)
+		eq("same member", sight("alice", "r2"), 1, []string{"r2", "r1"}, []string{"alice"})
+		c.Add(time.Second)
+		eq("second member", sight("bob", "r3"), 2, []string{"r3", "r2"}, []string{"alice", "bob"})
+		c.Add(time.Second)
+		eq("third member", sight("carol", "r4"), 3, []string{"r4", "r3"}, []string{"alice", "bob", "carol"})
+		c.Add(time.Second)
+		// Keep 3: the oldest member (alice, last seen at 1s) goes.
+		eq("capped", sight("dave", "r5"), 3, []string{"r5", "r4"}, []string{"bob", "carol", "dave"})
+		c.Add(9 * time.Second) // 13s: bob (2s) and carol (3s) are out of the window
+		eq("slid", sight("erin", "r6"), 2, []string{"r6", "r5"}, []string{"dave", "erin"})
+		c.Add(time.Hour)
+		eq("expired", sight("frank", ""), 1, []string{"frank"}, []string{"frank"})
+	})
+
+	t.Run("sightings are batched and independent", func(t *testing.T) {
+		c := newClock(t0)
+		s := open(t, c.Now)
+		ws, err := s.Sight(ctx, []Sighting{
+			{Key: "a", Member: "r1", Window: time.Minute, Keep: 10, Refs: 5},
+			{Key: "b", Member: "x", Ref: "r1", Window: time.Minute, Keep: 10},
+		})
+		if err != nil || len(ws) != 2 || ws[0].Count != 1 || !slices.Equal(ws[0].Refs, []string{"r1"}) || ws[1].Count != 1 || ws[1].Refs != nil {
+			t.Fatalf("batch: got %+v, %v", ws, err)
 		}
-		b, _ = s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "third")
-		if b.Strikes != 3 {
-			t.Fatalf("ban after unban: got strikes %d, want 3", b.Strikes)
+		ws, _ = s.Sight(ctx, []Sighting{{Key: "a", Member: "r2", Window: time.Minute, Keep: 10, Refs: 5}})
+		if ws[0].Count != 2 || !slices.Equal(ws[0].Refs, []string{"r2", "r1"}) {
+			t.Fatalf("a again: got %+v", ws)
 		}
-		c.Add(time.Minute + StrikeMemory)
-		b, _ = s.Ban(ctx, "ip:1.2.3.4", c.Now().Add(time.Minute), "forgotten")
-		if b.Strikes != 1 {
-			t.Fatalf("ban after strike memory: got strikes %d, want 1", b.Strikes)
+		if _, err := s.Sight(ctx, []Sighting{{Key: "a", Member: "x", Keep: 1}}); err == nil {
+			t.Fatal("zero window: got nil error, want one")
+		}
+	})
+
+	t.Run("meter folds past buckets into an ewma baseline", func(t *testing.T) {
+		c := newClock(time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC))
+		s := open(t, c.Now)
+		meter := func() Meter {
+			t.Helper()
+			m, err := s.Meter(ctx, "p", time.Minute, 0.5, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		for i := int64(1); i <= 4; i++ {
+			if m := meter(); m.Count != i || m.Buckets != 0 || m.Baseline != 0 {
+				t.Fatalf("first bucket %d: got %+v", i, m)
+			}
+		}
+		c.Add(time.Minute) // bucket 2: baseline = 4 (the first bucket's count)
+		if m := meter(); m.Count != 1 || m.Buckets != 1 || m.Baseline != 4 || !m.Start.Equal(c.Now()) {
+			t.Fatalf("second bucket: got %+v, want count 1, 1 bucket, baseline 4", m)
+		}
+		meter()                // 2 in bucket 2
+		c.Add(3 * time.Minute) // bucket 5: fold 2 (0.5*2+0.5*4=3), then two empty buckets (0.75)
+		if m := meter(); m.Count != 1 || m.Buckets != 4 || m.Baseline != 0.75 {
+			t.Fatalf("after empty buckets: got %+v, want count 1, 4 buckets, baseline 0.75", m)
+		}
+		if _, err := s.Meter(ctx, "p", time.Minute, 0, 0); err == nil {
+			t.Fatal("alpha 0: got nil error, want one")
+		}
+		c.Add(2 * time.Hour) // forgotten after the ttl
+		if m := meter(); m.Count != 1 || m.Buckets != 0 {
+			t.Fatalf("after ttl: got %+v, want a fresh meter", m)
 		}
 	})
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -253,33 +254,35 @@ func (f *Fallback) SetNX(ctx context.Context, key string, ttl time.Duration) (bo
 	return do(f, func(s Store) (bool, error) { return s.SetNX(ctx, key, ttl) })
 }
 
-// Ban implements Store.
-func (f *Fallback) Ban(ctx context.Context, key string, until time.Time, reason string) (Ban, error) {
-	return do(f, func(s Store) (Ban, error) { return s.Ban(ctx, key, until, reason) })
-}
-
-// Banned implements Store.
-func (f *Fallback) Banned(ctx context.Context, key string) (Ban, bool, error) {
-	type r struct {
-		b  Ban
-		ok bool
-	}
-	v, err := do(f, func(s Store) (r, error) {
-		b, ok, err := s.Banned(ctx, key)
-		return r{b, ok}, err
-	})
-	return v.b, v.ok, err
-}
-
-// Unban implements Store.
-func (f *Fallback) Unban(ctx context.Context, key string) error {
-	_, err := do(f, func(s Store) (struct{}, error) { return struct{}{}, s.Unban(ctx, key) })
+// Decide implements Store.
+func (f *Fallback) Decide(ctx context.Context, d Decision) error {
+	_, err := do(f, func(s Store) (struct{}, error) { return struct{}{}, s.Decide(ctx, d) })
 	return err
 }
 
-// Bans implements Store.
-func (f *Fallback) Bans(ctx context.Context) ([]Ban, error) {
-	return do(f, func(s Store) ([]Ban, error) { return s.Bans(ctx) })
+// Lookup implements Store.
+func (f *Fallback) Lookup(ctx context.Context, keys []string, ip netip.Addr) ([]Decision, error) {
+	return do(f, func(s Store) ([]Decision, error) { return s.Lookup(ctx, keys, ip) })
+}
+
+// Revoke implements Store.
+func (f *Fallback) Revoke(ctx context.Context, key string) (bool, error) {
+	return do(f, func(s Store) (bool, error) { return s.Revoke(ctx, key) })
+}
+
+// Decisions implements Store.
+func (f *Fallback) Decisions(ctx context.Context) ([]Decision, error) {
+	return do(f, func(s Store) ([]Decision, error) { return s.Decisions(ctx) })
+}
+
+// Sight implements Store.
+func (f *Fallback) Sight(ctx context.Context, ss []Sighting) ([]Window, error) {
+	return do(f, func(s Store) ([]Window, error) { return s.Sight(ctx, ss) })
+}
+
+// Meter implements Store.
+func (f *Fallback) Meter(ctx context.Context, key string, bucket time.Duration, alpha float64, ttl time.Duration) (Meter, error) {
+	return do(f, func(s Store) (Meter, error) { return s.Meter(ctx, key, bucket, alpha, ttl) })
 }
 
 // Get implements Store.

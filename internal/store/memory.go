@@ -3,14 +3,15 @@ package store
 import (
 	"context"
 	"hash/maphash"
+	"net/netip"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 )
 
-// StrikeMemory is how long a store remembers a key's ban strikes after its
-// last ban ended, so that a client banned again within it gets a longer ban.
+// StrikeMemory is how long strikes (decisions taken against one key) are
+// remembered, so that a client banned again within it gets a longer ban.
 const StrikeMemory = 7 * 24 * time.Hour
 
 // memShards is the number of independently locked shards of a Memory store.
@@ -32,8 +33,13 @@ type Memory struct {
 	seed   maphash.Seed
 	shards [memShards]memShard
 
-	banMu sync.Mutex
-	bans  map[string]*banRecord
+	decMu     sync.Mutex
+	decisions map[string]Decision
+
+	sightMu sync.Mutex
+	windows map[string]*window
+	meters  map[string]*meter
+	writes  int
 }
 
 var _ Store = (*Memory)(nil)
@@ -62,18 +68,14 @@ type quotaCount struct {
 	used  int64
 }
 
-type banRecord struct {
-	Ban
-	forget time.Time // when the strike count is forgotten
-}
-
 // NewMemory returns an empty Memory store whose expiry and limits follow
 // now. A nil now uses time.Now.
 func NewMemory(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Memory{now: now, seed: maphash.MakeSeed(), bans: map[string]*banRecord{}}
+	m := &Memory{now: now, seed: maphash.MakeSeed(), decisions: map[string]Decision{},
+		windows: map[string]*window{}, meters: map[string]*meter{}}
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.gcra = map[string]timed[int64]{}
@@ -357,86 +359,240 @@ func (m *Memory) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-// Ban bans key until the given time and counts a strike. Strikes are kept
-// for StrikeMemory after the ban ends.
-func (m *Memory) Ban(_ context.Context, key string, until time.Time, reason string) (Ban, error) {
-	now := m.now()
-	m.banMu.Lock()
-	defer m.banMu.Unlock()
-	m.sweepBans(now)
-	r, ok := m.bans[key]
-	if !ok {
-		r = &banRecord{Ban: Ban{Key: key}}
-		m.bans[key] = r
-	}
-	r.Strikes++
-	r.Until = time.UnixMicro(until.UnixMicro()).UTC()
-	r.Reason = reason
-	r.forget = until.Add(StrikeMemory)
-	return r.Ban, nil
-}
-
-// Banned returns the active ban for key, if any.
-func (m *Memory) Banned(_ context.Context, key string) (Ban, bool, error) {
-	now := m.now()
-	m.banMu.Lock()
-	defer m.banMu.Unlock()
-	r, ok := m.bans[key]
-	if !ok || !now.Before(r.Until) {
-		return Ban{}, false, nil
-	}
-	return r.Ban, true, nil
-}
-
-// Unban lifts the ban on key and keeps its strike count.
-func (m *Memory) Unban(_ context.Context, key string) error {
-	now := m.now()
-	m.banMu.Lock()
-	defer m.banMu.Unlock()
-	if r, ok := m.bans[key]; ok && now.Before(r.Until) {
-		r.Until = time.UnixMicro(now.UnixMicro()).UTC()
-		r.forget = now.Add(StrikeMemory)
-	}
-	return nil
-}
-
-// Bans lists active bans, soonest to end first.
-func (m *Memory) Bans(_ context.Context) ([]Ban, error) {
-	now := m.now()
-	m.banMu.Lock()
-	defer m.banMu.Unlock()
-	m.sweepBans(now)
-	out := []Ban{}
-	for _, r := range m.bans {
-		if now.Before(r.Until) {
-			out = append(out, r.Ban)
-		}
-	}
-	sortBans(out)
-	return out, nil
-}
-
-func (m *Memory) sweepBans(now time.Time) {
-	for k, r := range m.bans {
-		if !now.Before(r.forget) {
-			delete(m.bans, k)
-		}
-	}
-}
-
-func sortBans(b []Ban) {
-	sort.Slice(b, func(i, j int) bool {
-		if !b[i].Until.Equal(b[j].Until) {
-			return b[i].Until.Before(b[j].Until)
-		}
-		return b[i].Key < b[j].Key
-	})
-}
-
 // expiry is now+ttl in ns, or 0 (never) when ttl <= 0.
 func expiry(now int64, ttl time.Duration) int64 {
 	if ttl <= 0 {
 		return 0
 	}
 	return now + int64(ttl)
+}
+
+// Decide stores d until d.Until.
+func (m *Memory) Decide(_ context.Context, d Decision) error {
+	now := m.now()
+	if !d.Until.After(now) {
+		return nil
+	}
+	d.Until = time.UnixMicro(d.Until.UnixMicro()).UTC()
+	d.Created = time.UnixMicro(d.Created.UnixMicro()).UTC()
+	m.decMu.Lock()
+	defer m.decMu.Unlock()
+	m.sweepDecisions(now)
+	m.decisions[d.Key()] = d
+	return nil
+}
+
+// Lookup returns the active decisions among keys and on ranges holding ip.
+func (m *Memory) Lookup(_ context.Context, keys []string, ip netip.Addr) ([]Decision, error) {
+	now := m.now()
+	m.decMu.Lock()
+	defer m.decMu.Unlock()
+	var out []Decision
+	for _, k := range keys {
+		if d, ok := m.decisions[k]; ok && now.Before(d.Until) {
+			out = append(out, d)
+		}
+	}
+	if ip.IsValid() {
+		for _, d := range m.decisions {
+			if d.Scope == ScopeRange && now.Before(d.Until) && rangeContains(d.Value, ip) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Revoke ends the decision on key.
+func (m *Memory) Revoke(_ context.Context, key string) (bool, error) {
+	now := m.now()
+	m.decMu.Lock()
+	defer m.decMu.Unlock()
+	d, ok := m.decisions[key]
+	delete(m.decisions, key)
+	return ok && now.Before(d.Until), nil
+}
+
+// Decisions lists the active decisions, soonest to end first.
+func (m *Memory) Decisions(_ context.Context) ([]Decision, error) {
+	now := m.now()
+	m.decMu.Lock()
+	defer m.decMu.Unlock()
+	m.sweepDecisions(now)
+	out := make([]Decision, 0, len(m.decisions))
+	for _, d := range m.decisions {
+		out = append(out, d)
+	}
+	sortDecisions(out)
+	return out, nil
+}
+
+func (m *Memory) sweepDecisions(now time.Time) {
+	for k, d := range m.decisions {
+		if !now.Before(d.Until) {
+			delete(m.decisions, k)
+		}
+	}
+}
+
+// window is one sliding window: members with when they were last seen,
+// refs with when they were added (µs since epoch, as in Redis).
+type window struct {
+	members map[string]int64
+	refs    []seen
+	exp     int64
+}
+
+type seen struct {
+	v string
+	t int64
+}
+
+type meter struct {
+	start, count, buckets int64
+	base                  float64
+	exp                   int64
+}
+
+// Sight adds each sighting to its window.
+func (m *Memory) Sight(_ context.Context, ss []Sighting) ([]Window, error) {
+	if err := checkSightings(ss); err != nil {
+		return nil, err
+	}
+	now := m.now().UnixMicro()
+	m.sightMu.Lock()
+	defer m.sightMu.Unlock()
+	m.sweepSightings(now)
+	out := make([]Window, len(ss))
+	for i, s := range ss {
+		w := m.windows[s.Key]
+		if w == nil {
+			w = &window{members: map[string]int64{}}
+			m.windows[s.Key] = w
+		}
+		from := now - s.Window.Microseconds()
+		w.members[s.Member] = now
+		for k, t := range w.members {
+			if t <= from {
+				delete(w.members, k)
+			}
+		}
+		if len(w.members) > s.Keep {
+			// Drop the oldest (ties by member, as Redis orders them).
+			all := make([]seen, 0, len(w.members))
+			for k, t := range w.members {
+				all = append(all, seen{k, t})
+			}
+			slices.SortFunc(all, func(a, b seen) int {
+				if a.t != b.t {
+					return int(a.t - b.t)
+				}
+				return strings.Compare(a.v, b.v)
+			})
+			for _, e := range all[:len(all)-s.Keep] {
+				delete(w.members, e.v)
+			}
+		}
+		if s.Ref != "" && s.Ref != s.Member {
+			w.refs = append(w.refs, seen{s.Ref, now})
+		}
+		keepRefs := w.refs[:0]
+		for _, r := range w.refs {
+			if r.t > from {
+				keepRefs = append(keepRefs, r)
+			}
+		}
+		w.refs = keepRefs
+		if len(w.refs) > s.Keep {
+			w.refs = append(w.refs[:0], w.refs[len(w.refs)-s.Keep:]...)
+		}
+		w.exp = now + s.Window.Microseconds()
+		win := Window{Count: int64(len(w.members))}
+		if s.Refs > 0 {
+			win.Refs = newestRefs(w, s)
+		}
+		if s.Members {
+			for k := range w.members {
+				win.Members = append(win.Members, k)
+			}
+		}
+		out[i] = win
+	}
+	return out, nil
+}
+
+// newestRefs returns up to s.Refs refs of w, newest first: its refs, or
+// its members when members are their own evidence.
+func newestRefs(w *window, s Sighting) []string {
+	var all []seen
+	if s.Ref != "" && s.Ref != s.Member {
+		all = append(all, w.refs...)
+	} else {
+		for k, t := range w.members {
+			all = append(all, seen{k, t})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b seen) int {
+		if a.t != b.t {
+			return int(b.t - a.t)
+		}
+		return strings.Compare(b.v, a.v)
+	})
+	if len(all) > s.Refs {
+		all = all[:s.Refs]
+	}
+	out := make([]string, len(all))
+	for i, e := range all {
+		out[i] = e.v
+	}
+	return out
+}
+
+// Meter counts one event for key against its baseline.
+func (m *Memory) Meter(_ context.Context, key string, bucket time.Duration, alpha float64, ttl time.Duration) (Meter, error) {
+	if err := checkMeter(bucket, alpha); err != nil {
+		return Meter{}, err
+	}
+	t := m.now()
+	now := t.UnixMicro()
+	b := bucket.Microseconds()
+	start := now - now%b
+	m.sightMu.Lock()
+	defer m.sightMu.Unlock()
+	m.sweepSightings(now)
+	mt := m.meters[key]
+	if mt == nil || (mt.exp != 0 && mt.exp <= now) {
+		mt = &meter{start: start}
+		m.meters[key] = mt
+	}
+	if mt.start < start {
+		mt.base, mt.buckets = fold(mt.base, mt.buckets, mt.count, mt.start, start, b, alpha)
+		mt.start, mt.count = start, 0
+	}
+	mt.count++
+	mt.exp = 0
+	if ttl > 0 {
+		mt.exp = now + ttl.Microseconds()
+	}
+	return Meter{Count: mt.count, Baseline: mt.base, Buckets: mt.buckets, Start: time.UnixMicro(mt.start).UTC()}, nil
+}
+
+// sweepSightings drops expired windows and meters every sweepEvery calls
+// (now in µs).
+func (m *Memory) sweepSightings(now int64) {
+	m.writes++
+	if m.writes < sweepEvery {
+		return
+	}
+	m.writes = 0
+	for k, w := range m.windows {
+		if w.exp <= now {
+			delete(m.windows, k)
+		}
+	}
+	for k, mt := range m.meters {
+		if mt.exp != 0 && mt.exp <= now {
+			delete(m.meters, k)
+		}
+	}
 }

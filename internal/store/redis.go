@@ -23,8 +23,8 @@ import (
 // Keys also get a Redis expiry, so Redis forgets what no node needs any
 // more.
 //
-// The scripts touch the keys they are given plus, for Bans, the ban records
-// named in the ban index: fine on a single Redis or a replicated one, not on
+// The scripts touch the keys they are given plus, for Decisions, the
+// decision records named in the decision index: fine on a single Redis or a replicated one, not on
 // Redis Cluster.
 type Redis struct {
 	c      redis.UniversalClient
@@ -643,129 +643,6 @@ func (r *Redis) Delete(ctx context.Context, key string) error {
 		return r.fail(ctx, "delete", err)
 	}
 	return nil
-}
-
-// A ban is a hash (u: until, r: reason, s: strikes, f: when the strikes are
-// forgotten; times in µs) plus a member of the ban index, a sorted set
-// scored by until, which Bans reads.
-var scriptBan = redis.NewScript(luaFmt + `
-local now = tonumber(ARGV[1])
-local untl = tonumber(ARGV[2])
-local forget = untl + tonumber(ARGV[4])
-local f = redis.call('HGET', KEYS[1], 'f')
-if f and tonumber(f) <= now then redis.call('DEL', KEYS[1]) end
-local s = redis.call('HINCRBY', KEYS[1], 's', 1)
-redis.call('HSET', KEYS[1], 'u', fmt(untl), 'r', ARGV[3], 'f', fmt(forget))
-local ttl = math.ceil((forget - now) / 1000)
-if ttl < 1 then ttl = 1 end
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-if untl > now then
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
-else
-  redis.call('ZREM', KEYS[2], ARGV[5])
-end
-return s
-`)
-
-// Ban bans key until the given time and counts a strike. Strikes are kept
-// for StrikeMemory after the ban ends.
-func (r *Redis) Ban(ctx context.Context, key string, until time.Time, reason string) (Ban, error) {
-	u := until.UnixMicro()
-	s, err := scriptBan.Run(ctx, r.c, []string{r.banKey(key), r.prefix + "bans"},
-		micros(r.now().UnixMicro()), micros(u), reason, StrikeMemory.Microseconds(), key).Int64()
-	if err != nil {
-		return Ban{}, r.fail(ctx, "ban", err)
-	}
-	return Ban{Key: key, Until: time.UnixMicro(u).UTC(), Reason: reason, Strikes: int(s)}, nil
-}
-
-func (r *Redis) banKey(key string) string { return r.prefix + "ban:" + key }
-
-// Banned returns the active ban for key, if any.
-func (r *Redis) Banned(ctx context.Context, key string) (Ban, bool, error) {
-	v, err := r.c.HMGet(ctx, r.banKey(key), "u", "r", "s").Result()
-	if err != nil {
-		return Ban{}, false, r.fail(ctx, "banned", err)
-	}
-	b, ok := parseBan(key, v[0], v[1], v[2])
-	if !ok || !r.now().Before(b.Until) {
-		return Ban{}, false, nil
-	}
-	return b, true, nil
-}
-
-func parseBan(key string, u, reason, strikes any) (Ban, bool) {
-	us, ok := u.(string)
-	if !ok {
-		return Ban{}, false
-	}
-	until, err := strconv.ParseInt(us, 10, 64)
-	if err != nil {
-		return Ban{}, false
-	}
-	b := Ban{Key: key, Until: time.UnixMicro(until).UTC()}
-	b.Reason, _ = reason.(string)
-	if s, ok := strikes.(string); ok {
-		b.Strikes, _ = strconv.Atoi(s)
-	}
-	return b, true
-}
-
-var scriptUnban = redis.NewScript(luaFmt + `
-local now = tonumber(ARGV[1])
-local u = redis.call('HGET', KEYS[1], 'u')
-if u and tonumber(u) > now then
-  local forget = now + tonumber(ARGV[2])
-  redis.call('HSET', KEYS[1], 'u', ARGV[1], 'f', fmt(forget))
-  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000))
-end
-redis.call('ZREM', KEYS[2], ARGV[3])
-return 1
-`)
-
-// Unban lifts the ban on key and keeps its strike count.
-func (r *Redis) Unban(ctx context.Context, key string) error {
-	err := scriptUnban.Run(ctx, r.c, []string{r.banKey(key), r.prefix + "bans"},
-		micros(r.now().UnixMicro()), StrikeMemory.Microseconds(), key).Err()
-	if err != nil {
-		return r.fail(ctx, "unban", err)
-	}
-	return nil
-}
-
-var scriptBans = redis.NewScript(`
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-local out = {}
-for _, m in ipairs(members) do
-  local h = redis.call('HMGET', ARGV[2] .. m, 'u', 'r', 's')
-  if h[1] and tonumber(h[1]) > now then
-    table.insert(out, m)
-    table.insert(out, h[1])
-    table.insert(out, h[2] or '')
-    table.insert(out, h[3] or '0')
-  end
-end
-return out
-`)
-
-// Bans lists active bans, soonest to end first.
-func (r *Redis) Bans(ctx context.Context) ([]Ban, error) {
-	v, err := scriptBans.Run(ctx, r.c, []string{r.prefix + "bans"},
-		micros(r.now().UnixMicro()), r.prefix+"ban:").StringSlice()
-	if err != nil {
-		return nil, r.fail(ctx, "bans", err)
-	}
-	out := make([]Ban, 0, len(v)/4)
-	for i := 0; i+3 < len(v); i += 4 {
-		if b, ok := parseBan(v[i], v[i+1], v[i+2], v[i+3]); ok {
-			out = append(out, b)
-		}
-	}
-	sortBans(out)
-	return out, nil
 }
 
 // replyInts converts a script's array reply of integers or decimal strings.

@@ -1,5 +1,6 @@
 // Package store is the state Portcullis nodes share: rate limits (GCRA),
-// quotas, bans, counters, distinct-member sets, replay nonces and small
+// quotas, decisions (bans and throttles), counters, distinct-member sets,
+// detectors' sliding windows and baselines, replay nonces and small
 // key/value records. The memory store serves a single node and needs
 // nothing; the Redis store is shared by every node of a fleet. Every
 // operation is atomic in both.
@@ -50,15 +51,6 @@ type QuotaResult struct {
 	Reset time.Time
 }
 
-// Ban is one banned key.
-type Ban struct {
-	Key    string    `json:"key"`
-	Until  time.Time `json:"until"`
-	Reason string    `json:"reason,omitempty"`
-	// Strikes is how many times the key has been banned (for escalation).
-	Strikes int `json:"strikes"`
-}
-
 // Check is one entry of an AllowAll call: a GCRA Limit on Key, or, when
 // Max is above zero, a quota of Max units per Period on Key.
 type Check struct {
@@ -94,8 +86,8 @@ type Outcome struct {
 var ErrUnavailable = errors.New("store unavailable")
 
 // The store's contract is split into the roles its consumers play, so that
-// each takes only what it uses (the rate limiter a Limiter, the auto-ban
-// Bans and Counter, API keys a KV). Store is all of them; Memory, Redis and
+// each takes only what it uses (the rate limiter a Limiter, the ban stages
+// Decisions and Counter, detectors Sightings, API keys a KV). Store is all of them; Memory, Redis and
 // Fallback implement it and pass one contract test (contract_test.go).
 
 // Limiter admits events against GCRA limits and quotas.
@@ -139,20 +131,6 @@ type Nonces interface {
 	SetNX(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
-// Bans holds bans of clients.
-type Bans interface {
-	// Ban bans key until the given time; Strikes counts up on every ban of
-	// the same key within the store's memory of it (StrikeMemory after the
-	// last ban ended).
-	Ban(ctx context.Context, key string, until time.Time, reason string) (Ban, error)
-	// Banned returns the active ban for key, if any.
-	Banned(ctx context.Context, key string) (Ban, bool, error)
-	// Unban lifts a ban (keeping its strike count).
-	Unban(ctx context.Context, key string) error
-	// Bans lists active bans, soonest to end first.
-	Bans(ctx context.Context) ([]Ban, error)
-}
-
 // KV is a small key/value store (API key records).
 type KV interface {
 	// Get returns (nil, false, nil) when key is absent.
@@ -171,7 +149,8 @@ type Store interface {
 	Limiter
 	Counter
 	Nonces
-	Bans
+	Decisions
+	Sightings
 	KV
 	// Close releases connections.
 	Close() error

@@ -363,6 +363,7 @@ func (m *apiKeyMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (
 	if !ok {
 		return deny("authn.apikey.malformed", "the API key is malformed")
 	}
+	x.Claimed = id // the account a failed attempt targeted (detectors count it)
 	now := m.now()
 	var k *Key
 	if m.ring != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/decision"
 	"github.com/portcullis/portcullis/internal/field"
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/store"
@@ -131,31 +132,55 @@ type ShedClass struct {
 	MaxLatency time.Duration `yaml:"max_latency,omitempty" json:"max_latency,omitempty"`
 }
 
-// BanConfig is the global `bans` block: automatic bans of clients that cause
+// BanConfig is the global `bans` block: the decisions in force (bans and
+// throttles on addresses, networks, principals and API keys, from every
+// origin) are enforced when it is present, and automatic bans of clients
+// that cause
 // repeated security events. Default: off.
 type BanConfig struct {
 	// Threshold is how many security events from one client within Window
-	// ban it. Zero (default) turns auto-ban off.
+	// ban it. Zero (default) turns auto-ban off; decisions are enforced
+	// all the same.
 	Threshold int `yaml:"threshold,omitempty" json:"threshold,omitempty"`
 	// Window is the span events are counted over (a fixed window starting
 	// at the client's first event). Default 1m.
 	Window time.Duration `yaml:"window,omitempty" json:"window,omitempty"`
-	// Duration is the first ban's length. Default 10m.
+	// Duration is the first decision's length, for the auto-ban and every
+	// detector that names none. Default 10m.
 	Duration time.Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
-	// Multiplier multiplies the ban's length on every repeat ban of the
-	// same client (strikes are remembered for 7 days after a ban ends).
-	// Default 2; 1 keeps every ban the same length.
+	// Multiplier multiplies a decision's length for every earlier decision
+	// on the same key within 7 days (repeat offenders). Default 2; 1 keeps
+	// every decision the same length.
 	Multiplier float64 `yaml:"multiplier,omitempty" json:"multiplier,omitempty"`
-	// MaxDuration caps an escalated ban. Default 24h.
+	// MaxDuration caps an escalated decision. Default 24h.
 	MaxDuration time.Duration `yaml:"max_duration,omitempty" json:"max_duration,omitempty"`
 	// Events are the event kinds that count: "denial" (any denial except
 	// rate limiting and bans themselves), "auth" (authn denials),
 	// "enumeration" (authz.enumeration), "malformed" (unparseable
 	// requests), "ratelimit" (429s). Default [denial, malformed].
 	Events []string `yaml:"events,omitempty" json:"events,omitempty"`
-	// Allow lists networks never banned (CIDR or address), e.g. your
-	// monitoring and office ranges. Loopback is not exempt by default.
+	// Allow lists networks no decision applies to (CIDR or address), e.g.
+	// your monitoring and office ranges: none is taken against them and
+	// none is enforced on them, whatever its origin (CrowdSec included).
+	// Loopback is not exempt by default.
 	Allow []string `yaml:"allow,omitempty" json:"allow,omitempty"`
+	// Throttle is the limit a throttle decision holds its scope to; beyond
+	// it requests get 429 with Retry-After. Default 10 per 1m.
+	Throttle BanThrottle `yaml:"throttle,omitempty" json:"throttle,omitempty"`
+}
+
+// BanThrottle is the rate of a throttled scope.
+type BanThrottle struct {
+	// Rate is how many requests per Per are admitted. Default 10.
+	Rate int64 `yaml:"rate,omitempty" json:"rate,omitempty"`
+	// Per is the period Rate counts over. Default 1m.
+	Per time.Duration `yaml:"per,omitempty" json:"per,omitempty"`
+}
+
+// DecisionPolicy implements decision.PolicySource: the decision lengths
+// and the allowlist every stage that decides uses.
+func (c BanConfig) DecisionPolicy() decision.Policy {
+	return decision.Policy{Duration: c.Duration, Multiplier: c.Multiplier, MaxDuration: c.MaxDuration, Allow: c.prefixes()}.WithDefaults()
 }
 
 // Validate checks the block.
@@ -257,6 +282,9 @@ func (c BanConfig) Validate() field.List {
 			l = append(l, field.Errorf(fmt.Sprintf("events[%d]", i), "%q is not one of denial, auth, enumeration, malformed, ratelimit", e))
 		}
 	}
+	if c.Throttle.Rate < 0 || c.Throttle.Per < 0 {
+		l = append(l, field.Errorf("throttle", "rate and per must not be negative"))
+	}
 	for i, a := range c.Allow {
 		if _, err := pipeline.ParsePrefix(a); err != nil {
 			l = append(l, field.Errorf(fmt.Sprintf("allow[%d]", i), "%q is not an address or CIDR", a))
@@ -283,6 +311,12 @@ func (c BanConfig) withDefaults() BanConfig {
 	}
 	if len(c.Events) == 0 {
 		c.Events = []string{"denial", "malformed"}
+	}
+	if c.Throttle.Rate <= 0 {
+		c.Throttle.Rate = 10
+	}
+	if c.Throttle.Per <= 0 {
+		c.Throttle.Per = time.Minute
 	}
 	return c
 }

@@ -491,7 +491,7 @@ func TestBanEscalatesAndExpires(t *testing.T) {
 			t.Fatalf("round %d after expiry: got %+v", round, d)
 		}
 	}
-	if len(rec.evs) != 3 || rec.evs[0].Type != TypeBan || rec.evs[2].Attrs["strikes"] != int64(3) {
+	if len(rec.evs) != 3 || rec.evs[0].Type != events.TypeDecision || rec.evs[2].Attrs["decision"].(map[string]any)["strikes"] != 3 {
 		t.Fatalf("ban events: got %+v", rec.evs)
 	}
 	// Allowlisted, other APIs', rate-limit and ban events do not count.
