@@ -495,6 +495,9 @@ type structField struct {
 	optional bool
 	// block is the registry key of a stage block ("" for a Go field).
 	block string
+	// owner is the embedded struct that declares the field, nil when the
+	// field is the struct's own (its description is the owner's).
+	owner reflect.Type
 }
 
 // descKey is the descriptions key of f in struct t: "config.API.Name", or
@@ -502,6 +505,9 @@ type structField struct {
 func (f structField) descKey(t reflect.Type) string {
 	if f.block != "" {
 		return typeKey(f.typ.Elem())
+	}
+	if f.owner != nil {
+		t = f.owner
 	}
 	return typeKey(t) + "." + f.goName
 }
@@ -544,6 +550,9 @@ func fieldsOf(t reflect.Type) []structField {
 		if f.Anonymous && strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
 			for _, sub := range fieldsOf(f.Type) {
 				sub.index = append([]int{i}, sub.index...)
+				if sub.owner == nil {
+					sub.owner = f.Type
+				}
 				out = append(out, sub)
 			}
 			continue

@@ -56,7 +56,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "unknown top-level key with suggestion",
 			yaml: "listner:\n  - addr: :80\n" + minimalAPI,
-			want: []string{`1:1: unknown key "listner" in the top level, did you mean "listeners"? (expected one of: listeners, server, admin, log, events, store, bans, ipfilter, limits, apis)`},
+			want: []string{`1:1: unknown key "listner" in the top level, did you mean "listeners"? (expected one of: listeners, server, admin, log, events, store, bans, detect, ipfilter, limits, apis)`},
 		},
 		{
 			name: "unknown nested key without suggestion",
@@ -66,7 +66,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "unknown key in a list entry",
 			yaml: "apis:\n  - name: users\n    upsteam: {}\n    upstream:\n      targets: [http://a]\n",
-			want: []string{`3:5: unknown key "upsteam" in apis[0], did you mean "upstream"? (expected one of: name, hosts, path_prefix, strip_prefix, openapi, operations, upstream, ipfilter, limits, ratelimit, authn, authz, validate, waf)`},
+			want: []string{`3:5: unknown key "upsteam" in apis[0], did you mean "upstream"? (expected one of: name, hosts, path_prefix, strip_prefix, openapi, operations, upstream, detect, ipfilter, limits, ratelimit, authn, authz, validate, waf)`},
 		},
 		{
 			name: "bad duration",

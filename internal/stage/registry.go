@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/stage/authn"
 	"github.com/portcullis/portcullis/internal/stage/authz"
+	"github.com/portcullis/portcullis/internal/stage/detect"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/stage/ratelimit"
@@ -26,6 +27,7 @@ import (
 // read authn's principal; waf skips the values validate proved by type.
 var Registry = []pipeline.Module{
 	ratelimit.BanModule,          // ban: enforce decisions on the client first
+	detect.Module,                // detect: notes login accounts; detectors observe whole exchanges
 	ipfilter.Module,              // ipfilter
 	limits.Module,                // limits.request
 	ratelimit.IPModule,           // ratelimit.ip
