@@ -5,6 +5,7 @@
 //	portcullis check -c FILE        validate a config file
 //	portcullis scan --spec --target test a live API from its OpenAPI description
 //	portcullis keys create|list|revoke|rotate --file FILE   manage API keys
+//	portcullis decisions list|add|delete   manage bans and throttles of a running gateway
 //	portcullis config schema        print the config's JSON Schema
 //	portcullis init --openapi FILE  write a starting config from an OpenAPI description
 //	portcullis healthcheck          probe the admin listener's /healthz (container health checks)
@@ -48,6 +49,6 @@ func newRoot() *cobra.Command {
 	}
 	root.Version = readBuildInfo().String()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), newInit(), newHealthcheck(), newVersion())
+	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), newDecisions(), newInit(), newHealthcheck(), newVersion())
 	return root
 }

@@ -42,7 +42,8 @@ var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "detect", Scope: pipeline.Sc
 			p := ps.DecisionPolicy()
 			policy = &p
 		}
-		return New(*c, Options{API: b.API, CountUnrouted: b.First && api == nil, Store: b.Store, Events: b.Events, Now: b.Now, Policy: policy})
+		return New(*c, Options{API: b.API, CountUnrouted: b.First && api == nil, Store: b.Store, Events: b.Events, Now: b.Now,
+			Policy: policy, Described: b.Spec != nil})
 	}}
 
 // Options are what the stage needs besides its config.
@@ -59,6 +60,9 @@ type Options struct {
 	Events events.Publisher
 	// Now is the clock. Nil uses time.Now.
 	Now func() time.Time
+	// Described is true when the API has an OpenAPI description: only then
+	// do undeclared paths and methods count (detect.undeclared).
+	Described bool
 	// Policy is the decision policy of the bans block; nil when there is
 	// none, and then a throttle or ban action is a load error (nothing
 	// would enforce it).
@@ -188,6 +192,7 @@ type facts struct {
 	account    string // the account a failed authentication named
 	denied     []string
 	path       string
+	described  bool
 }
 
 // ObserveExchange implements pipeline.ExchangeObserver: it runs every
@@ -245,7 +250,7 @@ func (s *Stage) ObserveExchange(ctx context.Context, o pipeline.Observed) error 
 // facts works out what the detectors read.
 func (s *Stage) facts(o pipeline.Observed) *facts {
 	x := o.X
-	f := &facts{x: x, status: o.Status, path: x.Request.URL.EscapedPath()}
+	f := &facts{x: x, status: o.Status, path: x.Request.URL.EscapedPath(), described: s.o.Described}
 	if x.ClientIP.IsValid() {
 		f.client = clientKey(x.ClientIP)
 	}

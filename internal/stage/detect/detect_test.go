@@ -69,7 +69,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	c := &clock{t: t0}
 	h := &harness{c: c, rec: &recorder{}, st: store.NewMemory(c.Now)}
 	p := decision.Policy{Duration: time.Minute}.WithDefaults()
-	s, err := New(cfg, Options{API: "shop", Store: h.st, Events: h.rec, Now: c.Now, Policy: &p})
+	s, err := New(cfg, Options{API: "shop", Store: h.st, Events: h.rec, Now: c.Now, Policy: &p, Described: true})
 	if err != nil {
 		t.Fatal(err)
 	}

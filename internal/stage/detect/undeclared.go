@@ -5,8 +5,9 @@ import "github.com/portcullis/portcullis/internal/openapi"
 // undeclared is detect.undeclared: distinct paths and methods the API's
 // operation matcher does not declare, per client. A client that calls
 // what the description lacks is guessing; retrying one wrong path is not,
-// so distinct "METHOD path" pairs count. APIs that declare no operations
-// never feed it.
+// so distinct "METHOD path" pairs count. Only APIs with an OpenAPI
+// description feed it: operations that stage blocks merely name (an authz
+// rule, a rate limit) are not a declaration of the whole API.
 type undeclared struct{ r Rule }
 
 func newUndeclared(c Rule) *undeclared { return &undeclared{r: c.withDefaults("undeclared")} }
@@ -16,7 +17,7 @@ func (d *undeclared) rule() Rule   { return d.r }
 
 func (d *undeclared) probes(f *facts) []probe {
 	st := f.x.Match.Status
-	if st != openapi.PathNotFound && st != openapi.MethodNotAllowed {
+	if !f.described || st != openapi.PathNotFound && st != openapi.MethodNotAllowed {
 		return nil
 	}
 	k := f.keyOf(d.r.Key)
