@@ -132,13 +132,17 @@ var detectorCases = []struct {
 	gen    func(i int) ex
 }{
 	{"recon", Config{Recon: &Recon{Rule: Rule{Threshold: 5, Window: time.Minute}}}, "ip:198.51.100.1", ActionBan,
-		func(i int) ex { return ex{ip: "198.51.100.1", path: fmt.Sprintf("/admin%d", i), status: []int{404, 405, 401}[i%3]} }},
+		func(i int) ex {
+			return ex{ip: "198.51.100.1", path: fmt.Sprintf("/admin%d", i), status: []int{404, 405, 401}[i%3]}
+		}},
 	{"undeclared", Config{Undeclared: &Rule{Threshold: 5, Window: time.Minute}}, "ip:198.51.100.1", ActionBan,
 		func(i int) ex {
 			return ex{ip: "198.51.100.1", path: fmt.Sprintf("/wp-admin/%d.php", i), status: 200, match: openapi.PathNotFound}
 		}},
 	{"sequence", Config{Sequence: &Sequence{Rule: Rule{Threshold: 5, Window: time.Minute, Action: ActionBan}}}, "ip:198.51.100.1", ActionBan,
-		func(i int) ex { return ex{ip: "198.51.100.1", path: fmt.Sprintf("/orders/%d/items", 1000+i), status: 200} }},
+		func(i int) ex {
+			return ex{ip: "198.51.100.1", path: fmt.Sprintf("/orders/%d/items", 1000+i), status: 200}
+		}},
 	{"stuffing", Config{Stuffing: &Rule{Threshold: 5, Window: time.Minute}}, "ip:198.51.100.1", ActionBan,
 		func(i int) ex {
 			return ex{ip: "198.51.100.1", path: "/pets", status: 401, claimed: fmt.Sprintf("user%d", i), denials: []string{"authn"}}
@@ -148,9 +152,13 @@ var detectorCases = []struct {
 			return ex{ip: fmt.Sprintf("198.51.100.%d", 10+i), path: "/pets", status: 401, claimed: "alice", denials: []string{"authn"}}
 		}},
 	{"sharing", Config{Sharing: &Sharing{Rule: Rule{Threshold: 5, Window: time.Minute}}}, "principal:alice", ActionAlert,
-		func(i int) ex { return ex{ip: fmt.Sprintf("198.51.100.%d", 10+i), path: "/pets", status: 200, principal: alice()} }},
+		func(i int) ex {
+			return ex{ip: fmt.Sprintf("198.51.100.%d", 10+i), path: "/pets", status: 200, principal: alice()}
+		}},
 	{"sharing by key", Config{Sharing: &Sharing{Rule: Rule{Threshold: 5, Window: time.Minute, Key: KeyAPIKey, Action: ActionBan}}}, "apikey:k-alice", ActionBan,
-		func(i int) ex { return ex{ip: fmt.Sprintf("198.51.100.%d", 10+i), path: "/pets", status: 200, principal: alice()} }},
+		func(i int) ex {
+			return ex{ip: fmt.Sprintf("198.51.100.%d", 10+i), path: "/pets", status: 200, principal: alice()}
+		}},
 	{"stages", Config{Stages: &StagesRule{Rule: Rule{Threshold: 5, Window: time.Minute}}}, "ip:198.51.100.1", ActionBan,
 		func(i int) ex {
 			st := []string{"waf", "validate", "authz", "limits.request", "ipfilter", "limits.normalize"}[i%6]
@@ -247,9 +255,9 @@ func TestDetectorsIgnoreWhatDoesNotCount(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		h.observe(t, ex{ip: "198.51.100.1", path: fmt.Sprintf("/pets/%d", 1000+3*i), status: []int{200, 400, 403, 500}[i%4], match: openapi.Found})
 		h.observe(t, ex{ip: "198.51.100.2", path: "/login", status: 401, claimed: "bob", denials: []string{"authn"}}) // one account, one client
-		h.observe(t, ex{ip: "198.51.100.3", path: "/pets", status: 200, principal: alice("carol")})                // one client
-		h.observe(t, ex{ip: "198.51.100.4", path: "/pets", status: 400, denials: []string{"validate"}})             // one stage
-		h.observe(t, ex{ip: "198.51.100.5", path: "/pets", status: 429, denials: []string{"ratelimit.ip"}})         // not a counted stage
+		h.observe(t, ex{ip: "198.51.100.3", path: "/pets", status: 200, principal: alice("carol")})                   // one client
+		h.observe(t, ex{ip: "198.51.100.4", path: "/pets", status: 400, denials: []string{"validate"}})               // one stage
+		h.observe(t, ex{ip: "198.51.100.5", path: "/pets", status: 429, denials: []string{"ratelimit.ip"}})           // not a counted stage
 	}
 	if got := h.rec.of(events.TypeDetection); len(got) != 0 {
 		t.Fatalf("got %d detections, want none: %+v", len(got), got[0])
