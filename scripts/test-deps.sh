@@ -50,6 +50,28 @@ if [ ! -x "$root/.cache/bin/kubectl-validate" ]; then
   GOBIN="$root/.cache/bin" GOFLAGS=-mod=mod go install "sigs.k8s.io/kubectl-validate@$kv_version"
 fi
 
+# Debian's crowdsec, for the CrowdSec bouncer and agent tests. Installing the
+# package runs a post-install script that registers with CrowdSec's Central
+# API (unreachable here) and starts a service, so the package is unpacked
+# into .cache/crowdsec instead (binaries, grok patterns); the tests run it
+# with their own config in a temporary directory (internal/crowdsec/crowdsectest).
+crowdsec_dir="$(cd "$(dirname "$0")/.." && pwd)/.cache/crowdsec"
+if ! { command -v crowdsec >/dev/null 2>&1 && command -v cscli >/dev/null 2>&1; } && [ ! -x "$crowdsec_dir/usr/bin/crowdsec" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "crowdsec is needed (run this script as root: it unpacks Debian's crowdsec into $crowdsec_dir)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends libsqlite3-0 ca-certificates
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download crowdsec >/dev/null)
+  mkdir -p "$crowdsec_dir"
+  dpkg -x "$tmp"/crowdsec_*.deb "$crowdsec_dir"
+  rm -rf "$tmp"
+  echo "unpacked Debian's crowdsec into $crowdsec_dir"
+fi
+
 # The published SARIF 2.1.0 JSON Schema, for the scan report test. It ships
 # inside an npm package; it is fetched into .cache/ (not committed).
 sarif_schema="$root/.cache/sarif/sarif-2.1.0-rtm.5.json"

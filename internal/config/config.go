@@ -7,6 +7,7 @@ package config
 import (
 	"time"
 
+	"github.com/portcullis/portcullis/internal/crowdsec"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/units"
 )
@@ -27,6 +28,10 @@ type Config struct {
 	// Store is where state shared by nodes lives (rate limits, quotas,
 	// bans, nonces). Default: in memory, this node only.
 	Store store.Config `yaml:"store,omitempty" json:"store,omitempty"`
+	// CrowdSec is the CrowdSec Local API this node takes decisions from
+	// (bans and throttles on addresses and ranges, enforced by the ban
+	// stages). Default: off.
+	CrowdSec crowdsec.Config `yaml:"crowdsec,omitempty" json:"crowdsec,omitempty"`
 	// Stages are the top-level stage blocks (ipfilter: applies to every API
 	// before its own; limits: the defaults every API's limits override field
 	// by field; bans: automatic bans), by key. Which keys exist comes from

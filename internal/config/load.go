@@ -70,6 +70,13 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			c.Admin.Token = tok
 		}
 	}
+	if !d.failedAt("crowdsec.api_key") {
+		if key, err := c.ResolveSecret(c.CrowdSec.APIKey); err != nil {
+			d.problem("crowdsec.api_key", d.src.Nearest("crowdsec.api_key"), "crowdsec.api_key: "+err.Error())
+		} else {
+			c.CrowdSec.APIKey = key
+		}
+	}
 	for _, p := range c.Validate() {
 		if !d.failedAt(normPath(p.Path)) {
 			d.probs = append(d.probs, p)

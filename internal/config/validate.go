@@ -83,6 +83,9 @@ func (v *validator) run() {
 	for i := range c.APIs {
 		v.api(i, &c.APIs[i], seen)
 	}
+	if c.CrowdSec.Enabled() && c.Stages["bans"] == nil {
+		v.add("crowdsec", "CrowdSec decisions are enforced by the ban stage: add a bans block (bans: {} enforces decisions without auto-banning)")
+	}
 	v.nonNegative("", reflect.ValueOf(c).Elem())
 	v.stageBlocks("", reflect.ValueOf(c).Elem())
 }

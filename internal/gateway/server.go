@@ -23,6 +23,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/crowdsec"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/listener"
 	"github.com/portcullis/portcullis/internal/metrics"
@@ -65,6 +66,7 @@ type Server struct {
 	store   *events.Store
 	jsonl   *events.JSONL
 	shared  store.Store
+	feed    *crowdsec.Feed // nil without a crowdsec block
 	access  *slog.Logger
 	closers []io.Closer
 
@@ -101,6 +103,15 @@ func NewServer(cfg *config.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s.shared = shared
+	if cfg.CrowdSec.Enabled() {
+		feed, err := crowdsec.Start(cfg.CrowdSec, s.log, s.now)
+		if err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		s.feed = feed
+		s.shared = crowdsec.Layer{Store: shared, Feed: feed}
+	}
 	gw, err := New(cfg, s.deps())
 	if err != nil {
 		s.closeAll()
@@ -357,10 +368,17 @@ func (s *Server) status() any {
 		"apis":        apis,
 		"events":      s.bus.Stats(),
 	}
-	if f, ok := s.shared.(*store.Fallback); ok {
+	shared := s.shared
+	if l, ok := shared.(crowdsec.Layer); ok {
+		shared = l.Unwrap()
+	}
+	if f, ok := shared.(*store.Fallback); ok {
 		doc["store"] = f.Status()
-	} else if s.shared != nil {
-		doc["store"] = map[string]any{"backend": s.shared.Name(), "healthy": true}
+	} else if shared != nil {
+		doc["store"] = map[string]any{"backend": shared.Name(), "healthy": true}
+	}
+	if s.feed != nil {
+		doc["crowdsec"] = s.feed.Status()
 	}
 	return doc
 }
@@ -417,6 +435,7 @@ func (s *Server) warnRestartOnly(old, cur *config.Config) {
 	check("admin", old.Admin, cur.Admin)
 	check("events", old.Events, cur.Events)
 	check("log.access", old.Log.Access, cur.Log.Access)
+	check("crowdsec", old.CrowdSec, cur.CrowdSec)
 	check("server timeouts", []time.Duration{old.Server.ReadHeaderTimeout, old.Server.ReadTimeout, old.Server.WriteTimeout, old.Server.IdleTimeout},
 		[]time.Duration{cur.Server.ReadHeaderTimeout, cur.Server.ReadTimeout, cur.Server.WriteTimeout, cur.Server.IdleTimeout})
 }
@@ -568,6 +587,9 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.feed != nil {
+		_ = s.feed.Close()
+	}
 	if s.shared != nil {
 		_ = s.shared.Close()
 	}
