@@ -32,11 +32,11 @@ import (
 
 // Server is one running crowdsec process.
 type Server struct {
-	t         testing.TB
-	dir       string
-	crowdsec  string
-	cscli     string
-	port      int
+	t          testing.TB
+	dir        string
+	crowdsec   string
+	cscli      string
+	port       int
 	BouncerKey string
 
 	mu  sync.Mutex
