@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,10 @@ type demoCheck struct {
 	// gateway (for example the unprotected demo API, to show the
 	// difference).
 	Base string
+	// Repeat, when above 1, sends the request that many times (a shell
+	// loop in the printed command), with "{i}" in the path and headers
+	// replaced by 1..Repeat; Expect is the last answer's status.
+	Repeat int
 }
 
 // demoDeniedNet is a documentation range (RFC 5737) the demo denies, so that
@@ -105,6 +110,15 @@ func (c demoCheck) curl(base string) string {
 		base = c.Base
 	}
 	var b strings.Builder
+	quote := func(v string) string {
+		if strings.Contains(v, "{i}") {
+			return `"` + strings.ReplaceAll(v, "{i}", "${i}") + `"`
+		}
+		return "'" + v + "'"
+	}
+	if c.Repeat > 1 {
+		fmt.Fprintf(&b, "for i in $(seq 1 %d); do ", c.Repeat)
+	}
 	if c.BodySize > 0 {
 		fmt.Fprintf(&b, "head -c %d /dev/zero | tr '\\0' 'a' | ", c.BodySize)
 	}
@@ -113,7 +127,7 @@ func (c demoCheck) curl(base string) string {
 		b.WriteString(" -X " + c.Method)
 	}
 	for _, h := range c.Headers {
-		fmt.Fprintf(&b, " -H '%s: %s'", h[0], h[1])
+		fmt.Fprintf(&b, " -H %s", quote(h[0]+": "+h[1]))
 	}
 	switch {
 	case c.BodySize > 0:
@@ -121,13 +135,35 @@ func (c demoCheck) curl(base string) string {
 	case c.Body != "":
 		fmt.Fprintf(&b, " -d '%s'", c.Body)
 	}
-	fmt.Fprintf(&b, " '%s%s'", base, c.Path)
+	fmt.Fprintf(&b, " %s", quote(base+c.Path))
+	if c.Repeat > 1 {
+		b.WriteString("; done | tail -n 1")
+	}
 	return b.String()
 }
 
 // send performs the check and returns the status code and whether the
 // body holds c.Contains.
 func (c demoCheck) send(client *http.Client, base string) (int, bool, error) {
+	if c.Repeat > 1 {
+		var code int
+		var holds bool
+		for i := 1; i <= c.Repeat; i++ {
+			one := c
+			one.Repeat = 0
+			n := strconv.Itoa(i)
+			one.Path = strings.ReplaceAll(c.Path, "{i}", n)
+			one.Headers = nil
+			for _, h := range c.Headers {
+				one.Headers = append(one.Headers, [2]string{h[0], strings.ReplaceAll(h[1], "{i}", n)})
+			}
+			var err error
+			if code, holds, err = one.send(client, base); err != nil {
+				return code, holds, err
+			}
+		}
+		return code, holds, nil
+	}
 	if c.Base != "" {
 		base = c.Base
 	}
