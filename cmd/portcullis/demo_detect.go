@@ -28,7 +28,9 @@ func init() {
 				cfg.Stages.Set(bans)
 			}
 			bans.Allow = append(bans.Allow, "127.0.0.0/8", "::1")
-			ban := func(th int) detect.Rule { return detect.Rule{Threshold: th, Window: time.Minute, Action: detect.ActionBan} }
+			ban := func(th int) detect.Rule {
+				return detect.Rule{Threshold: th, Window: time.Minute, Action: detect.ActionBan}
+			}
 			cfg.Stages.Set(&detect.Config{
 				Recon:      &detect.Recon{Rule: ban(8)},
 				Undeclared: func() *detect.Rule { r := ban(5); return &r }(),
