@@ -50,6 +50,11 @@ type demoCheck struct {
 	// loop in the printed command), with "{i}" in the path and headers
 	// replaced by 1..Repeat; Expect is the last answer's status.
 	Repeat int
+	// Wait, when set, starts the check at the next whole multiple of Wait
+	// since the Unix epoch (a fresh bucket of a detector that counts per
+	// bucket); the printed command sleeps to the next whole multiple of
+	// its seconds.
+	Wait time.Duration
 }
 
 // demoDeniedNet is a documentation range (RFC 5737) the demo denies, so that
@@ -110,6 +115,10 @@ func (c demoCheck) curl(base string) string {
 		base = c.Base
 	}
 	var b strings.Builder
+	if c.Wait > 0 {
+		w := int(c.Wait.Seconds() + 0.999)
+		fmt.Fprintf(&b, "sleep $(( %d - $(date +%%s) %% %d )); ", w, w)
+	}
 	quote := func(v string) string {
 		if strings.Contains(v, "{i}") {
 			return `"` + strings.ReplaceAll(v, "{i}", "${i}") + `"`
@@ -145,6 +154,11 @@ func (c demoCheck) curl(base string) string {
 // send performs the check and returns the status code and whether the
 // body holds c.Contains.
 func (c demoCheck) send(client *http.Client, base string) (int, bool, error) {
+	if c.Wait > 0 {
+		now, b := time.Now().UnixMicro(), c.Wait.Microseconds()
+		time.Sleep(time.Duration(b-now%b) * time.Microsecond)
+		c.Wait = 0
+	}
 	if c.Repeat > 1 {
 		var code int
 		var holds bool

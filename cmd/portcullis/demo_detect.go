@@ -16,8 +16,12 @@ import (
 // trusted proxy's X-Forwarded-For), with action ban so that the next line
 // shows the decision at work. The demo's own machine (loopback, the other
 // sections' requests) is allowlisted: it is never decided against.
-// detect.volume needs minutes of history to judge against and is not in
-// the demo (docs/detect.md shows it; its test replays the history).
+// detect.volume judges a bucket against the key's history: the demo uses
+// two-second buckets and one bucket of history (production: minutes and
+// five), so its printed loop waits for a fresh bucket first.
+// demoVolumeBucket is the demo's volume bucket.
+const demoVolumeBucket = 2 * time.Second
+
 func init() {
 	demoFeatures = append(demoFeatures, demoFeature{
 		Name: "detect",
@@ -39,6 +43,8 @@ func init() {
 				BruteForce: func() *detect.Rule { r := ban(5); return &r }(),
 				Sharing:    &detect.Sharing{Rule: ban(3)},
 				Stages:     &detect.StagesRule{Rule: ban(3)},
+				Volume: &detect.Volume{Rule: detect.Rule{Action: detect.ActionBan},
+					Bucket: demoVolumeBucket, Alpha: 0.5, Factor: 4, Floor: 10, Warmup: 1},
 			})
 			// Undeclared paths are those the API's description lacks.
 			spec := filepath.Join(env.dataDir, "openapi.yaml")
@@ -88,6 +94,15 @@ func init() {
 						Headers: [][2]string{{"X-Forwarded-For", "198.51.100.12{i}"}, key}, Repeat: 3, Expect: 200},
 					demoCheck{Title: "detect.sharing banned the principal, from any address (ban.principal)", Method: "GET", Path: "/pets",
 						Headers: [][2]string{{"X-Forwarded-For", "198.51.100.129"}, key}, Expect: 403, Contains: "detect.sharing"},
+				)
+				scraper := [][2]string{from("198.51.100.130")[0], demoCredential(env, "scraper")}
+				checks = append(checks,
+					demoCheck{Title: "detect.volume: the scraper's usual bucket, one catalogue read", Method: "GET", Path: "/pets",
+						Headers: scraper, Expect: 200},
+					demoCheck{Title: "detect.volume: the next bucket, ten reads (ten times its baseline, at the floor)", Method: "GET", Path: "/pets",
+						Headers: scraper, Repeat: 10, Wait: demoVolumeBucket, Expect: 200},
+					demoCheck{Title: "detect.volume banned the principal", Method: "GET", Path: "/pets",
+						Headers: scraper, Expect: 403, Contains: "detect.volume"},
 				)
 			}
 			return append(checks, demoCheck{Title: "decisions name the detector that took them (GET /api/v1/decisions; the detections and their evidence: /api/v1/events?type=detection)",

@@ -43,6 +43,9 @@ var demoUsers = []demoUser{
 	{ID: "alice", Key: "pk_a11ce0000001_demo-key-of-alice-not-a-secret", Roles: []string{"user"}, Scopes: []string{"pets:read", "orders:read", "orders:write"}},
 	{ID: "bob", Key: "pk_b0b000000002_demo-key-of-bob-not-a-secret", Roles: []string{"user"}, Scopes: []string{"pets:read", "orders:read", "orders:write"}},
 	{ID: "admin", Key: "pk_ad0000000003_demo-key-of-admin-not-a-secret", Roles: []string{"admin"}, Scopes: []string{"pets:read", "pets:write", "orders:read", "orders:write", "users:read"}},
+	// scraper is a partner's key that reads the catalogue; the detection
+	// demo (demo_detect.go) makes it multiply its usual volume.
+	{ID: "scraper", Key: "pk_5c4a9e000004_demo-key-of-a-scraper-not-a-secret", Roles: []string{"user"}, Scopes: []string{"pets:read"}},
 }
 
 // demoIdentity is a running demo's signing key.
@@ -55,7 +58,8 @@ var (
 	demoIdentities   = map[*demoEnv]*demoIdentity{}
 )
 
-// demoAPIKey returns the demo API key of user ("alice", "bob" or "admin"),
+// demoAPIKey returns the demo API key of user ("alice", "bob", "admin" or
+// "scraper"),
 // or "" for an unknown user.
 func demoAPIKey(user string) string {
 	for _, u := range demoUsers {
