@@ -66,7 +66,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "unknown key in a list entry",
 			yaml: "apis:\n  - name: users\n    upsteam: {}\n    upstream:\n      targets: [http://a]\n",
-			want: []string{`3:5: unknown key "upsteam" in apis[0], did you mean "upstream"? (expected one of: name, hosts, path_prefix, strip_prefix, openapi, operations, upstream, detect, ipfilter, limits, ratelimit, authn, authz, validate, waf)`},
+			want: []string{`3:5: unknown key "upsteam" in apis[0], did you mean "upstream"? (expected one of: name, hosts, path_prefix, strip_prefix, openapi, operations, upstream, detect, ipfilter, limits, ratelimit, authn, authz, validate, waf, websocket)`},
 		},
 		{
 			name: "bad duration",

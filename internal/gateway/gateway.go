@@ -119,6 +119,17 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	return g, nil
 }
 
+// CloseTunnels closes every open WebSocket tunnel (close code 1001). The
+// HTTP server neither waits for nor closes connections that switched
+// protocols, so shutdown calls it before waiting for in-flight exchanges.
+func (g *Gateway) CloseTunnels() {
+	for _, r := range g.routes {
+		if r.upstream != nil {
+			r.upstream.CloseTunnels()
+		}
+	}
+}
+
 // Close releases the gateway's resources (health checkers, stage resources)
 // after every in-flight request on it has finished.
 func (g *Gateway) Close() {

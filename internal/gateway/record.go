@@ -76,7 +76,9 @@ func (g *Gateway) events(x *pipeline.Exchange, r *http.Request, out pipeline.Out
 func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter, body *countingBody, out pipeline.Outcome, tls bool) {
 	lat := g.deps.Now().Sub(x.Start)
 	status := sw.status
-	if status == 0 {
+	if out.Tunnel != nil {
+		status = http.StatusSwitchingProtocols
+	} else if status == 0 {
 		status = http.StatusOK
 	}
 	m := g.deps.Metrics
@@ -143,6 +145,15 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	}
 	if len(rules) > 0 {
 		attrs = append(attrs, slog.Any("rules", rules))
+	}
+	if t := out.Tunnel; t != nil {
+		attrs = append(attrs, slog.Group("tunnel",
+			slog.String("protocol", t.Protocol),
+			slog.Int64("client_messages", t.ClientMessages),
+			slog.Int64("upstream_messages", t.UpstreamMessages),
+			slog.Int64("client_bytes", t.ClientBytes),
+			slog.Int64("upstream_bytes", t.UpstreamBytes),
+			slog.String("close", t.Close)))
 	}
 	if ua := r.Header.Get("User-Agent"); ua != "" {
 		attrs = append(attrs, slog.String("user_agent", redact.Excerpt(ua, 256)))

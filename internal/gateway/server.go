@@ -580,6 +580,7 @@ func (s *Server) Close(ctx context.Context) error {
 		t.Close()
 	}
 	if g := s.gw.Load(); g != nil {
+		g.CloseTunnels()
 		g.Close()
 	}
 	s.closeAll()

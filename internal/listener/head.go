@@ -70,8 +70,10 @@ const (
 type head struct {
 	chunked bool
 	length  int64
-	// passthrough: the stream may change protocol after this request
-	// (CONNECT, Upgrade, HTTP/2 preface); stop sniffing.
+	// passthrough: the stream is HTTP/2 from here on (the prior-knowledge
+	// preface on an h2c listener); stop sniffing. An Upgrade or CONNECT
+	// request does not stop the sniffer: only a 101 the server actually
+	// sends does (sniffConn.SwitchProtocols).
 	passthrough bool
 }
 
@@ -289,7 +291,6 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 		hosts, cls, tes []string
 		hostLines       [][]byte
 		clLine, teLine  []byte
-		upgrade         bool
 	)
 	for _, line := range ls[1:] {
 		if line[0] == ' ' || line[0] == '\t' {
@@ -333,8 +334,6 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 			if !bytes.EqualFold(value, []byte("100-continue")) {
 				return head{}, hdrAnomaly(http.StatusExpectationFailed, RuleBadHeader, "unsupported expectation", line)
 			}
-		case asciiEqualFold(name, "upgrade"):
-			upgrade = true
 		}
 	}
 
@@ -350,7 +349,11 @@ func parseHead(b []byte, h2c bool) (head, *Anomaly) {
 	if len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]) {
 		return head{}, hdrAnomaly(400, RuleBadHeader, "invalid Host header", hostLines[0])
 	}
-	h := head{passthrough: connect || upgrade}
+	// Security: an Upgrade header (or CONNECT) is only a request to switch.
+	// Until the server answers 101 the stream is HTTP/1 and every later head
+	// on the connection is checked like the first; stopping here would let a
+	// client switch the checks off with a header the gateway then refuses.
+	var h head
 	if len(tes) > 0 {
 		if minor == 0 {
 			return head{}, hdrAnomaly(400, RuleBadTransferEncoding, "Transfer-Encoding in an HTTP/1.0 request", teLine)

@@ -53,6 +53,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
 
@@ -167,9 +168,29 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 		if err := http2.ConfigureServer(l.srv, h2s); err != nil {
 			return nil, fmt.Errorf("listener %s: h2c: %w", lc.Addr, err)
 		}
-		l.srv.Handler = h2c.NewHandler(handler, h2s)
+		l.srv.Handler = refuseH2CUpgrade(h2c.NewHandler(handler, h2s))
 	}
 	return l, nil
+}
+
+// refuseH2CUpgrade removes an "Upgrade: h2c" request's upgrade before the
+// h2c handler sees it, so the request is answered over HTTP/1.1 as if it
+// had asked for nothing (RFC 9110 section 7.8 lets a server ignore
+// Upgrade). Prior-knowledge HTTP/2 (the preface) is still served.
+//
+// Security: the h2c upgrade is deprecated (RFC 9113 section 3.1) and is the
+// "h2c smuggling" vector: a request the gateway checks as HTTP/1 turns the
+// connection into one whose streams a proxy in between never sees. The
+// gateway's own h2c server would check those streams, but an upgrade it
+// does not need is one more way to confuse whatever sits in front of it.
+func refuseH2CUpgrade(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "h2c") {
+			r.Header.Del("Upgrade")
+			r.Header.Del("Http2-Settings")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func withDefaults(sc config.Server) config.Server {

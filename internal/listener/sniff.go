@@ -78,6 +78,10 @@ type sniffConn struct {
 	headDeadline time.Time // read_header_timeout of the current head
 
 	rec atomic.Pointer[record]
+
+	// switched is set once the server has answered 101 on this connection:
+	// the bytes after the current head belong to the new protocol.
+	switched atomic.Bool
 }
 
 // tlsSniffConn is a sniffConn over a TLS connection. Its ConnectionState
@@ -97,6 +101,13 @@ func newSniffConn(c net.Conn, cfg *sniffConfig) *sniffConn {
 	}
 	return s
 }
+
+// SwitchProtocols tells the sniffer that the server is answering 101
+// Switching Protocols on this connection: the bytes after the request head
+// belong to the new protocol and pass untouched from then on. The handler
+// calls it on the hijacked connection before it writes the 101; nothing
+// else stops the sniffer (an Upgrade header alone does not).
+func (c *sniffConn) SwitchProtocols() { c.switched.Store(true) }
 
 // recorded returns the recorded anomaly, if any.
 func (c *sniffConn) recorded() *record { return c.rec.Load() }
@@ -243,6 +254,11 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 			return k, nil
 
 		case stHead:
+			if c.switched.Load() {
+				c.state = stPass
+				c.setHeadDeadline(time.Time{})
+				continue
+			}
 			if c.scanHead() {
 				continue
 			}

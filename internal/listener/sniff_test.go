@@ -3,6 +3,8 @@ package listener
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
 
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/redact"
@@ -35,8 +38,8 @@ func TestParseHeadAccepts(t *testing.T) {
 		{"options star", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", false, head{}},
 		{"utf-8 value", "GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xc3\xa9\r\n\r\n", false, head{}},
 		{"tab in value", "GET / HTTP/1.1\r\nHost: a\r\nX-A:\tb\tc\r\n\r\n", false, head{}},
-		{"connect", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", false, head{passthrough: true}},
-		{"upgrade", "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", false, head{passthrough: true}},
+		{"connect keeps sniffing", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", false, head{}},
+		{"upgrade keeps sniffing", "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", false, head{}},
 		{"h2 preface with h2c", "PRI * HTTP/2.0\r\n\r\n", true, head{passthrough: true}},
 	}
 	for _, tt := range tests {
@@ -83,9 +86,9 @@ func TestChunkParser(t *testing.T) {
 	}
 }
 
-// TestUpgradePassesThrough checks that the sniffer stops at an Upgrade and
-// the upgraded stream reaches the handler byte for byte, even when it looks
-// like a malformed HTTP request.
+// TestUpgradePassesThrough checks that the sniffer stops once the handler
+// switches protocols (101) and the upgraded stream reaches the handler byte
+// for byte, even when it looks like a malformed HTTP request.
 func TestUpgradePassesThrough(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, bad := Malformed(r); bad {
@@ -97,6 +100,7 @@ func TestUpgradePassesThrough(t *testing.T) {
 			return
 		}
 		defer c.Close()
+		c.(interface{ SwitchProtocols() }).SwitchProtocols()
 		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 		brw.Flush()
 		io.Copy(c, io.LimitReader(brw, 28))
@@ -125,6 +129,77 @@ func TestUpgradePassesThrough(t *testing.T) {
 	}
 	if string(got) != payload {
 		t.Fatalf("got %q, want %q", got, payload)
+	}
+}
+
+// TestUpgradeWithoutSwitchKeepsChecking is the regression test for
+// finding 6 of issue 11: an Upgrade header (or a CONNECT) the server does
+// not answer with 101 must not switch the framing checks off for the rest
+// of the connection. Each case sends the switch request, then on the same
+// connection a head the sniffer must flag.
+func TestUpgradeWithoutSwitchKeepsChecking(t *testing.T) {
+	rc, addr := plain(t, config.Server{})
+	opens := map[string]string{
+		"websocket": "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+		"h2c":       "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+		"bare":      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: anything\r\n\r\n",
+		"connect":   "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+	}
+	follows := []struct {
+		name, req, rule string
+	}{
+		{"cl and te", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", RuleAmbiguousLength},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n", RuleBadHeader},
+		{"te on http/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", RuleBadTransferEncoding},
+	}
+	for oname, open := range opens {
+		for _, f := range follows {
+			t.Run(oname+"/"+f.name, func(t *testing.T) {
+				res, _, c, br := raw(t, addr, open)
+				if res.StatusCode != http.StatusOK {
+					t.Fatalf("switch request: got %d, want the recorder's 200", res.StatusCode)
+				}
+				if _, err := io.WriteString(c, f.req); err != nil {
+					t.Fatal(err)
+				}
+				res, _ = readResponse(t, br)
+				if res.StatusCode != http.StatusBadRequest {
+					t.Fatalf("after %s: got %d, want 400 from the sniffer", oname, res.StatusCode)
+				}
+				select {
+				case a := <-rc.anomalies:
+					if a.Rule != f.rule {
+						t.Fatalf("got rule %s, want %s", a.Rule, f.rule)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("no anomaly recorded")
+				}
+			})
+		}
+	}
+}
+
+// TestH2CUpgradeRefused checks that an h2c listener answers an "Upgrade:
+// h2c" request over HTTP/1.1 (no 101) while prior-knowledge HTTP/2 still
+// works.
+func TestH2CUpgradeRefused(t *testing.T) {
+	rc := newRecorder()
+	_, addr := start(t, config.Listener{Addr: "x", H2C: true}, config.Server{}, nil, rc, Options{})
+	res, body, _, _ := raw(t, addr, "GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+	if res.StatusCode != http.StatusOK || res.Header.Get("X-Proto") != "HTTP/1.1" || !strings.HasPrefix(string(body), "GET /x") {
+		t.Fatalf("got %d %q proto %q, want the request served over HTTP/1.1", res.StatusCode, body, res.Header.Get("X-Proto"))
+	}
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("http://a/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Proto") != "HTTP/2.0" {
+		t.Fatalf("prior knowledge: got proto %q, want HTTP/2.0", resp.Header.Get("X-Proto"))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -77,6 +78,17 @@ type Exchange struct {
 	// client, whether the exchange is proxied or denied (RateLimit,
 	// RateLimit-Policy). Nil until a stage adds one; use AddResponseHeader.
 	ResponseHeader http.Header
+	// UpstreamHeader holds the headers the gateway's stages set for the
+	// upstream (authn's principal headers). The proxy removes every client
+	// header with the same HeaderKey (any case, '_' for '-') before it sets
+	// these, so a client can never add to or spell around them. Nil until a
+	// stage sets one; use SetUpstreamHeader.
+	UpstreamHeader http.Header
+	// Upgrade is a stage's permission to switch this exchange to another
+	// protocol (a WebSocket), with the limits the tunnel must keep. Nil
+	// means no switch is allowed: the proxy refuses a WebSocket handshake
+	// and ignores any other Upgrade.
+	Upgrade *Upgrade
 
 	mu       sync.Mutex
 	findings []Finding
@@ -186,6 +198,22 @@ func (x *Exchange) Body() ([]byte, error) {
 	return b, nil
 }
 
+// ReplaceBody makes b the body every later stage and the upstream see, in
+// place of what was read (a body re-encoded from what was checked). What
+// is left unread of the client's body is discarded.
+func (x *Exchange) ReplaceBody(b []byte) {
+	x.bodyRead, x.body, x.bodyErr = true, b, nil
+	r := x.Request
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	r.TransferEncoding = nil
+}
+
 // BodyRead reports whether Body has been called.
 func (x *Exchange) BodyRead() bool { return x.bodyRead }
 
@@ -215,6 +243,14 @@ func (x *Exchange) Failures() []Failure {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return append([]Failure(nil), x.failures...)
+}
+
+// SetUpstreamHeader sets a header for the upstream (see UpstreamHeader).
+func (x *Exchange) SetUpstreamHeader(key, value string) {
+	if x.UpstreamHeader == nil {
+		x.UpstreamHeader = make(http.Header, 4)
+	}
+	x.UpstreamHeader[http.CanonicalHeaderKey(key)] = []string{value}
 }
 
 // AddResponseHeader adds a header to the client's response.

@@ -36,4 +36,7 @@ type Outcome struct {
 	// Written reports that the answer (or, for a client that went away, its
 	// recorded status) has already been written to the client.
 	Written bool
+	// Tunnel is set when the exchange switched protocols (101): what went
+	// through the tunnel until it closed. The access record then says 101.
+	Tunnel *Tunnel
 }

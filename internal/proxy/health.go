@@ -78,6 +78,7 @@ func (u *Upstream) Close() error {
 			<-u.done
 		}
 		u.transport.CloseIdleConnections()
+		u.tunnels.closeAll()
 	})
 	return nil
 }

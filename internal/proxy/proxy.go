@@ -148,6 +148,8 @@ type Upstream struct {
 	stop      context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
+
+	tunnels tunnelSet
 }
 
 var _ http.Handler = (*Upstream)(nil)
@@ -351,6 +353,12 @@ func (u *Upstream) API() string { return u.api }
 // gateway always puts one there. Without one the request is treated as
 // coming from an untrusted peer with no request id.
 func (u *Upstream) Serve(w http.ResponseWriter, r *http.Request) pipeline.Outcome {
+	x := pipeline.FromContext(r.Context())
+	grant, refused := prepareUpgrade(r, x)
+	if refused != nil {
+		return pipeline.Outcome{Decision: pipeline.Deny, Denial: refused}
+	}
+	sanitizeConnection(r.Header, x)
 	t, trial := u.pick()
 	if t == nil {
 		return pipeline.Outcome{Decision: pipeline.Error, Denial: &pipeline.Denial{
@@ -362,13 +370,13 @@ func (u *Upstream) Serve(w http.ResponseWriter, r *http.Request) pipeline.Outcom
 			Severity: events.SeverityHigh,
 		}}
 	}
-	a := &attempt{t: t, trial: trial}
+	a := &attempt{t: t, trial: trial, w: w, grant: grant}
 	// Whatever happens below (including the ErrAbortHandler panic on a
 	// broken response stream), the attempt ends and a half-open trial slot
 	// is given back.
 	defer u.finish(a, outcomeNeutral)
 	u.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, a)))
-	out := pipeline.Outcome{Decision: pipeline.Allow, Target: t.raw, Denial: a.denial}
+	out := pipeline.Outcome{Decision: pipeline.Allow, Target: t.raw, Denial: a.denial, Tunnel: a.tunnel}
 	if a.denial != nil {
 		out.Decision = pipeline.Error
 		if a.refused {
@@ -408,6 +416,12 @@ type attempt struct {
 	// refused reports that a response stage refused the upstream's answer
 	// (a denial, not an upstream failure).
 	refused bool
+	// w is the client's response writer, which a protocol switch takes
+	// over; grant is the exchange's permission to switch (nil: none);
+	// tunnel is what passed through once it closed.
+	w      http.ResponseWriter
+	grant  *pipeline.Upgrade
+	tunnel *pipeline.Tunnel
 }
 
 type attemptKey struct{}
@@ -455,6 +469,19 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	}
 
 	h := pr.Out.Header
+	// Security: the headers the gateway owns are removed under every
+	// spelling first ("X-Principal_Id" is X-Principal-Id to a WSGI, CGI or
+	// PHP upstream), then set from what the gateway knows. See
+	// pipeline.OwnedHeader for the list and why.
+	var set http.Header
+	if x != nil {
+		set = x.UpstreamHeader
+	}
+	stripOwned(h, trusted, set)
+	// The gateway has read (or will stream) the body itself; an Expect
+	// would only make the upstream wait or answer 100 to nobody.
+	h.Del("Expect")
+
 	// Security: a client must not be able to choose the id under which its
 	// request is logged upstream; the exchange's id always wins.
 	if id != "" {
@@ -499,6 +526,15 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	} else {
 		h.Set("X-Forwarded-Host", host)
 		h.Set("X-Forwarded-Proto", proto)
+	}
+
+	// X-Real-IP is always the client address the gateway resolved (nginx's
+	// usual proxy_set_header X-Real-IP $remote_addr).
+	if clientValid {
+		h.Set("X-Real-IP", cli)
+	}
+	for k, vs := range set {
+		h[k] = vs
 	}
 
 	// Security: ReverseProxy removes Proxy-Authorization/-Authenticate and
@@ -584,6 +620,10 @@ func (u *Upstream) modifyResponse(resp *http.Response) error {
 			}
 		}
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// Response stages are not run on a 101: its body is the connection.
+		return u.switchProtocols(resp)
+	}
 	if u.modify != nil {
 		return u.modify(resp)
 	}
@@ -609,6 +649,9 @@ func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		}()
 	}
 
+	if errors.Is(err, errTunnel) {
+		return // switchProtocols recorded the outcome on the attempt
+	}
 	var de *DenialError
 	if errors.As(err, &de) && de.Denial != nil {
 		a.denial, a.refused = de.Denial, true

@@ -18,6 +18,7 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/ratelimit"
 	"github.com/portcullis/portcullis/internal/stage/validate"
 	"github.com/portcullis/portcullis/internal/stage/waf"
+	"github.com/portcullis/portcullis/internal/stage/websocket"
 )
 
 // Registry lists the request stages in pipeline order (DESIGN.md: ipfilter
@@ -37,4 +38,5 @@ var Registry = []pipeline.Module{
 	authz.Module,                 // authz
 	validate.Module,              // validate
 	waf.Module,                   // waf
+	websocket.Module,             // websocket: grants a switch only after every other stage passed the handshake
 }

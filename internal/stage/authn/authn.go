@@ -27,8 +27,9 @@ const (
 	HeaderTier   = "X-Principal-Tier"
 )
 
-// principalHeaderPrefix: every client header starting with it is removed.
-const principalHeaderPrefix = "X-Principal-"
+// principalKeyPrefix: every client header whose pipeline.HeaderKey starts
+// with it is removed (pipeline.PrincipalHeaderPrefix, normalised).
+const principalKeyPrefix = "x-principal-"
 
 // Module registers the stage: the API's authn block.
 var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "authn",
@@ -167,8 +168,8 @@ func New(c *Config, o Options) (*Stage, error) {
 		tier:   headerName(c.Forward.Tier, HeaderTier),
 	}
 	for _, h := range []string{s.fwd.id, s.fwd.kind, s.fwd.scopes, s.fwd.roles, s.fwd.tier} {
-		if h != "" && !strings.HasPrefix(h, principalHeaderPrefix) {
-			s.strip = append(s.strip, h)
+		if k := pipeline.HeaderKey(h); h != "" && !strings.HasPrefix(k, principalKeyPrefix) {
+			s.strip = append(s.strip, k)
 		}
 	}
 	for i := range c.Methods {
@@ -289,7 +290,7 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 			return s.deny(m, f), nil
 		}
 		x.Principal = p
-		s.forward(r.Header, p)
+		s.forward(x, p)
 		return nil, nil
 	}
 	if s.anonymousAllowed(r.Method, r.URL.Path) {
@@ -347,24 +348,43 @@ func (s *Stage) deny(m method, f *failure) *pipeline.Denial {
 	return d
 }
 
-// stripPrincipalHeaders removes every principal header a client sent:
-// they are only ever set by this stage.
+// stripPrincipalHeaders removes every principal header a client sent,
+// under any spelling: they are only ever set by this stage.
+//
+// Security: names are compared by pipeline.HeaderKey, case and '_' for
+// '-' ignored. A WSGI, CGI or PHP upstream reads "X-Principal_Id" and
+// "x.principal.id" as X-Principal-Id; a check on the hyphenated spelling
+// alone let a client claim any identity there. The proxy strips them again
+// (and every other header the gateway owns) just before forwarding.
 func (s *Stage) stripPrincipalHeaders(h http.Header) {
 	for k := range h {
-		if strings.HasPrefix(k, principalHeaderPrefix) {
+		key := pipeline.HeaderKey(k)
+		if strings.HasPrefix(key, principalKeyPrefix) {
 			delete(h, k)
+			continue
 		}
-	}
-	for _, k := range s.strip {
-		delete(h, k)
+		for _, sk := range s.strip {
+			if key == sk {
+				delete(h, k)
+				break
+			}
+		}
 	}
 }
 
-// forward sets the principal headers for the upstream.
-func (s *Stage) forward(h http.Header, p *pipeline.Principal) {
+// forward sets the principal headers for the upstream. They go on the
+// exchange (UpstreamHeader), not on the client's request: the proxy sets
+// them after removing every client header of the same name, and after the
+// hop-by-hop removal, so neither a spelling trick nor "Connection:
+// X-Principal-Id" can add to, replace or drop them.
+func (s *Stage) forward(x *pipeline.Exchange, p *pipeline.Principal) {
 	if s.fwd.disabled || p == nil {
 		return
 	}
+	if x.UpstreamHeader == nil {
+		x.UpstreamHeader = make(http.Header, 4)
+	}
+	h := x.UpstreamHeader
 	// One backing array for every value; each header gets a slice capped
 	// at its own element, so appending to one never writes into another.
 	vals := make([]string, 0, 5)

@@ -3,6 +3,7 @@ package authn
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/pipeline"
 )
@@ -13,8 +14,9 @@ func TestForwardHeadersIndependent(t *testing.T) {
 	s := &Stage{fwd: forward{id: HeaderID, kind: HeaderKind, scopes: HeaderScopes, roles: HeaderRoles, tier: HeaderTier}}
 	p := &pipeline.Principal{ID: "alice", Kind: "apikey", Scopes: []string{"read", "write"}, Roles: []string{"user", "ops"},
 		Attributes: map[string]any{"tier": "gold\n"}}
-	h := http.Header{}
-	s.forward(h, p)
+	x := pipeline.NewExchange(&http.Request{Header: http.Header{}}, "r", time.Now())
+	s.forward(x, p)
+	h := x.UpstreamHeader
 	h.Add(HeaderID, "appended")
 	h.Add(HeaderKind, "appended")
 	tests := []struct {

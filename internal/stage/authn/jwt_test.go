@@ -248,7 +248,7 @@ func TestJWTWithRotatingJWKS(t *testing.T) {
 	if got := strings.Join(x.Principal.Roles, ","); got != "user" {
 		t.Errorf("roles: got %q, want user", got)
 	}
-	if got := x.Request.Header.Get(HeaderID); got != "alice" {
+	if got := x.UpstreamHeader.Get(HeaderID); got != "alice" {
 		t.Errorf("forwarded id: got %q, want alice", got)
 	}
 

@@ -1,0 +1,119 @@
+package pipeline
+
+import "strings"
+
+// HeaderKey returns the normalised form of a header name: ASCII letters in
+// lower case, digits kept, and every other byte ('_', '.', '~', ...) turned
+// into '-'. Two names with the same key are the same header to some
+// upstream: WSGI, CGI, PHP and Apache's environment build HTTP_X_PRINCIPAL_ID
+// from "X-Principal-Id", "X_Principal_Id" and "x.principal.id" alike, and
+// many frameworks then read it back under any spelling. Whatever the gateway
+// owns, it must own under every spelling (see OwnedHeader).
+func HeaderKey(name string) string {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return headerKeySlow(name)
+		}
+	}
+	return name
+}
+
+func headerKeySlow(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		default:
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// CanonicalName reports whether name is spelt only with ASCII letters,
+// digits and '-', the only spelling the gateway accepts for a header it
+// owns and the one nginx accepts by default (underscores_in_headers off,
+// ignore_invalid_headers on).
+func CanonicalName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Header ownership: which request headers the gateway sets for the
+// upstream, or believes only from a trusted proxy.
+const (
+	// NotOwned: a header the client may send.
+	NotOwned = iota
+	// OwnedAlways: a header only the gateway sets (the principal, the
+	// request id, X-Real-IP); whatever a client sends under any spelling is
+	// removed before the upstream sees the request.
+	OwnedAlways
+	// OwnedUnlessTrusted: a header about the connection (X-Forwarded-*,
+	// Forwarded and the other client-address headers of CDNs and load
+	// balancers) that only a trusted proxy may send; from anyone else it is
+	// removed under any spelling, and from a trusted proxy only its
+	// canonical spelling is kept.
+	OwnedUnlessTrusted
+)
+
+// PrincipalHeaderPrefix starts every header carrying the authenticated
+// principal to the upstream (authn's default forward names).
+const PrincipalHeaderPrefix = "X-Principal-"
+
+// clientAddressHeaders are the keys (HeaderKey) of the headers proxies,
+// CDNs and load balancers use to tell an upstream the client's address.
+// Frameworks read them to log, rate limit and authorise by address (Rails'
+// remote_ip, Django's and Express's trust-proxy settings, Spring's
+// ForwardedHeaderFilter), so from an untrusted peer each is a spoofed
+// address. (X-Real-IP is owned always: the gateway sets it.)
+var clientAddressHeaders = map[string]bool{
+	"forwarded":                true,
+	"x-forwarded":              true,
+	"true-client-ip":           true,
+	"x-true-client-ip":         true,
+	"x-client-ip":              true,
+	"client-ip":                true,
+	"cf-connecting-ip":         true,
+	"cf-connecting-ipv6":       true,
+	"cf-pseudo-ipv4":           true,
+	"fastly-client-ip":         true,
+	"x-cluster-client-ip":      true,
+	"x-originating-ip":         true,
+	"x-remote-ip":              true,
+	"x-remote-addr":            true,
+	"x-original-forwarded-for": true,
+	"x-envoy-external-address": true,
+	"x-azure-clientip":         true,
+	"x-azure-socketip":         true,
+	"x-appengine-user-ip":      true,
+	"x-proxyuser-ip":           true,
+	"wl-proxy-client-ip":       true,
+	"x-coming-from":            true,
+}
+
+// OwnedHeader says whether the gateway owns the request header name, under
+// any spelling (HeaderKey): NotOwned, OwnedAlways or OwnedUnlessTrusted.
+func OwnedHeader(name string) int {
+	k := HeaderKey(name)
+	switch {
+	case strings.HasPrefix(k, "x-principal-"), k == "x-request-id", k == "x-real-ip":
+		return OwnedAlways
+	case strings.HasPrefix(k, "x-forwarded-"):
+		return OwnedUnlessTrusted
+	}
+	if clientAddressHeaders[k] {
+		return OwnedUnlessTrusted
+	}
+	return NotOwned
+}
