@@ -116,7 +116,15 @@ func TestUpgradeIsNoTunnel(t *testing.T) {
 	})
 
 	t.Run("allowed websocket is counted, limited and logged as 101", func(t *testing.T) {
-		c, err := wstest.Dial(tg.addr, "/ws", "X-Api-Key: "+secret, "X-Principal_Id: admin")
+		spoof, err := wstest.Dial(tg.addr, "/ws", "X-Api-Key: "+secret, "X-Principal_Id: admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spoof.Close()
+		if spoof.Response.StatusCode != http.StatusBadRequest {
+			t.Fatalf("spoofed handshake: got %d, want 400", spoof.Response.StatusCode)
+		}
+		c, err := wstest.Dial(tg.addr, "/ws", "X-Api-Key: "+secret, "X-Principal-Id: admin")
 		if err != nil {
 			t.Fatal(err)
 		}

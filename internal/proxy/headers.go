@@ -118,7 +118,7 @@ func stripOwned(h http.Header, trusted bool, set http.Header) {
 			delete(h, k)
 			continue
 		case pipeline.OwnedUnlessTrusted:
-			if !trusted || !pipeline.CanonicalName(k) {
+			if !trusted || !pipeline.CanonicalName(k) || k != http.CanonicalHeaderKey(k) || rebuiltHeader(k) {
 				delete(h, k)
 				continue
 			}
@@ -133,6 +133,17 @@ func stripOwned(h http.Header, trusted bool, set http.Header) {
 			}
 		}
 	}
+}
+
+// rebuiltHeader reports whether the proxy builds header k itself (from a
+// trusted proxy's value, extended with this hop), so no client spelling of
+// it may pass.
+func rebuiltHeader(k string) bool {
+	switch pipeline.HeaderKey(k) {
+	case "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded":
+		return true
+	}
+	return false
 }
 
 // upgradeToken returns the protocol a request asks to switch to: the

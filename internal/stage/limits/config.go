@@ -1,6 +1,8 @@
 package limits
 
 import (
+	"strings"
+
 	"github.com/portcullis/portcullis/internal/field"
 	"github.com/portcullis/portcullis/internal/units"
 )
@@ -41,6 +43,42 @@ type Config struct {
 	// object keys are not counted) in a JSON body; more get 400. Default
 	// 10000; at most 100000000.
 	MaxJSONElements int `yaml:"max_json_elements,omitempty" json:"max_json_elements,omitempty"`
+	// DuplicateKeys is what happens to a JSON body in which one object has
+	// the same key twice (after unescaping: "owner" and "own\u0065r" are the
+	// same key) or two keys equal but for case ("owner", "OWNER"):
+	// "refuse" (default) answers 400 with the pointer of the second key;
+	// "reencode" forwards the body re-encoded from what the gateway checked
+	// (the last value of each key, in its first position, so every stage and
+	// the upstream read the same document) and still refuses keys equal but
+	// for case, which no re-encoding makes unambiguous. Parsers disagree on
+	// duplicates: Go, Python and JavaScript keep the last value, gjson,
+	// jsonparser and several frameworks the first, and Go's encoding/json
+	// matches struct fields without case; a body checked on one reading and
+	// acted on in another is a bypass of every check on it.
+	DuplicateKeys string `yaml:"duplicate_keys,omitempty" json:"duplicate_keys,omitempty"`
+	// UnderscoreHeaders is what happens to a request header whose name has
+	// a character other than a letter, a digit or '-' ("X_Tenant",
+	// "x.tenant"): "drop" (default, as nginx does) removes it, "refuse"
+	// answers 400, "allow" forwards it. WSGI, CGI, PHP and Apache turn '-'
+	// into '_' to name headers, so "X_Tenant" and "X-Tenant" become one
+	// header there while the gateway checked them as two. A name that
+	// spells a header the gateway owns (X-Principal_Id, X_Forwarded_For,
+	// X_Real_IP) is refused whatever this says: it is an identity spoof.
+	UnderscoreHeaders string `yaml:"underscore_headers,omitempty" json:"underscore_headers,omitempty"`
+	// MethodOverride is what happens to a request that asks for another
+	// method than its own (X-HTTP-Method-Override, X-HTTP-Method,
+	// X-Method-Override headers, or a _method query or form parameter, as
+	// Rails, Laravel, Symfony and Express's method-override read them):
+	// "refuse" (default) answers 400, "allow" forwards it. The gateway
+	// authorises, rate-limits and validates the method it sees; a framework
+	// honouring an override acts on another one.
+	MethodOverride string `yaml:"method_override,omitempty" json:"method_override,omitempty"`
+	// URLOverride is what happens to a request carrying X-Original-URL,
+	// X-Rewrite-URL, X-Original-URI or X-Override-URL, which IIS, Symfony
+	// and some Zend and Drupal set-ups take as the path to serve: "refuse"
+	// (default) answers 400, "allow" forwards them. Path rules at the
+	// gateway see one path; such an upstream serves another.
+	URLOverride string `yaml:"url_override,omitempty" json:"url_override,omitempty"`
 }
 
 // Default values of the limits (see each Config field).
@@ -73,6 +111,12 @@ func Defaults() Config {
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		MaxJSONDepth:    DefaultMaxJSONDepth,
 		MaxJSONElements: DefaultMaxJSONElements,
+		DuplicateKeys:   "refuse",
+		// UnderscoreHeaders: "drop", MethodOverride and URLOverride:
+		// "refuse" (see the fields).
+		UnderscoreHeaders: "drop",
+		MethodOverride:    "refuse",
+		URLOverride:       "refuse",
 	}
 }
 
@@ -88,6 +132,10 @@ func Merge(global Config, api *Config) Config {
 		pick(&out.MaxBodyBytes, api.MaxBodyBytes)
 		pick(&out.MaxJSONDepth, api.MaxJSONDepth)
 		pick(&out.MaxJSONElements, api.MaxJSONElements)
+		pickString(&out.DuplicateKeys, api.DuplicateKeys)
+		pickString(&out.UnderscoreHeaders, api.UnderscoreHeaders)
+		pickString(&out.MethodOverride, api.MethodOverride)
+		pickString(&out.URLOverride, api.URLOverride)
 	}
 	d := Defaults()
 	pick(&d.MaxHeaderBytes, out.MaxHeaderBytes)
@@ -96,7 +144,17 @@ func Merge(global Config, api *Config) Config {
 	pick(&d.MaxBodyBytes, out.MaxBodyBytes)
 	pick(&d.MaxJSONDepth, out.MaxJSONDepth)
 	pick(&d.MaxJSONElements, out.MaxJSONElements)
+	pickString(&d.DuplicateKeys, out.DuplicateKeys)
+	pickString(&d.UnderscoreHeaders, out.UnderscoreHeaders)
+	pickString(&d.MethodOverride, out.MethodOverride)
+	pickString(&d.URLOverride, out.URLOverride)
 	return d
+}
+
+func pickString(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
 }
 
 // pick sets *dst to v when v is not zero.
@@ -122,5 +180,20 @@ func (c Config) Validate() field.List {
 	check("max_body_bytes", int64(c.MaxBodyBytes), maxMaxBodyBytes, " bytes")
 	check("max_json_depth", int64(c.MaxJSONDepth), maxMaxJSONDepth, "")
 	check("max_json_elements", int64(c.MaxJSONElements), maxMaxJSONElements, "")
+	oneOf := func(path, v string, allowed ...string) {
+		if v == "" {
+			return
+		}
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		errs = append(errs, field.Errorf(path, "%q: expected one of %s", v, strings.Join(allowed, ", ")))
+	}
+	oneOf("duplicate_keys", c.DuplicateKeys, "refuse", "reencode")
+	oneOf("underscore_headers", c.UnderscoreHeaders, "drop", "refuse", "allow")
+	oneOf("method_override", c.MethodOverride, "refuse", "allow")
+	oneOf("url_override", c.URLOverride, "refuse", "allow")
 	return errs
 }

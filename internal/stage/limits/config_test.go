@@ -28,8 +28,12 @@ func TestMerge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Merge(tc.global, tc.api); got != tc.want {
-				t.Errorf("got %+v, want %+v", got, tc.want)
+			d := Defaults()
+			want := tc.want
+			want.DuplicateKeys, want.UnderscoreHeaders = d.DuplicateKeys, d.UnderscoreHeaders
+			want.MethodOverride, want.URLOverride = d.MethodOverride, d.URLOverride
+			if got := Merge(tc.global, tc.api); got != want {
+				t.Errorf("got %+v, want %+v", got, want)
 			}
 		})
 	}

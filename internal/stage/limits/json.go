@@ -1,6 +1,8 @@
 package limits
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -10,10 +12,12 @@ import (
 type jsonProblem uint8
 
 const (
-	jsonOK        jsonProblem = iota
-	jsonMalformed             // not RFC 8259 JSON, or invalid UTF-8
-	jsonTooDeep               // nesting deeper than the limit
-	jsonTooMany               // more values than the limit
+	jsonOK            jsonProblem = iota
+	jsonMalformed                 // not RFC 8259 JSON, or invalid UTF-8
+	jsonTooDeep                   // nesting deeper than the limit
+	jsonTooMany                   // more values than the limit
+	jsonDuplicate                 // one object has the same key twice
+	jsonCaseDuplicate             // one object has two keys equal but for case
 )
 
 // jsonResult is the outcome of scanJSON.
@@ -25,6 +29,9 @@ type jsonResult struct {
 	// depth is the deepest nesting seen and elements the number of values
 	// seen, up to the point where the scan stopped.
 	depth, elements int
+	// value is, for a duplicate key, the offset of its value (for the
+	// pointer: jsonPointerAt(b, value) ends with the key).
+	value int
 }
 
 // scanJSON checks that b is one JSON value (RFC 8259: surrounding
@@ -37,10 +44,20 @@ type jsonResult struct {
 // a bit stack (one bit per level, object or array), so a megabyte of "[[[["
 // costs 16KiB at most and cannot exhaust the goroutine stack. Documents up
 // to 512 levels deep do not allocate at all.
+//
+// It also refuses an object that has the same key twice (jsonDuplicate,
+// keys compared after unescaping) or two keys equal under Unicode case
+// folding (jsonCaseDuplicate, the way Go's encoding/json matches struct
+// fields), with the offset of the second key. See keySet.
 func scanJSON(b []byte, maxDepth, maxElements int) jsonResult {
 	var small [8]uint64
 	stack := small[:]
 	depth, elements, deepest := 0, 0, 0
+	var (
+		keyArr [32]keyRef
+		lvlArr [16]int
+	)
+	keys := keySet{refs: keyArr[:0], levels: lvlArr[:0]}
 	fail := func(p jsonProblem, off int) jsonResult {
 		return jsonResult{problem: p, offset: off, depth: deepest, elements: elements}
 	}
@@ -78,9 +95,15 @@ value:
 				break // to "after a value"
 			}
 			if c == '{' {
+				keys = keys.open()
+				ks := i
 				var ok bool
 				if i, ok = scanKey(b, i); !ok {
 					return fail(jsonMalformed, i)
+				}
+				var v keyVerdict
+				if keys, v = keys.add(b, ks); v != keyNew {
+					return jsonResult{problem: v.problem(), offset: ks, value: i, depth: deepest, elements: elements}
 				}
 			}
 			continue value
@@ -127,13 +150,21 @@ value:
 			case c == ',':
 				i = skipWS(b, i+1)
 				if inObject {
+					ks := i
 					var ok bool
 					if i, ok = scanKey(b, i); !ok {
 						return fail(jsonMalformed, i)
 					}
+					var v keyVerdict
+					if keys, v = keys.add(b, ks); v != keyNew {
+						return jsonResult{problem: v.problem(), offset: ks, value: i, depth: deepest, elements: elements}
+					}
 				}
 				continue value
 			case c == '}' && inObject, c == ']' && !inObject:
+				if inObject {
+					keys = keys.close()
+				}
 				depth--
 				i++
 			default:
@@ -342,6 +373,13 @@ func jsonPointerAt(b []byte, off int) string {
 // "/" escaped per RFC 6901, anything outside printable ASCII replaced by
 // "?", and cut at maxPointerKeyLen bytes.
 func pointerKey(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		// Show the key as readers see it ("own\u0065r" is "owner").
+		var s string
+		if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) == nil {
+			raw = []byte(s)
+		}
+	}
 	var sb strings.Builder
 	for n, c := range raw {
 		if n == maxPointerKeyLen {

@@ -124,7 +124,7 @@ func TestJSONPointerAt(t *testing.T) {
 		{"array index", `[[1],[2],[[3]]]`, 2, 0, "/2/0"},
 		{"elements", `{"x":[1,2,3],"y":{"z":[4,5]}}`, 0, 7, "/y/z/0"},
 		{"escaped key", `{"a/b~c":[[1]]}`, 2, 0, "/a~1b~0c/0"},
-		{"hostile key", "{\"\\u0000\\\"<script>\":[[1]]}", 2, 0, "/?u0000??<script>/0"},
+		{"hostile key", "{\"\\u0000\\\"<script>\":[[1]]}", 2, 0, "/??<script>/0"},
 		{"key after value string", `{"a":"v","b":[[1]]}`, 2, 0, "/b/0"},
 		{"cut deep", strings.Repeat("[", 40), 30, 0, "/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/…"},
 	}
@@ -162,7 +162,7 @@ func FuzzJSONScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res := scanJSON(b, 10000, 0)
-		got := res.problem == jsonOK
+		got := res.problem == jsonOK || res.problem == jsonDuplicate || res.problem == jsonCaseDuplicate
 		want := json.Valid(b) && utf8.Valid(b)
 		if got != want {
 			t.Fatalf("scanJSON(%q) valid = %v (%+v), json.Valid && utf8.Valid = %v", b, got, res, want)

@@ -61,6 +61,9 @@ const (
 	RuleJSONElements = "limits.json-elements"
 	// RuleJSONMalformed: a body declared as JSON is not valid JSON (400).
 	RuleJSONMalformed = "limits.json-malformed"
+	// RuleJSONDuplicateKey: an object of a JSON body names a key twice, or
+	// two keys equal but for case (400; see Config.DuplicateKeys).
+	RuleJSONDuplicateKey = "limits.json-duplicate-key"
 
 	// RuleBadEncoding: invalid percent-encoding, too many encoding layers,
 	// or invalid UTF-8 in the path (400, Normalizer).
@@ -75,6 +78,9 @@ const (
 	// a Transfer-Encoding other than chunked, or conflicting Content-Length
 	// values: the framing of request smuggling (400, Normalizer).
 	RuleAmbiguousLength = "limits.ambiguous-length"
+	// RuleConnect: a CONNECT request (501, Normalizer): the gateway never
+	// opens a tunnel.
+	RuleConnect = "limits.connect"
 	// RuleDuplicateHost: more than one Host value, or a Host header that
 	// differs from the request's authority (400, Normalizer).
 	RuleDuplicateHost = "limits.duplicate-host"
@@ -87,6 +93,10 @@ type Limiter struct {
 	headerBytes, urlLength, queryParams int
 	bodyBytes                           int64
 	jsonDepth, jsonElements             int
+	// reencode forwards a body with duplicate keys re-encoded instead of
+	// refusing it (Config.DuplicateKeys).
+	reencode bool
+	hygiene  hygiene
 }
 
 var (
@@ -117,6 +127,12 @@ func New(global Config, api *Config) (*Limiter, error) {
 		bodyBytes:    int64(c.MaxBodyBytes),
 		jsonDepth:    c.MaxJSONDepth,
 		jsonElements: c.MaxJSONElements,
+		reencode:     c.DuplicateKeys == "reencode",
+		hygiene: hygiene{
+			underscores:    c.UnderscoreHeaders,
+			methodOverride: c.MethodOverride == "allow",
+			urlOverride:    c.URLOverride == "allow",
+		},
 	}, nil
 }
 
@@ -166,6 +182,10 @@ func (l *Limiter) check(x *pipeline.Exchange) (*pipeline.Denial, error) {
 		}
 	}
 
+	if d := l.hygiene.check(x); d != nil {
+		return d, nil
+	}
+
 	if l.headerBytes > 0 {
 		n := len("Host") + len(r.Host)
 		for k, vs := range r.Header {
@@ -187,9 +207,15 @@ func (l *Limiter) check(x *pipeline.Exchange) (*pipeline.Denial, error) {
 	if l.bodyBytes > 0 && r.ContentLength > l.bodyBytes {
 		return tooLarge(r.ContentLength, l.bodyBytes), nil
 	}
-	scanJSONBody := (l.jsonDepth > 0 || l.jsonElements > 0) && isJSON(r.Header)
+	// Every body declared as JSON is scanned (duplicate keys are checked
+	// whatever the limits say), and so is a bounded body declared as
+	// nothing or as text, which JSON readers that ignore the Content-Type
+	// (authz's owner rules among them) read as JSON all the same.
+	declaredJSON := isJSON(r.Header)
+	scanJSONBody := declaredJSON || l.bodyBytes > 0 && maybeJSON(r.Header)
 	unknownLength := r.ContentLength < 0 && l.bodyBytes > 0
-	if !scanJSONBody && !unknownLength {
+	formOverride := !l.hygiene.methodOverride && isForm(r.Header) && l.bodyBytes > 0
+	if !scanJSONBody && !unknownLength && !formOverride {
 		return nil, nil
 	}
 	// Make sure the read is bounded by this stage's limit even when the
@@ -211,11 +237,42 @@ func (l *Limiter) check(x *pipeline.Exchange) (*pipeline.Denial, error) {
 	if l.bodyBytes > 0 && int64(len(body)) > l.bodyBytes { // read earlier under a larger limit
 		return tooLarge(int64(len(body)), l.bodyBytes), nil
 	}
+	if formOverride && formHasMethod(body) {
+		return overrideDenial("body:_method"), nil
+	}
 	if !scanJSONBody || len(body) == 0 {
 		return nil, nil
 	}
+	if !declaredJSON && !startsJSON(body) {
+		return nil, nil
+	}
 	res := scanJSON(body, l.jsonDepth, l.jsonElements)
+	if res.problem == jsonDuplicate && l.reencode {
+		re, err := reencodeJSON(body)
+		if err == nil {
+			// Every later stage and the upstream read the re-encoded body;
+			// it is scanned again for the limits and for keys equal but for
+			// case, which re-encoding leaves apart.
+			x.ReplaceBody(re)
+			body = re
+			res = scanJSON(body, l.jsonDepth, l.jsonElements)
+		}
+	}
+	if res.problem == jsonMalformed && (!declaredJSON || l.jsonDepth <= 0 && l.jsonElements <= 0) {
+		// Not JSON after all and not declared so, or its shape is not
+		// limited here (the validate stage refuses what is not JSON).
+		return nil, nil
+	}
 	switch res.problem {
+	case jsonDuplicate, jsonCaseDuplicate:
+		reason, detail := "the JSON body names a key twice", "duplicate key"
+		if res.problem == jsonCaseDuplicate {
+			reason, detail = "the JSON body has two keys that differ only in case", "keys equal but for case"
+		}
+		d := deny(http.StatusBadRequest, RuleJSONDuplicateKey, reason, "body:"+jsonPointerAt(body, res.value),
+			detail+" at byte "+strconv.Itoa(res.offset))
+		d.Errors = []pipeline.FieldError{{Pointer: "/body" + jsonPointerAt(body, res.value), Reason: detail}}
+		return d, nil
 	case jsonTooDeep:
 		return deny(http.StatusBadRequest, RuleJSONDepth, "the JSON body is nested too deeply", "body:"+jsonPointerAt(body, res.offset),
 			"JSON nesting deeper than "+strconv.Itoa(l.jsonDepth)+" at byte "+strconv.Itoa(res.offset)), nil
@@ -267,6 +324,25 @@ func countParams(q string, limit int) int {
 		}
 	}
 	return n
+}
+
+// maybeJSON reports whether a body declared with this Content-Type may be
+// read as JSON by someone: no Content-Type at all, or a text type.
+func maybeJSON(h http.Header) bool {
+	vs := h["Content-Type"]
+	if len(vs) == 0 {
+		return true
+	}
+	mt, _, _ := strings.Cut(vs[0], ";")
+	mt = strings.TrimSpace(mt)
+	return mt == "" || len(mt) >= 5 && strings.EqualFold(mt[:5], "text/")
+}
+
+// startsJSON reports whether b starts (after whitespace) like a JSON object
+// or array.
+func startsJSON(b []byte) bool {
+	i := skipWS(b, 0)
+	return i < len(b) && (b[i] == '{' || b[i] == '[')
 }
 
 // isJSON reports whether the request's Content-Type is a JSON media type:

@@ -48,6 +48,14 @@ func (n *Normalizer) Request(_ context.Context, x *pipeline.Exchange) (*pipeline
 func (n *Normalizer) check(x *pipeline.Exchange) (*pipeline.Denial, error) {
 	r := x.Request
 
+	// Security: CONNECT asks for a raw tunnel to another host; the gateway
+	// never opens one (a tunnel is a way past every stage).
+	if r.Method == http.MethodConnect {
+		d := deny(http.StatusNotImplemented, RuleConnect, "the gateway does not open tunnels", "method", "CONNECT")
+		d.Severity = events.SeverityHigh
+		return d, nil
+	}
+
 	if detail, ok := checkFraming(r); !ok {
 		d := deny(http.StatusBadRequest, RuleAmbiguousLength, "the request body length is ambiguous", "header", detail)
 		d.Severity = events.SeverityHigh
