@@ -196,6 +196,9 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 		}
 		s.checkValue(p, &typed, prm, prm.Decode(raw), prm.In)
 	}
+	for _, k := range lookalikes(query, declaredQ) {
+		p.add(RuleParam, "/query/"+safeToken(k), "spells a declared parameter another way (case, '.' or ' ')")
+	}
 	if s.unknownQ || op.Extensions["x-portcullis-reject-unknown-query"] == true {
 		keys := make([]string, 0, len(query))
 		for k := range query {

@@ -116,6 +116,11 @@ func TestRequest(t *testing.T) {
 			errors: []pipeline.FieldError{{Pointer: "/query/*", Reason: "is not a declared parameter"}, {Pointer: "/query/debug", Reason: "is not a declared parameter"}},
 			rules:  []string{RuleUnknownQuery}},
 		{name: "unknown query allowed by default", method: "GET", target: "/items?debug=1"},
+		// Issue 11 finding 10: a declared parameter spelt another way.
+		{name: "declared parameter in another case", method: "GET", target: "/items?limit=1&LIMIT=100000", status: 400,
+			errors: []pipeline.FieldError{{Pointer: "/query/LIMIT", Reason: "spells a declared parameter another way (case, '.' or ' ')"}}},
+		{name: "declared parameter in another case alone", method: "GET", target: "/items?Limit=100000", status: 400,
+			errors: []pipeline.FieldError{{Pointer: "/query/Limit", Reason: "spells a declared parameter another way (case, '.' or ' ')"}}},
 		{name: "json valid", method: "POST", target: "/items", ctype: "application/json", body: `{"name":"pen","count":2,"tags":["a"],"owner":{"email":"a@b"}}`,
 			typed: []string{"body:/count", "body:/tags/0"}, untyped: []string{"body:/name", "body:/owner/email"}},
 		{name: "json wrong type", method: "POST", target: "/items", ctype: "application/json", body: `{"name":"pen","count":"2"}`, status: 400,
