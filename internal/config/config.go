@@ -172,6 +172,16 @@ type Events struct {
 	// counts it, logs it and exports it as a metric; it never blocks a
 	// request. Default 4096.
 	QueueSize int `yaml:"queue_size,omitempty" json:"queue_size,omitempty"`
+	// ClientBurst is how many events (of one class: detections and high
+	// severity, or the rest) one client's requests may produce at once;
+	// past it and ClientRate, its events are counted into one
+	// events.suppressed summary per rule every 10s instead of being
+	// written, so that one client's flood cannot crowd out everyone else's
+	// events. Default 200; -1 turns the budget off.
+	ClientBurst int `yaml:"client_burst,omitempty" json:"client_burst,omitempty"`
+	// ClientRate is how many events per second (of one class) one client
+	// may produce on average once its burst is spent. Default 20.
+	ClientRate float64 `yaml:"client_rate,omitempty" json:"client_rate,omitempty"`
 	// JSONL is a file path for one JSON event per line. Default "" (off).
 	JSONL string `yaml:"jsonl,omitempty" json:"jsonl,omitempty"`
 	// SQLite is a database file path for the embedded event store.

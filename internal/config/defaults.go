@@ -22,6 +22,8 @@ const (
 	DefaultLogAccess             = "stdout"
 	DefaultLogLevel              = "info"
 	DefaultEventsQueueSize       = 4096
+	DefaultEventsClientBurst     = 200
+	DefaultEventsClientRate      = 20.0
 	DefaultPathPrefix            = "/"
 	DefaultConnectTimeout        = 5 * time.Second
 	DefaultResponseHeaderTimeout = 30 * time.Second
@@ -64,6 +66,8 @@ func (c *Config) WithDefaults() *Config {
 	setDefault(&c.Log.Access, DefaultLogAccess)
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Events.QueueSize, DefaultEventsQueueSize)
+	setDefault(&c.Events.ClientBurst, DefaultEventsClientBurst)
+	setDefault(&c.Events.ClientRate, DefaultEventsClientRate)
 	for i := range c.APIs {
 		a := &c.APIs[i]
 		setDefault(&a.PathPrefix, DefaultPathPrefix)

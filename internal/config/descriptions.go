@@ -182,6 +182,8 @@ var descriptions = map[string]string{
 	"config.Config.Stages":                     "Stages are the top-level stage blocks (ipfilter: applies to every API before its own; limits: the defaults every API's limits override field by field; bans: automatic bans), by key. Which keys exist comes from the stage registry (internal/stage).",
 	"config.Config.Store":                      "Store is where state shared by nodes lives (rate limits, quotas, bans, nonces). Default: in memory, this node only.",
 	"config.Events":                            "Events configures the security-event sinks.",
+	"config.Events.ClientBurst":                "ClientBurst is how many events (of one class: detections and high severity, or the rest) one client's requests may produce at once; past it and ClientRate, its events are counted into one events.suppressed summary per rule every 10s instead of being written, so that one client's flood cannot crowd out everyone else's events. Default 200; -1 turns the budget off.",
+	"config.Events.ClientRate":                 "ClientRate is how many events per second (of one class) one client may produce on average once its burst is spent. Default 20.",
 	"config.Events.JSONL":                      "JSONL is a file path for one JSON event per line. Default \"\" (off).",
 	"config.Events.QueueSize":                  "QueueSize is the per-sink queue length. A full queue drops the event, counts it, logs it and exports it as a metric; it never blocks a request. Default 4096.",
 	"config.Events.SQLite":                     "SQLite is a database file path for the embedded event store. Default \"\" (off).",

@@ -35,6 +35,8 @@ var schemaExtras = map[string]map[string]any{
 	"config.Log.Level":                      {"enum": []any{"debug", "info", "warn", "error"}},
 	"config.HealthCheck.Path":               {"pattern": `^/`},
 	"config.Events.QueueSize":               {"minimum": 0},
+	"config.Events.ClientBurst":             {"minimum": -1},
+	"config.Events.ClientRate":              {"minimum": 0},
 	"config.Upstream.MaxIdleConnsPerHost":   {"minimum": 0},
 	"config.HealthCheck.HealthyThreshold":   {"minimum": 0},
 	"config.HealthCheck.UnhealthyThreshold": {"minimum": 0},

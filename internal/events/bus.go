@@ -51,6 +51,19 @@ type BusOptions struct {
 	// call. Default 256 (DefaultBatchSize); zero or negative means the
 	// default.
 	BatchSize int
+	// ClientBurst and ClientRate are the per-client event budget: how many
+	// events of one class (priority or not, see Priority) one client's
+	// requests may produce at once, and per second on average. Past it,
+	// that client's events are counted into TypeSuppressed summaries
+	// instead of being queued. Defaults 200 and 20 per second
+	// (DefaultClientBurst, DefaultClientRate); zero means the default, a
+	// negative ClientBurst turns budgets off.
+	ClientBurst int
+	ClientRate  float64
+	// SummaryInterval is how often summaries of suppressed events are
+	// published. Default 10s (DefaultSummaryInterval); zero means the
+	// default.
+	SummaryInterval time.Duration
 }
 
 // SinkStats are one sink's counters. Published, Written, Dropped and Errors
@@ -87,8 +100,11 @@ type Bus struct {
 	ctx    context.Context // cancelled when Close gives up draining
 	cancel context.CancelFunc
 
-	published atomic.Uint64
-	subDrops  atomic.Uint64
+	published  atomic.Uint64
+	subDrops   atomic.Uint64
+	suppressed atomic.Uint64
+	budgets    *budgets // nil when budgets are off
+	stopLoop   chan struct{}
 
 	// mu guards the fields below. Publish holds it for reading while it
 	// sends, so Close (which holds it for writing) can close the queues
@@ -119,7 +135,7 @@ func NewBus(opts BusOptions) *Bus {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Bus{
+	b := &Bus{
 		opts:   opts,
 		log:    opts.Logger,
 		now:    opts.Now,
@@ -127,7 +143,53 @@ func NewBus(opts BusOptions) *Bus {
 		cancel: cancel,
 		names:  map[string]int{},
 	}
+	if opts.ClientBurst >= 0 {
+		burst, rate, every := opts.ClientBurst, opts.ClientRate, opts.SummaryInterval
+		if burst == 0 {
+			burst = DefaultClientBurst
+		}
+		if rate <= 0 {
+			rate = DefaultClientRate
+		}
+		if every <= 0 {
+			every = DefaultSummaryInterval
+		}
+		b.budgets = newBudgets(rate, burst, every)
+		b.stopLoop = make(chan struct{})
+		go b.summaryLoop(every)
+	}
+	return b
 }
+
+// summaryLoop publishes due summaries even when no event arrives to
+// trigger them.
+func (b *Bus) summaryLoop(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			b.flushSummaries(false)
+		case <-b.stopLoop:
+			return
+		}
+	}
+}
+
+// flushSummaries publishes the summaries that are due (all of them with
+// force).
+func (b *Bus) flushSummaries(force bool) {
+	if b.budgets == nil {
+		return
+	}
+	for _, e := range b.budgets.due(b.now(), force) {
+		b.deliver(e)
+	}
+}
+
+// Suppressed returns how many events were counted into summaries instead
+// of being queued (per-client budgets). It only grows.
+func (b *Bus) Suppressed() uint64 { return b.suppressed.Load() }
 
 // AddSink starts delivering events to s, from the next Publish on. The bus
 // owns s from then on and closes it in Close; a sink added after Close is
@@ -163,15 +225,36 @@ func (b *Bus) AddSink(s Sink) {
 // returns false when at least one sink dropped the event (queue full or bus
 // closed); the loss is counted and logged. Subscribers are lossy by design
 // and do not affect the result. With no sinks it returns true.
+//
+// An event of a client over its budget (BusOptions.ClientBurst) is not
+// queued but counted into a summary (TypeSuppressed) published within
+// BusOptions.SummaryInterval; Publish returns true for it (it is not lost).
 func (b *Bus) Publish(e Event) bool {
 	b.published.Add(1)
 	fill(&e, b.now)
+	if b.budgets != nil {
+		now := b.now()
+		if !b.budgets.allow(e, now) {
+			b.suppressed.Add(1)
+			return true
+		}
+		if ds := b.budgets.due(now, false); ds != nil {
+			for _, d := range ds {
+				b.deliver(d)
+			}
+		}
+	}
+	return b.deliver(e)
+}
 
+// deliver offers e to every sink and subscriber.
+func (b *Bus) deliver(e Event) bool {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	ok := true
+	prio := Priority(e)
 	for _, r := range b.sinks {
-		if !r.offer(e, b.closed) {
+		if !r.offer(e, b.closed, prio) {
 			ok = false
 		}
 	}
@@ -271,10 +354,20 @@ func (b *Bus) SubscriberDrops() uint64 { return b.subDrops.Load() }
 // sinks count what they could not write as dropped and close in the
 // background. A second Close returns nil at once.
 func (b *Bus) Close(ctx context.Context) error {
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if !closed && b.budgets != nil {
+		// The summaries still held are written like any event.
+		b.flushSummaries(true)
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return nil
+	}
+	if b.stopLoop != nil {
+		close(b.stopLoop)
 	}
 	b.closed = true
 	sinks := b.sinks
@@ -326,14 +419,21 @@ type sinkRunner struct {
 	errorLog lossLog
 }
 
-// offer queues e for the sink, or drops and counts it.
-func (r *sinkRunner) offer(e Event, closed bool) bool {
+// offer queues e for the sink, or drops and counts it. An event that is
+// not a priority event may only take the first three quarters of the
+// queue: the rest is kept for detections and high-severity events, so that
+// a flood of ordinary denials cannot crowd them out.
+func (r *sinkRunner) offer(e Event, closed, prio bool) bool {
 	r.published.Add(1)
 	if closed {
 		r.drop(1, "bus closed")
 		return false
 	}
-	if r.pending.Add(1) > int64(cap(r.queue)) {
+	limit := int64(cap(r.queue))
+	if !prio {
+		limit -= int64(reserved(cap(r.queue)))
+	}
+	if r.pending.Add(1) > limit {
 		r.pending.Add(-1)
 		r.drop(1, "queue full")
 		return false
@@ -347,6 +447,15 @@ func (r *sinkRunner) offer(e Event, closed bool) bool {
 		r.drop(1, "queue full")
 		return false
 	}
+}
+
+// reserved is the part of a queue of size n kept for priority events: a
+// quarter, at least one slot when the queue has two or more.
+func reserved(n int) int {
+	if n < 2 {
+		return 0
+	}
+	return max(1, n/4)
 }
 
 func (r *sinkRunner) drop(n int, reason string) {

@@ -22,7 +22,7 @@ func TestBusToSQLiteAndJSONL(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	b := NewBus(BusOptions{Now: clock.Now})
+	b := NewBus(BusOptions{Now: clock.Now, ClientBurst: -1})
 	b.AddSink(store)
 	b.AddSink(jl)
 

@@ -307,6 +307,10 @@ func (g *Gateway) decide(ctx context.Context, x *pipeline.Exchange, r *http.Requ
 	x.BodyLimit = rt.bodyLimit
 	rt.match(x)
 	if d := rt.chain.Run(ctx, x); d != nil {
+		if d.Status == pipeline.StatusClientClosedRequest {
+			// The client went away while a stage ran: not a denial.
+			return pipeline.Outcome{Decision: pipeline.Error, Denial: d}, rt
+		}
 		return deny(d), rt
 	}
 	return rt.upstream.Serve(sw, r), rt
@@ -320,6 +324,14 @@ const (
 	// RouteStage answers requests no API serves.
 	RouteStage = "route"
 )
+
+// Report counts an event that belongs to no exchange (a listener's
+// detection, such as an HTTP/2 rapid reset) with the first API's observers
+// (the auto-ban), then publishes it.
+func (g *Gateway) Report(e events.Event) {
+	g.observe(context.Background(), nil, []events.Event{e})
+	g.deps.Events.Publish(e)
+}
 
 // observe hands the exchange's events to the stages that learn from them
 // (the auto-ban), synchronously: the first API's stages observe what no API

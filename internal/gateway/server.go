@@ -160,7 +160,8 @@ func (s *Server) openSinks(cfg *config.Config) error {
 		s.access = slog.New(slog.NewJSONHandler(aw, nil))
 	}
 
-	s.bus = events.NewBus(events.BusOptions{QueueSize: cfg.Events.QueueSize, Logger: s.log, Now: s.now})
+	s.bus = events.NewBus(events.BusOptions{QueueSize: cfg.Events.QueueSize, Logger: s.log, Now: s.now,
+		ClientBurst: cfg.Events.ClientBurst, ClientRate: cfg.Events.ClientRate})
 	if cfg.Events.JSONL != "" {
 		j, err := events.NewJSONL(cfg.Events.JSONL)
 		if err != nil {
@@ -248,6 +249,16 @@ func (s *Server) Start() error {
 					Type: events.TypeTLSHandshake, Severity: events.SeverityLow,
 					ClientIP: addrString(peer), Stage: "tls", Rules: []string{"tls.handshake"},
 					Reason: err.Error(), Attrs: map[string]any{"listener": addr},
+				})
+			},
+			// Rapid reset counts against the client: the event is a
+			// malformed-request strike for the auto-ban.
+			OnResetFlood: func(peer netip.Addr, resets int) {
+				s.gw.Load().Report(events.Event{
+					Time: s.now(), Type: events.TypeMalformed, Severity: events.SeverityHigh,
+					ClientIP: addrString(peer), Stage: MalformedStage, Rules: []string{"listener.rapid-reset"},
+					Reason: "HTTP/2 client reset " + strconv.Itoa(resets) + " streams; connection closed",
+					Mode: "block", Attrs: map[string]any{"listener": addr, "resets": resets},
 				})
 			},
 		})

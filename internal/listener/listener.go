@@ -83,6 +83,11 @@ type Options struct {
 	// Redactor masks secret header values and query parameters in anomaly
 	// excerpts. Nil uses redact.New(nil, nil): the built-in secret names.
 	Redactor *redact.Redactor
+	// OnResetFlood is called once for every HTTP/2 connection closed for
+	// resetting more streams than its budget allows (ResetBurst,
+	// ResetRate: rapid reset), with the peer's address and the number of
+	// resets. Nil only logs it. It runs on a request's goroutine.
+	OnResetFlood func(peer netip.Addr, resets int)
 }
 
 // Listener serves one config.Listener.
@@ -141,6 +146,7 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 	if lc.RedirectHTTPS {
 		handler = redirect(h, opts.HTTPSPort)
 	}
+	handler = l.countResets(handler)
 	l.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: sc.ReadHeaderTimeout,
@@ -152,6 +158,7 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			ctx = context.WithValue(ctx, budgetKey{}, newConnBudget(c, l.sniff.now()))
 			return context.WithValue(ctx, connKey{}, c)
 		},
 	}

@@ -231,8 +231,14 @@ func (x *Exchange) Findings() []Finding {
 	return append([]Finding(nil), x.findings...)
 }
 
-// AddFailure records a technical failure of a stage.
+// AddFailure records a technical failure of a stage. Nothing is recorded
+// once the client has gone away (ClientGone): a store call or a token check
+// cancelled with the request failed because of the client, and a flood of
+// cancelled requests must not read as a flood of failures.
 func (x *Exchange) AddFailure(stage string, err error) {
+	if x.Request != nil && ClientGone(x.Request.Context()) {
+		return
+	}
 	x.mu.Lock()
 	x.failures = append(x.failures, Failure{Stage: stage, Err: err})
 	x.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -145,5 +146,38 @@ func TestChainFailModes(t *testing.T) {
 	}
 	if d := (Chain{{Stage: deny}, {Stage: next}}).Run(context.Background(), x); d == nil || d.Stage != "deny" || reached != 1 {
 		t.Fatalf("denial: got %+v, reached %d", d, reached)
+	}
+}
+
+// TestClientGoneIsNoFailure is the unit regression test for finding 4 of
+// issue 11: a stage that fails because the request was cancelled (the
+// client closed the connection or reset the stream) produces a quiet 499,
+// and no failure is recorded, whether the chain fails open or closed.
+func TestClientGoneIsNoFailure(t *testing.T) {
+	canceled := stageFunc{"ratelimit.ip", func(x *Exchange) (*Denial, error) {
+		return nil, fmt.Errorf("redis allow all: %w", x.Request.Context().Err())
+	}}
+	for _, failOpen := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := httptest.NewRequest("GET", "/x", nil).WithContext(ctx)
+		x := NewExchange(r, "id", time.Now())
+		cancel()
+		d := Chain{{Stage: canceled, FailOpen: failOpen}}.Run(ctx, x)
+		if d == nil || d.Status != StatusClientClosedRequest || !d.Quiet || d.Rules[0] != RuleClientClosed {
+			t.Fatalf("failOpen=%v: got %+v, want a quiet 499", failOpen, d)
+		}
+		x.AddFailure("authn", errors.New("jwks: context canceled"))
+		if f := x.Failures(); len(f) != 0 {
+			t.Fatalf("failOpen=%v: got failures %v, want none", failOpen, f)
+		}
+	}
+	// A deadline is not the client's doing: still a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	<-ctx.Done()
+	r := httptest.NewRequest("GET", "/x", nil).WithContext(ctx)
+	x := NewExchange(r, "id", time.Now())
+	if d := (Chain{{Stage: canceled}}).Run(ctx, x); d == nil || d.Status != 503 || len(x.Failures()) != 1 {
+		t.Fatalf("deadline: got %+v with %d failures, want 503 and one failure", d, len(x.Failures()))
 	}
 }

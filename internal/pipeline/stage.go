@@ -61,6 +61,12 @@ type Chain []Step
 func (c Chain) Run(ctx context.Context, x *Exchange) *Denial {
 	for _, s := range c {
 		d, err := s.Stage.Request(ctx, x)
+		if err != nil && ClientGone(ctx) {
+			// The stage failed because the client went away (a Redis call
+			// or an identity provider's answer cancelled with the request):
+			// the client's doing, not a failure of the stage.
+			return ClientClosed(s.Stage.ID())
+		}
 		if err != nil {
 			x.AddFailure(s.Stage.ID(), err)
 			if s.FailOpen {
@@ -93,6 +99,9 @@ func (c Chain) RunResponse(ctx context.Context, x *Exchange, resp *http.Response
 			continue
 		}
 		d, err := rs.Response(ctx, x, resp)
+		if err != nil && ClientGone(ctx) {
+			return ClientClosed(rs.ID())
+		}
 		if err != nil {
 			x.AddFailure(rs.ID(), err)
 			if c[i].FailOpen {
