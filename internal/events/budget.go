@@ -171,7 +171,7 @@ func (b *budgets) due(now time.Time, force bool) []Event {
 	for k, h := range b.held {
 		e := Event{
 			Time: now, Type: TypeSuppressed, Severity: h.severity, ClientIP: k.client, API: h.api,
-			Stage: k.stage,
+			Stage:  k.stage,
 			Reason: "client over its event budget: " + strconv.FormatUint(h.count, 10) + " " + k.typ + " events summarised",
 			Attrs: map[string]any{"count": h.count, "type": k.typ, "first": h.first, "last": h.last,
 				"sample_request_id": h.requestID},

@@ -258,7 +258,7 @@ func (s *Server) Start() error {
 					Time: s.now(), Type: events.TypeMalformed, Severity: events.SeverityHigh,
 					ClientIP: addrString(peer), Stage: MalformedStage, Rules: []string{"listener.rapid-reset"},
 					Reason: "HTTP/2 client reset " + strconv.Itoa(resets) + " streams; connection closed",
-					Mode: "block", Attrs: map[string]any{"listener": addr, "resets": resets},
+					Mode:   "block", Attrs: map[string]any{"listener": addr, "resets": resets},
 				})
 			},
 		})

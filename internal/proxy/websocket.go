@@ -55,6 +55,32 @@ const (
 	wsTooBig        = 1009
 )
 
+// closeWait is how long a close frame waits for a side's writer.
+const closeWait = 200 * time.Millisecond
+
+// frameLock serialises the frames written to one side; unlike a mutex, it
+// can be waited for with a deadline.
+type frameLock chan struct{}
+
+func (l frameLock) lock()   { l <- struct{}{} }
+func (l frameLock) unlock() { <-l }
+
+func (l frameLock) lockWithin(d time.Duration) bool {
+	select {
+	case l <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case l <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // closeGrace is how long a tunnel waits, once one side is done, for the
 // other to finish its close handshake before both connections are closed.
 const closeGrace = 2 * time.Second
@@ -258,7 +284,7 @@ type wsTunnel struct {
 	cr     *bufio.Reader // the client side, with whatever net/http buffered
 	up     io.ReadWriteCloser
 
-	clientW, upW sync.Mutex // one frame at a time per destination
+	clientW, upW frameLock // one frame at a time per destination
 
 	start      time.Time
 	lastActive atomic.Int64 // unix nanoseconds of the last frame either way
@@ -279,7 +305,8 @@ type wsTunnel struct {
 }
 
 func newWSTunnel(g *pipeline.Upgrade, x *pipeline.Exchange, client net.Conn, cr *bufio.Reader, up io.ReadWriteCloser) *wsTunnel {
-	t := &wsTunnel{grant: g, x: x, client: client, cr: cr, up: up, start: time.Now(), finished: make(chan struct{})}
+	t := &wsTunnel{grant: g, x: x, client: client, cr: cr, up: up, start: time.Now(), finished: make(chan struct{}),
+		clientW: make(frameLock, 1), upW: make(frameLock, 1)}
 	t.lastActive.Store(t.start.UnixNano())
 	t.tokens = float64(max(g.MessageBurst, 1))
 	t.last = t.start
@@ -356,14 +383,17 @@ func (t *wsTunnel) end(reason string, code int, rule, detail string) {
 			Reason: detail, Mode: "block", Severity: events.SeverityMedium})
 	}
 	text := reason
-	if t.clientW.TryLock() {
+	// A close frame goes between two frames: wait a little for the side's
+	// writer (the other pump may be finishing a frame), never for long (it
+	// may be stuck in the middle of one, waiting on its source).
+	if t.clientW.lockWithin(closeWait) {
 		_ = t.client.SetWriteDeadline(time.Now().Add(closeGrace))
 		_, _ = t.client.Write(closeFrame(code, text, false))
-		t.clientW.Unlock()
+		t.clientW.unlock()
 	}
-	if t.upW.TryLock() {
+	if t.upW.lockWithin(closeWait) {
 		_, _ = t.up.Write(closeFrame(wsGoingAway, "", true))
-		t.upW.Unlock()
+		t.upW.unlock()
 	}
 	close(t.finished)
 	t.closeConns()
@@ -537,15 +567,15 @@ func (t *wsTunnel) pump(fromClient bool) string {
 	var (
 		src             io.Reader
 		dst             io.Writer
-		dstMu           *sync.Mutex
+		dstMu           frameLock
 		side            = "upstream"
 		msgs, bytesSeen *atomic.Int64
 	)
 	if fromClient {
-		src, dst, dstMu, side = idleReader{t}, t.up, &t.upW, "client"
+		src, dst, dstMu, side = idleReader{t}, t.up, t.upW, "client"
 		msgs, bytesSeen = &t.stats.clientMsgs, &t.stats.clientBytes
 	} else {
-		src, dst, dstMu = t.up, t.client, &t.clientW
+		src, dst, dstMu = t.up, t.client, t.clientW
 		msgs, bytesSeen = &t.stats.upMsgs, &t.stats.upBytes
 	}
 	var (
@@ -596,9 +626,9 @@ func (t *wsTunnel) pump(fromClient bool) string {
 			if f.op == opClose {
 				t.setReason(side) // who started the closing handshake
 			}
-			dstMu.Lock()
+			dstMu.lock()
 			_, werr := dst.Write(append(append([]byte(nil), f.hdr...), payload[:f.length]...))
-			dstMu.Unlock()
+			dstMu.unlock()
 			if werr != nil {
 				return side
 			}
@@ -636,12 +666,12 @@ func (t *wsTunnel) pump(fromClient bool) string {
 				plain = append(plain, c^f.key[i%4])
 			}
 		} else {
-			dstMu.Lock()
+			dstMu.lock()
 			_, werr := dst.Write(f.hdr)
 			if werr == nil {
 				_, werr = io.CopyN(dst, src, f.length)
 			}
-			dstMu.Unlock()
+			dstMu.unlock()
 			if werr != nil {
 				return side
 			}
@@ -670,9 +700,9 @@ func (t *wsTunnel) pump(fromClient bool) string {
 				}
 				t.addFinding(*fd)
 			}
-			dstMu.Lock()
+			dstMu.lock()
 			_, werr := dst.Write(held)
-			dstMu.Unlock()
+			dstMu.unlock()
 			held, plain = held[:0], plain[:0]
 			if werr != nil {
 				return side
