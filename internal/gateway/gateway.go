@@ -259,6 +259,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.observe(ctx, rt, evs)
 	g.observeExchange(ctx, rt, x, out, sw, evs)
 	if out.Denial != nil && !out.Written {
+		left := r.ProtoMajor == 1 && bodyLeft(x)
+		if left {
+			// Answer and close at once: net/http would otherwise read (and
+			// for Expect: 100-continue, ask for) the body it was refused
+			// for, holding the answer until read_timeout.
+			sw.Header().Set("Connection", "close")
+			defer func() { _ = http.NewResponseController(sw).SetReadDeadline(time.Now()) }()
+		}
 		if out.Denial.Status == proxy.StatusClientClosedRequest {
 			sw.WriteHeader(proxy.StatusClientClosedRequest) // recorded, never seen
 		} else {
@@ -314,6 +322,20 @@ func (g *Gateway) decide(ctx context.Context, x *pipeline.Exchange, r *http.Requ
 		return deny(d), rt
 	}
 	return rt.upstream.Serve(sw, r), rt
+}
+
+// bodyLeft reports whether the client sent (or announced) a body that was
+// not read to its end: no stage read it, or reading it failed (too large).
+func bodyLeft(x *pipeline.Exchange) bool {
+	r := x.Request
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return false
+	}
+	if !x.BodyRead() {
+		return true
+	}
+	_, err := x.Body() // the cached result of the one read
+	return err != nil
 }
 
 // Stage ids the gateway itself reports (the stages' own ids come from the

@@ -181,3 +181,61 @@ func dropUpgrade(h http.Header) {
 	}
 	h["Connection"] = []string{strings.Join(keep, ", ")}
 }
+
+// informationalFilter is the ResponseWriter the upstream's answer is
+// written through. It drops the upstream's 100 Continue (the client got
+// its own from the gateway's HTTP server when the body was read: two would
+// confuse it, and the upstream never sees an Expect) and puts back the
+// headers the gateway set before proxying (X-Request-Id, HSTS), which
+// ReverseProxy clears from the writer after every 1xx it forwards.
+type informationalFilter struct {
+	http.ResponseWriter
+	saved http.Header // the gateway's headers when proxying began
+	dirty bool        // a 1xx went through: saved may need restoring
+}
+
+func newInformationalFilter(w http.ResponseWriter) *informationalFilter {
+	return &informationalFilter{ResponseWriter: w, saved: w.Header().Clone()}
+}
+
+func (f *informationalFilter) restore() {
+	if !f.dirty {
+		return
+	}
+	f.dirty = false
+	h := f.ResponseWriter.Header()
+	for k, vs := range f.saved {
+		if _, ok := h[k]; !ok {
+			h[k] = vs
+		}
+	}
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (f *informationalFilter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		if code != http.StatusContinue {
+			f.ResponseWriter.WriteHeader(code)
+		}
+		f.dirty = true
+		return
+	}
+	f.restore()
+	f.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (f *informationalFilter) Write(b []byte) (int, error) {
+	f.restore()
+	return f.ResponseWriter.Write(b)
+}
+
+// Flush keeps streaming responses streaming.
+func (f *informationalFilter) Flush() {
+	if fl, ok := f.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection (Hijack).
+func (f *informationalFilter) Unwrap() http.ResponseWriter { return f.ResponseWriter }

@@ -370,6 +370,7 @@ func (u *Upstream) Serve(w http.ResponseWriter, r *http.Request) pipeline.Outcom
 			Severity: events.SeverityHigh,
 		}}
 	}
+	w = newInformationalFilter(w)
 	a := &attempt{t: t, trial: trial, w: w, grant: grant}
 	// Whatever happens below (including the ErrAbortHandler panic on a
 	// broken response stream), the attempt ends and a half-open trial slot

@@ -199,6 +199,9 @@ func (u *Upstream) switchProtocols(resp *http.Response) error {
 		s.SwitchProtocols()
 	}
 	x := pipeline.FromContext(resp.Request.Context())
+	if f, ok := a.w.(*informationalFilter); ok {
+		f.restore()
+	}
 	h := a.w.Header().Clone()
 	if x != nil {
 		for k, vs := range x.ResponseHeader {
