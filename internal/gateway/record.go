@@ -26,7 +26,7 @@ func (g *Gateway) events(x *pipeline.Exchange, r *http.Request, out pipeline.Out
 		ClientIP:  addrString(x.ClientIP),
 		API:       x.API,
 		Method:    r.Method,
-		Path:      r.URL.EscapedPath(),
+		Path:      g.redactor.Text(r.URL.EscapedPath()),
 	}
 	if x.Principal != nil {
 		base.Principal = x.Principal.ID
@@ -46,10 +46,10 @@ func (g *Gateway) events(x *pipeline.Exchange, r *http.Request, out pipeline.Out
 		}
 		e.Stage, e.Rules, e.Reason, e.Location = d.Stage, d.Rules, d.Reason, d.Location
 		e.Status = pipeline.NewProblem(d, "").Status
-		e.Excerpt = redact.Excerpt(d.Excerpt, 128)
+		e.Excerpt = g.excerpt(d.Location, d.Excerpt, 128)
 		e.Score, e.Mode = d.Score, "block"
 		if d.Detail != "" {
-			e.Attrs = map[string]any{"detail": redact.Excerpt(d.Detail, 256)}
+			e.Attrs = map[string]any{"detail": g.redactor.Safe(d.Detail, 256)}
 		}
 		evs = append(evs, e)
 	}
@@ -59,17 +59,30 @@ func (g *Gateway) events(x *pipeline.Exchange, r *http.Request, out pipeline.Out
 		if e.Severity == "" {
 			e.Severity = events.SeverityMedium
 		}
-		e.Stage, e.Rules, e.Reason, e.Location = f.Stage, f.Rules, f.Reason, f.Location
-		e.Excerpt, e.Score, e.Mode = f.Excerpt, f.Score, f.Mode
+		e.Stage, e.Rules, e.Reason, e.Location = f.Stage, f.Rules, g.redactor.Text(f.Reason), f.Location
+		e.Excerpt, e.Score, e.Mode = g.excerpt(f.Location, f.Excerpt, 128), f.Score, f.Mode
 		evs = append(evs, e)
 	}
 	for _, fl := range failures {
 		e := base
 		e.Type, e.Severity = events.TypeStageFailure, events.SeverityHigh
-		e.Stage, e.Reason = fl.Stage, redact.Excerpt(fl.Err.Error(), 256)
+		e.Stage, e.Reason = fl.Stage, g.redactor.Safe(fl.Err.Error(), 256)
 		evs = append(evs, e)
 	}
 	return evs
+}
+
+// excerpt is what an event shows of the input at loc: nothing when loc
+// names a secret (a cookie, a token header, a password field), else the
+// excerpt with anything credential-shaped masked.
+func (g *Gateway) excerpt(loc, s string, n int) string {
+	if s == "" {
+		return ""
+	}
+	if g.redactor.Location(loc) {
+		return redact.Mask
+	}
+	return g.redactor.Safe(s, n)
 }
 
 // record counts the exchange in the metrics and writes its access record.
@@ -117,8 +130,8 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 		slog.String("method", r.Method),
 		slog.String("scheme", scheme),
 		slog.String("proto", r.Proto),
-		slog.String("host", redact.Excerpt(r.Host, 256)),
-		slog.String("path", redact.Excerpt(path, 2048)),
+		slog.String("host", g.redactor.Safe(r.Host, 256)),
+		slog.String("path", g.redactor.Safe(path, 2048)),
 	)
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redact.Excerpt(g.redactor.Query(r.URL.RawQuery), 2048)))
@@ -156,7 +169,7 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 			slog.String("close", t.Close)))
 	}
 	if ua := r.Header.Get("User-Agent"); ua != "" {
-		attrs = append(attrs, slog.String("user_agent", redact.Excerpt(ua, 256)))
+		attrs = append(attrs, slog.String("user_agent", g.redactor.Safe(ua, 256)))
 	}
 	g.deps.Access.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
 }

@@ -115,7 +115,8 @@ func redactedExcerpt(red *redact.Redactor, line []byte, request bool) string {
 		red = redact.New(nil, nil)
 	}
 	s := string(line)
-	if request {
+	switch {
+	case request:
 		if i := strings.IndexByte(s, '?'); i >= 0 {
 			end := len(s)
 			if j := strings.IndexByte(s[i:], ' '); j >= 0 {
@@ -123,10 +124,16 @@ func redactedExcerpt(red *redact.Redactor, line []byte, request bool) string {
 			}
 			s = s[:i+1] + red.Query(s[i+1:end]) + s[end:]
 		}
-	} else if c := strings.IndexByte(s, ':'); c >= 0 && red.SecretHeader(strings.TrimRight(s[:c], " \t")) {
-		s = s[:c+1] + " " + redact.Mask
+	case len(s) > 0 && (s[0] == ' ' || s[0] == '\t'):
+		// Security: an obs-fold line continues the previous header, whose
+		// name it does not carry: it may be the rest of an API key.
+		return excerpt([]byte(s[:1] + redact.Mask))
+	default:
+		if c := strings.IndexByte(s, ':'); c >= 0 && red.SecretHeader(strings.TrimRight(s[:c], " \t")) {
+			s = s[:c+1] + " " + redact.Mask
+		}
 	}
-	return excerpt([]byte(s))
+	return excerpt([]byte(red.Text(s)))
 }
 
 // lines splits a head into lines, dropping the LF and one CR before it. The

@@ -157,7 +157,11 @@ func TestAnomalies(t *testing.T) {
 		{"secret query redacted", "GET /a?token=s3cr3t&q=%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400, RuleBadEncoding, "GET /a?token=[REDACTED]&q=%zz HTTP/1.1"},
 		{"header without colon", "GET / HTTP/1.1\r\nHost: a\r\nNoColonHere\r\n\r\n", 400, RuleBadHeader, "NoColonHere"},
 		{"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, RuleBadHeader, "Host : a"},
-		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n", 400, RuleBadHeader, "  folded"},
+		// A folded line may be the rest of a key: never shown (issue 11
+		// finding 7: a folded X-Api-Key reached JSONL and SQLite).
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n", 400, RuleBadHeader, " [REDACTED]"},
+		{"obs-fold of a key", "GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key:\r\n pk_abc_0123456789abcdefghijklmnop\r\n\r\n", 400, RuleBadHeader, " [REDACTED]"},
+		{"credential in a bad path", "GET /keys/sk_live_51H8eXAMPLEkEy0000aBcDeF%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400, RuleBadEncoding, "GET /keys/[REDACTED]%zz HTTP/1.1"},
 		{"invalid name", "GET / HTTP/1.1\r\nHost: a\r\nX(A): 1\r\n\r\n", 400, RuleBadHeader, "X(A): 1"},
 		{"missing host", "GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400, RuleBadHeader, "GET / HTTP/1.1"},
 		{"invalid host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, RuleBadHeader, "Host: a b"},

@@ -2,9 +2,21 @@
 // Portcullis writes to logs and events. Every access record and every event
 // excerpt goes through a Redactor: a secret that reaches a log file is a
 // leaked secret.
+//
+// It redacts by name and by shape. By name: a header, query parameter,
+// cookie or JSON field whose name belongs to a credential family (token,
+// secret, password/pass/pwd, key, signature/sig, session, auth, jwt, otp,
+// private, credential ... in any case, with '-', '_', '.' or camelCase
+// between words) has its value masked. By shape (Text): anything that
+// looks like a credential wherever it appears (a path, a user agent, an
+// error message, an excerpt of a refused header line) is masked: JWTs,
+// well-known key prefixes (Stripe, GitHub, GitLab, Slack, AWS, Google, this
+// gateway's own pk_ keys), Bearer and Basic credentials, name=value and
+// "name":"value" pairs with secret names, and long high-entropy runs.
 package redact
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,25 +25,42 @@ import (
 // Mask replaces a redacted value.
 const Mask = "[REDACTED]"
 
-// DefaultHeaders are always redacted.
+// DefaultHeaders are always redacted (besides every header whose name is
+// in a credential family, see SecretName).
 var DefaultHeaders = []string{
 	"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
 	"X-Api-Key", "X-Auth-Token", "X-Amz-Security-Token", "Signature",
 }
 
 // DefaultQuery are query parameter names always redacted (compared
-// case-insensitively).
+// case-insensitively; every name in a credential family is redacted too,
+// see SecretName).
 var DefaultQuery = []string{
 	"token", "access_token", "refresh_token", "id_token", "api_key", "apikey",
-	"key", "password", "passwd", "secret", "client_secret", "signature", "sig", "code",
-	"auth", "session", "sessionid",
+	"key", "password", "passwd", "pass", "pwd", "secret", "client_secret", "signature", "sig", "code",
+	"auth", "auth_token", "session", "sessionid", "jwt", "otp", "private_key", "x-api-key",
+	"x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature",
 }
 
+// secretWords are the words (of a name split at '-', '_', '.', ' ' and
+// camelCase) that make a name secret.
+var secretWords = map[string]bool{
+	"token": true, "tokens": true, "secret": true, "secrets": true, "password": true, "passwd": true,
+	"pass": true, "pwd": true, "passphrase": true, "key": true, "apikey": true, "signature": true,
+	"sig": true, "session": true, "sessionid": true, "sid": true, "auth": true, "authorization": true,
+	"jwt": true, "otp": true, "totp": true, "pin": true, "private": true, "credential": true,
+	"credentials": true, "cookie": true, "bearer": true, "csrf": true, "xsrf": true,
+}
+
+// secretParts are substrings that make a name secret wherever they
+// appear in it ("authtoken", "clientsecret", "xapikey").
+var secretParts = []string{"token", "secret", "passw", "apikey", "credential", "privatekey", "sessionid"}
+
 // Redactor knows which header and query names are secret. Its zero value
-// redacts nothing; use New.
+// redacts nothing by name and still redacts by shape; use New.
 type Redactor struct {
 	headers map[string]bool // canonical header names
-	query   map[string]bool // lower-case names
+	query   map[string]bool // normalised names
 }
 
 // New returns a Redactor for the default names plus extra ones.
@@ -41,14 +70,85 @@ func New(extraHeaders, extraQuery []string) *Redactor {
 		r.headers[http.CanonicalHeaderKey(h)] = true
 	}
 	for _, q := range append(append([]string(nil), DefaultQuery...), extraQuery...) {
-		r.query[strings.ToLower(q)] = true
+		r.query[normalize(q)] = true
 	}
 	return r
 }
 
+// normalize lower-cases a name and turns every separator into '_'.
+func normalize(name string) string {
+	b := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c >= 0x80:
+			b = append(b, c)
+		default:
+			b = append(b, '_')
+		}
+	}
+	return string(b)
+}
+
+// words splits a name into lower-case words at separators and camelCase
+// boundaries ("X-Api-Key", "accessToken", "client_secret").
+func words(name string, fn func(w string) bool) bool {
+	start := 0
+	flush := func(end int) bool {
+		if end > start {
+			if fn(strings.ToLower(name[start:end])) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		isSep := !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80)
+		camel := i > start && c >= 'A' && c <= 'Z' && name[i-1] >= 'a' && name[i-1] <= 'z'
+		switch {
+		case isSep:
+			if flush(i) {
+				return true
+			}
+			start = i + 1
+		case camel:
+			if flush(i) {
+				return true
+			}
+			start = i
+		}
+	}
+	return flush(len(name))
+}
+
+// SecretName reports whether a header, parameter, cookie or field name
+// names a secret: one of the Redactor's names, or a name in a credential
+// family (a secret word, or a secret part anywhere in it).
+func (r *Redactor) SecretName(name string) bool {
+	if name == "" {
+		return false
+	}
+	if r != nil && (r.query[normalize(name)] || r.headers[http.CanonicalHeaderKey(name)]) {
+		return true
+	}
+	if words(name, func(w string) bool { return secretWords[w] }) {
+		return true
+	}
+	flat := strings.ReplaceAll(normalize(name), "_", "")
+	for _, p := range secretParts {
+		if strings.Contains(flat, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // SecretHeader reports whether a header's value must never be logged.
 func (r *Redactor) SecretHeader(name string) bool {
-	return r.headers[http.CanonicalHeaderKey(name)]
+	return r.headers[http.CanonicalHeaderKey(name)] || r.SecretName(name)
 }
 
 // Header returns the value to log for header name.
@@ -56,47 +156,81 @@ func (r *Redactor) Header(name, value string) string {
 	if r.SecretHeader(name) {
 		return Mask
 	}
-	return value
+	return r.Text(value)
 }
 
-// Query returns rawQuery with the values of secret parameters masked. The
-// parameter order and the other values are kept as sent. A query that does
-// not parse is returned masked whole rather than risk leaking a secret.
+// Query returns rawQuery with the values of secret parameters masked and
+// credential-shaped values masked (Text). Both '&' and ';' separate
+// parameters (several frameworks split on ';'). The parameter order and
+// the other values are kept as sent. A name that does not decode is masked
+// whole rather than risk leaking a secret.
 func (r *Redactor) Query(rawQuery string) string {
 	if rawQuery == "" {
 		return ""
 	}
 	var b strings.Builder
 	b.Grow(len(rawQuery))
-	for i, part := range strings.Split(rawQuery, "&") {
-		if i > 0 {
-			b.WriteByte('&')
+	for rest := rawQuery; ; {
+		i := strings.IndexAny(rest, "&;")
+		part := rest
+		if i >= 0 {
+			part = rest[:i]
 		}
-		name, _, hasValue := strings.Cut(part, "=")
-		dec, err := url.QueryUnescape(name)
-		if err != nil {
-			b.WriteString(Mask)
-			continue
+		b.WriteString(r.param(part))
+		if i < 0 {
+			break
 		}
-		if hasValue && r.query[strings.ToLower(dec)] {
-			b.WriteString(name)
-			b.WriteString("=")
-			b.WriteString(Mask)
-			continue
-		}
-		b.WriteString(part)
+		b.WriteByte(rest[i])
+		rest = rest[i+1:]
 	}
 	return b.String()
 }
 
-// URL returns path?query with secret query values masked.
+func (r *Redactor) param(part string) string {
+	name, value, hasValue := strings.Cut(part, "=")
+	dec, err := url.QueryUnescape(name)
+	if err != nil {
+		return Mask
+	}
+	if hasValue && r.SecretName(dec) {
+		return name + "=" + Mask
+	}
+	if !hasValue {
+		return r.Text(part)
+	}
+	return name + "=" + r.Text(value)
+}
+
+// URL returns path?query with secrets masked.
 func (r *Redactor) URL(u *url.URL) string {
-	p := u.EscapedPath()
+	p := r.Text(u.EscapedPath())
 	if u.RawQuery == "" {
 		return p
 	}
 	return p + "?" + r.Query(u.RawQuery)
 }
+
+// Location reports whether a finding's location ("header:x-auth-token",
+// "query:password", "cookie:sid", "body:/user/password") names a secret,
+// so that its excerpt must not be logged. Cookies always do.
+func (r *Redactor) Location(loc string) bool {
+	kind, name, _ := strings.Cut(loc, ":")
+	switch kind {
+	case "cookie":
+		return true
+	case "body":
+		for _, seg := range strings.Split(name, "/") {
+			if r.SecretName(seg) {
+				return true
+			}
+		}
+		return false
+	}
+	return r.SecretName(name)
+}
+
+// Safe is Excerpt(r.Text(s), n): what to put in a log line for free text.
+func (r *Redactor) Safe(s string, n int) string { return Excerpt(r.Text(s), n) }
 
 // Excerpt returns at most n bytes of s with control characters escaped, so
 // that an excerpt can be put in a log line safely (no log injection).
@@ -120,4 +254,249 @@ func Excerpt(s string, n int) string {
 		}
 	}
 	return b.String()
+}
+
+// keyPrefixes start well-known credential formats; a run of token
+// characters that starts with one and is at least minPrefixed long is a
+// credential.
+var keyPrefixes = []string{
+	"pk_", "sk_", "rk_", "whsec_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",
+	"xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-", "AKIA", "ASIA", "AIza", "sk-", "SG.", "shpat_", "shpss_",
+	"npm_", "hf_", "pat_", "dop_v1_", "sq0atp-", "EAAC", "ya29.",
+}
+
+const (
+	minPrefixed   = 16 // a prefixed credential's shortest length
+	minEntropyRun = 24 // a mixed-case high-entropy run's shortest length
+	minHexRun     = 40 // a hex run's shortest length (sha1 and up)
+)
+
+// Text masks credential-shaped parts of free text (see the package doc).
+// Text that holds none is returned as it is, without allocating.
+func (r *Redactor) Text(s string) string {
+	var b *strings.Builder
+	last := 0 // s[:last] is written to b (when b != nil)
+	mask := func(from, to int) {
+		if b == nil {
+			b = &strings.Builder{}
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:from])
+		b.WriteString(Mask)
+		last = to
+	}
+	for i := 0; i < len(s); {
+		if !runByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && runByte(s[j]) {
+			j++
+		}
+		run := s[i:j]
+		switch {
+		case credentialRun(run):
+			mask(i, j)
+		case strings.ContainsAny(run, "/.~"):
+			// A path: mask only the segments shaped like credentials
+			// ("/v1/keys/pk_live_.../rotate").
+			seg := i
+			for k := i; k <= j; k++ {
+				if k < j && s[k] != '/' && s[k] != '.' && s[k] != '~' {
+					continue
+				}
+				if k > seg && credentialRun(s[seg:k]) {
+					mask(seg, k)
+				}
+				seg = k + 1
+			}
+		case j < len(s) && (s[j] == '=' || s[j] == ':' || s[j] == '"' && j+1 < len(s) && s[j+1] == ':'):
+			// name=value, "name": "value", and a header line's name: value
+			if r.SecretName(run) {
+				vs, ve := valueAfter(s, j)
+				switch {
+				case strings.HasPrefix(s[vs:], Mask):
+					j = vs + len(Mask) // already masked (a query redacted by name)
+				case ve > vs:
+					mask(vs, ve)
+					j = ve
+				}
+			}
+		case j < len(s) && s[j] == ' ' && (strings.EqualFold(run, "bearer") || strings.EqualFold(run, "basic") ||
+			strings.EqualFold(run, "token") || strings.EqualFold(run, "apikey") || strings.EqualFold(run, "digest")):
+			vs, ve := valueAfter(s, j)
+			if ve > vs {
+				mask(vs, ve)
+				j = ve
+			}
+		}
+		i = j
+	}
+	if b == nil {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// runByte is a byte of a token-like run: base64, base64url, hex, and the
+// separators keys use.
+func runByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '-' || c == '.' || c == '+' || c == '/' || c == '~'
+}
+
+// valueAfter returns the span of the value that follows a name ending at
+// j: for "name": "value", up to the closing quote; for a header line's
+// "name: value", up to the end of the line (the value may have spaces:
+// "Bearer xyz"); for name=value, up to a separator.
+func valueAfter(s string, j int) (int, int) {
+	header := s[j] == ':'
+	k := j
+	for k < len(s) && (s[k] == '=' || s[k] == ':' || s[k] == '"' || s[k] == ' ' || s[k] == '\'' || s[k] == '\t') {
+		k++
+	}
+	quoted := k > j && (s[k-1] == '"' || s[k-1] == '\'')
+	e := k
+	for e < len(s) {
+		c := s[e]
+		switch {
+		case c == '\r' || c == '\n':
+		case quoted:
+			if c == s[k-1] && s[e-1] != '\\' {
+				return k, e
+			}
+			e++
+			continue
+		case header:
+			e++
+			continue
+		case c == '&' || c == ';' || c == ',' || c == '"' || c == '\'' || c == ' ' || c == '\t' || c < 0x20 || c == '}' || c == ']':
+		default:
+			e++
+			continue
+		}
+		break
+	}
+	return k, e
+}
+
+// credentialRun reports whether a token-like run, as a whole, is shaped
+// like a credential.
+func credentialRun(run string) bool {
+	if len(run) < minPrefixed {
+		return false
+	}
+	if isJWT(run) {
+		return true
+	}
+	for _, p := range keyPrefixes {
+		if strings.HasPrefix(run, p) && len(run) >= len(p)+minPrefixed-4 {
+			return true
+		}
+	}
+	return random(run)
+}
+
+// isJWT matches the compact JWS/JWE serialisation: base64url segments
+// separated by dots, the first a JSON object ("eyJ").
+func isJWT(run string) bool {
+	i := strings.Index(run, "eyJ")
+	if i < 0 {
+		return false
+	}
+	seg, dots := 0, 0
+	for _, c := range []byte(run[i:]) {
+		switch {
+		case c == '.':
+			if seg < 2 {
+				return false
+			}
+			dots++
+			seg = 0
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-':
+			seg++
+		default:
+			return dots >= 2
+		}
+	}
+	return dots >= 2 || dots == 1 && seg >= 8
+}
+
+// random reports whether s looks like a random token rather than text or
+// a path: at least minEntropyRun long with lower case, upper case and
+// digits, an entropy of 3.5 bits a byte or more, and less than a third of
+// it in word-like runs (Capitalised or lower-case words of 4 letters or
+// more, upper-case runs of 4 or more): "api/v2/Users/Alice123/Profile" and
+// "getUserProfileByIdV2" are words; "Zk8wQ2xpZW50U2VjcmV0" is not.
+func random(s string) bool {
+	if len(s) >= minHexRun && allHex(s) {
+		return true
+	}
+	if len(s) < minEntropyRun {
+		return false
+	}
+	var lower, upper, digit bool
+	wordy, run, runUpper := 0, 0, 0
+	flush := func() {
+		if run >= 4 {
+			wordy += run
+		}
+		if runUpper >= 4 {
+			wordy += runUpper
+		}
+		run, runUpper = 0, 0
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+			if runUpper > 1 {
+				flush()
+			} else if runUpper == 1 {
+				run, runUpper = 1, 0 // a capital starting a word
+			}
+			run++
+		case c >= 'A' && c <= 'Z':
+			upper = true
+			if run > 0 {
+				flush()
+			}
+			runUpper++
+		default:
+			digit = digit || c >= '0' && c <= '9'
+			flush()
+		}
+	}
+	flush()
+	return lower && upper && digit && 3*wordy < len(s) && entropy(s) >= 3.5
+}
+
+func allHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// entropy is the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+	}
+	h := 0.0
+	n := float64(len(s))
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
 }
