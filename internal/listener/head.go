@@ -129,11 +129,27 @@ func redactedExcerpt(red *redact.Redactor, line []byte, request bool) string {
 		// name it does not carry: it may be the rest of an API key.
 		return excerpt([]byte(s[:1] + redact.Mask))
 	default:
-		if c := strings.IndexByte(s, ':'); c >= 0 && red.SecretHeader(strings.TrimRight(s[:c], " \t")) {
+		// A header line's value is shown only for the headers that frame
+		// the request (what the anomaly is about); any other may be a
+		// credential under a name nobody knows is secret.
+		if c := strings.IndexByte(s, ':'); c >= 0 && !framingHeader(strings.TrimRight(s[:c], " \t")) {
 			s = s[:c+1] + " " + redact.Mask
+		} else if c < 0 {
+			s = redact.Mask
 		}
 	}
 	return excerpt([]byte(red.Text(s)))
+}
+
+// framingHeader reports whether a header's value is shown in anomaly
+// excerpts.
+func framingHeader(name string) bool {
+	for _, h := range []string{"host", "content-length", "transfer-encoding", "expect", "connection", "upgrade"} {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // lines splits a head into lines, dropping the LF and one CR before it. The

@@ -296,21 +296,12 @@ func (r *Redactor) Text(s string) string {
 		}
 		run := s[i:j]
 		switch {
+		case strings.ContainsAny(run, "/.~") && r.maskSegments(s, i, j, mask):
+			// A path: only the segments shaped like credentials are
+			// masked ("/v1/keys/pk_live_.../rotate").
 		case credentialRun(run):
+			// A credential as a whole (a JWT, a base64 secret with '/').
 			mask(i, j)
-		case strings.ContainsAny(run, "/.~"):
-			// A path: mask only the segments shaped like credentials
-			// ("/v1/keys/pk_live_.../rotate").
-			seg := i
-			for k := i; k <= j; k++ {
-				if k < j && s[k] != '/' && s[k] != '.' && s[k] != '~' {
-					continue
-				}
-				if k > seg && credentialRun(s[seg:k]) {
-					mask(seg, k)
-				}
-				seg = k + 1
-			}
 		case j < len(s) && (s[j] == '=' || s[j] == ':' || s[j] == '"' && j+1 < len(s) && s[j+1] == ':'):
 			// name=value, "name": "value", and a header line's name: value
 			if r.SecretName(run) {
@@ -338,6 +329,28 @@ func (r *Redactor) Text(s string) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// maskSegments masks the segments of s[i:j] (between '/', '.' and '~')
+// shaped like credentials and reports whether there were any. A JWT is
+// one credential whatever its dots.
+func (r *Redactor) maskSegments(s string, i, j int, mask func(from, to int)) bool {
+	if isJWT(s[i:j]) {
+		return false
+	}
+	found := false
+	seg := i
+	for k := i; k <= j; k++ {
+		if k < j && s[k] != '/' && s[k] != '.' && s[k] != '~' {
+			continue
+		}
+		if k > seg && credentialRun(s[seg:k]) {
+			mask(seg, k)
+			found = true
+		}
+		seg = k + 1
+	}
+	return found
 }
 
 // runByte is a byte of a token-like run: base64, base64url, hex, and the
@@ -425,11 +438,12 @@ func isJWT(run string) bool {
 }
 
 // random reports whether s looks like a random token rather than text or
-// a path: at least minEntropyRun long with lower case, upper case and
-// digits, an entropy of 3.5 bits a byte or more, and less than a third of
-// it in word-like runs (Capitalised or lower-case words of 4 letters or
-// more, upper-case runs of 4 or more): "api/v2/Users/Alice123/Profile" and
-// "getUserProfileByIdV2" are words; "Zk8wQ2xpZW50U2VjcmV0" is not.
+// a path: at least minEntropyRun long with lower and upper case, an
+// entropy of 3.5 bits a byte or more, and less than a third of it in
+// words (pronounceable runs of four lower-case letters or more, with their
+// capital): "api/v2/Users/Alice123/Profile" and "getUserProfileByIdV2" are
+// words; "Zk8wQ2xpZW50U2VjcmV0" is not (random base64 has few long
+// lower-case runs: 26 of its 64 symbols are lower case).
 func random(s string) bool {
 	if len(s) >= minHexRun && allHex(s) {
 		return true
@@ -437,41 +451,59 @@ func random(s string) bool {
 	if len(s) < minEntropyRun {
 		return false
 	}
-	var lower, upper, digit bool
-	wordy, run, runUpper := 0, 0, 0
-	flush := func() {
-		if run >= 4 {
-			wordy += run
+	var lower, upper bool
+	wordy, run, start := 0, 0, 0 // run: lower-case letters from start
+	capital := false
+	for i := 0; i <= len(s); i++ {
+		var c byte
+		if i < len(s) {
+			c = s[i]
 		}
-		if runUpper >= 4 {
-			wordy += runUpper
-		}
-		run, runUpper = 0, 0
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z':
+		if c >= 'a' && c <= 'z' {
 			lower = true
-			if runUpper > 1 {
-				flush()
-			} else if runUpper == 1 {
-				run, runUpper = 1, 0 // a capital starting a word
+			if run == 0 {
+				start = i
 			}
 			run++
-		case c >= 'A' && c <= 'Z':
-			upper = true
-			if run > 0 {
-				flush()
-			}
-			runUpper++
-		default:
-			digit = digit || c >= '0' && c <= '9'
-			flush()
+			continue
+		}
+		if (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]) {
+			wordy += run + b2i(capital)
+		}
+		run, capital = 0, false
+		if c >= 'A' && c <= 'Z' {
+			upper, capital = true, true
 		}
 	}
-	flush()
-	return lower && upper && digit && 3*wordy < len(s) && entropy(s) >= 3.5
+	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// pronounceable reports whether a lower-case run reads like a word: a
+// quarter of it or more vowels, and never four consonants in a row
+// ("profile", "users"; not "xcnt" or "sxvpzkpw", which random base64
+// makes).
+func pronounceable(w string) bool {
+	vowels, streak := 0, 0
+	for i := 0; i < len(w); i++ {
+		switch w[i] | 0x20 {
+		case 'a', 'e', 'i', 'o', 'u', 'y':
+			vowels++
+			streak = 0
+		default:
+			streak++
+			if streak >= 4 {
+				return false
+			}
+		}
+	}
+	return 4*vowels >= len(w)
 }
 
 func allHex(s string) bool {

@@ -360,7 +360,9 @@ func (in *inspection) excerpt(loc string) string {
 			return redact.Mask
 		}
 	}
-	return redact.Excerpt(in.raw[loc], maxExcerpt)
+	// Redacted before it is cut: a credential cut short is too short to
+	// be recognised.
+	return in.s.redactor.Safe(in.raw[loc], maxExcerpt)
 }
 
 // excluded reports whether a scoped exclusion removes h.
