@@ -30,14 +30,14 @@ const (
 )
 
 // Priority reports whether e belongs to the priority class: detections,
-// high and critical events, and the gateway's own state changes (bans,
+// high and critical events, and the gateway's own state changes (decisions,
 // upstream health, store, reloads, summaries). A sink keeps the last
 // quarter of its queue for them, so a flood of ordinary denials can never
 // crowd them out; and each client's priority events have a budget of
 // their own, apart from its denials.
 func Priority(e Event) bool {
 	switch e.Type {
-	case TypeDetection, TypeBan, TypeUpstream, TypeConfigReload, TypeStore, TypeSuppressed:
+	case TypeDetection, TypeDecision, TypeUpstream, TypeConfigReload, TypeStore, TypeSuppressed:
 		return true
 	}
 	return e.Severity == SeverityHigh || e.Severity == SeverityCritical
