@@ -319,6 +319,53 @@ func TestBinaryNoIdentitySpoofing(t *testing.T) {
 	}
 }
 
+// TestBinaryDeclaredUnderscoreHeader: a header the configuration itself
+// names with an underscore (an API key in "api_key", as Swagger's Petstore
+// declares it) reaches authn under the default underscore_headers: drop,
+// and the same request with a second spelling of it is refused, since a
+// CGI upstream reads both as one.
+func TestBinaryDeclaredUnderscoreHeader(t *testing.T) {
+	up := cgiUpstream(t)
+	n := startBypassNode(t, "", "", fmt.Sprintf(`apis:
+  - name: shop
+    upstream:
+      targets: [%q]
+    authn:
+      methods:
+        - apikey:
+            header: api_key
+            file: %q
+`, up.URL, keysFile(t)))
+	do := func(raw string) int {
+		c, err := net.Dial("tcp", n.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, raw)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name, headers string
+		want          int
+	}{
+		{"declared spelling", "api_key: " + benchKey + "\r\n", 200},
+		{"declared name in capitals", "API_KEY: " + benchKey + "\r\n", 200},
+		{"no key", "", 401},
+		{"a second spelling beside it", "api_key: " + benchKey + "\r\nApi-Key: other\r\n", 400},
+	} {
+		if got := do("GET /me HTTP/1.1\r\nHost: a\r\n" + tc.headers + "\r\n"); got != tc.want {
+			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestBinaryDuplicateKeys (finding 3): against a first-key-wins upstream,
 // the owner rule's check cannot be split from what the upstream reads:
 // refused by default with the pointer; re-encoded when asked.

@@ -56,6 +56,7 @@ func (g *Gateway) buildRoute(i int) (*route, error) {
 	if api.StripPrefix && api.PathPrefix != "/" {
 		b.StripPrefix = api.PathPrefix
 	}
+	b.Headers = g.declaredHeaders(i, spec)
 	for _, m := range stage.Registry {
 		var global, own any
 		if m.ConfigScope()&pipeline.ScopeGlobal != 0 {
@@ -106,6 +107,55 @@ func (g *Gateway) buildRoute(i int) (*route, error) {
 	}
 	r.upstream = up
 	return r, nil
+}
+
+// declaredHeaders are the request header names API i declares: header
+// parameters and apiKey schemes of its description, then the headers its
+// own and the top-level stage blocks name (pipeline.HeaderNamer), in that
+// order, each once.
+func (g *Gateway) declaredHeaders(i int, spec *openapi.Spec) []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if k := strings.ToLower(n); n != "" && !seen[k] {
+			seen[k] = true
+			names = append(names, n)
+		}
+	}
+	if spec != nil {
+		for _, op := range spec.Operations() {
+			for _, p := range op.Parameters {
+				if p.In == "header" {
+					add(p.Name)
+				}
+			}
+		}
+		schemes := make([]string, 0, len(spec.SecuritySchemes))
+		for name := range spec.SecuritySchemes {
+			schemes = append(schemes, name)
+		}
+		slices.Sort(schemes)
+		for _, name := range schemes {
+			if ss := spec.SecuritySchemes[name]; ss.Type == "apiKey" && ss.In == "header" {
+				add(ss.Name)
+			}
+		}
+	}
+	for _, blocks := range []config.Blocks{g.cfg.APIs[i].Stages, g.cfg.Stages} {
+		keys := make([]string, 0, len(blocks))
+		for k := range blocks {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if n, ok := blocks[k].(pipeline.HeaderNamer); ok {
+				for _, h := range n.HeaderNames() {
+					add(h)
+				}
+			}
+		}
+	}
+	return names
 }
 
 // blockError names the stage whose build failed and, when the config came

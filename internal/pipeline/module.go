@@ -46,6 +46,13 @@ type Build struct {
 	// no operation at all. The gateway matches every request with it before
 	// the chain runs (Exchange.Match); stages only read the result.
 	Operations *openapi.Spec
+	// Headers are the request header names the API declares (as written,
+	// without duplicates): the header parameters and header apiKey schemes
+	// of its description and every header a stage block names
+	// (HeaderNamer). Request hygiene forwards them whatever characters
+	// they have (an "api_key" header is the API's own, not a spelling
+	// trick).
+	Headers []string
 	// StripPrefix is the API's path_prefix when strip_prefix is on, else "".
 	StripPrefix string
 	// Upstream are the API's target URLs, as configured.
@@ -209,6 +216,14 @@ type Observed struct {
 	Status int
 	// Events are the exchange's security events.
 	Events []events.Event
+}
+
+// HeaderNamer is implemented by config blocks that name request headers
+// the stage reads (authn's API key and token headers). The gateway adds
+// the names to Build.Headers, so request hygiene never drops a header the
+// configuration itself asks for.
+type HeaderNamer interface {
+	HeaderNames() []string
 }
 
 // OperationNamer is implemented by config blocks that name operations

@@ -534,3 +534,27 @@ func parseCIDRs(list []string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// HeaderNames implements pipeline.HeaderNamer: the headers the methods
+// read credentials from, when configured (the defaults are plain names).
+func (c *Config) HeaderNames() []string {
+	var names []string
+	add := func(h string) {
+		if h != "" && h != "-" {
+			names = append(names, h)
+		}
+	}
+	for _, m := range c.Methods {
+		switch {
+		case m.APIKey != nil:
+			add(m.APIKey.Header)
+		case m.JWT != nil:
+			add(m.JWT.Header)
+		case m.Introspection != nil:
+			add(m.Introspection.Header)
+		case m.Signature != nil:
+			add(m.Signature.Header)
+		}
+	}
+	return names
+}

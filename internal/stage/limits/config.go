@@ -64,6 +64,10 @@ type Config struct {
 	// header there while the gateway checked them as two. A name that
 	// spells a header the gateway owns (X-Principal_Id, X_Forwarded_For,
 	// X_Real_IP) is refused whatever this says: it is an identity spoof.
+	// A name the API declares (a header parameter or apiKey scheme of its
+	// OpenAPI description, or a header an authn method names, like
+	// Petstore's "api_key") is forwarded whatever this says, and refused
+	// (400) when the request also carries another spelling of it.
 	UnderscoreHeaders string `yaml:"underscore_headers,omitempty" json:"underscore_headers,omitempty"`
 	// MethodOverride is what happens to a request that asks for another
 	// method than its own (X-HTTP-Method-Override, X-HTTP-Method,

@@ -41,6 +41,24 @@ type hygiene struct {
 	underscores    string // "drop", "refuse" or "allow"
 	methodOverride bool   // allowed
 	urlOverride    bool   // allowed
+	// declared maps the HeaderKey of each header the API declares with a
+	// character other than a letter, a digit or '-' ("api_key") to its
+	// lower-case name: such a header is forwarded whatever underscores
+	// says, and another spelling of it next to it is refused.
+	declared map[string]string
+}
+
+// declare records the API's declared header names (pipeline.Build.Headers).
+func (h *hygiene) declare(names []string) {
+	for _, n := range names {
+		if pipeline.CanonicalName(n) {
+			continue
+		}
+		if h.declared == nil {
+			h.declared = map[string]string{}
+		}
+		h.declared[pipeline.HeaderKey(n)] = strings.ToLower(n)
+	}
 }
 
 // check applies the policy to the request's headers (dropping odd names
@@ -65,6 +83,15 @@ func (h hygiene) check(x *pipeline.Exchange) *pipeline.Denial {
 			d.Severity = events.SeverityHigh
 			return d
 		}
+		if name, ok := h.declared[key]; ok {
+			if other := h.otherSpelling(r.Header, k, key, name); other != "" {
+				return deny(http.StatusBadRequest, RuleHeaderName, "the request spells a header the API declares in two ways",
+					"header:"+name, "headers "+safeName(k)+" and "+safeName(other)+" are one header to CGI-style upstreams")
+			}
+			if !canonical && strings.ToLower(k) == name {
+				continue // the API's own header, as it declares it
+			}
+		}
 		if canonical {
 			continue
 		}
@@ -81,6 +108,22 @@ func (h hygiene) check(x *pipeline.Exchange) *pipeline.Denial {
 		return overrideDenial("query:_method")
 	}
 	return nil
+}
+
+// otherSpelling returns a header name of hdr other than k with the same
+// HeaderKey that would reach the upstream (a canonical name, or any name
+// under underscore_headers: allow; others are dropped or refused on their
+// own), when k is the declared spelling name, else "".
+func (h hygiene) otherSpelling(hdr http.Header, k, key, name string) string {
+	if strings.ToLower(k) != name {
+		return "" // reported when the loop reaches the declared spelling
+	}
+	for o := range hdr {
+		if o != k && pipeline.HeaderKey(o) == key && (h.underscores == "allow" || pipeline.CanonicalName(o)) {
+			return o
+		}
+	}
+	return ""
 }
 
 func overrideDenial(loc string) *pipeline.Denial {

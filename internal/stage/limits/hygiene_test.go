@@ -32,6 +32,7 @@ func TestHeaderHygiene(t *testing.T) {
 		name    string
 		cfg     Config
 		req     *http.Request
+		headers []string // declared by the API (pipeline.Build.Headers)
 		rule    string   // "" means accepted
 		dropped []string // header keys that must be gone
 		kept    []string
@@ -56,6 +57,12 @@ func TestHeaderHygiene(t *testing.T) {
 		{name: "url override", req: get("/x", "X-Original-Url", "/admin"), rule: RuleURLOverride},
 		{name: "rewrite url", req: get("/x", "X-Rewrite-Url", "/admin"), rule: RuleURLOverride},
 		{name: "original uri odd spelling", cfg: Config{UnderscoreHeaders: "allow"}, req: get("/x", "X_Original_URI", "/admin"), rule: RuleURLOverride},
+		{name: "declared underscore header kept", headers: []string{"api_key"}, req: get("/x", "api_key", "k", "X_Tenant", "2"), kept: []string{"api_key"}, dropped: []string{"X_Tenant"}},
+		{name: "declared header in another case kept", headers: []string{"api_key"}, req: get("/x", "API_KEY", "k"), kept: []string{"API_KEY"}},
+		{name: "declared header refused with a second spelling", headers: []string{"api_key"}, req: get("/x", "api_key", "k", "Api-Key", "other"), rule: RuleHeaderName},
+		{name: "declared header with an odd second spelling dropped", headers: []string{"api_key"}, req: get("/x", "api_key", "k", "api.key", "other"), kept: []string{"api_key"}, dropped: []string{"api.key"}},
+		{name: "declared header never excuses a spoof", headers: []string{"X_Principal_Id"}, req: get("/x", "X_Principal_Id", "admin"), rule: RuleSpoofedHeader},
+		{name: "canonical declared names change nothing", headers: []string{"X-Tenant"}, req: get("/x", "X_Tenant", "2"), dropped: []string{"X_Tenant"}},
 		{name: "url override allowed", cfg: Config{URLOverride: "allow"}, req: get("/x", "X-Original-Url", "/admin"), kept: []string{"X-Original-Url"}},
 	}
 	for _, tc := range tests {
@@ -64,6 +71,7 @@ func TestHeaderHygiene(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			l.hygiene.declare(tc.headers)
 			x := pipeline.NewExchange(tc.req, "r", time.Now())
 			d, err := l.Request(context.Background(), x)
 			if err != nil {

@@ -33,12 +33,17 @@ const (
 // API's defaults, which an API's own block overrides field by field. It is
 // always in the chain (the defaults are never off).
 var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "limits", Scope: pipeline.ScopeAPI | pipeline.ScopeGlobal,
-	New: func(_ *pipeline.Build, global, api *Config) (pipeline.Stage, error) {
+	New: func(b *pipeline.Build, global, api *Config) (pipeline.Stage, error) {
 		var g Config
 		if global != nil {
 			g = *global
 		}
-		return New(g, api)
+		l, err := New(g, api)
+		if err != nil {
+			return nil, err
+		}
+		l.hygiene.declare(b.Headers)
+		return l, nil
 	}}
 
 // Rule ids carried by denials of this package.
