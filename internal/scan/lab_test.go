@@ -43,7 +43,9 @@ func scanHandler(t testing.TB, h http.Handler, cfg func(*Config)) *Report {
 	if cfg != nil {
 		cfg(&c)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// A guard against a hung scan, not a budget: a loaded machine running
+	// every package under -race takes 60 s and more for the full lab scan.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, c, Options{Spec: labSpec(t)})
 	if err != nil {
