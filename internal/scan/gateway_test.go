@@ -229,7 +229,7 @@ func TestScanThroughGateway(t *testing.T) {
 		c := labConfig(target)
 		c.Checks = gatewayGroups
 		c.TimeDelay = time.Second
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		return Run(ctx, c, Options{Spec: labSpec(t)})
 	}

@@ -54,7 +54,7 @@ func TestWriteControlsPrecedeProbes(t *testing.T) {
 	t.Cleanup(srv.Close)
 	cfg := labConfig(srv.URL)
 	cfg.Checks = []string{"property"}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, cfg, Options{Spec: labSpec(t), Progress: func(p Progress) { rec.on.Store(p.Group == "property") }})
 	if err != nil {
