@@ -267,9 +267,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sw.Header().Set("Connection", "close")
 			defer func() { _ = http.NewResponseController(sw).SetReadDeadline(time.Now()) }()
 		}
-		if out.Denial.Status == proxy.StatusClientClosedRequest {
+		switch {
+		case out.Denial.Status == proxy.StatusClientClosedRequest:
 			sw.WriteHeader(proxy.StatusClientClosedRequest) // recorded, never seen
-		} else {
+		case out.Denial.Reply != nil:
+			for k, vs := range x.ResponseHeader {
+				sw.Header()[k] = vs
+			}
+			pipeline.WriteReply(sw, out.Denial.Reply)
+		default:
 			for k, vs := range x.ResponseHeader {
 				sw.Header()[k] = vs
 			}
@@ -319,9 +325,16 @@ func (g *Gateway) decide(ctx context.Context, x *pipeline.Exchange, r *http.Requ
 			// The client went away while a stage ran: not a denial.
 			return pipeline.Outcome{Decision: pipeline.Error, Denial: d}, rt
 		}
+		if d.Reply != nil {
+			return pipeline.Outcome{Decision: pipeline.Answer, Denial: d}, rt
+		}
 		return deny(d), rt
 	}
-	return rt.upstream.Serve(sw, r), rt
+	out := rt.upstream.Serve(sw, r)
+	if out.Denial != nil && out.Denial.Reply != nil {
+		out.Decision = pipeline.Answer // a response stage answered in the upstream's place
+	}
+	return out, rt
 }
 
 // bodyLeft reports whether the client sent (or announced) a body that was

@@ -17,6 +17,9 @@ import (
 func (g *Gateway) events(x *pipeline.Exchange, r *http.Request, out pipeline.Outcome) []events.Event {
 	findings, failures := x.Findings(), x.Failures()
 	d := out.Denial
+	if d != nil && d.Reply != nil {
+		d = nil // an answer, not a refusal: only its findings are events
+	}
 	if (d == nil || d.Quiet) && len(findings) == 0 && len(failures) == 0 {
 		return nil
 	}
@@ -99,7 +102,7 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	var rules []string
 	if d := out.Denial; d != nil {
 		rules = d.Rules
-		if out.Decision != pipeline.Error {
+		if out.Decision != pipeline.Error && out.Decision != pipeline.Answer {
 			for _, rule := range ruleLabels(d.Rules) {
 				m.Blocked.WithLabelValues(d.Stage, rule).Inc()
 			}

@@ -19,7 +19,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	// Requests counts requests by API and decision ("allow", "deny",
-	// "error", "malformed").
+	// "error", "malformed", "answer").
 	Requests *prometheus.CounterVec
 	// Blocked counts denials by stage and rule.
 	Blocked *prometheus.CounterVec
@@ -53,7 +53,7 @@ func New() *Metrics {
 		Registry: prometheus.NewRegistry(),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_requests_total",
-			Help: "Requests handled, by API and decision (allow, deny, error, malformed).",
+			Help: "Requests handled, by API and decision (allow, deny, error, malformed, answer: a stage answered in the upstream's place).",
 		}, []string{"api", "decision"}),
 		Blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_blocked_total",

@@ -45,6 +45,45 @@ type Denial struct {
 	// Quiet marks denials that are not security events (an unknown route is
 	// a 404, not an attack). Access records still carry them.
 	Quiet bool
+	// Reply, when set, is the answer itself: the gateway writes it instead
+	// of a problem and the outcome is Answer, not Deny (no denial event,
+	// not counted as blocked). A stage that answers a request in the
+	// upstream's place returns it: a CORS preflight, a CSP report, a
+	// uniform answer of a login. Status, Reason and Stage still name the
+	// answer in the access record.
+	Reply *Reply
+}
+
+// Reply is a complete answer a stage gives in the upstream's place. The
+// gateway writes its headers (after the exchange's ResponseHeader, with
+// Content-Length set from Body), its status and its body, as they are.
+type Reply struct {
+	// Status is the status code (any: 204 for a preflight, 401 for a
+	// uniform login failure).
+	Status int
+	// Header holds the answer's own headers (Content-Type for a body).
+	Header http.Header
+	// Body is written as is; nil writes none.
+	Body []byte
+}
+
+// WriteReply writes r to w. The stage built r; nothing of the request is
+// added here.
+func WriteReply(w http.ResponseWriter, r *Reply) {
+	h := w.Header()
+	for k, vs := range r.Header {
+		h[k] = vs
+	}
+	if r.Status == http.StatusNoContent || r.Status == http.StatusNotModified || r.Status < 200 {
+		h.Del("Content-Length") // RFC 9110: these never have content
+		w.WriteHeader(r.Status)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(r.Body)))
+	w.WriteHeader(r.Status)
+	if len(r.Body) > 0 {
+		_, _ = w.Write(r.Body)
+	}
 }
 
 // Clone returns a deep copy of d (nil for nil), for a stage that keeps a
@@ -58,6 +97,11 @@ func (d *Denial) Clone() *Denial {
 	c.Rules = slices.Clone(d.Rules)
 	c.Headers = d.Headers.Clone()
 	c.Errors = slices.Clone(d.Errors)
+	if d.Reply != nil {
+		r := *d.Reply
+		r.Header = d.Reply.Header.Clone()
+		c.Reply = &r
+	}
 	return &c
 }
 

@@ -73,6 +73,7 @@ type Exchange struct {
 	body     []byte
 	bodyRead bool
 	bodyErr  error
+	resp     *respBody // the upstream response body, read once (ResponseBody)
 
 	// ResponseHeader holds headers a stage wants on the response to the
 	// client, whether the exchange is proxied or denied (RateLimit,

@@ -18,6 +18,10 @@ const (
 	// Error: the upstream could not be reached, failed or timed out, or
 	// the client went away before it answered.
 	Error Decision = "error"
+	// Answer: a stage answered in the upstream's place with a Reply (a
+	// CORS preflight, a CSP report, a uniform authentication answer). It
+	// is not a refusal: no denial event, not counted as blocked.
+	Answer Decision = "answer"
 )
 
 // Outcome is the one verdict on an exchange, whether it came from the chain
