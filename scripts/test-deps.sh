@@ -110,3 +110,30 @@ if [ ! -f "$root/.cache/npm/node_modules/http-message-signatures/package.json" ]
   npm install --silent --no-audit --no-fund --prefix "$root/.cache/npm" "http-message-signatures@$hms_version" >/dev/null
   echo "installed http-message-signatures $hms_version into .cache/npm"
 fi
+
+# Test data for the sensitive-data detectors (internal/dlp): hashes made by
+# real password-hashing tools, keys made by OpenSSL and ssh-keygen,
+# python-stdnum as an independent IBAN/Luhn/SSN validator, and benign
+# corpora (fortunes, iso-codes) for false positives.
+dlp_cmds=(mkpasswd htpasswd argon2 openssl ssh-keygen)
+dlp_pkgs=(whois apache2-utils argon2 openssl openssh-client python3-passlib python3-bcrypt python3-argon2 python3-stdnum fortunes iso-codes)
+dlp_missing=0
+for cmd in "${dlp_cmds[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || dlp_missing=1
+done
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import passlib, stdnum, argon2, bcrypt' 2>/dev/null || dlp_missing=1
+[ -d /usr/share/games/fortunes ] && [ -d /usr/share/iso-codes/json ] || dlp_missing=1
+if [ "$dlp_missing" = 1 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing dlp test data tools (sudo apt-get install -y ${dlp_pkgs[*]})" >&2
+    exit 1
+  fi
+  echo "installing dlp test data tools: ${dlp_pkgs[*]}"
+  apt-get update -qq
+  # As above: what counts is whether the tools are there afterwards.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${dlp_pkgs[@]}" || true
+  for cmd in "${dlp_cmds[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || { echo "dlp test data tool still missing: $cmd" >&2; exit 1; }
+  done
+  /usr/bin/python3 -c 'import passlib, stdnum, argon2, bcrypt' || { echo "python3-passlib/stdnum/argon2/bcrypt still missing" >&2; exit 1; }
+fi
