@@ -87,6 +87,10 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 	if deps.Events == nil {
 		deps.Events = events.Discard
 	}
+	// Every event leaves with its sensitive values masked (card numbers,
+	// keys, tokens, hashes in paths, excerpts and attributes), whichever
+	// stage built it.
+	deps.Events = redact.Publisher(deps.Events)
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/listener"
 	"github.com/portcullis/portcullis/internal/metrics"
+	"github.com/portcullis/portcullis/internal/redact"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/tlsconf"
 )
@@ -93,6 +94,7 @@ func NewServer(cfg *config.Config, opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: parseLevel(cfg.Log.Level)}))
 	}
+	s.log = slog.New(redact.Handler(s.log.Handler())) // no sensitive value in the gateway's log
 	if err := s.openSinks(cfg); err != nil {
 		s.closeAll()
 		return nil, err
@@ -157,7 +159,7 @@ func (s *Server) openSinks(cfg *config.Config) error {
 		aw = f
 	}
 	if aw != nil {
-		s.access = slog.New(slog.NewJSONHandler(aw, nil))
+		s.access = slog.New(redact.Handler(slog.NewJSONHandler(aw, nil))) // nor in an access record
 	}
 
 	s.bus = events.NewBus(events.BusOptions{QueueSize: cfg.Events.QueueSize, Logger: s.log, Now: s.now,
