@@ -1,0 +1,598 @@
+// Package jsonedit walks a JSON document once and rewrites it on the way:
+// members and array elements can be dropped and scalar values replaced,
+// while everything else is copied byte for byte (key order, spacing and
+// number spelling are kept). It is how the response stages filter
+// undeclared properties (internal/stage/contract) and mask sensitive
+// values (internal/stage/mask) without decoding the document into a tree
+// and encoding it again.
+//
+// Nothing is allocated for a document that is not changed: Rewrite
+// returns the input itself. The walker validates the document as it goes
+// (RFC 8259 grammar, UTF-8 is not checked) and stops at a nesting depth
+// limit, so that a hostile upstream cannot exhaust the stack.
+package jsonedit
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Kind is the kind of a scalar value.
+type Kind uint8
+
+// The scalar kinds.
+const (
+	String Kind = iota
+	Number
+	Bool
+	Null
+)
+
+// Action is what the visitor wants done with a member, an element or a
+// value.
+type Action uint8
+
+const (
+	// Keep leaves it as it is (and walks into it).
+	Keep Action = iota
+	// Drop removes a member (name and value) or an array element.
+	Drop
+	// Replace puts the returned bytes (a JSON value) in place of a scalar.
+	Replace
+	// Stop ends the walk at once; Rewrite returns ErrStopped.
+	Stop
+)
+
+// Visitor decides, for each part of the document, what to keep. C is the
+// context a container passes to its children (a schema, a path, a field
+// rule); the root gets the context given to Rewrite.
+type Visitor[C any] interface {
+	// Member is called for each member of an object with its decoded name
+	// (valid until the call returns). It returns the context of the
+	// member's value and Keep, Drop or Stop.
+	Member(parent C, name []byte) (C, Action)
+	// Element is called for each element of an array.
+	Element(parent C, index int) (C, Action)
+	// Scalar is called for each string, number, boolean and null. raw is
+	// the value as written (a string with its quotes). It returns Keep,
+	// Stop, or Replace with the new value's JSON text.
+	Scalar(ctx C, kind Kind, raw []byte) ([]byte, Action)
+}
+
+// ErrStopped is returned by Rewrite when the visitor asked to stop.
+var ErrStopped = errors.New("jsonedit: stopped by the visitor")
+
+// SyntaxError is a malformed document: what was expected at which offset.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("jsonedit: offset %d: %s", e.Offset, e.Msg) }
+
+// DefaultMaxDepth is the nesting limit when Rewrite is given 0.
+const DefaultMaxDepth = 128
+
+// Rewrite walks src with v. It returns the rewritten document (appended
+// to dst[:0]) and true when the visitor dropped or replaced anything, or
+// src itself and false when nothing changed. A malformed document, one
+// nested deeper than maxDepth (0: DefaultMaxDepth) or a Stop returns an
+// error.
+func Rewrite[C any](src []byte, root C, v Visitor[C], dst []byte, maxDepth int) ([]byte, bool, error) {
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	w := &walker[C]{src: src, v: v, out: dst[:0], max: maxDepth}
+	w.ws()
+	if err := w.value(root, 0); err != nil {
+		return nil, false, err
+	}
+	w.ws()
+	if w.i != len(src) {
+		return nil, false, w.errf("data after the document")
+	}
+	if !w.changed {
+		return src, false, nil
+	}
+	w.out = append(w.out, src[w.last:]...)
+	return w.out, true, nil
+}
+
+type walker[C any] struct {
+	src     []byte
+	i       int
+	v       Visitor[C]
+	out     []byte
+	last    int // src[last:] has not been copied to out yet
+	skip    bool
+	changed bool
+	max     int
+	name    []byte // scratch for decoded names
+}
+
+func (w *walker[C]) errf(format string, a ...any) error {
+	return &SyntaxError{Offset: w.i, Msg: fmt.Sprintf(format, a...)}
+}
+
+// emit copies the source up to pos into the output.
+func (w *walker[C]) emit(pos int) {
+	w.out = append(w.out, w.src[w.last:pos]...)
+	w.last = pos
+}
+
+func (w *walker[C]) ws() {
+	for w.i < len(w.src) {
+		switch w.src[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+func (w *walker[C]) value(ctx C, depth int) error {
+	if w.i >= len(w.src) {
+		return w.errf("unexpected end, expected a value")
+	}
+	switch c := w.src[w.i]; {
+	case c == '{':
+		return w.object(ctx, depth+1)
+	case c == '[':
+		return w.array(ctx, depth+1)
+	case c == '"':
+		start := w.i
+		if err := w.str(); err != nil {
+			return err
+		}
+		return w.scalar(ctx, String, start)
+	case c == '-' || c >= '0' && c <= '9':
+		start := w.i
+		if err := w.number(); err != nil {
+			return err
+		}
+		return w.scalar(ctx, Number, start)
+	case c == 't':
+		return w.literal(ctx, "true", Bool)
+	case c == 'f':
+		return w.literal(ctx, "false", Bool)
+	case c == 'n':
+		return w.literal(ctx, "null", Null)
+	}
+	return w.errf("unexpected %q, expected a value", w.src[w.i])
+}
+
+func (w *walker[C]) literal(ctx C, lit string, k Kind) error {
+	start := w.i
+	if len(w.src)-w.i < len(lit) || string(w.src[w.i:w.i+len(lit)]) != lit {
+		return w.errf("expected %s", lit)
+	}
+	w.i += len(lit)
+	return w.scalar(ctx, k, start)
+}
+
+func (w *walker[C]) scalar(ctx C, k Kind, start int) error {
+	repl, act := w.v.Scalar(ctx, k, w.src[start:w.i])
+	switch act {
+	case Stop:
+		return ErrStopped
+	case Replace:
+		w.changed = true
+		w.emit(start)
+		w.out = append(w.out, repl...)
+		w.last = w.i
+	}
+	return nil
+}
+
+func (w *walker[C]) object(ctx C, depth int) error {
+	if depth > w.max {
+		return w.errf("nested deeper than %d", w.max)
+	}
+	w.i++ // {
+	w.ws()
+	if w.i < len(w.src) && w.src[w.i] == '}' {
+		w.i++
+		return nil
+	}
+	kept := false   // a member of this object has been written
+	skipping := -1  // dropping a first member: where the output resumes is the next member
+	prevComma := -1 // the comma before the current member
+	for {
+		if w.i >= len(w.src) || w.src[w.i] != '"' {
+			return w.errf("expected a member name")
+		}
+		mstart := w.i
+		if skipping >= 0 {
+			w.last = mstart // resume the copy at this member
+			skipping = -1
+		}
+		name, err := w.memberName()
+		if err != nil {
+			return err
+		}
+		w.ws()
+		if w.i >= len(w.src) || w.src[w.i] != ':' {
+			return w.errf("expected ':' after a member name")
+		}
+		w.i++
+		w.ws()
+		child, act := w.v.Member(ctx, name)
+		switch act {
+		case Stop:
+			return ErrStopped
+		case Drop:
+			w.changed = true
+			if kept {
+				w.emit(prevComma) // everything up to the comma before it
+			} else {
+				w.emit(mstart)
+				skipping = mstart
+			}
+			if err := w.skipValue(depth); err != nil {
+				return err
+			}
+			w.last = w.i
+		default:
+			if err := w.value(child, depth); err != nil {
+				return err
+			}
+			kept = true
+		}
+		w.ws()
+		if w.i >= len(w.src) {
+			return w.errf("unexpected end in an object")
+		}
+		switch w.src[w.i] {
+		case ',':
+			prevComma = w.i
+			w.i++
+			w.ws()
+		case '}':
+			if skipping >= 0 {
+				w.last = w.i // every member so far was dropped
+			}
+			w.i++
+			return nil
+		default:
+			return w.errf("expected ',' or '}' in an object")
+		}
+	}
+}
+
+func (w *walker[C]) array(ctx C, depth int) error {
+	if depth > w.max {
+		return w.errf("nested deeper than %d", w.max)
+	}
+	w.i++ // [
+	w.ws()
+	if w.i < len(w.src) && w.src[w.i] == ']' {
+		w.i++
+		return nil
+	}
+	kept, skipping, prevComma := false, -1, -1
+	for index := 0; ; index++ {
+		estart := w.i
+		if skipping >= 0 {
+			w.last = estart
+			skipping = -1
+		}
+		child, act := w.v.Element(ctx, index)
+		switch act {
+		case Stop:
+			return ErrStopped
+		case Drop:
+			w.changed = true
+			if kept {
+				w.emit(prevComma)
+			} else {
+				w.emit(estart)
+				skipping = estart
+			}
+			if err := w.skipValue(depth); err != nil {
+				return err
+			}
+			w.last = w.i
+		default:
+			if err := w.value(child, depth); err != nil {
+				return err
+			}
+			kept = true
+		}
+		w.ws()
+		if w.i >= len(w.src) {
+			return w.errf("unexpected end in an array")
+		}
+		switch w.src[w.i] {
+		case ',':
+			prevComma = w.i
+			w.i++
+			w.ws()
+		case ']':
+			if skipping >= 0 {
+				w.last = w.i
+			}
+			w.i++
+			return nil
+		default:
+			return w.errf("expected ',' or ']' in an array")
+		}
+	}
+}
+
+// skipValue validates and steps over a value without visiting it.
+func (w *walker[C]) skipValue(depth int) error {
+	if w.i >= len(w.src) {
+		return w.errf("unexpected end, expected a value")
+	}
+	switch c := w.src[w.i]; {
+	case c == '{' || c == '[':
+		if depth+1 > w.max {
+			return w.errf("nested deeper than %d", w.max)
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		w.i++
+		w.ws()
+		if w.i < len(w.src) && w.src[w.i] == closer {
+			w.i++
+			return nil
+		}
+		for {
+			if c == '{' {
+				if w.i >= len(w.src) || w.src[w.i] != '"' {
+					return w.errf("expected a member name")
+				}
+				if err := w.str(); err != nil {
+					return err
+				}
+				w.ws()
+				if w.i >= len(w.src) || w.src[w.i] != ':' {
+					return w.errf("expected ':' after a member name")
+				}
+				w.i++
+				w.ws()
+			}
+			if err := w.skipValue(depth + 1); err != nil {
+				return err
+			}
+			w.ws()
+			if w.i >= len(w.src) {
+				return w.errf("unexpected end")
+			}
+			if w.src[w.i] == closer {
+				w.i++
+				return nil
+			}
+			if w.src[w.i] != ',' {
+				return w.errf("expected ',' or %q", closer)
+			}
+			w.i++
+			w.ws()
+		}
+	case c == '"':
+		return w.str()
+	case c == '-' || c >= '0' && c <= '9':
+		return w.number()
+	case c == 't':
+		return w.skipLiteral("true")
+	case c == 'f':
+		return w.skipLiteral("false")
+	case c == 'n':
+		return w.skipLiteral("null")
+	}
+	return w.errf("unexpected %q, expected a value", w.src[w.i])
+}
+
+func (w *walker[C]) skipLiteral(lit string) error {
+	if len(w.src)-w.i < len(lit) || string(w.src[w.i:w.i+len(lit)]) != lit {
+		return w.errf("expected %s", lit)
+	}
+	w.i += len(lit)
+	return nil
+}
+
+// memberName reads a member name and returns it decoded.
+func (w *walker[C]) memberName() ([]byte, error) {
+	start := w.i
+	escaped, err := w.strEsc()
+	if err != nil {
+		return nil, err
+	}
+	raw := w.src[start+1 : w.i-1]
+	if !escaped {
+		return raw, nil
+	}
+	w.name = AppendUnquoted(w.name[:0], raw)
+	return w.name, nil
+}
+
+func (w *walker[C]) str() error {
+	_, err := w.strEsc()
+	return err
+}
+
+// strEsc steps over a string (w.i at its opening quote) and reports
+// whether it has escapes.
+func (w *walker[C]) strEsc() (bool, error) {
+	w.i++
+	escaped := false
+	for w.i < len(w.src) {
+		c := w.src[w.i]
+		switch {
+		case c == '"':
+			w.i++
+			return escaped, nil
+		case c == '\\':
+			escaped = true
+			if w.i+1 >= len(w.src) {
+				return false, w.errf("unexpected end in a string")
+			}
+			switch w.src[w.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				w.i += 2
+			case 'u':
+				if len(w.src)-w.i < 6 || !isHex(w.src[w.i+2]) || !isHex(w.src[w.i+3]) || !isHex(w.src[w.i+4]) || !isHex(w.src[w.i+5]) {
+					return false, w.errf("bad \\u escape")
+				}
+				w.i += 6
+			default:
+				return false, w.errf("bad escape \\%c", w.src[w.i+1])
+			}
+		case c < 0x20:
+			return false, w.errf("control character in a string")
+		default:
+			w.i++
+		}
+	}
+	return false, w.errf("unexpected end in a string")
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func (w *walker[C]) number() error {
+	s, i := w.src, w.i
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		w.i = i
+		return w.errf("bad number")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			w.i = i
+			return w.errf("bad number")
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || s[i] < '0' || s[i] > '9' {
+			w.i = i
+			return w.errf("bad number")
+		}
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	w.i = i
+	return nil
+}
+
+// AppendUnquoted appends the decoded content of a JSON string (raw is what
+// is between the quotes, already validated) to dst. Lone surrogates become
+// U+FFFD, as encoding/json decodes them.
+func AppendUnquoted(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := rune(hex4(raw[i+1:]))
+			i += 4
+			if utf16.IsSurrogate(r) {
+				// A pair is written as two escapes: \ud83d\ude00.
+				if i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+					r2 := rune(hex4(raw[i+3:]))
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						i += 6
+						dst = utf8.AppendRune(dst, d)
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, raw[i])
+		}
+	}
+	return dst
+}
+
+func hex4(b []byte) int {
+	v := 0
+	for _, c := range b[:4] {
+		v <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			v |= int(c - '0')
+		case c >= 'a' && c <= 'f':
+			v |= int(c-'a') + 10
+		default:
+			v |= int(c-'A') + 10
+		}
+	}
+	return v
+}
+
+// AppendQuoted appends s as a JSON string (with its quotes) to dst,
+// escaping what JSON requires and <, >, & as encoding/json does (so a
+// rewritten value is safe inside HTML too).
+func AppendQuoted(dst []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&15])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexd[r&15])
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
