@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/stage/authn"
 	"github.com/portcullis/portcullis/internal/stage/authz"
+	"github.com/portcullis/portcullis/internal/stage/contract"
 	"github.com/portcullis/portcullis/internal/stage/detect"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 	"github.com/portcullis/portcullis/internal/stage/limits"
@@ -32,6 +33,7 @@ var Registry = []pipeline.Module{
 	ipfilter.Module,              // ipfilter
 	limits.Module,                // limits.request
 	ratelimit.IPModule,           // ratelimit.ip
+	contract.Module,              // contract: undeclared properties out of answers (response side)
 	authn.Module,                 // authn
 	ratelimit.BanPrincipalModule, // ban.principal: decisions on the principal and its key
 	ratelimit.PrincipalModule,    // ratelimit.principal

@@ -1,0 +1,441 @@
+package contract
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/jsonedit"
+	"github.com/portcullis/portcullis/internal/openapi"
+	"github.com/portcullis/portcullis/internal/pipeline"
+)
+
+// ID is the stage id: the config key, log field, metric label and event
+// stage.
+const ID = "contract"
+
+// Rule ids of the stage's findings and denials.
+const (
+	// RuleUndeclaredProperty: the answer has a property its schema does
+	// not declare.
+	RuleUndeclaredProperty = "contract.undeclared-property"
+	// RuleSchema: a value does not match its schema (block and log modes).
+	RuleSchema = "contract.schema"
+	// RuleUndeclaredStatus: the operation declares no response for the
+	// status code (nor its class, nor default).
+	RuleUndeclaredStatus = "contract.undeclared-status"
+	// RuleUndeclaredContentType: the declared response has no such content
+	// type, or declares no content and the answer has a body.
+	RuleUndeclaredContentType = "contract.undeclared-content-type"
+	// RuleMalformed: a JSON answer that is not JSON.
+	RuleMalformed = "contract.malformed"
+	// RuleUnchecked: a JSON answer too large to buffer, or in an encoding
+	// the gateway cannot decode.
+	RuleUnchecked = "contract.unchecked"
+)
+
+// maxReported bounds the pointers named in one finding.
+const maxReported = 10
+
+// Stage checks answers against the API's description. It is read-only
+// after New and safe for concurrent use.
+type Stage struct {
+	mode       string
+	open       bool
+	blockUndec bool
+	blockUnchk bool
+	max        int64
+	ops        map[string]string // operation key → mode
+}
+
+var (
+	_ pipeline.Stage         = (*Stage)(nil)
+	_ pipeline.ResponseStage = (*Stage)(nil)
+)
+
+// Module registers the stage: the API's contract block, which needs the
+// API's description.
+var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "contract",
+	New: func(b *pipeline.Build, _, c *Config) (pipeline.Stage, error) {
+		if c == nil {
+			return nil, nil
+		}
+		if b.Spec == nil {
+			return nil, errors.New("apis[].contract requires apis[].openapi (the API's OpenAPI description)")
+		}
+		return New(*c)
+	}}
+
+// New builds the stage.
+func New(c Config) (*Stage, error) {
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, errs[0]
+	}
+	s := &Stage{mode: c.Mode, open: c.OpenObjects, blockUndec: c.Undeclared == "block",
+		blockUnchk: c.Unchecked == "block", max: int64(c.MaxBodyBytes), ops: map[string]string{}}
+	if s.mode == "" {
+		s.mode = ModeFilter
+	}
+	if s.max == 0 {
+		s.max = DefaultMaxBodyBytes
+	}
+	for k, o := range c.Operations {
+		method, path, _ := openapi.ParseOperationKey(k)
+		if o.Mode != "" {
+			s.ops[method+" "+path] = o.Mode
+		}
+	}
+	return s, nil
+}
+
+// ID returns "contract".
+func (s *Stage) ID() string { return ID }
+
+// Request does nothing: the contract is about answers.
+func (s *Stage) Request(context.Context, *pipeline.Exchange) (*pipeline.Denial, error) {
+	return nil, nil
+}
+
+// Response checks the upstream's answer against the matched operation's
+// declared response.
+func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Response) (*pipeline.Denial, error) {
+	if x.Match.Status != openapi.Found || x.Request.Method == http.MethodHead {
+		return nil, nil
+	}
+	mode := s.mode
+	if m, ok := s.ops[x.Operation]; ok {
+		mode = m
+	}
+	if mode == ModeOff {
+		return nil, nil
+	}
+	op := x.Match.Operation
+	code := strconv.Itoa(resp.StatusCode)
+	rd := op.Responses[code]
+	if rd == nil && len(code) == 3 {
+		rd = op.Responses[code[:1]+"XX"]
+	}
+	if rd == nil {
+		rd = op.Responses["default"]
+	}
+	if rd == nil {
+		return s.breach(x, s.blockUndec, RuleUndeclaredStatus, "the upstream answered a status code the API description does not declare",
+			fmt.Sprintf("status %d is not declared for %s", resp.StatusCode, x.Operation)), nil
+	}
+	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified {
+		return nil, nil
+	}
+	ct := resp.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if len(rd.Content) == 0 {
+		if ct == "" && resp.ContentLength == 0 {
+			return nil, nil
+		}
+		body, st, err := x.ResponseBody(resp, s.max)
+		if err != nil {
+			return nil, err
+		}
+		if st == pipeline.BodyRead && len(body) == 0 {
+			return nil, nil
+		}
+		return s.breach(x, s.blockUndec, RuleUndeclaredContentType, "the upstream answered with content the API description does not declare",
+			fmt.Sprintf("status %d of %s declares no content; got %s", resp.StatusCode, x.Operation, safeType(ct))), nil
+	}
+	media := mediaFor(rd.Content, mt)
+	if err != nil || media == nil {
+		return s.breach(x, s.blockUndec, RuleUndeclaredContentType, "the upstream answered a content type the API description does not declare",
+			fmt.Sprintf("status %d of %s: content type %s is not declared", resp.StatusCode, x.Operation, safeType(ct))), nil
+	}
+	if !isJSON(mt) || media.Schema == nil {
+		return nil, nil
+	}
+	body, st, err := x.ResponseBody(resp, s.max)
+	if err != nil {
+		return nil, err
+	}
+	if st != pipeline.BodyRead {
+		// Not buffered: the answer passes (or is refused) unchecked, and
+		// that is counted, never silent.
+		d := &pipeline.Denial{Status: http.StatusBadGateway, Reason: "the upstream response could not be checked against the API description",
+			Rules: []string{RuleUnchecked}, Location: "response", Severity: events.SeverityInfo,
+			Detail: fmt.Sprintf("%s answer of %s not checked (limit %d bytes)", st, x.Operation, s.max)}
+		if s.blockUnchk {
+			return d, nil
+		}
+		x.AddFinding(pipeline.Finding{Stage: ID, Rules: d.Rules, Location: d.Location, Reason: d.Detail, Mode: "log", Severity: d.Severity})
+		return nil, nil
+	}
+	if len(body) == 0 {
+		return nil, nil
+	}
+	v := &visitor{open: s.open, filter: mode == ModeFilter, stop: mode == ModeBlock}
+	out, changed, err := jsonedit.Rewrite(body, node{schema: media.Schema.Raw}, v, nil, 0)
+	switch {
+	case errors.Is(err, jsonedit.ErrStopped):
+		return s.breach(x, true, RuleUndeclaredProperty, "the upstream response does not match the API description",
+			"undeclared property "+v.undeclared[0]), nil
+	case err != nil:
+		return s.breach(x, mode == ModeBlock, RuleMalformed, "the upstream response is not valid JSON", clip(err.Error(), 200)), nil
+	}
+	if len(v.undeclared) > 0 {
+		what := "found"
+		if changed {
+			x.SetResponseBody(resp, out)
+			what = "removed"
+		}
+		x.AddFinding(pipeline.Finding{Stage: ID, Rules: []string{RuleUndeclaredProperty}, Location: "response:" + v.undeclared[0],
+			Reason: fmt.Sprintf("%d undeclared properties %s: %s", v.count, what, strings.Join(v.undeclared, ", ")),
+			Mode:   modeName(mode), Severity: events.SeverityMedium})
+	}
+	if mode == ModeFilter {
+		return nil, nil
+	}
+	// Block and log modes also hold the values to their schema.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, nil // the walker accepted it; cannot happen
+	}
+	errs := media.Schema.Validate(doc, maxReported)
+	if len(errs) == 0 {
+		return nil, nil
+	}
+	parts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		parts = append(parts, e.Pointer+" "+e.Reason)
+	}
+	return s.breach(x, mode == ModeBlock, RuleSchema, "the upstream response does not match the API description", clip(strings.Join(parts, "; "), 1024)), nil
+}
+
+// breach refuses the answer (block) or records it as a finding.
+func (s *Stage) breach(x *pipeline.Exchange, block bool, rule, reason, detail string) *pipeline.Denial {
+	d := &pipeline.Denial{Status: http.StatusBadGateway, Reason: reason, Rules: []string{rule}, Location: "response",
+		Detail: detail, Severity: events.SeverityMedium}
+	if block {
+		return d
+	}
+	x.AddFinding(pipeline.Finding{Stage: ID, Rules: d.Rules, Location: d.Location, Reason: clip(detail, 512), Mode: "log", Severity: d.Severity})
+	return nil
+}
+
+func modeName(m string) string {
+	if m == ModeFilter {
+		return "filter"
+	}
+	return "log"
+}
+
+// node is the walker's context: the schema of the value being walked.
+type node struct {
+	schema map[string]any
+	depth  int
+}
+
+// visitor removes (filter), stops at (block) or notes (log) members their
+// object's schema does not declare.
+type visitor struct {
+	open, filter, stop bool
+
+	path       []byte // the pointer of the current value
+	ends       []int  // path[:ends[d]] is the pointer at depth d
+	undeclared []string
+	count      int
+}
+
+// push sets the pointer token of depth d.
+func (v *visitor) push(d int, tok []byte, index int) {
+	for len(v.ends) <= d {
+		v.ends = append(v.ends, len(v.path))
+	}
+	base := 0
+	if d > 0 {
+		base = v.ends[d-1]
+	}
+	v.path = append(v.path[:base], '/')
+	if tok != nil {
+		for _, c := range tok {
+			switch c {
+			case '~':
+				v.path = append(v.path, '~', '0')
+			case '/':
+				v.path = append(v.path, '~', '1')
+			default:
+				v.path = append(v.path, c)
+			}
+		}
+	} else {
+		v.path = strconv.AppendInt(v.path, int64(index), 10)
+	}
+	v.ends[d] = len(v.path)
+}
+
+func (v *visitor) Member(parent node, name []byte) (node, jsonedit.Action) {
+	if parent.schema == nil {
+		return node{depth: parent.depth + 1}, jsonedit.Keep
+	}
+	v.push(parent.depth, name, 0)
+	sub, declared := property(parent.schema, name, 0)
+	if declared || sub != nil || !v.closed(parent.schema) {
+		return node{schema: sub, depth: parent.depth + 1}, jsonedit.Keep
+	}
+	v.count++
+	if len(v.undeclared) < maxReported {
+		v.undeclared = append(v.undeclared, string(v.path))
+	}
+	switch {
+	case v.stop:
+		return node{}, jsonedit.Stop
+	case v.filter:
+		return node{}, jsonedit.Drop
+	}
+	return node{depth: parent.depth + 1}, jsonedit.Keep
+}
+
+func (v *visitor) Element(parent node, i int) (node, jsonedit.Action) {
+	if parent.schema == nil {
+		return node{depth: parent.depth + 1}, jsonedit.Keep
+	}
+	v.push(parent.depth, nil, i)
+	return node{schema: openapi.ItemsSchema(parent.schema), depth: parent.depth + 1}, jsonedit.Keep
+}
+
+func (v *visitor) Scalar(node, jsonedit.Kind, []byte) ([]byte, jsonedit.Action) {
+	return nil, jsonedit.Keep
+}
+
+// property is openapi.PropertySchema for a name in bytes, without
+// converting it to a string (one member, no allocation).
+func property(m map[string]any, name []byte, depth int) (map[string]any, bool) {
+	if m == nil || depth > 16 {
+		return nil, false
+	}
+	if props, ok := m["properties"].(map[string]any); ok {
+		switch p := props[string(name)].(type) {
+		case map[string]any:
+			return p, true
+		case bool:
+			if p {
+				return map[string]any{}, true
+			}
+		}
+	}
+	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+		if alts, ok := m[k].([]any); ok {
+			for _, a := range alts {
+				if sub, ok := a.(map[string]any); ok {
+					if p, ok := property(sub, name, depth+1); ok {
+						return p, true
+					}
+				}
+			}
+		}
+	}
+	if ap, ok := m["additionalProperties"].(map[string]any); ok {
+		return ap, false
+	}
+	return nil, false
+}
+
+// closed reports whether an object schema's undeclared properties break
+// the contract: it says additionalProperties: false (or
+// unevaluatedProperties: false), or it declares properties and is silent
+// about others (unless open_objects). A schema with patternProperties is
+// left open: which names it allows takes its regular expressions.
+func (v *visitor) closed(m map[string]any) bool {
+	if has(m, "patternProperties", 0) {
+		return false
+	}
+	if b, ok := flag(m, "additionalProperties", 0); ok {
+		return !b
+	}
+	if b, ok := flag(m, "unevaluatedProperties", 0); ok {
+		return !b
+	}
+	return !v.open && has(m, "properties", 0)
+}
+
+// has reports whether m or one of its allOf/oneOf/anyOf members has key.
+func has(m map[string]any, key string, depth int) bool {
+	if m == nil || depth > 16 {
+		return false
+	}
+	if _, ok := m[key]; ok {
+		return true
+	}
+	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+		if alts, ok := m[k].([]any); ok {
+			for _, a := range alts {
+				if sub, ok := a.(map[string]any); ok && has(sub, key, depth+1) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// flag returns a boolean keyword of m or its allOf members (a schema
+// there counts as true: it allows more properties).
+func flag(m map[string]any, key string, depth int) (bool, bool) {
+	if m == nil || depth > 16 {
+		return false, false
+	}
+	switch t := m[key].(type) {
+	case bool:
+		return t, true
+	case map[string]any:
+		return true, true
+	}
+	if alts, ok := m["allOf"].([]any); ok {
+		for _, a := range alts {
+			if sub, ok := a.(map[string]any); ok {
+				if b, ok := flag(sub, key, depth+1); ok {
+					return b, true
+				}
+			}
+		}
+	}
+	return false, false
+}
+
+func isJSON(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
+
+// mediaFor picks the declared media type for a content type: exact, then
+// "type/*", then "*/*".
+func mediaFor(content map[string]*openapi.MediaType, mt string) *openapi.MediaType {
+	if m, ok := content[mt]; ok {
+		return m
+	}
+	if i := strings.IndexByte(mt, '/'); i > 0 {
+		if m, ok := content[mt[:i]+"/*"]; ok {
+			return m
+		}
+	}
+	return content["*/*"]
+}
+
+// safeType returns a content type for an event: the media type, capped.
+func safeType(ct string) string {
+	if ct == "" {
+		return "no content type"
+	}
+	return clip(ct, 100)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
