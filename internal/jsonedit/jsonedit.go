@@ -57,7 +57,9 @@ type Visitor[C any] interface {
 	Element(parent C, index int) (C, Action)
 	// Scalar is called for each string, number, boolean and null. raw is
 	// the value as written (a string with its quotes). It returns Keep,
-	// Stop, or Replace with the new value's JSON text.
+	// Stop, Replace with the new value's JSON text, or Drop to remove the
+	// member or element holding the value (a scalar at the root becomes
+	// null).
 	Scalar(ctx C, kind Kind, raw []byte) ([]byte, Action)
 }
 
@@ -86,8 +88,16 @@ func Rewrite[C any](src []byte, root C, v Visitor[C], dst []byte, maxDepth int) 
 	}
 	w := &walker[C]{src: src, v: v, out: dst[:0], max: maxDepth}
 	w.ws()
-	if err := w.value(root, 0); err != nil {
+	start := w.i
+	dropped, err := w.value(root, 0)
+	if err != nil {
 		return nil, false, err
+	}
+	if dropped { // a scalar at the root has no holder to drop: it becomes null
+		w.changed = true
+		w.emit(start)
+		w.out = append(w.out, "null"...)
+		w.last = w.i
 	}
 	w.ws()
 	if w.i != len(src) {
@@ -133,25 +143,27 @@ func (w *walker[C]) ws() {
 	}
 }
 
-func (w *walker[C]) value(ctx C, depth int) error {
+// value walks one value. It reports whether the visitor asked to drop
+// the scalar it is (the caller drops the member or element).
+func (w *walker[C]) value(ctx C, depth int) (bool, error) {
 	if w.i >= len(w.src) {
-		return w.errf("unexpected end, expected a value")
+		return false, w.errf("unexpected end, expected a value")
 	}
 	switch c := w.src[w.i]; {
 	case c == '{':
-		return w.object(ctx, depth+1)
+		return false, w.object(ctx, depth+1)
 	case c == '[':
-		return w.array(ctx, depth+1)
+		return false, w.array(ctx, depth+1)
 	case c == '"':
 		start := w.i
 		if err := w.str(); err != nil {
-			return err
+			return false, err
 		}
 		return w.scalar(ctx, String, start)
 	case c == '-' || c >= '0' && c <= '9':
 		start := w.i
 		if err := w.number(); err != nil {
-			return err
+			return false, err
 		}
 		return w.scalar(ctx, Number, start)
 	case c == 't':
@@ -161,30 +173,32 @@ func (w *walker[C]) value(ctx C, depth int) error {
 	case c == 'n':
 		return w.literal(ctx, "null", Null)
 	}
-	return w.errf("unexpected %q, expected a value", w.src[w.i])
+	return false, w.errf("unexpected %q, expected a value", w.src[w.i])
 }
 
-func (w *walker[C]) literal(ctx C, lit string, k Kind) error {
+func (w *walker[C]) literal(ctx C, lit string, k Kind) (bool, error) {
 	start := w.i
 	if len(w.src)-w.i < len(lit) || string(w.src[w.i:w.i+len(lit)]) != lit {
-		return w.errf("expected %s", lit)
+		return false, w.errf("expected %s", lit)
 	}
 	w.i += len(lit)
 	return w.scalar(ctx, k, start)
 }
 
-func (w *walker[C]) scalar(ctx C, k Kind, start int) error {
+func (w *walker[C]) scalar(ctx C, k Kind, start int) (bool, error) {
 	repl, act := w.v.Scalar(ctx, k, w.src[start:w.i])
 	switch act {
 	case Stop:
-		return ErrStopped
+		return false, ErrStopped
+	case Drop:
+		return true, nil
 	case Replace:
 		w.changed = true
 		w.emit(start)
 		w.out = append(w.out, repl...)
 		w.last = w.i
 	}
-	return nil
+	return false, nil
 }
 
 func (w *walker[C]) object(ctx C, depth int) error {
@@ -220,25 +234,29 @@ func (w *walker[C]) object(ctx C, depth int) error {
 		w.i++
 		w.ws()
 		child, act := w.v.Member(ctx, name)
-		switch act {
-		case Stop:
+		if act == Stop {
 			return ErrStopped
-		case Drop:
+		}
+		drop := act == Drop
+		if drop {
+			if err := w.skipValue(depth); err != nil {
+				return err
+			}
+		} else if drop, err = w.value(child, depth); err != nil {
+			return err
+		}
+		if drop {
+			// Nothing of this member has been written yet: leave it out,
+			// with the comma before it (or, for a first member, after it).
 			w.changed = true
 			if kept {
-				w.emit(prevComma) // everything up to the comma before it
+				w.emit(prevComma)
 			} else {
 				w.emit(mstart)
 				skipping = mstart
 			}
-			if err := w.skipValue(depth); err != nil {
-				return err
-			}
 			w.last = w.i
-		default:
-			if err := w.value(child, depth); err != nil {
-				return err
-			}
+		} else {
 			kept = true
 		}
 		w.ws()
@@ -280,10 +298,20 @@ func (w *walker[C]) array(ctx C, depth int) error {
 			skipping = -1
 		}
 		child, act := w.v.Element(ctx, index)
-		switch act {
-		case Stop:
+		if act == Stop {
 			return ErrStopped
-		case Drop:
+		}
+		drop := act == Drop
+		var err error
+		if drop {
+			err = w.skipValue(depth)
+		} else {
+			drop, err = w.value(child, depth)
+		}
+		if err != nil {
+			return err
+		}
+		if drop {
 			w.changed = true
 			if kept {
 				w.emit(prevComma)
@@ -291,14 +319,8 @@ func (w *walker[C]) array(ctx C, depth int) error {
 				w.emit(estart)
 				skipping = estart
 			}
-			if err := w.skipValue(depth); err != nil {
-				return err
-			}
 			w.last = w.i
-		default:
-			if err := w.value(child, depth); err != nil {
-				return err
-			}
+		} else {
 			kept = true
 		}
 		w.ws()

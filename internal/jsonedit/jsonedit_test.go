@@ -38,6 +38,8 @@ func (r rules) Scalar(_ string, k Kind, raw []byte) ([]byte, Action) {
 		return []byte(`"***"`), Replace
 	case k == Number && string(raw) == "42":
 		return []byte(`0`), Replace
+	case k == String && string(raw) == `"drop-me"`:
+		return nil, Drop
 	}
 	return nil, Keep
 }
@@ -57,6 +59,9 @@ func TestRewrite(t *testing.T) {
 		{"replace", `{"n":42,"m":42.0,"s":"secret"}`, `{"n":0,"m":42.0,"s":"***"}`},
 		{"elements", `[0, 1, 2, 3]`, `[0, 2, 3]`},
 		{"scalar root", `"a secret"`, `"***"`},
+		{"scalar drops its member", `{"a":"drop-me","b":1,"c":"drop-me"}`, `{"b":1}`},
+		{"scalar drops its element", `["drop-me",1,"drop-me",2,3]`, `[2,3]`},
+		{"dropped scalar at the root", `"drop-me"`, `null`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -207,7 +212,16 @@ func (hashRules) Scalar(_ int, k Kind, raw []byte) ([]byte, Action) {
 	if k == String && h(raw)%4 == 0 {
 		return []byte(`"R"`), Replace
 	}
+	if k == Number && h(raw)%5 == 0 {
+		return nil, Drop
+	}
 	return nil, Keep
+}
+
+// droppedNumber reports whether hashRules drops the number n.
+func droppedNumber(v any) bool {
+	n, ok := v.(json.Number)
+	return ok && h([]byte(n))%5 == 0
 }
 
 // reference applies hashRules to an ordered tree.
@@ -216,7 +230,7 @@ func reference(v any) any {
 	case []member:
 		out := []member{}
 		for _, m := range t {
-			if h([]byte(m.name))%2 == 0 {
+			if h([]byte(m.name))%2 == 0 && !droppedNumber(m.val) {
 				out = append(out, member{m.name, reference(m.val)})
 			}
 		}
@@ -224,7 +238,7 @@ func reference(v any) any {
 	case []any:
 		out := []any{}
 		for i, e := range t {
-			if i%3 != 0 {
+			if i%3 != 0 && !droppedNumber(e) {
 				out = append(out, reference(e))
 			}
 		}
@@ -232,6 +246,10 @@ func reference(v any) any {
 	case string:
 		if h(AppendQuoted(nil, t))%4 == 0 {
 			return "R"
+		}
+	case json.Number:
+		if droppedNumber(t) {
+			return nil // only at the root
 		}
 	}
 	return v
