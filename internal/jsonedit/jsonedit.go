@@ -15,6 +15,7 @@ package jsonedit
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -617,4 +618,55 @@ func AppendQuoted(dst []byte, s string) []byte {
 		i += size
 	}
 	return append(dst, '"')
+}
+
+// Pointer tracks the JSON pointer of the value a visitor is at, without
+// allocating per member: a visitor sets the token of each depth as it
+// goes and reads the pointer only when it reports something.
+type Pointer struct {
+	path []byte
+	ends []int // path[:ends[d]] is the pointer down to depth d
+}
+
+// Name sets the token at depth d (0 for the root's members) to a member
+// name, escaped as RFC 6901 requires.
+func (p *Pointer) Name(d int, name []byte) {
+	p.cut(d)
+	for _, c := range name {
+		switch c {
+		case '~':
+			p.path = append(p.path, '~', '0')
+		case '/':
+			p.path = append(p.path, '~', '1')
+		default:
+			p.path = append(p.path, c)
+		}
+	}
+	p.ends[d] = len(p.path)
+}
+
+// Index sets the token at depth d to an array index.
+func (p *Pointer) Index(d, i int) {
+	p.cut(d)
+	p.path = strconv.AppendInt(p.path, int64(i), 10)
+	p.ends[d] = len(p.path)
+}
+
+func (p *Pointer) cut(d int) {
+	for len(p.ends) <= d {
+		p.ends = append(p.ends, len(p.path))
+	}
+	base := 0
+	if d > 0 {
+		base = p.ends[d-1]
+	}
+	p.path = append(p.path[:base], '/')
+}
+
+// String returns the pointer down to depth d.
+func (p *Pointer) String(d int) string {
+	if d < 0 || d >= len(p.ends) {
+		return ""
+	}
+	return string(p.path[:p.ends[d]])
 }

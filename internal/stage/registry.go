@@ -16,6 +16,7 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/detect"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 	"github.com/portcullis/portcullis/internal/stage/limits"
+	"github.com/portcullis/portcullis/internal/stage/mask"
 	"github.com/portcullis/portcullis/internal/stage/ratelimit"
 	"github.com/portcullis/portcullis/internal/stage/validate"
 	"github.com/portcullis/portcullis/internal/stage/waf"
@@ -33,6 +34,7 @@ var Registry = []pipeline.Module{
 	ipfilter.Module,              // ipfilter
 	limits.Module,                // limits.request
 	ratelimit.IPModule,           // ratelimit.ip
+	mask.Module,                  // mask: sensitive values in answers (response side, after contract)
 	contract.Module,              // contract: undeclared properties out of answers (response side)
 	authn.Module,                 // authn
 	ratelimit.BanPrincipalModule, // ban.principal: decisions on the principal and its key

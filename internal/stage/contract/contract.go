@@ -244,51 +244,23 @@ type node struct {
 type visitor struct {
 	open, filter, stop bool
 
-	path       []byte // the pointer of the current value
-	ends       []int  // path[:ends[d]] is the pointer at depth d
+	ptr        jsonedit.Pointer
 	undeclared []string
 	count      int
-}
-
-// push sets the pointer token of depth d.
-func (v *visitor) push(d int, tok []byte, index int) {
-	for len(v.ends) <= d {
-		v.ends = append(v.ends, len(v.path))
-	}
-	base := 0
-	if d > 0 {
-		base = v.ends[d-1]
-	}
-	v.path = append(v.path[:base], '/')
-	if tok != nil {
-		for _, c := range tok {
-			switch c {
-			case '~':
-				v.path = append(v.path, '~', '0')
-			case '/':
-				v.path = append(v.path, '~', '1')
-			default:
-				v.path = append(v.path, c)
-			}
-		}
-	} else {
-		v.path = strconv.AppendInt(v.path, int64(index), 10)
-	}
-	v.ends[d] = len(v.path)
 }
 
 func (v *visitor) Member(parent node, name []byte) (node, jsonedit.Action) {
 	if parent.schema == nil {
 		return node{depth: parent.depth + 1}, jsonedit.Keep
 	}
-	v.push(parent.depth, name, 0)
+	v.ptr.Name(parent.depth, name)
 	sub, declared := property(parent.schema, name, 0)
 	if declared || sub != nil || !v.closed(parent.schema) {
 		return node{schema: sub, depth: parent.depth + 1}, jsonedit.Keep
 	}
 	v.count++
 	if len(v.undeclared) < maxReported {
-		v.undeclared = append(v.undeclared, string(v.path))
+		v.undeclared = append(v.undeclared, v.ptr.String(parent.depth))
 	}
 	switch {
 	case v.stop:
@@ -303,7 +275,7 @@ func (v *visitor) Element(parent node, i int) (node, jsonedit.Action) {
 	if parent.schema == nil {
 		return node{depth: parent.depth + 1}, jsonedit.Keep
 	}
-	v.push(parent.depth, nil, i)
+	v.ptr.Index(parent.depth, i)
 	return node{schema: openapi.ItemsSchema(parent.schema), depth: parent.depth + 1}, jsonedit.Keep
 }
 
