@@ -18,6 +18,7 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/stage/mask"
 	"github.com/portcullis/portcullis/internal/stage/ratelimit"
+	"github.com/portcullis/portcullis/internal/stage/scrub"
 	"github.com/portcullis/portcullis/internal/stage/validate"
 	"github.com/portcullis/portcullis/internal/stage/waf"
 	"github.com/portcullis/portcullis/internal/stage/websocket"
@@ -36,6 +37,7 @@ var Registry = []pipeline.Module{
 	ratelimit.IPModule,           // ratelimit.ip
 	mask.Module,                  // mask: sensitive values in answers (response side, after contract)
 	contract.Module,              // contract: undeclared properties out of answers (response side)
+	scrub.Module,                 // scrub: error answers that leak internals (response side, nearest the upstream)
 	authn.Module,                 // authn
 	ratelimit.BanPrincipalModule, // ban.principal: decisions on the principal and its key
 	ratelimit.PrincipalModule,    // ratelimit.principal
