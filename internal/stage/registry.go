@@ -19,6 +19,7 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/mask"
 	"github.com/portcullis/portcullis/internal/stage/ratelimit"
 	"github.com/portcullis/portcullis/internal/stage/scrub"
+	"github.com/portcullis/portcullis/internal/stage/uniform"
 	"github.com/portcullis/portcullis/internal/stage/validate"
 	"github.com/portcullis/portcullis/internal/stage/waf"
 	"github.com/portcullis/portcullis/internal/stage/websocket"
@@ -37,6 +38,7 @@ var Registry = []pipeline.Module{
 	ratelimit.IPModule,           // ratelimit.ip
 	mask.Module,                  // mask: sensitive values in answers (response side, after contract)
 	contract.Module,              // contract: undeclared properties out of answers (response side)
+	uniform.Module,               // uniform: login, reset and registration answers that reveal accounts (response side)
 	scrub.Module,                 // scrub: error answers that leak internals (response side, nearest the upstream)
 	authn.Module,                 // authn
 	ratelimit.BanPrincipalModule, // ban.principal: decisions on the principal and its key
