@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/authz"
 	"github.com/portcullis/portcullis/internal/stage/contract"
 	"github.com/portcullis/portcullis/internal/stage/detect"
+	"github.com/portcullis/portcullis/internal/stage/headers"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
 	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/stage/mask"
@@ -35,6 +36,7 @@ var Registry = []pipeline.Module{
 	detect.Module,                // detect: notes login accounts; detectors observe whole exchanges
 	ipfilter.Module,              // ipfilter
 	limits.Module,                // limits.request
+	headers.Module,               // headers: security headers on every answer, CSP reports answered
 	ratelimit.IPModule,           // ratelimit.ip
 	mask.Module,                  // mask: sensitive values in answers (response side, after contract)
 	contract.Module,              // contract: undeclared properties out of answers (response side)
