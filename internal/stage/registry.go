@@ -13,6 +13,7 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/authn"
 	"github.com/portcullis/portcullis/internal/stage/authz"
 	"github.com/portcullis/portcullis/internal/stage/contract"
+	"github.com/portcullis/portcullis/internal/stage/cors"
 	"github.com/portcullis/portcullis/internal/stage/detect"
 	"github.com/portcullis/portcullis/internal/stage/headers"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
@@ -37,6 +38,7 @@ var Registry = []pipeline.Module{
 	ipfilter.Module,              // ipfilter
 	limits.Module,                // limits.request
 	headers.Module,               // headers: security headers on every answer, CSP reports answered
+	cors.Module,                  // cors: preflights answered before any credential is asked for
 	ratelimit.IPModule,           // ratelimit.ip
 	mask.Module,                  // mask: sensitive values in answers (response side, after contract)
 	contract.Module,              // contract: undeclared properties out of answers (response side)
