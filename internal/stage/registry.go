@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/authz"
 	"github.com/portcullis/portcullis/internal/stage/contract"
 	"github.com/portcullis/portcullis/internal/stage/cors"
+	"github.com/portcullis/portcullis/internal/stage/csrf"
 	"github.com/portcullis/portcullis/internal/stage/detect"
 	"github.com/portcullis/portcullis/internal/stage/headers"
 	"github.com/portcullis/portcullis/internal/stage/ipfilter"
@@ -29,9 +30,12 @@ import (
 
 // Registry lists the request stages in pipeline order (DESIGN.md: ipfilter
 // → ratelimit(ip) → authn → ratelimit(principal) → authz → validate → waf).
-// Response stages run on the way back in reverse order. Order matters where
-// a stage reads what an earlier one wrote: ratelimit.principal and authz
-// read authn's principal; waf skips the values validate proved by type.
+// Response stages run on the way back in reverse order: authz's owner
+// rules and validate judge the upstream's own answer, then scrub, uniform,
+// contract and mask rewrite it, then csrf, cors and headers finish its
+// headers. Order matters where a stage reads what an earlier one wrote:
+// ratelimit.principal and authz read authn's principal; waf skips the
+// values validate proved by type (TestRegistryOrder pins each).
 var Registry = []pipeline.Module{
 	ratelimit.BanModule,          // ban: enforce decisions on the client first
 	detect.Module,                // detect: notes login accounts; detectors observe whole exchanges
@@ -40,10 +44,11 @@ var Registry = []pipeline.Module{
 	headers.Module,               // headers: security headers on every answer, CSP reports answered
 	cors.Module,                  // cors: preflights answered before any credential is asked for
 	ratelimit.IPModule,           // ratelimit.ip
+	csrf.Module,                  // csrf: forged cookie-authenticated requests, before any work on them
 	mask.Module,                  // mask: sensitive values in answers (response side, after contract)
 	contract.Module,              // contract: undeclared properties out of answers (response side)
 	uniform.Module,               // uniform: login, reset and registration answers that reveal accounts (response side)
-	scrub.Module,                 // scrub: error answers that leak internals (response side, nearest the upstream)
+	scrub.Module,                 // scrub: error answers that leak internals (response side, first of the body stages)
 	authn.Module,                 // authn
 	ratelimit.BanPrincipalModule, // ban.principal: decisions on the principal and its key
 	ratelimit.PrincipalModule,    // ratelimit.principal

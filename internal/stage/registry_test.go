@@ -128,6 +128,18 @@ func TestRegistryOrder(t *testing.T) {
 		{"limits.request", "ratelimit.ip"},  // the body limit is set before anyone reads
 		{"limits.request", "validate"},      // validate reads the body under the limit
 		{"ratelimit.principal", "validate"}, // expensive checks after cheap refusals
+		{"cors", "authn"},                   // preflights carry no credential: answered first
+		{"headers", "ratelimit.ip"},         // the gateway's own refusals carry the security headers
+		{"csrf", "authn"},                   // a forged request costs no credential check
+		// Response side, the reverse: the upstream's answer is judged
+		// (authz owner rules, validate) before the body stages rewrite it,
+		// errors are scrubbed before anything else reads them, undeclared
+		// properties go before masking looks at what is left.
+		{"scrub", "authz"},
+		{"scrub", "validate"},
+		{"uniform", "scrub"},
+		{"contract", "uniform"},
+		{"mask", "contract"},
 	}
 	for _, b := range before {
 		if pos(b[0]) >= pos(b[1]) {
