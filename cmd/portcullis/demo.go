@@ -42,6 +42,10 @@ type demoCheck struct {
 	// Contains, when set, must appear in the response body (the selftest
 	// checks it; the printed curl shows only the status).
 	Contains string
+	// Absent, when set, must not appear in the response body.
+	Absent string
+	// Header, when set, is a response header and the value it must have.
+	Header [2]string
 	// Base, when set, sends the check to this base URL instead of the
 	// gateway (for example the unprotected demo API, to show the
 	// difference).
@@ -202,7 +206,24 @@ func (c demoCheck) send(client *http.Client, base string) (int, bool, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	return resp.StatusCode, bytes.Contains(b, []byte(c.Contains)), err
+	holds := bytes.Contains(b, []byte(c.Contains)) && (c.Absent == "" || !bytes.Contains(b, []byte(c.Absent))) &&
+		(c.Header[0] == "" || resp.Header.Get(c.Header[0]) == c.Header[1])
+	return resp.StatusCode, holds, err
+}
+
+// expectation describes what the body and headers of c's answer must show.
+func (c demoCheck) expectation() string {
+	var parts []string
+	if c.Contains != "" {
+		parts = append(parts, fmt.Sprintf("contain %q", c.Contains))
+	}
+	if c.Absent != "" {
+		parts = append(parts, fmt.Sprintf("not contain %q", c.Absent))
+	}
+	if c.Header[0] != "" {
+		parts = append(parts, fmt.Sprintf("have %s: %s", c.Header[0], c.Header[1]))
+	}
+	return strings.Join(parts, " and ")
 }
 
 // demoConfig is the embedded default configuration the demo runs.
@@ -389,7 +410,7 @@ func demoSelftest(out io.Writer, base string, checks []demoCheck) error {
 		}
 		line := fmt.Sprintf("%s expected %d got %d  %s", status, c.Expect, got, c.Title)
 		if !holds {
-			line += fmt.Sprintf(" (the answer does not contain %q)", c.Contains)
+			line += " (the answer does not " + c.expectation() + ")"
 		}
 		if err != nil {
 			line += " (" + err.Error() + ")"

@@ -358,6 +358,14 @@ func TestOpenAPIExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if get(operation, "x-demo-fails") == true {
+				// Deliberately broken (leaky.go): it must fail, with the
+				// stack trace the scrub stage exists for.
+				if resp.StatusCode != http.StatusInternalServerError || !bytes.Contains(got, []byte("goroutine")) {
+					t.Errorf("%s %s: got %d %s, want the deliberate 500 with a stack trace", method, target, resp.StatusCode, got)
+				}
+				return
+			}
 			if resp.StatusCode < 200 || resp.StatusCode > 299 {
 				t.Errorf("%s %s: got status %d, want a success (body %s)", method, target, resp.StatusCode, got)
 			}

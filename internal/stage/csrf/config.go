@@ -41,8 +41,9 @@ type Config struct {
 	// Token requires a double-submit token on unsafe requests. Default:
 	// none.
 	Token *Token `yaml:"token,omitempty" json:"token,omitempty"`
-	// JSONOnly refuses (415) unsafe requests with a body whose content type
-	// a cross-site HTML form or a no-preflight fetch can send
+	// JSONOnly refuses (415) unsafe requests that carry the session cookie
+	// with a body whose content type a cross-site HTML form or a
+	// no-preflight fetch can send
 	// (application/x-www-form-urlencoded, multipart/form-data, text/plain,
 	// or none), so that a JSON API is only reached by requests that needed
 	// a CORS preflight. Default false.
