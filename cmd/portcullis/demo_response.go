@@ -83,7 +83,7 @@ func init() {
 					Expect: 200, Header: [2]string{"Content-Security-Policy", headers.DefaultCSP + "; report-uri /csp-report"}},
 				{Title: "CORS: a preflight from the demo front end " + demoFrontEnd + " is answered by the gateway", Method: "OPTIONS", Path: "/pets",
 					Headers: [][2]string{{"Origin", demoFrontEnd}, {"Access-Control-Request-Method", "POST"}, {"Access-Control-Request-Headers", "content-type"}},
-					Expect: 204, Header: [2]string{"Access-Control-Allow-Origin", demoFrontEnd}},
+					Expect:  204, Header: [2]string{"Access-Control-Allow-Origin", demoFrontEnd}},
 				{Title: "CORS: a preflight from " + demoEvilSite + " is refused and never reaches the demo API", Method: "OPTIONS", Path: "/pets",
 					Headers: [][2]string{{"Origin", demoEvilSite}, {"Access-Control-Request-Method", "POST"}}, Expect: 403},
 				{Title: "CSRF: a cross-site form post with the session cookie, straight at the demo API (it creates a pet)", Method: "POST", Path: "/pets",
@@ -91,7 +91,7 @@ func init() {
 					Body: `{"name":"Forged"}`, Expect: 201},
 				{Title: "the same forged post through the gateway is refused (csrf)", Method: "POST", Path: "/pets",
 					Headers: [][2]string{{"Cookie", "session=demo"}, {"Sec-Fetch-Site", "cross-site"}, {"Origin", demoEvilSite}, {"Content-Type", "application/json"}},
-					Body: `{"name":"Forged"}`, Expect: 403},
+					Body:    `{"name":"Forged"}`, Expect: 403},
 			}
 		},
 	})

@@ -102,4 +102,3 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b)
 	}
 }
-
