@@ -61,6 +61,22 @@ SCENARIOS=(
   "POST 1 KB JSON|POST|/bench|body-1k.json"
 )
 
+# Response stages (issue 12): contract + mask on a realistic 4 KB JSON
+# answer (bench/upstream GET /bench/users), measured only on the bare
+# proxy, portcullis+openapi (the same pipeline without them) and
+# portcullis+response; the target is >= 0.85 of portcullis+openapi.
+GATEWAYS+=("portcullis+response bench/portcullis-response.yaml")
+RESPONSE_SCENARIO="GET 4 KB JSON|GET|/bench/users|"
+response_rows() {
+  local scenario method path body name
+  IFS='|' read -r scenario method path body <<<"$RESPONSE_SCENARIO"
+  row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
+  for name in "${order[@]}"; do
+    [[ $name == portcullis+openapi || $name == portcullis+response ]] || continue
+    row "$scenario" "$name" "${gateway_url[$name]}$path" "$method" "$body"
+  done
+}
+
 # extra_rows SCENARIO METHOD PATH BODY_FILE — rows that are not a gateway
 # from GATEWAYS: the Coraza + CRS baseline of the waf rows.
 extra_rows() { row "$1" "coraza+crs" "$coraza_url$3" "$2" "$4"; }
@@ -274,10 +290,12 @@ for round in $(seq 1 "$ROUNDS"); do
     row "$scenario" "upstream (direct)" "$upstream_url$path" "$method" "$body"
     row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
     for name in "${order[@]}"; do
+      [[ $name == portcullis+response ]] && continue # response_rows only
       row "$scenario" "$name" "${gateway_url[$name]}$path" "$method" "$body"
     done
     extra_rows "$scenario" "$method" "$path" "$body"
   done
+  response_rows
 done
 
 # Medians over the rounds, in first-measured order.
@@ -363,6 +381,16 @@ for i in "${!rows_target[@]}"; do
   for j in "${!rows_target[@]}"; do
     [[ ${rows_target[$j]} == coraza+crs && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
     target "%.2fx the Coraza + CRS baseline (target >= %dx)" "$want" "$i" "$j"
+  done
+done
+
+# Response target (issue 12): contract + mask keep >= 0.85 of the
+# requests/s of the same pipeline without them, in the same run.
+for i in "${!rows_target[@]}"; do
+  [[ ${rows_target[$i]} == portcullis+response ]] || continue
+  for j in "${!rows_target[@]}"; do
+    [[ ${rows_target[$j]} == portcullis+openapi && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
+    target "%.2f of portcullis+openapi without them (target >= %.2f)" 0.85 "$i" "$j"
   done
 done
 

@@ -1,13 +1,17 @@
 // Command upstream is the benchmark's origin server: as fast as net/http
 // allows, so that what the benchmark measures is the proxy in front of it.
 //
-//	GET  /bench  → a small fixed JSON document
-//	POST /bench  → {"received":N}, N being the body length in bytes
+//	GET  /bench        → a small fixed JSON document
+//	POST /bench        → {"received":N}, N being the body length in bytes
+//	GET  /bench/users  → a realistic 4 KB page of customer records
+//	                     (users.json), each with an internal member the
+//	                     description does not declare
 //
 // Usage: upstream [-addr 127.0.0.1:8081]
 package main
 
 import (
+	_ "embed"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +27,9 @@ const maxBody = 16 << 20
 var getBody = []byte(`{"ok":true,"service":"bench-upstream","items":[1,2,3,4,5],"message":"hello from the benchmark upstream"}`)
 
 var jsonType = []string{"application/json"}
+
+//go:embed users.json
+var usersBody []byte
 
 func handler() http.Handler {
 	mux := http.NewServeMux()
@@ -43,6 +50,12 @@ func handler() http.Handler {
 		h["Content-Type"] = jsonType
 		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 		_, _ = w.Write(body)
+	})
+	mux.HandleFunc("GET /bench/users", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = jsonType
+		h["Content-Length"] = []string{strconv.Itoa(len(usersBody))}
+		_, _ = w.Write(usersBody)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = jsonType

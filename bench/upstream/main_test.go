@@ -16,6 +16,7 @@ func TestHandler(t *testing.T) {
 		{name: "get", method: "GET", path: "/bench", wantStatus: 200, wantBody: string(getBody)},
 		{name: "post echoes length", method: "POST", path: "/bench", body: strings.Repeat("x", 1024), wantStatus: 200, wantBody: `{"received":1024}`},
 		{name: "post empty", method: "POST", path: "/bench", wantStatus: 200, wantBody: `{"received":0}`},
+		{name: "users page", method: "GET", path: "/bench/users", wantStatus: 200, wantBody: string(usersBody)},
 		{name: "health", method: "GET", path: "/healthz", wantStatus: 200, wantBody: `{"status":"ok"}`},
 		{name: "other path", method: "GET", path: "/other", wantStatus: 404},
 		{name: "other method", method: "PUT", path: "/bench", wantStatus: 405},
