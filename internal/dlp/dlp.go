@@ -135,6 +135,12 @@ func Find[T Text](s T, set Set, dst []Match) []Match {
 	for i := 0; i < n; {
 		c := s[i]
 		if !wordByte[c] {
+			if c == '%' && i+2 < n && isHex(s[i+1]) && isHex(s[i+2]) {
+				// A percent-escape in a URL separates like the byte it
+				// stands for: "q=%204111..." holds a card number.
+				i += 3
+				continue
+			}
 			if c == '$' || c == '{' || c == '-' {
 				if k, start, end := at(s, i, set); end > start {
 					dst = append(dst, Match{Kind: k, Start: start, End: end})
@@ -145,7 +151,7 @@ func Find[T Text](s T, set Set, dst []Match) []Match {
 			i++
 			continue
 		}
-		if starts[c] && (i == 0 || !wordByte[s[i-1]]) {
+		if starts[c] && (i == 0 || !wordByte[s[i-1]] || escaped(s, i)) {
 			if k, start, end := at(s, i, set); end > start {
 				dst = append(dst, Match{Kind: k, Start: start, End: end})
 				i = end
@@ -259,6 +265,13 @@ var wordByte = func() (t [256]bool) {
 }()
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// escaped reports whether s[i] follows a percent-escape ("%20").
+func escaped[T Text](s T, i int) bool {
+	return i >= 3 && s[i-3] == '%' && isHex(s[i-2]) && isHex(s[i-1])
+}
 
 // hasPrefixAt reports whether s[i:] starts with p.
 func hasPrefixAt[T Text](s T, i int, p string) bool {

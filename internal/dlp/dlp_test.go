@@ -38,6 +38,8 @@ func TestFindKnownValues(t *testing.T) {
 		{"visa prefix, wrong length", "41111111111111111", nil},
 		{"inside a longer number", "941111111111111111", nil},
 		{"inside a word", "x4111111111111111", nil},
+		{"after a percent-escape", "/search?q=%27%20OR%201%3D1--%204111111111111111", []string{"card:4111111111111111"}},
+		{"escaped key", "key=%22AKIAIOSFODNN7EXAMPLE%22", []string{"aws:AKIAIOSFODNN7EXAMPLE"}},
 		{"mixed separators", "4111-1111 1111-1111", nil},
 		{"unix millis", "1718000000000", nil},
 		{"phone", "+1 415-555-2671", nil},
