@@ -141,7 +141,7 @@ func Find[T Text](s T, set Set, dst []Match) []Match {
 				i += 3
 				continue
 			}
-			if c == '$' || c == '{' || c == '-' {
+			if (c == '$' || c == '{' || c == '-' && i+1 < n && s[i+1] == '-') && i+1 < n {
 				if k, start, end := at(s, i, set); end > start {
 					dst = append(dst, Match{Kind: k, Start: start, End: end})
 					i = end
@@ -151,7 +151,7 @@ func Find[T Text](s T, set Set, dst []Match) []Match {
 			i++
 			continue
 		}
-		if starts[c] && (i == 0 || !wordByte[s[i-1]] || escaped(s, i)) {
+		if starts[c] && i+1 < n && next[c][s[i+1]] && (i == 0 || !wordByte[s[i-1]] || escaped(s, i)) {
 			if k, start, end := at(s, i, set); end > start {
 				dst = append(dst, Match{Kind: k, Start: start, End: end})
 				i = end
@@ -247,6 +247,40 @@ var starts = func() (t [256]bool) {
 	for c := range tokenPatterns {
 		if len(tokenPatterns[c]) > 0 {
 			t[c] = true
+		}
+	}
+	return t
+}()
+
+// next[a][b] is set when a value can start with the bytes a, b: a
+// second table lookup rules out almost every word before any pattern is
+// tried.
+var next = func() *[256][256]bool {
+	t := &[256][256]bool{}
+	for a := '0'; a <= '9'; a++ {
+		for b := '0'; b <= '9'; b++ {
+			t[a][b] = true // cards and SSNs start with two digits
+		}
+	}
+	for a := 'A'; a <= 'Z'; a++ {
+		for b := 'A'; b <= 'Z'; b++ {
+			t[a][b] = true // IBANs, AWS and GCP keys, SCRAM
+		}
+	}
+	t['A']['w'], t['a']['w'], t['a']['W'] = true, true, true // aws_secret_access_key
+	t['e']['y'] = true                                        // eyJ...
+	for a := range tokenPatterns {
+		for _, p := range tokenPatterns[a] {
+			e := p.elems[0]
+			lits := e.alt
+			if e.lit != "" {
+				lits = []string{e.lit}
+			}
+			for _, l := range lits {
+				if len(l) >= 2 {
+					t[l[0]][l[1]] = true
+				}
+			}
 		}
 	}
 	return t

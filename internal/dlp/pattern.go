@@ -195,9 +195,40 @@ var hashPatterns = []*pattern{
 	{elems: []elem{lit("{FSHP"), run(chars("0-9|"), 1, 24), lit("}"), run(b64pad, 20, 512)}, tail: b64pad},
 }
 
+// hashIndex lists the hash patterns by their first two bytes ('$' or
+// '{', then the next one), so that the '{' of every JSON object and the
+// '$' of every price try nothing, or one or two patterns.
+var hashIndex = func() map[[2]byte][]*pattern {
+	idx := map[[2]byte][]*pattern{}
+	for _, p := range hashPatterns {
+		e := p.elems[0]
+		lits := e.alt
+		if e.lit != "" {
+			lits = []string{e.lit}
+		}
+		seen := map[[2]byte]bool{}
+		for _, l := range lits {
+			keys := [][2]byte{{l[0], l[1]}}
+			if e.fold {
+				keys = append(keys, [2]byte{l[0], l[1] - 'a' + 'A'})
+			}
+			for _, k := range keys {
+				if !seen[k] {
+					seen[k] = true
+					idx[k] = append(idx[k], p)
+				}
+			}
+		}
+	}
+	return idx
+}()
+
 // hashAt matches a password hash starting with '$' or '{' at s[i:].
 func hashAt[T Text](s T, i int) int {
-	for _, p := range hashPatterns {
+	if i+1 >= len(s) {
+		return -1
+	}
+	for _, p := range hashIndex[[2]byte{s[i], s[i+1]}] {
 		if end := matchPattern(p, s, i); end > 0 {
 			return end
 		}

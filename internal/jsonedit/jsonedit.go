@@ -51,7 +51,7 @@ const (
 // rule); the root gets the context given to Rewrite.
 type Visitor[C any] interface {
 	// Member is called for each member of an object with its decoded name
-	// (valid until the call returns). It returns the context of the
+	// (valid until Rewrite returns; it must not be changed). It returns the context of the
 	// member's value and Keep, Drop or Stop.
 	Member(parent C, name []byte) (C, Action)
 	// Element is called for each element of an array.
@@ -87,7 +87,10 @@ func Rewrite[C any](src []byte, root C, v Visitor[C], dst []byte, maxDepth int) 
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	w := &walker[C]{src: src, v: v, out: dst[:0], max: maxDepth}
+	w := &walker[C]{src: src, v: v, max: maxDepth}
+	if dst != nil {
+		w.out = dst[:0]
+	}
 	w.ws()
 	start := w.i
 	dropped, err := w.value(root, 0)
@@ -120,7 +123,6 @@ type walker[C any] struct {
 	skip    bool
 	changed bool
 	max     int
-	name    []byte // scratch for decoded names
 }
 
 func (w *walker[C]) errf(format string, a ...any) error {
@@ -129,19 +131,19 @@ func (w *walker[C]) errf(format string, a ...any) error {
 
 // emit copies the source up to pos into the output.
 func (w *walker[C]) emit(pos int) {
+	if w.out == nil {
+		w.out = make([]byte, 0, len(w.src)) // the rewrite is rarely larger
+	}
 	w.out = append(w.out, w.src[w.last:pos]...)
 	w.last = pos
 }
 
 func (w *walker[C]) ws() {
-	for w.i < len(w.src) {
-		switch w.src[w.i] {
-		case ' ', '\t', '\n', '\r':
-			w.i++
-		default:
-			return
-		}
+	src, i := w.src, w.i
+	for i < len(src) && (src[i] == ' ' || src[i] == '\n' || src[i] == '\t' || src[i] == '\r') {
+		i++
 	}
+	w.i = i
 }
 
 // value walks one value. It reports whether the visitor asked to drop
@@ -430,8 +432,7 @@ func (w *walker[C]) memberName() ([]byte, error) {
 	if !escaped {
 		return raw, nil
 	}
-	w.name = AppendUnquoted(w.name[:0], raw)
-	return w.name, nil
+	return AppendUnquoted(nil, raw), nil // rare: a copy the visitor may keep
 }
 
 func (w *walker[C]) str() error {
@@ -440,40 +441,57 @@ func (w *walker[C]) str() error {
 }
 
 // strEsc steps over a string (w.i at its opening quote) and reports
-// whether it has escapes.
+// whether it has escapes. It works on locals: the loop is the walker's
+// hottest.
 func (w *walker[C]) strEsc() (bool, error) {
-	w.i++
+	src, i := w.src, w.i+1
 	escaped := false
-	for w.i < len(w.src) {
-		c := w.src[w.i]
-		switch {
-		case c == '"':
-			w.i++
+	for {
+		for i < len(src) && !strSpecial[src[i]] {
+			i++
+		}
+		if i >= len(src) {
+			w.i = i
+			return false, w.errf("unexpected end in a string")
+		}
+		switch c := src[i]; c {
+		case '"':
+			w.i = i + 1
 			return escaped, nil
-		case c == '\\':
+		case '\\':
 			escaped = true
-			if w.i+1 >= len(w.src) {
+			if i+1 >= len(src) {
+				w.i = i
 				return false, w.errf("unexpected end in a string")
 			}
-			switch w.src[w.i+1] {
+			switch src[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				w.i += 2
+				i += 2
 			case 'u':
-				if len(w.src)-w.i < 6 || !isHex(w.src[w.i+2]) || !isHex(w.src[w.i+3]) || !isHex(w.src[w.i+4]) || !isHex(w.src[w.i+5]) {
+				if len(src)-i < 6 || !isHex(src[i+2]) || !isHex(src[i+3]) || !isHex(src[i+4]) || !isHex(src[i+5]) {
+					w.i = i
 					return false, w.errf("bad \\u escape")
 				}
-				w.i += 6
+				i += 6
 			default:
-				return false, w.errf("bad escape \\%c", w.src[w.i+1])
+				w.i = i
+				return false, w.errf("bad escape \\%c", src[i+1])
 			}
-		case c < 0x20:
-			return false, w.errf("control character in a string")
 		default:
-			w.i++
+			w.i = i
+			return false, w.errf("control character in a string")
 		}
 	}
-	return false, w.errf("unexpected end in a string")
 }
+
+// strSpecial are the bytes that end the fast scan of a string.
+var strSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
@@ -620,53 +638,63 @@ func AppendQuoted(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// Pointer tracks the JSON pointer of the value a visitor is at, without
-// allocating per member: a visitor sets the token of each depth as it
-// goes and reads the pointer only when it reports something.
+// Pointer tracks the JSON pointer of the value a visitor is at, at no cost
+// per member: a visitor sets the token of each depth as it goes (the name
+// Member got, kept as is) and builds the pointer only when it reports
+// something.
 type Pointer struct {
-	path []byte
-	ends []int // path[:ends[d]] is the pointer down to depth d
+	toks []ptok
+	buf  [8]ptok // toks' first backing array: no allocation for shallow documents
+}
+
+type ptok struct {
+	name  []byte
+	index int
+}
+
+func (p *Pointer) set(d int, t ptok) {
+	if p.toks == nil {
+		p.toks = p.buf[:0]
+	}
+	if d < len(p.toks) {
+		p.toks = p.toks[:d]
+	}
+	for len(p.toks) < d {
+		p.toks = append(p.toks, ptok{})
+	}
+	p.toks = append(p.toks, t)
 }
 
 // Name sets the token at depth d (0 for the root's members) to a member
-// name, escaped as RFC 6901 requires.
-func (p *Pointer) Name(d int, name []byte) {
-	p.cut(d)
-	for _, c := range name {
-		switch c {
-		case '~':
-			p.path = append(p.path, '~', '0')
-		case '/':
-			p.path = append(p.path, '~', '1')
-		default:
-			p.path = append(p.path, c)
-		}
-	}
-	p.ends[d] = len(p.path)
-}
+// name as Member got it.
+func (p *Pointer) Name(d int, name []byte) { p.set(d, ptok{name: name}) }
 
 // Index sets the token at depth d to an array index.
-func (p *Pointer) Index(d, i int) {
-	p.cut(d)
-	p.path = strconv.AppendInt(p.path, int64(i), 10)
-	p.ends[d] = len(p.path)
-}
+func (p *Pointer) Index(d, i int) { p.set(d, ptok{index: i}) }
 
-func (p *Pointer) cut(d int) {
-	for len(p.ends) <= d {
-		p.ends = append(p.ends, len(p.path))
-	}
-	base := 0
-	if d > 0 {
-		base = p.ends[d-1]
-	}
-	p.path = append(p.path[:base], '/')
-}
-
-// String returns the pointer down to depth d.
+// String returns the pointer down to depth d, escaped as RFC 6901
+// requires.
 func (p *Pointer) String(d int) string {
-	if d < 0 || d >= len(p.ends) {
+	if d < 0 || d >= len(p.toks) {
 		return ""
 	}
-	return string(p.path[:p.ends[d]])
+	var b []byte
+	for _, t := range p.toks[:d+1] {
+		b = append(b, '/')
+		if t.name == nil {
+			b = strconv.AppendInt(b, int64(t.index), 10)
+			continue
+		}
+		for _, c := range t.name {
+			switch c {
+			case '~':
+				b = append(b, '~', '0')
+			case '/':
+				b = append(b, '~', '1')
+			default:
+				b = append(b, c)
+			}
+		}
+	}
+	return string(b)
 }

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,12 +61,8 @@ func Streamed(resp *http.Response) bool {
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode == http.StatusPartialContent {
 		return true
 	}
-	ct := resp.Header.Get("Content-Type")
-	if ct == "" {
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
+	mt := MediaType(resp.Header.Get("Content-Type"))
+	if mt == "" {
 		return false
 	}
 	if strings.HasPrefix(mt, "application/grpc") {
@@ -79,6 +74,23 @@ func Streamed(resp *http.Response) bool {
 		}
 	}
 	return false
+}
+
+// MediaType returns the lower-case media type of a Content-Type header
+// value, without its parameters ("application/json" for
+// "Application/JSON; charset=utf-8"), without allocating for the usual
+// lower-case value.
+func MediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if c := ct[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
 }
 
 // respBody is the upstream response body as the response stages share it.
@@ -152,12 +164,34 @@ func (rb *respBody) read(max int64) {
 	rb.readMore(max)
 }
 
-// readMore reads the body on, up to max+1 bytes in all.
+// readMore reads the body on, up to max+1 bytes in all, into a buffer
+// sized from Content-Length when the upstream sent one.
 func (rb *respBody) readMore(max int64) {
 	resp := rb.resp
-	buf := bytes.NewBuffer(rb.raw)
-	_, err := io.Copy(buf, io.LimitReader(rb.rest, max+1-int64(len(rb.raw))))
-	rb.raw = buf.Bytes()
+	b := rb.raw
+	if b == nil {
+		n := int64(512)
+		if resp.ContentLength > 0 && resp.ContentLength <= max {
+			n = resp.ContentLength + 1 // +1: the read that finds the end
+		}
+		b = make([]byte, 0, n)
+	}
+	var err error
+	for int64(len(b)) <= max {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow
+		}
+		var n int
+		n, err = rb.rest.Read(b[len(b):min(int64(cap(b)), max+1)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	rb.raw = b
 	if err != nil {
 		_ = rb.rest.Close()
 		rb.rest = nil

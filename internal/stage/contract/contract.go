@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -42,7 +42,7 @@ const (
 )
 
 // maxReported bounds the pointers named in one finding.
-const maxReported = 10
+const maxReported = 5
 
 // Stage checks answers against the API's description. It is read-only
 // after New and safe for concurrent use.
@@ -53,6 +53,9 @@ type Stage struct {
 	blockUnchk bool
 	max        int64
 	ops        map[string]string // operation key → mode
+	// compiled are the response schemas compiled for the walk (Compile);
+	// a schema missing here is compiled per answer.
+	compiled map[*openapi.Schema]*cnode
 }
 
 var (
@@ -70,7 +73,12 @@ var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "contract",
 		if b.Spec == nil {
 			return nil, errors.New("apis[].contract requires apis[].openapi (the API's OpenAPI description)")
 		}
-		return New(*c)
+		s, err := New(*c)
+		if err != nil {
+			return nil, err
+		}
+		s.Compile(b.Spec)
+		return s, nil
 	}}
 
 // New builds the stage.
@@ -93,6 +101,23 @@ func New(c Config) (*Stage, error) {
 		}
 	}
 	return s, nil
+}
+
+// Compile prepares every JSON response schema of spec for the walk, once
+// at load: property lookups become one map access and whether an object
+// is closed is decided here, not per member of every answer.
+func (s *Stage) Compile(spec *openapi.Spec) {
+	c := &compiler{open: s.open, memo: map[uintptr]*cnode{}}
+	s.compiled = map[*openapi.Schema]*cnode{}
+	for _, op := range spec.Operations() {
+		for _, rd := range op.Responses {
+			for mt, m := range rd.Content {
+				if m.Schema != nil && isJSON(mt) {
+					s.compiled[m.Schema] = c.node(m.Schema.Raw, 0)
+				}
+			}
+		}
+	}
 }
 
 // ID returns "contract".
@@ -133,7 +158,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 		return nil, nil
 	}
 	ct := resp.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt := pipeline.MediaType(ct)
 	if len(rd.Content) == 0 {
 		if ct == "" && resp.ContentLength == 0 {
 			return nil, nil
@@ -149,7 +174,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 			fmt.Sprintf("status %d of %s declares no content; got %s", resp.StatusCode, x.Operation, safeType(ct))), nil
 	}
 	media := mediaFor(rd.Content, mt)
-	if err != nil || media == nil {
+	if mt == "" || media == nil {
 		return s.breach(x, s.blockUndec, RuleUndeclaredContentType, "the upstream answered a content type the API description does not declare",
 			fmt.Sprintf("status %d of %s: content type %s is not declared", resp.StatusCode, x.Operation, safeType(ct))), nil
 	}
@@ -175,8 +200,12 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if len(body) == 0 {
 		return nil, nil
 	}
-	v := &visitor{open: s.open, filter: mode == ModeFilter, stop: mode == ModeBlock}
-	out, changed, err := jsonedit.Rewrite(body, node{schema: media.Schema.Raw}, v, nil, 0)
+	root := s.compiled[media.Schema]
+	if root == nil {
+		root = (&compiler{open: s.open, memo: map[uintptr]*cnode{}}).node(media.Schema.Raw, 0)
+	}
+	v := &visitor{filter: mode == ModeFilter, stop: mode == ModeBlock}
+	out, changed, err := jsonedit.Rewrite(body, node{n: root}, v, nil, 0)
 	switch {
 	case errors.Is(err, jsonedit.ErrStopped):
 		return s.breach(x, true, RuleUndeclaredProperty, "the upstream response does not match the API description",
@@ -191,7 +220,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 			what = "removed"
 		}
 		x.AddFinding(pipeline.Finding{Stage: ID, Rules: []string{RuleUndeclaredProperty}, Location: "response:" + v.undeclared[0],
-			Reason: fmt.Sprintf("%d undeclared properties %s: %s", v.count, what, strings.Join(v.undeclared, ", ")),
+			Reason: fmt.Sprintf("%d undeclared properties %s: %s%s", v.count, what, strings.Join(v.undeclared, ", "), more(v.count, len(v.undeclared))),
 			Mode:   modeName(mode), Severity: events.SeverityMedium})
 	}
 	if mode == ModeFilter {
@@ -226,6 +255,14 @@ func (s *Stage) breach(x *pipeline.Exchange, block bool, rule, reason, detail st
 	return nil
 }
 
+// more marks a list of pointers that names only some of them.
+func more(count, named int) string {
+	if count > named {
+		return ", …"
+	}
+	return ""
+}
+
 func modeName(m string) string {
 	if m == ModeFilter {
 		return "filter"
@@ -233,16 +270,113 @@ func modeName(m string) string {
 	return "log"
 }
 
-// node is the walker's context: the schema of the value being walked.
+// node is the walker's context: the compiled schema of the value being
+// walked (nil: unconstrained) and its depth.
 type node struct {
-	schema map[string]any
-	depth  int
+	n     *cnode
+	depth int
+}
+
+// cnode is a schema compiled for the walk.
+type cnode struct {
+	props  map[string]*cnode // declared properties, allOf/oneOf/anyOf members' included
+	list   []prop            // the same, when there are few: a scan beats hashing
+	extra  *cnode            // the schema of undeclared members' values (additionalProperties)
+	items  *cnode
+	closed bool // an undeclared member breaks the contract
+}
+
+type prop struct {
+	name string
+	n    *cnode
+}
+
+// lookup returns the declared property name.
+func (n *cnode) lookup(name []byte) (*cnode, bool) {
+	if n.list == nil {
+		sub, ok := n.props[string(name)]
+		return sub, ok
+	}
+	for _, p := range n.list {
+		if len(p.name) == len(name) && p.name == string(name) {
+			return p.n, true
+		}
+	}
+	return nil, false
+}
+
+// free is the node of an unconstrained value.
+var free = &cnode{}
+
+// compiler compiles raw schemas, each once (recursive schemas share
+// their nodes).
+type compiler struct {
+	open bool
+	memo map[uintptr]*cnode
+}
+
+func (c *compiler) node(m map[string]any, depth int) *cnode {
+	if m == nil || depth > 64 {
+		return free
+	}
+	key := reflect.ValueOf(m).Pointer()
+	if n, ok := c.memo[key]; ok {
+		return n
+	}
+	n := &cnode{props: map[string]*cnode{}}
+	c.memo[key] = n
+	c.fill(n, m, depth, 0)
+	if len(n.props) <= 24 {
+		n.list = make([]prop, 0, len(n.props))
+		for k, v := range n.props {
+			n.list = append(n.list, prop{k, v})
+		}
+	}
+	n.closed = closed(m, c.open)
+	if it := openapi.ItemsSchema(m); it != nil {
+		n.items = c.node(it, depth+1)
+	}
+	if ap, ok := m["additionalProperties"].(map[string]any); ok {
+		n.extra = c.node(ap, depth+1)
+	}
+	return n
+}
+
+// fill adds m's properties and those of its allOf/oneOf/anyOf members.
+func (c *compiler) fill(n *cnode, m map[string]any, depth, level int) {
+	if m == nil || level > 16 {
+		return
+	}
+	if props, ok := m["properties"].(map[string]any); ok {
+		for name, p := range props {
+			if _, seen := n.props[name]; seen {
+				continue
+			}
+			switch t := p.(type) {
+			case map[string]any:
+				n.props[name] = c.node(t, depth+1)
+			case bool:
+				if t {
+					n.props[name] = free
+				}
+			}
+		}
+	}
+	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+		if alts, ok := m[k].([]any); ok {
+			for _, a := range alts {
+				if sub, ok := a.(map[string]any); ok {
+					c.fill(n, sub, depth, level+1)
+				}
+			}
+		}
+	}
 }
 
 // visitor removes (filter), stops at (block) or notes (log) members their
 // object's schema does not declare.
 type visitor struct {
-	open, filter, stop bool
+	filter, stop bool
 
 	ptr        jsonedit.Pointer
 	undeclared []string
@@ -250,13 +384,16 @@ type visitor struct {
 }
 
 func (v *visitor) Member(parent node, name []byte) (node, jsonedit.Action) {
-	if parent.schema == nil {
+	p := parent.n
+	if p == nil || p == free {
 		return node{depth: parent.depth + 1}, jsonedit.Keep
 	}
 	v.ptr.Name(parent.depth, name)
-	sub, declared := property(parent.schema, name, 0)
-	if declared || sub != nil || !v.closed(parent.schema) {
-		return node{schema: sub, depth: parent.depth + 1}, jsonedit.Keep
+	if sub, ok := p.lookup(name); ok {
+		return node{n: sub, depth: parent.depth + 1}, jsonedit.Keep
+	}
+	if p.extra != nil || !p.closed {
+		return node{n: p.extra, depth: parent.depth + 1}, jsonedit.Keep
 	}
 	v.count++
 	if len(v.undeclared) < maxReported {
@@ -272,48 +409,16 @@ func (v *visitor) Member(parent node, name []byte) (node, jsonedit.Action) {
 }
 
 func (v *visitor) Element(parent node, i int) (node, jsonedit.Action) {
-	if parent.schema == nil {
+	p := parent.n
+	if p == nil || p == free {
 		return node{depth: parent.depth + 1}, jsonedit.Keep
 	}
 	v.ptr.Index(parent.depth, i)
-	return node{schema: openapi.ItemsSchema(parent.schema), depth: parent.depth + 1}, jsonedit.Keep
+	return node{n: p.items, depth: parent.depth + 1}, jsonedit.Keep
 }
 
 func (v *visitor) Scalar(node, jsonedit.Kind, []byte) ([]byte, jsonedit.Action) {
 	return nil, jsonedit.Keep
-}
-
-// property is openapi.PropertySchema for a name in bytes, without
-// converting it to a string (one member, no allocation).
-func property(m map[string]any, name []byte, depth int) (map[string]any, bool) {
-	if m == nil || depth > 16 {
-		return nil, false
-	}
-	if props, ok := m["properties"].(map[string]any); ok {
-		switch p := props[string(name)].(type) {
-		case map[string]any:
-			return p, true
-		case bool:
-			if p {
-				return map[string]any{}, true
-			}
-		}
-	}
-	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
-		if alts, ok := m[k].([]any); ok {
-			for _, a := range alts {
-				if sub, ok := a.(map[string]any); ok {
-					if p, ok := property(sub, name, depth+1); ok {
-						return p, true
-					}
-				}
-			}
-		}
-	}
-	if ap, ok := m["additionalProperties"].(map[string]any); ok {
-		return ap, false
-	}
-	return nil, false
 }
 
 // closed reports whether an object schema's undeclared properties break
@@ -321,7 +426,7 @@ func property(m map[string]any, name []byte, depth int) (map[string]any, bool) {
 // unevaluatedProperties: false), or it declares properties and is silent
 // about others (unless open_objects). A schema with patternProperties is
 // left open: which names it allows takes its regular expressions.
-func (v *visitor) closed(m map[string]any) bool {
+func closed(m map[string]any, open bool) bool {
 	if has(m, "patternProperties", 0) {
 		return false
 	}
@@ -331,7 +436,7 @@ func (v *visitor) closed(m map[string]any) bool {
 	if b, ok := flag(m, "unevaluatedProperties", 0); ok {
 		return !b
 	}
-	return !v.open && has(m, "properties", 0)
+	return !open && has(m, "properties", 0)
 }
 
 // has reports whether m or one of its allOf/oneOf/anyOf members has key.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,6 +84,10 @@ type policy struct {
 	set   dlp.Set    // kinds looked for
 	exact map[string]*fieldRule
 	globs []*fieldRule
+	// ends[first][last] is set for the first and last characters of the
+	// normalized exact names: most member names are ruled out by them
+	// before any normalizing.
+	ends *[256][256]bool
 }
 
 // Stage masks sensitive values in answers. It is read-only after New and
@@ -142,7 +145,7 @@ func New(c Config) (*Stage, error) {
 	}
 	fields = append(fields, c.Fields...)
 	build := func(op string) *policy {
-		p := &policy{exact: map[string]*fieldRule{}}
+		p := &policy{exact: map[string]*fieldRule{}, ends: &[256][256]bool{}}
 		for _, k := range dlp.Kinds() {
 			p.kinds[k] = def
 		}
@@ -176,6 +179,7 @@ func New(c Config) (*Stage, error) {
 				p.globs = append(p.globs, r)
 			} else {
 				p.exact[n] = r
+				p.ends[n[0]][n[len(n)-1]] = true
 			}
 		}
 		return p
@@ -236,7 +240,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if op, ok := s.ops[x.Operation]; ok {
 		p = op
 	}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mt := pipeline.MediaType(resp.Header.Get("Content-Type"))
 	jsonBody := mt == "application/json" || strings.HasSuffix(mt, "+json")
 	if !jsonBody && !textual(mt) {
 		return nil, nil
@@ -335,6 +339,12 @@ func (v *visitor) note(rule string, act action, where, what string) {
 
 // fieldRule returns the rule for a member name, or nil.
 func (v *visitor) fieldRule(name []byte) *fieldRule {
+	if len(v.p.globs) == 0 {
+		f, l := ends(name)
+		if !v.p.ends[f][l] {
+			return nil
+		}
+	}
 	v.norm = appendNormalized(v.norm[:0], name)
 	if r, ok := v.p.exact[string(v.norm)]; ok {
 		return r
@@ -345,6 +355,32 @@ func (v *visitor) fieldRule(name []byte) *fieldRule {
 		}
 	}
 	return nil
+}
+
+// ends returns the first and last characters a name has once
+// normalized.
+func ends(name []byte) (byte, byte) {
+	var f, l byte
+	for _, c := range name {
+		if c != '_' && c != '-' && c != '.' && c != ' ' {
+			f = lower(c)
+			break
+		}
+	}
+	for i := len(name) - 1; i >= 0; i-- {
+		if c := name[i]; c != '_' && c != '-' && c != '.' && c != ' ' {
+			l = lower(c)
+			break
+		}
+	}
+	return f, l
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // glob matches s against parts (a pattern split on '*').
