@@ -268,7 +268,7 @@ var next = func() *[256][256]bool {
 		}
 	}
 	t['A']['w'], t['a']['w'], t['a']['W'] = true, true, true // aws_secret_access_key
-	t['e']['y'] = true                                        // eyJ...
+	t['e']['y'] = true                                       // eyJ...
 	for a := range tokenPatterns {
 		for _, p := range tokenPatterns[a] {
 			e := p.elems[0]

@@ -92,6 +92,7 @@ type Exchange struct {
 	Upgrade *Upgrade
 
 	mu       sync.Mutex
+	buffers  [][]byte // Buffer's, recycled by Finish
 	findings []Finding
 	failures []Failure
 	done     []func()
@@ -277,8 +278,9 @@ func (x *Exchange) OnDone(f func()) {
 	x.mu.Unlock()
 }
 
-// Finish runs the functions registered with OnDone. The gateway calls it
-// once per exchange.
+// Finish runs the functions registered with OnDone and recycles the
+// exchange's body buffers (Buffer). The gateway calls it once per
+// exchange, after the answer was written.
 func (x *Exchange) Finish() {
 	x.mu.Lock()
 	done := x.done
@@ -287,6 +289,9 @@ func (x *Exchange) Finish() {
 	for i := len(done) - 1; i >= 0; i-- {
 		done[i]()
 	}
+	x.mu.Lock()
+	x.releaseBuffers()
+	x.mu.Unlock()
 }
 
 type exchangeKey struct{}

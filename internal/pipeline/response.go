@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // BodyState says whether an upstream response body could be read for
@@ -95,6 +96,7 @@ func MediaType(ct string) string {
 
 // respBody is the upstream response body as the response stages share it.
 type respBody struct {
+	x       *Exchange
 	resp    *http.Response
 	state   BodyState
 	raw     []byte // as the upstream sent it (encoded)
@@ -120,7 +122,7 @@ func (x *Exchange) ResponseBody(resp *http.Response, max int64) ([]byte, BodySta
 	}
 	rb := x.resp
 	if rb == nil || rb.resp != resp {
-		rb = &respBody{resp: resp}
+		rb = &respBody{x: x, resp: resp}
 		x.resp = rb
 		rb.read(max)
 	} else if rb.state == BodyTooLarge && rb.rest != nil && int64(len(rb.raw)) <= max {
@@ -174,7 +176,7 @@ func (rb *respBody) readMore(max int64) {
 		if resp.ContentLength > 0 && resp.ContentLength <= max {
 			n = resp.ContentLength + 1 // +1: the read that finds the end
 		}
-		b = make([]byte, 0, n)
+		b = rb.x.Buffer(int(n))
 	}
 	var err error
 	for int64(len(b)) <= max {
@@ -248,7 +250,7 @@ func gunzip(raw []byte, max int64) ([]byte, BodyState) {
 func (x *Exchange) SetResponseBody(resp *http.Response, b []byte) {
 	rb := x.resp
 	if rb == nil || rb.resp != resp {
-		rb = &respBody{resp: resp}
+		rb = &respBody{x: x, resp: resp}
 		x.resp = rb
 	}
 	if rb.rest != nil {
@@ -282,3 +284,41 @@ type joinedBody struct {
 }
 
 func (j *joinedBody) Close() error { return j.c.Close() }
+
+// bufferPool recycles the buffers of answer bodies (Exchange.Buffer).
+var bufferPool sync.Pool
+
+// maxPooled is the largest buffer kept for reuse.
+const maxPooled = 256 << 10
+
+// Buffer returns an empty byte slice with room for at least n bytes, for
+// a response stage to read or rewrite an answer body into. It is
+// recycled when the exchange finishes (after the answer was written), so
+// it must not be kept past that: the answer bodies of a busy gateway then
+// cost no allocation, and the garbage collector no work.
+func (x *Exchange) Buffer(n int) []byte {
+	var b []byte
+	if p, ok := bufferPool.Get().(*[]byte); ok && cap(*p) >= n {
+		b = (*p)[:0]
+	} else {
+		if ok {
+			bufferPool.Put(p)
+		}
+		b = make([]byte, 0, max(n, 4096))
+	}
+	x.mu.Lock()
+	x.buffers = append(x.buffers, b)
+	x.mu.Unlock()
+	return b
+}
+
+// releaseBuffers gives the exchange's buffers back to the pool.
+func (x *Exchange) releaseBuffers() {
+	for _, b := range x.buffers {
+		if cap(b) <= maxPooled {
+			b = b[:0]
+			bufferPool.Put(&b)
+		}
+	}
+	x.buffers = nil
+}

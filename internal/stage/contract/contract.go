@@ -205,7 +205,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 		root = (&compiler{open: s.open, memo: map[uintptr]*cnode{}}).node(media.Schema.Raw, 0)
 	}
 	v := &visitor{filter: mode == ModeFilter, stop: mode == ModeBlock}
-	out, changed, err := jsonedit.Rewrite(body, node{n: root}, v, nil, 0)
+	out, changed, err := jsonedit.Rewrite(body, node{n: root}, v, x.Buffer(len(body)), 0)
 	switch {
 	case errors.Is(err, jsonedit.ErrStopped):
 		return s.breach(x, true, RuleUndeclaredProperty, "the upstream response does not match the API description",

@@ -50,6 +50,8 @@ func BenchmarkResponseStages(b *testing.B) {
 						b.Fatal(d, err)
 					}
 				}
+				_, _ = io.Copy(io.Discard, resp.Body) // the answer is written,
+				x.Finish()                            // then the exchange ends
 			}
 		})
 	}

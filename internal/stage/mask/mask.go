@@ -266,7 +266,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	var out []byte
 	var changed bool
 	if jsonBody {
-		out, changed, err = jsonedit.Rewrite(body, mctx{}, v, nil, 0)
+		out, changed, err = jsonedit.Rewrite(body, mctx{}, v, x.Buffer(len(body)), 0)
 		if err != nil && !errors.Is(err, jsonedit.ErrStopped) {
 			// Not JSON after all: inspect it as text.
 			v = &visitor{s: s, p: p}
