@@ -240,27 +240,8 @@ func (w *walker[C]) object(ctx C, depth int) error {
 		if act == Stop {
 			return ErrStopped
 		}
-		drop := act == Drop
-		if drop {
-			if err := w.skipValue(depth); err != nil {
-				return err
-			}
-		} else if drop, err = w.value(child, depth); err != nil {
+		if err := w.entry(child, act, depth, mstart, prevComma, &kept, &skipping); err != nil {
 			return err
-		}
-		if drop {
-			// Nothing of this member has been written yet: leave it out,
-			// with the comma before it (or, for a first member, after it).
-			w.changed = true
-			if kept {
-				w.emit(prevComma)
-			} else {
-				w.emit(mstart)
-				skipping = mstart
-			}
-			w.last = w.i
-		} else {
-			kept = true
 		}
 		w.ws()
 		if w.i >= len(w.src) {
@@ -281,6 +262,36 @@ func (w *walker[C]) object(ctx C, depth int) error {
 			return w.errf("expected ',' or '}' in an object")
 		}
 	}
+}
+
+// entry walks (or, when the visitor or its scalar says Drop, leaves out)
+// the value of a member or element that starts at start. Nothing of it
+// has been written yet when it is dropped: it goes with the comma before
+// it, or for a first entry the output resumes at the next one (skipping).
+func (w *walker[C]) entry(child C, act Action, depth, start, prevComma int, kept *bool, skipping *int) error {
+	drop := act == Drop
+	var err error
+	if drop {
+		err = w.skipValue(depth)
+	} else {
+		drop, err = w.value(child, depth)
+	}
+	if err != nil {
+		return err
+	}
+	if !drop {
+		*kept = true
+		return nil
+	}
+	w.changed = true
+	if *kept {
+		w.emit(prevComma)
+	} else {
+		w.emit(start)
+		*skipping = start
+	}
+	w.last = w.i
+	return nil
 }
 
 func (w *walker[C]) array(ctx C, depth int) error {
@@ -304,27 +315,8 @@ func (w *walker[C]) array(ctx C, depth int) error {
 		if act == Stop {
 			return ErrStopped
 		}
-		drop := act == Drop
-		var err error
-		if drop {
-			err = w.skipValue(depth)
-		} else {
-			drop, err = w.value(child, depth)
-		}
-		if err != nil {
+		if err := w.entry(child, act, depth, estart, prevComma, &kept, &skipping); err != nil {
 			return err
-		}
-		if drop {
-			w.changed = true
-			if kept {
-				w.emit(prevComma)
-			} else {
-				w.emit(estart)
-				skipping = estart
-			}
-			w.last = w.i
-		} else {
-			kept = true
 		}
 		w.ws()
 		if w.i >= len(w.src) {
