@@ -114,6 +114,10 @@ func SetOf(kinds ...Kind) Set {
 // Has reports whether k is in s.
 func (s Set) Has(k Kind) bool { return s&(1<<k) != 0 }
 
+// MinLength is the length of the shortest value any kind matches (an SSN,
+// ddd-dd-dddd): a shorter text holds none, and callers skip it.
+const MinLength = 11
+
 // Match is one sensitive value found in a text: its kind and the byte
 // range s[Start:End].
 type Match struct {

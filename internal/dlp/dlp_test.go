@@ -119,6 +119,11 @@ func TestFindKnownValues(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(c.want) {
 				t.Fatalf("got %q, want %q", got, c.want)
 			}
+			for _, m := range Find(c.in, All, nil) {
+				if m.End-m.Start < MinLength {
+					t.Fatalf("%q is shorter than MinLength", c.in[m.Start:m.End])
+				}
+			}
 			if bs := Find([]byte(c.in), All, nil); len(bs) != len(got) {
 				t.Fatalf("bytes and string disagree: %d vs %d matches", len(bs), len(got))
 			}

@@ -161,6 +161,9 @@ func FuzzPlantedValueIsAlwaysFound(f *testing.F) {
 	f.Fuzz(func(t *testing.T, before, after string, seed uint64, kind uint8) {
 		k := Kind(kind % uint8(numKinds))
 		v, vs, ve := planted(k, rand.New(rand.NewPCG(seed, uint64(kind))))
+		if ve-vs < MinLength {
+			t.Fatalf("%s %q is shorter than MinLength", k, v[vs:ve])
+		}
 		s := before + "|" + v + "|" + after
 		off := len(before) + 1
 		ms := Find(s, All, nil)

@@ -449,6 +449,9 @@ func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedi
 	default:
 		return nil, jsonedit.Keep
 	}
+	if len(text) < dlp.MinLength {
+		return nil, jsonedit.Keep // too short to be any sensitive value
+	}
 	ms := dlp.Find(text, v.p.set, v.buf[:0])
 	if len(ms) == 0 {
 		return nil, jsonedit.Keep
