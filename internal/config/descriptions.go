@@ -565,7 +565,7 @@ var descriptions = map[string]string{
 	"csrf.Config":                               "Config is an API's `csrf` block. Default: none.",
 	"csrf.Config.Cookies":                       "Cookies are the names of the cookies that authenticate a browser (the session). The checks apply to unsafe requests that carry one of them; a request without (an API client with a bearer token) cannot be forged by another site. Default: any cookie.",
 	"csrf.Config.Exempt":                        "Exempt are operations the checks skip (\"POST /oauth/token\", which takes forms from other origins by design).",
-	"csrf.Config.JSONOnly":                      "JSONOnly refuses (415) unsafe requests with a body whose content type a cross-site HTML form or a no-preflight fetch can send (application/x-www-form-urlencoded, multipart/form-data, text/plain, or none), so that a JSON API is only reached by requests that needed a CORS preflight. Default false.",
+	"csrf.Config.JSONOnly":                      "JSONOnly refuses (415) unsafe requests that carry the session cookie with a body whose content type a cross-site HTML form or a no-preflight fetch can send (application/x-www-form-urlencoded, multipart/form-data, text/plain, or none), so that a JSON API is only reached by requests that needed a CORS preflight. Default false.",
 	"csrf.Config.Mode":                          "Mode is \"block\" (default: 403/415) or \"log\" (an event, the request passes).",
 	"csrf.Config.Token":                         "Token requires a double-submit token on unsafe requests. Default: none.",
 	"csrf.Config.TrustedOrigins":                "TrustedOrigins may send unsafe requests from another origin (\"https://app.example.com\"): the front end of a cookie-authenticated API on its own host.",
