@@ -192,8 +192,17 @@ func TestBrowserCORSCSRFAndCSP(t *testing.T) {
 	formJS := fmt.Sprintf(`(() => { const f = document.createElement("form"); f.method = "POST"; f.action = %q; f.enctype = "text/plain";
 		const i = document.createElement("input"); i.name = '{"to":"mallory","amount":'; i.value = '1000}'; f.appendChild(i);
 		document.body.appendChild(f); f.submit(); return "sent" })()`, gw+"/api/transfer")
-	if got := evalAsync(formJS); got != "sent" {
-		t.Fatal(got)
+	// The form navigates the tab: wait for that page, the gateway's refusal,
+	// before the next navigation (which would otherwise abort it).
+	resp, err := chromedp.RunResponse(bctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[string](formJS)(ctx, tg)
+		return err
+	}))
+	if err != nil {
+		t.Fatalf("the cross-site form post: %v", err)
+	}
+	if resp.Status != http.StatusForbidden {
+		t.Errorf("the cross-site form post answered %d in the browser, want 403", resp.Status)
 	}
 	ev := waitEvent(t, evs, 30*time.Second, func(e events.Event) bool { return e.Stage == "csrf" })
 	if ev.Type != events.TypeDenial || ev.Status != 403 || ev.Rules[0] != csrf.RuleCrossOrigin {
