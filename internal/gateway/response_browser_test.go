@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net"
 	"net/http"
@@ -65,6 +68,43 @@ func waitEvent(t *testing.T, ch <-chan events.Event, d time.Duration, match func
 			return events.Event{}
 		}
 	}
+}
+
+// newBrowser starts headless Chromium with a profile of its own; it stops
+// with the test, and no step may take more than 90 seconds in all.
+func newBrowser(t *testing.T, exe string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	return bctx
+}
+
+// evalJS evaluates js in the browser's page, awaiting a promise, and
+// returns its string value.
+func evalJS(t *testing.T, bctx context.Context, js string) string {
+	t.Helper()
+	out, err := chromedp.Run(bctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return out
 }
 
 // TestBrowserCORSCSRFAndCSP runs headless Chromium against a gateway with
@@ -138,34 +178,8 @@ func TestBrowserCORSCSRFAndCSP(t *testing.T) {
 	_, port, _ := net.SplitHostPort(tg.addr)
 	gw := "http://localhost:" + port
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-
-	evalAsync := func(js string) string {
-		t.Helper()
-		out, err := chromedp.Run(bctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", js, err)
-		}
-		return out
-	}
+	bctx := newBrowser(t, exe)
+	evalAsync := func(js string) string { t.Helper(); return evalJS(t, bctx, js) }
 	// fetchJS calls the gateway and says what the page could see.
 	fetchJS := func(path, init string) string {
 		return fmt.Sprintf(`fetch(%q, %s).then(r => r.text().then(b => "status " + r.status + " " + b), e => "refused: " + e.name)`, gw+path, init)
@@ -253,4 +267,91 @@ func TestBrowserCORSCSRFAndCSP(t *testing.T) {
 		t.Errorf("the CSP violation event: %+v", ev)
 	}
 	t.Logf("CSP event: %s (%s)", ev.Reason, ev.Location)
+}
+
+// TestBrowserEnforcesSecurityHeaders checks in headless Chromium that the
+// headers stage's defaults are what a browser enforces, on a page of
+// another site (http://127.0.0.1:E) that uses the API's answers as
+// resources: each attempt straight at the upstream (no such headers)
+// succeeds, so a refusal through the gateway is the stage's doing.
+//   - Cross-Origin-Resource-Policy: same-origin: an image of the API is
+//     not loaded into another origin's page;
+//   - X-Content-Type-Options: nosniff: a text answer that happens to be
+//     script (reflected input) is not run as a <script> by another page;
+//   - CSP frame-ancestors 'none' (and X-Frame-Options: DENY): an HTML page
+//     of the API is not framed by another page, and the browser's report
+//     of the violation arrives as an event.
+func TestBrowserEnforcesSecurityHeaders(t *testing.T) {
+	exe := chromium(t)
+
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 2, 2))); err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/logo.png":
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(img.Bytes())
+		case "/api/echo":
+			// An answer that reflects its input as text: here, script.
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, `window.leaked = "`+r.URL.Query().Get("v")+`";`)
+		case "/page":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = io.WriteString(w, `<!doctype html><title>account</title><p>your account</p>`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer up.Close()
+	_, uport, _ := net.SplitHostPort(strings.TrimPrefix(up.URL, "http://"))
+	direct := "http://localhost:" + uport
+
+	evil := page(t, `<!doctype html><title>evil</title><p>another site</p>`)
+
+	cfg := baseConfig(up.URL)
+	cfg.Stages = nil
+	cfg.APIs[0].Stages.Set(&headers.Config{ReportPath: "/csp-report", HTML: []headers.HTMLRoute{{Paths: []string{"/page"}}}})
+	tg := start(t, cfg)
+	evs, stop := tg.srv.Bus().Subscribe(256)
+	defer stop()
+	_, port, _ := net.SplitHostPort(tg.addr)
+	gw := "http://localhost:" + port
+
+	bctx := newBrowser(t, exe)
+	if err := chromedp.Do(bctx, chromedp.Navigate(evil+"/"), chromedp.WaitReady("p")); err != nil {
+		t.Fatal(err)
+	}
+	imgJS := func(base string) string {
+		return fmt.Sprintf(`new Promise(res => { const i = new Image(); i.onload = () => res("loaded"); i.onerror = () => res("blocked"); i.src = %q })`, base+"/logo.png")
+	}
+	scriptJS := func(base, v string) string {
+		return fmt.Sprintf(`new Promise(res => { const s = document.createElement("script"); s.onload = () => res(window.leaked === %q ? "ran" : "loaded, not run"); s.onerror = () => res("blocked"); s.src = %q; document.body.appendChild(s) })`, v, base+"/api/echo?v="+v)
+	}
+
+	if got := evalJS(t, bctx, imgJS(direct)); got != "loaded" {
+		t.Fatalf("an image straight from the upstream: %q, want loaded (else the check below proves nothing)", got)
+	}
+	if got := evalJS(t, bctx, imgJS(gw)); got != "blocked" {
+		t.Errorf("an image of the API through the gateway in another site's page: %q, want blocked (Cross-Origin-Resource-Policy)", got)
+	}
+	if got := evalJS(t, bctx, scriptJS(direct, "one")); got != "ran" {
+		t.Fatalf("a text answer straight from the upstream as a script: %q, want ran (else the check below proves nothing)", got)
+	}
+	if got := evalJS(t, bctx, scriptJS(gw, "two")); got != "blocked" {
+		t.Errorf("a text answer through the gateway as another site's script: %q, want blocked (nosniff)", got)
+	}
+
+	// Framing: the browser refuses to show the page and reports it.
+	frameJS := fmt.Sprintf(`new Promise(res => { const f = document.createElement("iframe"); f.onload = () => res("done"); f.src = %q; document.body.appendChild(f) })`, gw+"/page")
+	evalJS(t, bctx, frameJS)
+	ev := waitEvent(t, evs, 30*time.Second, func(e events.Event) bool {
+		return len(e.Rules) > 0 && e.Rules[0] == headers.RuleCSPViolation
+	})
+	// The browser names only the framed page's origin in this report.
+	if ev.Stage != "headers" || ev.Location != "csp:frame-ancestors" || !strings.Contains(ev.Reason, gw+"/") {
+		t.Errorf("the framing report: %+v, want a frame-ancestors violation on %s", ev, gw)
+	}
+	t.Logf("framing event: %s", ev.Reason)
 }

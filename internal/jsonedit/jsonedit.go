@@ -13,6 +13,7 @@
 package jsonedit
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -439,6 +440,11 @@ func (w *walker[C]) strEsc() (bool, error) {
 	src, i := w.src, w.i+1
 	escaped := false
 	for {
+		// Eight bytes at a time while none of them ends the fast scan
+		// (most strings of an API answer are longer than eight bytes).
+		for i+8 <= len(src) && !special8(binary.LittleEndian.Uint64(src[i:])) {
+			i += 8
+		}
 		for i < len(src) && !strSpecial[src[i]] {
 			i++
 		}
@@ -474,6 +480,20 @@ func (w *walker[C]) strEsc() (bool, error) {
 			return false, w.errf("control character in a string")
 		}
 	}
+}
+
+// special8 reports whether any of the eight bytes in x is a quote, a
+// backslash or a control character (below 0x20), with the SWAR tests
+// "has a zero byte" (on x^quotes and x^backslashes) and "has a byte below
+// 0x20" (on x); both are exact as to whether there is one.
+func special8(x uint64) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return ((q-ones)&^q|(b-ones)&^b|(x-ones*0x20)&^x)&highs != 0
 }
 
 // strSpecial are the bytes that end the fast scan of a string.
