@@ -301,3 +301,51 @@ func isASCII(b []byte) bool {
 	}
 	return true
 }
+
+// dropNamed drops members with one name and replaces strings with "x";
+// it records what it was shown.
+type dropNamed struct {
+	name string
+	seen []string
+}
+
+func (d *dropNamed) Member(c Ctx, name []byte) (Ctx, Action) {
+	d.seen = append(d.seen, string(name))
+	if string(name) == d.name {
+		return Ctx{}, Drop
+	}
+	return Ctx{Depth: c.Depth + 1}, Keep
+}
+func (d *dropNamed) Element(c Ctx, _ int) (Ctx, Action) { return Ctx{Depth: c.Depth + 1}, Keep }
+func (d *dropNamed) Scalar(_ Ctx, k Kind, raw []byte) ([]byte, Action) {
+	d.seen = append(d.seen, string(raw))
+	if k == String && string(raw) == `"secret"` {
+		return []byte(`"x"`), Replace
+	}
+	return nil, Keep
+}
+
+// TestThen: one walk for two visitors, the second never shown what the
+// first dropped, shown what it replaced, and the output is both edits.
+func TestThen(t *testing.T) {
+	first, second := &dropNamed{name: "internal"}, &dropNamed{name: "password"}
+	src := []byte(`{"a":"secret","internal":{"password":"p"},"b":[1,{"password":"q","c":"secret"}]}`)
+	out, changed, err := Rewrite(src, Both[Ctx]{}, &Then[Ctx]{First: first, Second: second}, nil, 0)
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	if want := `{"a":"x","b":[1,{"c":"x"}]}`; string(out) != want {
+		t.Errorf("got %s, want %s", out, want)
+	}
+	for _, s := range second.seen {
+		if s == "internal" || s == `"p"` {
+			t.Errorf("the second visitor was shown %s, which the first dropped", s)
+		}
+		if s == `"secret"` {
+			t.Errorf("the second visitor was shown the value the first replaced")
+		}
+	}
+	if len(first.seen) == len(second.seen) {
+		t.Errorf("both were shown the same parts: %v", first.seen)
+	}
+}

@@ -74,6 +74,7 @@ type Exchange struct {
 	bodyRead bool
 	bodyErr  error
 	resp     *respBody // the upstream response body, read once (ResponseBody)
+	json     *JSONPass // a body stage's walk of the answer, waiting to be shared (DeferJSON)
 
 	// ResponseHeader holds headers a stage wants on the response to the
 	// client, whether the exchange is proxied or denied (RateLimit,

@@ -93,36 +93,60 @@ func (c Chain) Run(ctx context.Context, x *Exchange) *Denial {
 // RunResponse runs the response side of every step that implements
 // ResponseStage, in reverse order (the stage nearest the upstream first).
 func (c Chain) RunResponse(ctx context.Context, x *Exchange, resp *http.Response) *Denial {
+	defer x.TakeJSON(resp) // an answer refused before its pass was walked needs none
 	for i := len(c) - 1; i >= 0; i-- {
 		rs, ok := c[i].Stage.(ResponseStage)
 		if !ok {
 			continue
 		}
 		d, err := rs.Response(ctx, x, resp)
-		if err != nil && ClientGone(ctx) {
-			return ClientClosed(rs.ID())
+		if d, stop := c.judge(ctx, x, rs.ID(), c[i].FailOpen, d, err); stop {
+			return d
 		}
-		if err != nil {
-			x.AddFailure(rs.ID(), err)
-			if c[i].FailOpen {
-				continue
-			}
-			return &Denial{
-				Status: http.StatusBadGateway,
-				Reason: "the upstream response could not be checked",
-				Stage:  rs.ID(),
-				Rules:  []string{"stage-failure"},
-				Detail: err.Error(),
+	}
+	// A JSON pass no later stage took is walked alone.
+	if p := x.TakeJSON(resp); p != nil {
+		failOpen := false
+		for _, e := range c {
+			if e.Stage.ID() == p.Stage {
+				failOpen = e.FailOpen
 			}
 		}
-		if d != nil {
-			if d.Stage == "" {
-				d.Stage = rs.ID()
-			}
+		d, err := x.runJSON(resp, p)
+		if d, stop := c.judge(ctx, x, p.Stage, failOpen, d, err); stop {
 			return d
 		}
 	}
 	return nil
+}
+
+// judge turns a response stage's outcome into the chain's: a denial, a
+// failure (502 unless the stage fails open; a quiet 499 when the client
+// went away) or nothing (stop false).
+func (c Chain) judge(ctx context.Context, x *Exchange, id string, failOpen bool, d *Denial, err error) (*Denial, bool) {
+	if err != nil && ClientGone(ctx) {
+		return ClientClosed(id), true
+	}
+	if err != nil {
+		x.AddFailure(id, err)
+		if failOpen {
+			return nil, false
+		}
+		return &Denial{
+			Status: http.StatusBadGateway,
+			Reason: "the upstream response could not be checked",
+			Stage:  id,
+			Rules:  []string{"stage-failure"},
+			Detail: err.Error(),
+		}, true
+	}
+	if d != nil {
+		if d.Stage == "" {
+			d.Stage = id
+		}
+		return d, true
+	}
+	return nil, false
 }
 
 // Close closes every stage of the chain that implements Closer.

@@ -205,18 +205,26 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 		root = (&compiler{open: s.open, memo: map[uintptr]*cnode{}}).node(media.Schema.Raw, 0)
 	}
 	v := &visitor{filter: mode == ModeFilter, stop: mode == ModeBlock}
-	out, changed, err := jsonedit.Rewrite(body, node{n: root}, v, x.Buffer(len(body)), 0)
+	// The walk is shared with the next body stage (mask), if there is one:
+	// one pass over the answer for both.
+	return x.DeferJSON(resp, &pipeline.JSONPass{Stage: ID, Body: body, Visitor: v, Root: jsonedit.Ctx{Ref: root},
+		Done: func(err error) (*pipeline.Denial, error) { return s.done(x, v, mode, media, body, err), nil }})
+}
+
+// done judges the walk of an answer.
+func (s *Stage) done(x *pipeline.Exchange, v *visitor, mode string, media *openapi.MediaType, body []byte, err error) *pipeline.Denial {
 	switch {
-	case errors.Is(err, jsonedit.ErrStopped):
+	case errors.Is(err, jsonedit.ErrStopped) && v.stopped:
 		return s.breach(x, true, RuleUndeclaredProperty, "the upstream response does not match the API description",
-			"undeclared property "+v.undeclared[0]), nil
+			"undeclared property "+v.undeclared[0])
+	case errors.Is(err, jsonedit.ErrStopped):
+		return nil // the stage walked alongside refuses the answer
 	case err != nil:
-		return s.breach(x, mode == ModeBlock, RuleMalformed, "the upstream response is not valid JSON", clip(err.Error(), 200)), nil
+		return s.breach(x, mode == ModeBlock, RuleMalformed, "the upstream response is not valid JSON", clip(err.Error(), 200))
 	}
 	if len(v.undeclared) > 0 {
 		what := "found"
-		if changed {
-			x.SetResponseBody(resp, out)
+		if v.filter {
 			what = "removed"
 		}
 		x.AddFinding(pipeline.Finding{Stage: ID, Rules: []string{RuleUndeclaredProperty}, Location: "response:" + v.undeclared[0],
@@ -224,24 +232,24 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 			Mode:   modeName(mode), Severity: events.SeverityMedium})
 	}
 	if mode == ModeFilter {
-		return nil, nil
+		return nil
 	}
 	// Block and log modes also hold the values to their schema.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return nil, nil // the walker accepted it; cannot happen
+		return nil // the walker accepted it; cannot happen
 	}
 	errs := media.Schema.Validate(doc, maxReported)
 	if len(errs) == 0 {
-		return nil, nil
+		return nil
 	}
 	parts := make([]string, 0, len(errs))
 	for _, e := range errs {
 		parts = append(parts, e.Pointer+" "+e.Reason)
 	}
-	return s.breach(x, mode == ModeBlock, RuleSchema, "the upstream response does not match the API description", clip(strings.Join(parts, "; "), 1024)), nil
+	return s.breach(x, mode == ModeBlock, RuleSchema, "the upstream response does not match the API description", clip(strings.Join(parts, "; "), 1024))
 }
 
 // breach refuses the answer (block) or records it as a finding.
@@ -270,11 +278,11 @@ func modeName(m string) string {
 	return "log"
 }
 
-// node is the walker's context: the compiled schema of the value being
-// walked (nil: unconstrained) and its depth.
-type node struct {
-	n     *cnode
-	depth int
+// nodeOf is the compiled schema of the value a walker's context is at
+// (nil: unconstrained); the context's depth is the value's.
+func nodeOf(c jsonedit.Ctx) *cnode {
+	n, _ := c.Ref.(*cnode)
+	return n
 }
 
 // cnode is a schema compiled for the walk.
@@ -377,47 +385,49 @@ func (c *compiler) fill(n *cnode, m map[string]any, depth, level int) {
 // object's schema does not declare.
 type visitor struct {
 	filter, stop bool
+	stopped      bool // the walk stopped at an undeclared member (block)
 
 	ptr        jsonedit.Pointer
 	undeclared []string
 	count      int
 }
 
-func (v *visitor) Member(parent node, name []byte) (node, jsonedit.Action) {
-	p := parent.n
+func (v *visitor) Member(parent jsonedit.Ctx, name []byte) (jsonedit.Ctx, jsonedit.Action) {
+	p := nodeOf(parent)
 	if p == nil || p == free {
-		return node{depth: parent.depth + 1}, jsonedit.Keep
+		return jsonedit.Ctx{Depth: parent.Depth + 1}, jsonedit.Keep
 	}
-	v.ptr.Name(parent.depth, name)
+	v.ptr.Name(parent.Depth, name)
 	if sub, ok := p.lookup(name); ok {
-		return node{n: sub, depth: parent.depth + 1}, jsonedit.Keep
+		return jsonedit.Ctx{Ref: sub, Depth: parent.Depth + 1}, jsonedit.Keep
 	}
 	if p.extra != nil || !p.closed {
-		return node{n: p.extra, depth: parent.depth + 1}, jsonedit.Keep
+		return jsonedit.Ctx{Ref: p.extra, Depth: parent.Depth + 1}, jsonedit.Keep
 	}
 	v.count++
 	if len(v.undeclared) < maxReported {
-		v.undeclared = append(v.undeclared, v.ptr.String(parent.depth))
+		v.undeclared = append(v.undeclared, v.ptr.String(parent.Depth))
 	}
 	switch {
 	case v.stop:
-		return node{}, jsonedit.Stop
+		v.stopped = true
+		return jsonedit.Ctx{}, jsonedit.Stop
 	case v.filter:
-		return node{}, jsonedit.Drop
+		return jsonedit.Ctx{}, jsonedit.Drop
 	}
-	return node{depth: parent.depth + 1}, jsonedit.Keep
+	return jsonedit.Ctx{Depth: parent.Depth + 1}, jsonedit.Keep
 }
 
-func (v *visitor) Element(parent node, i int) (node, jsonedit.Action) {
-	p := parent.n
+func (v *visitor) Element(parent jsonedit.Ctx, i int) (jsonedit.Ctx, jsonedit.Action) {
+	p := nodeOf(parent)
 	if p == nil || p == free {
-		return node{depth: parent.depth + 1}, jsonedit.Keep
+		return jsonedit.Ctx{Depth: parent.Depth + 1}, jsonedit.Keep
 	}
-	v.ptr.Index(parent.depth, i)
-	return node{n: p.items, depth: parent.depth + 1}, jsonedit.Keep
+	v.ptr.Index(parent.Depth, i)
+	return jsonedit.Ctx{Ref: p.items, Depth: parent.Depth + 1}, jsonedit.Keep
 }
 
-func (v *visitor) Scalar(node, jsonedit.Kind, []byte) ([]byte, jsonedit.Action) {
+func (v *visitor) Scalar(jsonedit.Ctx, jsonedit.Kind, []byte) ([]byte, jsonedit.Action) {
 	return nil, jsonedit.Keep
 }
 

@@ -266,7 +266,20 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	var out []byte
 	var changed bool
 	if jsonBody {
-		out, changed, err = jsonedit.Rewrite(body, mctx{}, v, x.Buffer(len(body)), 0)
+		if pass := x.TakeJSON(resp); pass != nil {
+			// An earlier body stage (contract) walks with us: one pass over
+			// the answer, its visitor first. Its verdict comes first too.
+			out, changed, err = jsonedit.Rewrite(body, jsonedit.Both[mctx]{First: pass.Root},
+				&jsonedit.Then[mctx]{First: pass.Visitor, Second: v}, x.Buffer(len(body)), 0)
+			if d, derr := pass.Done(err); d != nil || derr != nil {
+				if d != nil && d.Stage == "" {
+					d.Stage = pass.Stage
+				}
+				return d, derr
+			}
+		} else {
+			out, changed, err = jsonedit.Rewrite(body, mctx{}, v, x.Buffer(len(body)), 0)
+		}
 		if err != nil && !errors.Is(err, jsonedit.ErrStopped) {
 			// Not JSON after all: inspect it as text.
 			v = &visitor{s: s, p: p}
