@@ -392,6 +392,12 @@ for i in "${!rows_target[@]}"; do
     [[ ${rows_target[$j]} == portcullis+openapi && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
     target "%.2f of portcullis+openapi without them (target >= %.2f)" 0.85 "$i" "$j"
   done
+  # The same row against the plain proxy: the whole gateway with the
+  # description and both answer stages, against no gateway at all.
+  for j in "${!rows_target[@]}"; do
+    [[ ${rows_target[$j]} == "bare proxy" && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
+    target "%.2f of the bare proxy (target >= %.2f)" 0.85 "$i" "$j"
+  done
 done
 
 # Before/after (BENCH_BASELINE_REV): each gateway row against the same row

@@ -7,13 +7,13 @@ import (
 )
 
 // JSONPass is a response stage's walk of a JSON answer, handed to a later
-// body stage so that the two share one pass over the document
-// (jsonedit.Then) instead of walking it twice. The stage that defers it
-// (DeferJSON) decides nothing until Done; the stage that takes it
-// (TakeJSON) walks the body with the pass's visitor first and its own
-// second, sets the rewritten body, and returns Done's denial as the
-// deferring stage's. A pass nobody takes is walked alone after the last
-// response stage (Chain.RunResponse).
+// body stage so that the two share one pass over the document instead of
+// walking it twice. The stage that defers it (DeferJSON) decides nothing
+// until Done; the stage that takes it (TakeJSON) walks the body with its
+// own visitor, which calls the pass's visitor first on every part and
+// skips what it drops, sets the rewritten body, and returns Done's denial
+// as the deferring stage's. A pass nobody takes is walked alone after the
+// last response stage (Chain.RunResponse).
 type JSONPass struct {
 	// Stage is the id of the stage that deferred the pass (a denial from
 	// Done is that stage's).

@@ -269,8 +269,8 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 		if pass := x.TakeJSON(resp); pass != nil {
 			// An earlier body stage (contract) walks with us: one pass over
 			// the answer, its visitor first. Its verdict comes first too.
-			out, changed, err = jsonedit.Rewrite(body, jsonedit.Both[mctx]{First: pass.Root},
-				&jsonedit.Then[mctx]{First: pass.Visitor, Second: v}, x.Buffer(len(body)), 0)
+			v.before = pass.Visitor
+			out, changed, err = jsonedit.Rewrite(body, mctx{first: pass.Root}, v, x.Buffer(len(body)), 0)
 			if d, derr := pass.Done(err); d != nil || derr != nil {
 				if d != nil && d.Stage == "" {
 					d.Stage = pass.Stage
@@ -315,6 +315,7 @@ func textual(mt string) bool {
 type mctx struct {
 	rule  *fieldRule
 	depth int
+	first jsonedit.Ctx // the context of the visitor walked first (visitor.before)
 }
 
 // record is what the answer's events say about one rule.
@@ -327,6 +328,7 @@ type record struct {
 }
 
 type visitor struct {
+	before  jsonedit.Visitor[jsonedit.Ctx] // an earlier stage's visitor sharing the walk (contract's), or nil
 	s       *Stage
 	p       *policy
 	ptr     jsonedit.Pointer
@@ -415,7 +417,54 @@ func glob(parts []string, s string) bool {
 	return true
 }
 
+// Member, Element and Scalar show each part to the visitor walked first
+// (contract's), then to the masking: what the first drops or stops at
+// the masking never sees, and a scalar it replaces the masking sees as
+// replaced.
 func (v *visitor) Member(parent mctx, name []byte) (mctx, jsonedit.Action) {
+	var first jsonedit.Ctx
+	if v.before != nil {
+		c, act := v.before.Member(parent.first, name)
+		if act != jsonedit.Keep {
+			return mctx{}, act
+		}
+		first = c
+	}
+	child, act := v.member(parent, name)
+	child.first = first
+	return child, act
+}
+
+func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
+	var first jsonedit.Ctx
+	if v.before != nil {
+		c, act := v.before.Element(parent.first, i)
+		if act != jsonedit.Keep {
+			return mctx{}, act
+		}
+		first = c
+	}
+	v.ptr.Index(parent.depth, i)
+	return mctx{rule: parent.rule, depth: parent.depth + 1, first: first}, jsonedit.Keep
+}
+
+func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
+	if v.before != nil {
+		repl, act := v.before.Scalar(ctx.first, k, raw)
+		switch act {
+		case jsonedit.Drop, jsonedit.Stop:
+			return nil, act
+		case jsonedit.Replace:
+			if r, act := v.scalar(ctx, k, repl); act != jsonedit.Keep {
+				return r, act
+			}
+			return repl, jsonedit.Replace
+		}
+	}
+	return v.scalar(ctx, k, raw)
+}
+
+func (v *visitor) member(parent mctx, name []byte) (mctx, jsonedit.Action) {
 	v.ptr.Name(parent.depth, name)
 	child := mctx{rule: parent.rule, depth: parent.depth + 1}
 	if parent.rule != nil {
@@ -437,12 +486,7 @@ func (v *visitor) Member(parent mctx, name []byte) (mctx, jsonedit.Action) {
 	return child, jsonedit.Keep
 }
 
-func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
-	v.ptr.Index(parent.depth, i)
-	return mctx{rule: parent.rule, depth: parent.depth + 1}, jsonedit.Keep
-}
-
-func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
+func (v *visitor) scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
 	if ctx.rule != nil {
 		if ctx.rule.act == maskIt && (k == jsonedit.String || k == jsonedit.Number) {
 			return v.s.repl, jsonedit.Replace
