@@ -301,4 +301,3 @@ func isASCII(b []byte) bool {
 	}
 	return true
 }
-
