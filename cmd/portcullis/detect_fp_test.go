@@ -86,7 +86,11 @@ func loginSpec(t *testing.T, dir string) string {
         "200": {description: Logged in.}
         "401": {description: Wrong user name or password.}
 `
-	spec = strings.Replace(spec, "\npaths:\n", "\npaths:\n"+login, 1)
+	// The demo description declares POST /login itself (the leaky login
+	// of docs/response.md); loginShop answers it either way.
+	if !strings.Contains(spec, "\n  /login:\n") {
+		spec = strings.Replace(spec, "\npaths:\n", "\npaths:\n"+login, 1)
+	}
 	p := filepath.Join(dir, "openapi.yaml")
 	if err := os.WriteFile(p, []byte(spec), 0o600); err != nil {
 		t.Fatal(err)
