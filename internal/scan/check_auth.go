@@ -16,17 +16,42 @@ import (
 	"time"
 )
 
+// The checks of the authentication group.
+var (
+	checkAuthnMissing = define(CheckInfo{ID: "authn.missing", Group: "authentication", OWASP: OWASPAuthn, CWE: 306, Severity: SeverityHigh,
+		Title:       "Operation answers without the credentials its description requires",
+		Remediation: "Enforce the operation's security requirement on the server (or in the gateway) for every call."})
+	checkAuthnJwtNone = define(CheckInfo{ID: "authn.jwt.none", Group: "authentication", OWASP: OWASPAuthn, CWE: 347, Severity: SeverityCritical,
+		Title:       "JWT with alg none accepted",
+		Remediation: "Accept only the expected signing algorithms (never none) and verify every signature."})
+	checkAuthnJwtUnsigned = define(CheckInfo{ID: "authn.jwt.unsigned", Group: "authentication", OWASP: OWASPAuthn, CWE: 347, Severity: SeverityCritical,
+		Title:       "JWT without signature accepted",
+		Remediation: "Verify the signature of every token; reject tokens with an empty signature."})
+	checkAuthnJwtExpired = define(CheckInfo{ID: "authn.jwt.expired", Group: "authentication", OWASP: OWASPAuthn, CWE: 613, Severity: SeverityHigh,
+		Title:       "Expired JWT accepted",
+		Remediation: "Check exp (and nbf) on every token with a small clock skew."})
+	checkAuthnJwtWeakSecret = define(CheckInfo{ID: "authn.jwt.weak-secret", Group: "authentication", OWASP: OWASPAuthn, CWE: 1391, Severity: SeverityCritical,
+		Title:       "JWT signed with a guessable HMAC secret",
+		Remediation: "Use a random secret of at least 256 bits (or asymmetric keys) and rotate the compromised one."})
+	checkAuthnUserEnumeration = define(CheckInfo{ID: "authn.user-enumeration", Group: "authentication", OWASP: OWASPAuthn, CWE: 204, Severity: SeverityMedium,
+		Title:       "Login reveals which user names exist",
+		Remediation: "Answer a wrong user name and a wrong password with the same status, body and timing."})
+	checkAuthnLoginRateLimit = define(CheckInfo{ID: "authn.login-rate-limit", Group: "authentication", OWASP: OWASPAuthn, CWE: 307, Severity: SeverityMedium,
+		Title:       "No lockout or rate limit on login",
+		Remediation: "Limit failed logins per account and per client (429 with Retry-After) and alert on bursts."})
+)
+
 func runAuthentication(ctx context.Context, s *scanner) {
 	// Operations that answer without credentials although they need some.
 	for _, o := range s.ops {
 		switch {
 		case o.anon != nil && o.anon.ok():
-			s.report("authn.missing", o, "", ConfidenceCertain, s.evidence(o.anon,
+			s.report(checkAuthnMissing, o, "", ConfidenceCertain, s.evidence(o.anon,
 				"the description requires credentials, but a request without any got "+fmt.Sprint(o.anon.status)))
 		case o.anon != nil && gatewayRefusal(o.anon):
-			s.reportBlocked("authn.missing", o, "", o.anon)
+			s.reportBlocked(checkAuthnMissing, o, "", o.anon)
 		case len(s.ids) == 0 && !o.op.Public() && o.res.ok():
-			s.report("authn.missing", o, "", ConfidenceFirm, s.evidence(o.res,
+			s.report(checkAuthnMissing, o, "", ConfidenceFirm, s.evidence(o.res,
 				"the description requires credentials, but the scan sent none and got "+fmt.Sprint(o.res.status)))
 		}
 	}
@@ -125,7 +150,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 		s.note("JWT checks skipped: no secured GET operation answered the token with 2xx and no credentials with 401/403")
 		return
 	}
-	try := func(id, token, detail string) bool {
+	try := func(id *check, token, detail string) bool {
 		r := o.req.clone()
 		r.ident = -1
 		r.header.Set("Authorization", "Bearer "+token)
@@ -141,8 +166,8 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 		return false
 	}
 	noneHeader := map[string]any{"alg": "none", "typ": "JWT"}
-	try("authn.jwt.none", b64json(noneHeader)+"."+b64json(j.payload)+".", "a token with alg none and no signature was accepted")
-	try("authn.jwt.unsigned", j.signed+".", "the token with its signature removed was accepted")
+	try(checkAuthnJwtNone, b64json(noneHeader)+"."+b64json(j.payload)+".", "a token with alg none and no signature was accepted")
+	try(checkAuthnJwtUnsigned, j.signed+".", "the token with its signature removed was accepted")
 
 	alg, _ := j.header["alg"].(string)
 	if hmacFor(alg) == nil {
@@ -168,7 +193,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	}
 	forged["pcscan"] = true
 	signed := b64json(j.header) + "." + b64json(forged)
-	if !try("authn.jwt.weak-secret", signed+"."+signHS(alg, secret, signed),
+	if !try(checkAuthnJwtWeakSecret, signed+"."+signHS(alg, secret, signed),
 		fmt.Sprintf("the %s key is a dictionary word (%s, %d characters); a token forged with it was accepted", alg, masked, len(secret))) {
 		return
 	}
@@ -180,7 +205,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	exp["iat"] = now.Add(-2 * time.Hour).Unix()
 	exp["exp"] = now.Add(-time.Hour).Unix()
 	signed = b64json(j.header) + "." + b64json(exp)
-	try("authn.jwt.expired", signed+"."+signHS(alg, secret, signed), "a validly signed token that expired an hour ago was accepted")
+	try(checkAuthnJwtExpired, signed+"."+signHS(alg, secret, signed), "a validly signed token that expired an hour ago was accepted")
 }
 
 var (
@@ -253,7 +278,7 @@ func (s *scanner) loginChecks(ctx context.Context) {
 			a2 := attempt(known, 2)
 			b2 := attempt("pcscan-no-such-user-8q", 2)
 			if sameAnswer(a1, a2) && sameAnswer(b1, b2) && !sameAnswer(a2, b2) {
-				s.report("authn.user-enumeration", o, "body:/"+user, ConfidenceFirm, Evidence{
+				s.report(checkAuthnUserEnumeration, o, "body:/"+user, ConfidenceFirm, Evidence{
 					Request:  a2.reqText + "\n\n" + b2.reqText,
 					Response: s.describeResponse(a2) + "\n\n" + s.describeResponse(b2),
 					Detail:   "a known user with a wrong password and an unknown user get different answers, twice",
@@ -293,7 +318,7 @@ func (s *scanner) loginChecks(ctx context.Context) {
 	}
 	wg.Wait()
 	if limited == 0 && sent == s.cfg.Burst && last != nil {
-		s.report("authn.login-rate-limit", o, "", ConfidenceFirm, s.evidence(last,
+		s.report(checkAuthnLoginRateLimit, o, "", ConfidenceFirm, s.evidence(last,
 			fmt.Sprintf("%d failed logins for one account in a burst: none was refused with 429/423", sent)))
 	}
 }

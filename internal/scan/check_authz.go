@@ -12,6 +12,19 @@ import (
 	"github.com/portcullis/portcullis/internal/openapi"
 )
 
+// The checks of the authorization group.
+var (
+	checkAuthzBola = define(CheckInfo{ID: "authz.bola", Group: "authorization", OWASP: OWASPBOLA, CWE: 639, Severity: SeverityHigh,
+		Title:       "Broken object level authorization: another identity reaches the object",
+		Remediation: "Check on every request that the caller owns (or may access) the object the id names."})
+	checkAuthzBfla = define(CheckInfo{ID: "authz.bfla", Group: "authorization", OWASP: OWASPBFLA, CWE: 285, Severity: SeverityHigh,
+		Title:       "Broken function level authorization: a normal user calls an admin operation",
+		Remediation: "Check the caller's role for every administrative operation; deny by default."})
+	checkAuthzPrivilegeField = define(CheckInfo{ID: "authz.privilege-field", Group: "authorization", OWASP: OWASPProperty, CWE: 915, Severity: SeverityHigh,
+		Title:       "Privilege field (role, is_admin) can be set by the caller",
+		Remediation: "Never bind privilege fields from request bodies; change roles only through an admin operation."})
+)
+
 // ownerField names the members that say who owns an object.
 var ownerField = regexp.MustCompile(`(?i)^(owner|owner_?id|user_?id|user|created_?by|author|account_?id)$`)
 
@@ -25,7 +38,7 @@ func runAuthorization(ctx context.Context, s *scanner) {
 		s.note("BOLA checks skipped: they need a second identity (--auth2)")
 	}
 	s.eachOp(ctx, s.bfla)
-	s.writeCheck(ctx, "authz.privilege-field", privilegeFields, privilegeGranted)
+	s.writeCheck(ctx, checkAuthzPrivilegeField, privilegeFields, privilegeGranted)
 }
 
 // owner returns the owner member of a JSON object answer, if any.
@@ -55,14 +68,14 @@ func (s *scanner) bola(ctx context.Context, o *opState) {
 	r.ident = 1
 	res := s.send(ctx, r)
 	if gatewayRefusal(res) {
-		s.reportBlocked("authz.bola", o, "identity:2", res)
+		s.reportBlocked(checkAuthzBola, o, "identity:2", res)
 		return
 	}
 	if !res.ok() {
 		return
 	}
 	if f2, who2, ok := owner(res); ok && f2 == field && scalarString(who2) == scalarString(who) {
-		s.report("authz.bola", o, "identity:2", ConfidenceFirm, s.evidence(res,
+		s.report(checkAuthzBola, o, "identity:2", ConfidenceFirm, s.evidence(res,
 			fmt.Sprintf("%s got %s's object (%s %v) with %d", s.ids[1].name, s.ids[0].name, field, who, res.status)))
 	}
 }
@@ -94,11 +107,11 @@ func (s *scanner) bfla(ctx context.Context, o *opState) {
 	}
 	res := o.res
 	if gatewayRefusal(res) {
-		s.reportBlocked("authz.bfla", o, "", res)
+		s.reportBlocked(checkAuthzBfla, o, "", res)
 		return
 	}
 	if res.ok() {
-		s.report("authz.bfla", o, "identity:1", ConfidenceFirm, s.evidence(res,
+		s.report(checkAuthzBfla, o, "identity:1", ConfidenceFirm, s.evidence(res,
 			fmt.Sprintf("%s (a normal user) called an administrative operation and got %d", s.ids[0].name, res.status)))
 	}
 }
@@ -133,7 +146,7 @@ func privilegeGranted(obj map[string]any) (string, bool) {
 // extra values into it, take them for the server's own, and skip the
 // probe: a planted flaw went unreported whenever the scheduler (a loaded
 // machine) ran the PUT probe first.
-func (s *scanner) writeCheck(ctx context.Context, id string, extra map[string]any, persisted func(map[string]any) (string, bool)) {
+func (s *scanner) writeCheck(ctx context.Context, id *check, extra map[string]any, persisted func(map[string]any) (string, bool)) {
 	var mu sync.Mutex
 	probe := map[*opState]bool{}
 	s.eachOp(ctx, func(ctx context.Context, o *opState) {
@@ -182,7 +195,7 @@ func (s *scanner) writeControl(ctx context.Context, o *opState, persisted func(m
 // the object back (GET on the same path, or the created object's path, or
 // the answer itself); persisted tells whether the extra values stuck.
 // writeCheck has checked the control (writeControl) before.
-func (s *scanner) writeProbe(ctx context.Context, o *opState, id string, extra map[string]any, persisted func(map[string]any) (string, bool)) {
+func (s *scanner) writeProbe(ctx context.Context, o *opState, id *check, extra map[string]any, persisted func(map[string]any) (string, bool)) {
 	obj := o.req.body.(map[string]any)
 	r := o.req.clone()
 	body := r.body.(map[string]any)

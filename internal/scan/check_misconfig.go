@@ -13,6 +13,28 @@ import (
 	"github.com/portcullis/portcullis/internal/openapi"
 )
 
+// The checks of the misconfiguration group.
+var (
+	checkMisconfigHeaders = define(CheckInfo{ID: "misconfig.headers", Group: "misconfiguration", OWASP: OWASPMisconfig, CWE: 693, Severity: SeverityLow,
+		Title:       "Missing security header",
+		Remediation: "Send X-Content-Type-Options: nosniff on every response, a CSP and frame protection on HTML, HSTS over HTTPS."})
+	checkMisconfigCors = define(CheckInfo{ID: "misconfig.cors", Group: "misconfiguration", OWASP: OWASPMisconfig, CWE: 942, Severity: SeverityHigh,
+		Title:       "CORS reflects any origin with credentials",
+		Remediation: "Allow only known origins; never echo the Origin header together with Access-Control-Allow-Credentials."})
+	checkMisconfigVerboseErrors = define(CheckInfo{ID: "misconfig.verbose-errors", Group: "misconfiguration", OWASP: OWASPMisconfig, CWE: 209, Severity: SeverityMedium,
+		Title:       "Verbose error: stack trace or internal detail in a response",
+		Remediation: "Answer errors with a generic problem document and log the detail server side."})
+	checkMisconfigTls = define(CheckInfo{ID: "misconfig.tls", Group: "misconfiguration", OWASP: OWASPMisconfig, CWE: 327, Severity: SeverityMedium,
+		Title:       "Weak TLS version or cipher suite accepted",
+		Remediation: "Accept TLS 1.2 and 1.3 only, with AEAD cipher suites and forward secrecy."})
+	checkMisconfigPlainHttp = define(CheckInfo{ID: "misconfig.plain-http", Group: "misconfiguration", OWASP: OWASPMisconfig, CWE: 319, Severity: SeverityMedium,
+		Title:       "API served over plain HTTP",
+		Remediation: "Serve the API over HTTPS only, with HSTS."})
+	checkMisconfigInventory = define(CheckInfo{ID: "misconfig.inventory", Group: "misconfiguration", OWASP: OWASPInventory, CWE: 1059, Severity: SeverityMedium,
+		Title:       "Undocumented or debug endpoint reachable",
+		Remediation: "Remove debug endpoints from production and document (or block) every endpoint."})
+)
+
 // stackTrace matches stack traces and exception dumps of common runtimes.
 var stackTrace = regexp.MustCompile(`(goroutine \d+ \[[a-z ]+\]:|panic: runtime error|Traceback \(most recent call last\)|File "[^"]+", line \d+, in |Exception in thread "|\bat [\w.$]+\([\w]+\.(java|kt|scala):\d+\)|System\.[\w.]*Exception:|\.go:\d+ \+0x[0-9a-f]+|#\d+ /[\w/.-]+\.php\(\d+\))`)
 
@@ -32,7 +54,7 @@ func (s *scanner) passive(r *request, res *result) {
 		if o == nil {
 			o = &opState{op: r.op}
 		}
-		s.report("misconfig.verbose-errors", o, "", ConfidenceCertain, s.evidence(res, fmt.Sprintf("the answer holds a stack trace (%q)", m)))
+		s.report(checkMisconfigVerboseErrors, o, "", ConfidenceCertain, s.evidence(res, fmt.Sprintf("the answer holds a stack trace (%q)", m)))
 	}
 }
 
@@ -54,7 +76,7 @@ func (s *scanner) securityHeaders() {
 			continue
 		}
 		miss := func(h, detail string) {
-			s.reportKey("misconfig.headers", o, "header:"+h, ConfidenceCertain, s.evidence(res, detail), false, "misconfig.headers|"+h)
+			s.reportKey(checkMisconfigHeaders, o, "header:"+h, ConfidenceCertain, s.evidence(res, detail), false, "misconfig.headers|"+h)
 		}
 		if !strings.EqualFold(res.header.Get("X-Content-Type-Options"), "nosniff") {
 			miss("X-Content-Type-Options", "no X-Content-Type-Options: nosniff")
@@ -92,7 +114,7 @@ func (s *scanner) cors(ctx context.Context) {
 		acao := res.header.Get("Access-Control-Allow-Origin")
 		creds := strings.EqualFold(res.header.Get("Access-Control-Allow-Credentials"), "true")
 		if (acao == evilOrigin || acao == "null") && creds {
-			s.reportKey("misconfig.cors", o, "header:Origin", ConfidenceCertain, s.evidence(res,
+			s.reportKey(checkMisconfigCors, o, "header:Origin", ConfidenceCertain, s.evidence(res,
 				"the Origin "+evilOrigin+" was reflected with Access-Control-Allow-Credentials: true"), false, "misconfig.cors")
 			return
 		}
@@ -122,7 +144,7 @@ func (s *scanner) transport(ctx context.Context) {
 	host := s.base.Hostname()
 	if s.base.Scheme == "http" {
 		if !isLoopbackHost(host) {
-			s.reportKey("misconfig.plain-http", nil, "target", ConfidenceCertain, Evidence{
+			s.reportKey(checkMisconfigPlainHttp, nil, "target", ConfidenceCertain, Evidence{
 				Request: "GET " + s.base.String(), Detail: "the target is served over plain HTTP"}, false, "")
 		}
 		return
@@ -158,7 +180,7 @@ func (s *scanner) transport(ctx context.Context) {
 		}
 		st := conn.ConnectionState()
 		conn.Close()
-		s.reportKey("misconfig.tls", nil, "tls:"+p.what, ConfidenceCertain, Evidence{
+		s.reportKey(checkMisconfigTls, nil, "tls:"+p.what, ConfidenceCertain, Evidence{
 			Request: "TLS handshake with " + addr + " offering " + p.what,
 			Detail:  fmt.Sprintf("the server accepted %s with %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)),
 		}, false, "")
@@ -192,7 +214,7 @@ func (s *scanner) inventory(ctx context.Context) {
 		if random.err == nil && random.status == res.status && sameAnswer(random, res) {
 			continue
 		}
-		s.reportKey("misconfig.inventory", &opState{op: r.op}, "path:"+p, ConfidenceFirm, s.evidence(res,
+		s.reportKey(checkMisconfigInventory, &opState{op: r.op}, "path:"+p, ConfidenceFirm, s.evidence(res,
 			"GET "+p+" is not in the description and answered 200"), false, "")
 	}
 }

@@ -11,6 +11,19 @@ import (
 	"github.com/portcullis/portcullis/internal/openapi"
 )
 
+// The checks of the property group.
+var (
+	checkPropertyMassAssignment = define(CheckInfo{ID: "property.mass-assignment", Group: "property", OWASP: OWASPProperty, CWE: 915, Severity: SeverityMedium,
+		Title:       "Mass assignment: undeclared property accepted and persisted",
+		Remediation: "Bind only the declared writable properties and refuse unknown ones."})
+	checkPropertyUndeclaredFields = define(CheckInfo{ID: "property.undeclared-fields", Group: "property", OWASP: OWASPProperty, CWE: 213, Severity: SeverityMedium,
+		Title:       "Excessive data exposure: response fields not in the schema",
+		Remediation: "Return only the properties the response schema declares (an explicit response model)."})
+	checkPropertySensitiveData = define(CheckInfo{ID: "property.sensitive-data", Group: "property", OWASP: OWASPProperty, CWE: 200, Severity: SeverityHigh,
+		Title:       "Sensitive data in a response (password, hash, token, SSN, card number)",
+		Remediation: "Never return secrets, hashes or personal identifiers; mask card numbers."})
+)
+
 var (
 	// alwaysSensitive are members no response should carry, declared or not.
 	alwaysSensitive = regexp.MustCompile(`(?i)^(password|passwd|pwd|password_?hash|pass_?hash|hash|hashed_?password|salt|ssn|social_?security(_number)?|card_?number|cc_?number|credit_?card(_number)?|cvv|cvc|pan)$`)
@@ -31,7 +44,7 @@ func runProperty(ctx context.Context, s *scanner) {
 	for _, o := range s.ops {
 		s.exposure(o)
 	}
-	s.writeCheck(ctx, "property.mass-assignment", map[string]any{massField: massValue}, func(obj map[string]any) (string, bool) {
+	s.writeCheck(ctx, checkPropertyMassAssignment, map[string]any{massField: massValue}, func(obj map[string]any) (string, bool) {
 		if v, ok := obj[massField].(string); ok && v == massValue {
 			return "the undeclared member " + massField + " was stored", true
 		}
@@ -94,10 +107,10 @@ func (s *scanner) exposure(o *opState) {
 	}
 	walk(res.json(), sc, "", 0)
 	if len(sensitive) > 0 {
-		s.report("property.sensitive-data", o, "response", ConfidenceFirm, s.evidence(res, "sensitive members: "+strings.Join(dedupe(sensitive), ", ")))
+		s.report(checkPropertySensitiveData, o, "response", ConfidenceFirm, s.evidence(res, "sensitive members: "+strings.Join(dedupe(sensitive), ", ")))
 	}
 	if len(undeclared) > 0 {
-		s.report("property.undeclared-fields", o, "response", ConfidenceFirm, s.evidence(res, "members not in the response schema: "+strings.Join(dedupe(undeclared), ", ")))
+		s.report(checkPropertyUndeclaredFields, o, "response", ConfidenceFirm, s.evidence(res, "members not in the response schema: "+strings.Join(dedupe(undeclared), ", ")))
 	}
 }
 

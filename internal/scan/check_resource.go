@@ -14,6 +14,22 @@ import (
 	"github.com/portcullis/portcullis/internal/openapi"
 )
 
+// The checks of the resource group.
+var (
+	checkResourceRateLimit = define(CheckInfo{ID: "resource.rate-limit", Group: "resource", OWASP: OWASPResource, CWE: 770, Severity: SeverityMedium,
+		Title:       "No rate limiting",
+		Remediation: "Rate limit per client and per identity, answering 429 with RateLimit and Retry-After headers."})
+	checkResourcePageSize = define(CheckInfo{ID: "resource.page-size", Group: "resource", OWASP: OWASPResource, CWE: 770, Severity: SeverityMedium,
+		Title:       "Unbounded page size",
+		Remediation: "Cap page sizes server side at the documented maximum."})
+	checkResourceLargeBody = define(CheckInfo{ID: "resource.large-body", Group: "resource", OWASP: OWASPResource, CWE: 770, Severity: SeverityMedium,
+		Title:       "Large request bodies accepted",
+		Remediation: "Limit request body size (413) to what the operation needs."})
+	checkResourceRedos = define(CheckInfo{ID: "resource.redos", Group: "resource", OWASP: OWASPResource, CWE: 1333, Severity: SeverityMedium,
+		Title:       "Slow regular expression (ReDoS)",
+		Remediation: "Use a linear-time regex engine or bound input length before matching."})
+)
+
 // pageParam names the parameters that size a page.
 var pageParam = regexp.MustCompile(`(?i)^(limit|page_?size|per_?page|size|count|max|max_?results|top|take|first)$`)
 
@@ -74,7 +90,7 @@ func (s *scanner) rateLimit(ctx context.Context) {
 	}
 	wg.Wait()
 	if sent == s.cfg.Burst && limited == 0 {
-		s.report("resource.rate-limit", o, "", ConfidenceFirm, s.evidence(last,
+		s.report(checkResourceRateLimit, o, "", ConfidenceFirm, s.evidence(last,
 			fmt.Sprintf("a burst of %d requests: no 429 and no rate-limit headers", sent)))
 	}
 }
@@ -121,7 +137,7 @@ func (s *scanner) pageSize(ctx context.Context, o *opState) {
 			continue
 		}
 		if n := itemCount(res); n > limit {
-			s.report("resource.page-size", o, loc.String(), ConfidenceCertain, s.evidence(res,
+			s.report(checkResourcePageSize, o, loc.String(), ConfidenceCertain, s.evidence(res,
 				fmt.Sprintf("asked for %d items (maximum %d): got %d", ask, limit, n)))
 		}
 	}
@@ -150,7 +166,7 @@ func (s *scanner) largeBody(ctx context.Context, o *opState) bool {
 		return true
 	}
 	if res.ok() {
-		s.report("resource.large-body", o, loc.String(), ConfidenceCertain, s.evidence(res,
+		s.report(checkResourceLargeBody, o, loc.String(), ConfidenceCertain, s.evidence(res,
 			fmt.Sprintf("a %d-byte body was accepted with %d", s.cfg.LargeBody, res.status)))
 	}
 	return true
@@ -175,7 +191,7 @@ func (s *scanner) redos(ctx context.Context, o *opState) {
 			return s.probe(ctx, o, loc, strings.Repeat("a", n)+"!")
 		})
 		if ok {
-			s.report("resource.redos", o, loc.String(), ConfidenceFirm, s.evidence(res, "48 characters took much longer than 4: "+detail))
+			s.report(checkResourceRedos, o, loc.String(), ConfidenceFirm, s.evidence(res, "48 characters took much longer than 4: "+detail))
 		}
 		if s.exhausted.Load() {
 			return

@@ -13,6 +13,13 @@ import (
 	"time"
 )
 
+// The checks of the ssrf group.
+var (
+	checkSsrfCanary = define(CheckInfo{ID: "ssrf.canary", Group: "ssrf", OWASP: OWASPSSRF, CWE: 918, Severity: SeverityHigh,
+		Title:       "Server-side request forgery: the API fetched a URL given in input",
+		Remediation: "Fetch only allow-listed hosts, resolve and refuse internal addresses, and do not follow redirects."})
+)
+
 // canary is the listener SSRF probes point at: a target that fetches a
 // probe's URL shows up here with the probe's token in the path.
 type canary struct {
@@ -97,13 +104,13 @@ func runSSRF(ctx context.Context, s *scanner) {
 			u, hit := k(s).url()
 			res := s.probe(ctx, o, loc, u)
 			if gatewayRefusal(res) {
-				s.reportBlocked("ssrf.canary", o, loc.String(), res)
+				s.reportBlocked(checkSsrfCanary, o, loc.String(), res)
 				continue
 			}
 			t := time.NewTimer(time.Second)
 			select {
 			case <-hit:
-				s.report("ssrf.canary", o, loc.String(), ConfidenceCertain, s.evidence(res,
+				s.report(checkSsrfCanary, o, loc.String(), ConfidenceCertain, s.evidence(res,
 					fmt.Sprintf("the canary at %s received the request the target was asked to make", s.canary.base)))
 			case <-t.C:
 			case <-ctx.Done():

@@ -58,6 +58,9 @@ type Finding struct {
 	Title string `json:"title"`
 	// OWASP is the OWASP API Security Top 10 2023 category ("API1:2023").
 	OWASP string `json:"owasp"`
+	// CWE is the Common Weakness Enumeration entry ("CWE-89"), when one
+	// fits.
+	CWE string `json:"cwe,omitempty"`
 	// Severity and Confidence.
 	Severity   Severity   `json:"severity"`
 	Confidence Confidence `json:"confidence"`

@@ -429,22 +429,19 @@ func (s *scanner) evidence(res *result, detail string) Evidence {
 
 // report records a finding of check id on operation o at loc (either may
 // be empty). The same check, operation and location are reported once.
-func (s *scanner) report(id string, o *opState, loc string, conf Confidence, ev Evidence) {
+func (s *scanner) report(id *check, o *opState, loc string, conf Confidence, ev Evidence) {
 	s.reportKey(id, o, loc, conf, ev, false, "")
 }
 
 // reportBlocked records a finding whose probe a security gateway refused.
-func (s *scanner) reportBlocked(id string, o *opState, loc string, res *result) {
+func (s *scanner) reportBlocked(id *check, o *opState, loc string, res *result) {
 	s.reportKey(id, o, loc, ConfidenceTentative, s.evidence(res, "the probe was refused by a security gateway (stage "+gatewayStage(res)+"); the flaw may exist behind it"), true, "")
 }
 
-func (s *scanner) reportKey(id string, o *opState, loc string, conf Confidence, ev Evidence, blocked bool, dedup string) {
-	c, ok := catalog[id]
-	if !ok {
-		panic("scan: unknown check id " + id)
-	}
+func (s *scanner) reportKey(c *check, o *opState, loc string, conf Confidence, ev Evidence, blocked bool, dedup string) {
+	id := c.ID
 	f := Finding{
-		CheckID: id, Group: c.Group, Title: c.Title, OWASP: c.OWASP, Severity: c.Severity,
+		CheckID: id, Group: c.Group, Title: c.Title, OWASP: c.OWASP, CWE: c.CWEID(), Severity: c.Severity,
 		Confidence: conf, Location: loc, Evidence: ev, Remediation: c.Remediation, Blocked: blocked,
 	}
 	if o != nil {
@@ -481,11 +478,11 @@ func (s *scanner) reportKey(id string, o *opState, loc string, conf Confidence, 
 }
 
 // hasFinding reports whether a (non-blocked) finding of id exists.
-func (s *scanner) hasFinding(id string) bool {
+func (s *scanner) hasFinding(c *check) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.findings {
-		if f.CheckID == id && !f.Blocked {
+		if f.CheckID == c.ID && !f.Blocked {
 			return true
 		}
 	}
