@@ -136,7 +136,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	if len(s.ids) == 0 {
 		return
 	}
-	authz := s.ids[0].headers.Get("Authorization")
+	authz := s.ids[0].header().Get("Authorization")
 	tok, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok {
 		return

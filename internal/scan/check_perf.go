@@ -43,7 +43,7 @@ func runPerformance(ctx context.Context, s *scanner) {
 		}
 		h := hr.Header.Clone()
 		if o.req.ident >= 0 && o.req.ident < len(s.ids) {
-			for k, v := range s.ids[o.req.ident].headers {
+			for k, v := range s.ids[o.req.ident].header() {
 				h[k] = v
 			}
 		}

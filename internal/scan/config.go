@@ -52,6 +52,21 @@ type Config struct {
 	// (PUT, PATCH) on existing objects. Default false: the scanner only
 	// reads and creates.
 	AllowDestructive bool `yaml:"allow_destructive,omitempty" json:"allow_destructive,omitempty"`
+	// Include, when set, limits the scan to the operations it selects: an
+	// operationId ("createNote"), "METHOD /path" ("POST /notes", globs
+	// allowed: "* /admin/*"), a path alone ("/notes/{id}") or "tag:NAME".
+	// Default empty: every operation.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty"`
+	// Exclude removes the operations it selects (same forms as Include)
+	// from the scan. Default empty.
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	// AllowDangerous lets the operations it selects run although their id,
+	// path or summary says they destroy or rebuild state wholesale (reset,
+	// createdb, drop, purge, delete-all, truncate…). Such operations are
+	// skipped whatever their method, even with AllowDestructive: a GET
+	// that recreates the database would wipe the objects and accounts the
+	// scan relies on. Default empty: none runs.
+	AllowDangerous []string `yaml:"allow_dangerous,omitempty" json:"allow_dangerous,omitempty"`
 	// AllowLoadNonLoopback permits the performance load test against a
 	// target that is not on a loopback address. Default false.
 	AllowLoadNonLoopback bool `yaml:"allow_load_non_loopback,omitempty" json:"allow_load_non_loopback,omitempty"`
@@ -242,6 +257,13 @@ func (c *Config) Validate() error {
 	for i, id := range c.Identities {
 		if id.Login != nil && id.Login.Operation == "" {
 			errs = append(errs, fmt.Errorf("identities[%d].login.operation is required", i))
+		}
+	}
+	for field, sels := range map[string][]string{"include": c.Include, "exclude": c.Exclude, "allow_dangerous": c.AllowDangerous} {
+		for _, s := range sels {
+			if err := validSelector(s); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			}
 		}
 	}
 	if _, err := SelectGroups(c.Checks); err != nil {

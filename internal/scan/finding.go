@@ -106,6 +106,9 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// Performance holds the load test result when it ran.
 	Performance *Performance `json:"performance,omitempty"`
+	// Changes lists what the scan changed on the target: the writes that
+	// succeeded, by operation (objects created, updated, deleted).
+	Changes []Change `json:"changes"`
 	// Notes are remarks on how the scan went (budget ran out, checks that
 	// could not run and why).
 	Notes []string `json:"notes,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,7 +64,8 @@ type scanner struct {
 	now    func() time.Time
 	groups []string
 
-	ids    []identity
+	ids    []*identity
+	changes changeLog
 	values *valueStore
 	ops    []*opState
 	canary *canary
@@ -75,12 +77,6 @@ type scanner struct {
 	perf      *Performance
 	exhausted atomic.Bool
 	slowLeft  atomic.Int32 // slow (time-based) confirmations left
-}
-
-// identity is one set of credentials ready to send.
-type identity struct {
-	name    string
-	headers http.Header
 }
 
 // opState is one operation with its baseline request and answers.
@@ -231,10 +227,16 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 		defer s.canary.close()
 	}
 	s.plan(ctx)
+	s.pickHealthChecks(ctx)
 	for i, g := range s.groups {
-		progress(g, i)
 		if ctx.Err() != nil {
 			break
+		}
+		s.checkIdentities(ctx, g)
+		progress(g, i)
+		if need := identitiesNeeded[g]; need > 0 && len(s.ids) > 0 && !s.identitiesUp(min(need, len(s.ids))) {
+			s.note("the %s checks did not run: an identity they need is down (see above)", g)
+			continue
 		}
 		groupRunners[g](ctx, s)
 	}
@@ -249,6 +251,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 	s.mu.Lock()
 	rep.Findings = slices.Clone(s.findings)
 	rep.Notes = slices.Clone(s.notes)
+	rep.Changes = s.changes.list()
 	rep.Performance = perfResult(s)
 	s.mu.Unlock()
 	if s.exhausted.Load() {
@@ -296,18 +299,10 @@ func (s *scanner) note(format string, args ...any) {
 
 func (s *scanner) enabled(group string) bool { return slices.Contains(s.groups, group) }
 
-// allowed reports whether op may be sent at all under the destructive
-// rule: reads and creations always; DELETE, PUT, PATCH and POSTs on an
-// existing object only with AllowDestructive.
-func (s *scanner) allowed(op *openapi.Operation) bool {
-	switch op.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
-	case http.MethodPost:
-		return !strings.Contains(op.Path, "{") || s.cfg.AllowDestructive
-	}
-	return s.cfg.AllowDestructive
-}
+// allowed reports whether op may be sent at all (skipReason says why
+// not): selected by Include and Exclude, not destructive-looking unless
+// allowed, and not a write on existing objects without AllowDestructive.
+func (s *scanner) allowed(op *openapi.Operation) bool { return s.skipReason(op) == "" }
 
 // send sends r and reads the answer. Transport errors (the budget's
 // included) are in result.err.
@@ -327,8 +322,15 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 		res.err = errors.New("DELETE needs --allow-destructive")
 		return res
 	}
+	if r.op != nil && r.op.Path != "" && s.spec != nil {
+		if _, bad := dangerous(r.op); bad && !anyMatches(s.cfg.AllowDangerous, r.op) {
+			// And of the destructive-looking rule, whoever built the request.
+			res.err = errors.New(r.op.Method + " " + r.op.Path + " looks destructive and is not in allow_dangerous")
+			return res
+		}
+	}
 	if r.ident >= 0 && r.ident < len(s.ids) {
-		for k, vs := range s.ids[r.ident].headers {
+		for k, vs := range s.ids[r.ident].header() {
 			if hr.Header.Get(k) == "" {
 				hr.Header[k] = vs
 			}
@@ -353,6 +355,9 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 	res.header = resp.Header
 	if err != nil {
 		res.err = err
+	}
+	if res.status/100 == 2 && r.op != nil && (r.ident >= 0 || r.method != http.MethodPost || s.loginOpOf(r.op) == nil) {
+		s.changes.record(r.op, r, res, hr.URL.Path)
 	}
 	s.passive(r, res)
 	return res
@@ -509,59 +514,6 @@ func gatewayStage(res *result) string {
 	return p.Stage
 }
 
-// login obtains the identities' credentials.
-func (s *scanner) login(ctx context.Context) error {
-	for i, id := range s.cfg.Identities {
-		name := id.Name
-		if name == "" {
-			name = fmt.Sprintf("identity %d", i+1)
-		}
-		ident := identity{name: name, headers: http.Header{}}
-		for k, v := range id.Headers {
-			ident.headers.Set(k, v)
-		}
-		if l := id.Login; l != nil {
-			op := s.findOperation(l.Operation)
-			if op == nil {
-				return fmt.Errorf("login of %s: no operation %q in the description", name, l.Operation)
-			}
-			r := s.baseline(op)
-			r.ident = -1
-			if l.Body != nil {
-				r.body = deepCopy(map[string]any(l.Body))
-			}
-			res := s.send(ctx, r)
-			if res.err != nil {
-				return fmt.Errorf("login of %s: %w", name, res.err)
-			}
-			if !res.ok() {
-				return fmt.Errorf("login of %s: %s answered %d", name, op.Method+" "+op.Path, res.status)
-			}
-			ptr := l.Token
-			if ptr == "" {
-				ptr = "/token"
-			}
-			tok, ok := pointerGet(res.json(), ptr)
-			if !ok {
-				return fmt.Errorf("login of %s: no token at %s in the answer", name, ptr)
-			}
-			header := l.Header
-			if header == "" {
-				header = "Authorization"
-			}
-			prefix := ""
-			if l.Prefix != nil {
-				prefix = *l.Prefix
-			} else if strings.EqualFold(header, "Authorization") {
-				prefix = "Bearer "
-			}
-			ident.headers.Set(header, prefix+scalarString(tok))
-		}
-		s.ids = append(s.ids, ident)
-	}
-	return nil
-}
-
 // loginOf returns identity 1's login when op is its login operation.
 func (s *scanner) loginOf(op *openapi.Operation) *Login {
 	if len(s.cfg.Identities) == 0 || s.cfg.Identities[0].Login == nil {
@@ -609,8 +561,13 @@ func (s *scanner) plan(ctx context.Context) {
 	}
 	ops := slices.Clone(s.spec.Operations())
 	sort.SliceStable(ops, func(i, j int) bool { return phase(ops[i]) < phase(ops[j]) })
+	skipped := map[string][]string{}
 	for _, op := range ops {
-		if !s.allowed(op) || op.Method == http.MethodDelete {
+		if why := s.skipReason(op); why != "" {
+			skipped[why] = append(skipped[why], op.Method+" "+op.Path)
+			continue
+		}
+		if op.Method == http.MethodDelete {
 			continue
 		}
 		o := &opState{op: op, req: s.baseline(op)}
@@ -634,6 +591,9 @@ func (s *scanner) plan(ctx context.Context) {
 		}
 		s.ops = append(s.ops, o)
 	}
+	for _, why := range slices.Sorted(maps.Keys(skipped)) {
+		s.note("not sent (%s): %s", why, strings.Join(skipped[why], ", "))
+	}
 }
 
 // cleanup sends the DELETE operations last (with AllowDestructive) and
@@ -643,7 +603,7 @@ func (s *scanner) cleanup(ctx context.Context) {
 		return
 	}
 	for _, op := range s.spec.Operations() {
-		if op.Method != http.MethodDelete {
+		if op.Method != http.MethodDelete || !s.allowed(op) {
 			continue
 		}
 		o := &opState{op: op, req: s.baseline(op)}
