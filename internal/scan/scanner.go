@@ -64,11 +64,11 @@ type scanner struct {
 	now    func() time.Time
 	groups []string
 
-	ids    []*identity
+	ids     []*identity
 	changes changeLog
-	values *valueStore
-	ops    []*opState
-	canary *canary
+	values  *valueStore
+	ops     []*opState
+	canary  *canary
 
 	mu        sync.Mutex
 	findings  []Finding
