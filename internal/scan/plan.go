@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/openapi"
 )
@@ -31,6 +33,12 @@ type request struct {
 	contentType string
 	// ident is the identity whose credentials go with it (0, 1), or -1.
 	ident int
+	// fresh are the body members of a creation that name the new object
+	// (username, email, title…), with the value the plan gave them: each
+	// send replaces a value still equal to it with a unique one, so that
+	// no probe fails on "already exists" (a probe that put its own value
+	// there keeps it).
+	fresh map[string]string
 }
 
 type kv struct{ k, v string }
@@ -45,6 +53,7 @@ func (r *request) clone() *request {
 		c.header = http.Header{}
 	}
 	c.body = deepCopy(r.body)
+	c.fresh = maps.Clone(r.fresh)
 	return &c
 }
 
@@ -170,20 +179,9 @@ func (r *request) build(base *url.URL) (*http.Request, error) {
 		q.WriteString(url.QueryEscape(e.v))
 	}
 	u.RawQuery = q.String()
-	var body []byte
-	ct := r.contentType
-	switch {
-	case r.raw != nil:
-		body = r.raw
-	case r.body != nil:
-		var err error
-		body, err = json.Marshal(r.body)
-		if err != nil {
-			return nil, fmt.Errorf("encoding body: %w", err)
-		}
-		if ct == "" {
-			ct = "application/json"
-		}
+	body, ct, err := r.encodeBody()
+	if err != nil {
+		return nil, err
 	}
 	req, err := http.NewRequest(r.method, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -203,6 +201,44 @@ func (r *request) build(base *url.URL) (*http.Request, error) {
 		req.Header.Set("User-Agent", "portcullis-scan")
 	}
 	return req, nil
+}
+
+// formType is the media type of form bodies.
+const formType = "application/x-www-form-urlencoded"
+
+// encodeBody returns the body as sent and its content type: raw as is, a
+// JSON value as JSON, or as a form when contentType says so.
+func (r *request) encodeBody() ([]byte, string, error) {
+	ct := r.contentType
+	switch {
+	case r.raw != nil:
+		return r.raw, ct, nil
+	case r.body == nil:
+		return nil, ct, nil
+	case ct == formType:
+		obj, _ := r.body.(map[string]any)
+		v := url.Values{}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			switch x := obj[k].(type) {
+			case []any:
+				for _, e := range x {
+					v.Add(k, scalarString(e))
+				}
+			case nil:
+			default:
+				v.Set(k, scalarString(x))
+			}
+		}
+		return []byte(v.Encode()), ct, nil
+	}
+	body, err := json.Marshal(r.body)
+	if err != nil {
+		return nil, "", fmt.Errorf("encoding body: %w", err)
+	}
+	if ct == "" {
+		ct = "application/json"
+	}
+	return body, ct, nil
 }
 
 // locations lists the places of r a probe can go: every query, path and
@@ -228,7 +264,7 @@ func (r *request) locations() []location {
 	if r.body != nil {
 		var bodySchema map[string]any
 		if r.op.RequestBody != nil {
-			if mt := jsonMedia(r.op.RequestBody.Content); mt != nil && mt.Schema != nil {
+			if mt := bodyMedia(r.op.RequestBody.Content); mt != nil && mt.Schema != nil {
 				bodySchema = mt.Schema.Raw
 			}
 		}
@@ -341,6 +377,15 @@ func pointerSet(root any, ptr string, value any) any {
 		return m
 	}
 	return set(root, parts)
+}
+
+// bodyMedia returns the JSON media type of a request body, else its form
+// media type, or nil.
+func bodyMedia(content map[string]*openapi.MediaType) *openapi.MediaType {
+	if mt := jsonMedia(content); mt != nil {
+		return mt
+	}
+	return content[formType]
 }
 
 // jsonMedia returns the JSON media type of content (application/json or
@@ -757,6 +802,15 @@ func (s *scanner) baseline(op *openapi.Operation) *request {
 			default:
 				r.body = map[string]any{}
 			}
+		} else if mt := rb.Content[formType]; mt != nil {
+			// A form (an OAuth2 password grant, say): generated like a JSON
+			// object and sent form-encoded.
+			r.contentType = formType
+			if mt.Schema != nil {
+				r.body = exampleOf(mt.Schema.Raw)
+			} else {
+				r.body = map[string]any{}
+			}
 		} else if rb.Required {
 			for ct := range rb.Content {
 				r.raw = []byte("pcscan")
@@ -765,5 +819,111 @@ func (s *scanner) baseline(op *openapi.Operation) *request {
 			}
 		}
 	}
+	if op.Method == http.MethodPost && !strings.Contains(op.Path, "{") && s.loginOpOf(op) == nil {
+		s.markFresh(r)
+	}
 	return r
+}
+
+// naming are the body members that usually must be unique in a creation.
+var naming = regexp.MustCompile(`(?i)^(user_?name|login|e?-?mail(_?address)?|name|full_?name|first_?name|last_?name|title|slug|handle|nick(name)?|display_?name|phone(_?number)?|mobile|code|sku|isbn|label|key)$`)
+
+// markFresh records the naming members of a creation body (see
+// request.fresh).
+func (s *scanner) markFresh(r *request) {
+	obj, ok := r.body.(map[string]any)
+	if !ok {
+		return
+	}
+	for k, v := range obj {
+		if str, ok := v.(string); ok && naming.MatchString(k) {
+			if r.fresh == nil {
+				r.fresh = map[string]string{}
+			}
+			r.fresh["/"+escapePointer(k)] = str
+		}
+	}
+}
+
+// refresh replaces the fresh members still holding their planned value
+// with unique ones (see request.fresh).
+func (r *request) refresh() {
+	if len(r.fresh) == 0 {
+		return
+	}
+	sc := map[string]any(nil)
+	if r.op.RequestBody != nil {
+		if mt := bodyMedia(r.op.RequestBody.Content); mt != nil && mt.Schema != nil {
+			sc = mt.Schema.Raw
+		}
+	}
+	r.body = deepCopy(r.body)
+	for ptr, planned := range r.fresh {
+		cur, ok := pointerGet(r.body, ptr)
+		if s, isStr := cur.(string); !ok || !isStr || s != planned {
+			continue
+		}
+		sub, _ := openapi.PropertySchema(sc, strings.TrimPrefix(ptr, "/"))
+		r.body = pointerSet(r.body, ptr, uniqueValue(planned, sub))
+	}
+}
+
+// uniqueValue returns a value like v that no earlier request used: a
+// random tag added to it (before the @ of an address, over the last
+// digits of a number), within the schema's length and pattern when it
+// can be.
+func uniqueValue(v string, sc map[string]any) string {
+	tag := randomTag()
+	var out string
+	switch {
+	case strings.Count(v, "@") == 1:
+		local, domain, _ := strings.Cut(v, "@")
+		out = local + "." + tag + "@" + domain
+	case len(v) >= 6 && strings.Trim(v, "0123456789()+- ") == "":
+		digits := fmt.Sprint(time.Now().UnixNano())
+		b := []byte(v)
+		for i, k := len(b)-1, len(digits)-1; i >= 0 && k >= 0 && len(b)-i <= 6; i-- {
+			if b[i] >= '0' && b[i] <= '9' {
+				b[i] = digits[k]
+				k--
+			}
+		}
+		out = string(b)
+	default:
+		out = v + "-" + tag
+	}
+	if m, ok := num(sc["maxLength"]); ok && len(out) > int(m) {
+		if int(m) <= len(tag) {
+			out = tag[:int(m)]
+		} else {
+			out = v[:int(m)-len(tag)] + tag
+		}
+	}
+	if pat, ok := sc["pattern"].(string); ok {
+		if re, err := regexp.Compile(pat); err == nil && !re.MatchString(out) {
+			for _, alt := range []string{v + tag, tag, strings.ToUpper(v + tag)} {
+				if re.MatchString(alt) {
+					return alt
+				}
+			}
+			return v
+		}
+	}
+	return out
+}
+
+var tagCounter atomic.Uint64
+
+// randomTag is 6 lowercase letters and digits, never the same twice in a
+// process.
+func randomTag() string {
+	n := tagCounter.Add(1)*7919 + uint64(time.Now().UnixNano()%1000003)
+	const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	b[0] = 'p'
+	for i := 1; i < 6; i++ {
+		b[i] = alpha[n%36]
+		n /= 36
+	}
+	return string(b)
 }

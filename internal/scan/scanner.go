@@ -312,6 +312,10 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 		res.err = ErrBudget
 		return res
 	}
+	if len(r.fresh) > 0 {
+		r = r.clone()
+		r.refresh()
+	}
 	hr, err := r.build(s.base)
 	if err != nil {
 		res.err = err
@@ -387,13 +391,7 @@ func (s *scanner) describeRequest(hr *http.Request, r *request) string {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", k, redact.Excerpt(s.red.Header(k, hr.Header.Get(k)), 200))
 	}
-	var body []byte
-	switch {
-	case r.raw != nil:
-		body = r.raw
-	case r.body != nil:
-		body, _ = json.Marshal(r.body)
-	}
+	body, _, _ := r.encodeBody()
 	if len(body) > 0 {
 		b.WriteString("\n")
 		b.WriteString(redactText(redact.Excerpt(string(body), 500)))
