@@ -11,6 +11,7 @@ import (
 	"hash"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -173,16 +174,8 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	if hmacFor(alg) == nil {
 		return
 	}
-	secret := ""
-	for _, w := range jwtDictionary {
-		m := hmac.New(hmacFor(alg), []byte(w))
-		m.Write([]byte(j.signed))
-		if hmac.Equal(m.Sum(nil), j.sig) {
-			secret = w
-			break
-		}
-	}
-	if secret == "" {
+	secret, ok := crackHMAC(alg, j.signed, j.sig)
+	if !ok {
 		return
 	}
 	masked := secret[:1] + strings.Repeat("*", len(secret)-1)
@@ -194,7 +187,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	forged["pcscan"] = true
 	signed := b64json(j.header) + "." + b64json(forged)
 	if !try(checkAuthnJwtWeakSecret, signed+"."+signHS(alg, secret, signed),
-		fmt.Sprintf("the %s key is a dictionary word (%s, %d characters); a token forged with it was accepted", alg, masked, len(secret))) {
+		fmt.Sprintf("the %s key was found offline among %d known JWT secrets and all numbers of up to %d digits (%s, %d characters); a token forged with it was accepted", alg, len(knownJWTSecrets()), maxDigits, masked, len(secret))) {
 		return
 	}
 	exp := map[string]any{}
@@ -272,19 +265,7 @@ func (s *scanner) loginChecks(ctx context.Context) {
 		return s.send(ctx, r)
 	}
 	if known != "" {
-		a1 := attempt(known, 1)
-		b1 := attempt("pcscan-no-such-user-7q", 1)
-		if comparableFailure(a1) && comparableFailure(b1) && !sameAnswer(a1, b1) {
-			a2 := attempt(known, 2)
-			b2 := attempt("pcscan-no-such-user-8q", 2)
-			if sameAnswer(a1, a2) && sameAnswer(b1, b2) && !sameAnswer(a2, b2) {
-				s.report(checkAuthnUserEnumeration, o, "body:/"+user, ConfidenceFirm, Evidence{
-					Request:  a2.reqText + "\n\n" + b2.reqText,
-					Response: s.describeResponse(a2) + "\n\n" + s.describeResponse(b2),
-					Detail:   "a known user with a wrong password and an unknown user get different answers, twice",
-				})
-			}
-		}
+		s.userEnumeration(o, user, known, attempt)
 	}
 	// A bounded burst of failed logins for one made-up account.
 	var mu sync.Mutex
@@ -323,12 +304,86 @@ func (s *scanner) loginChecks(ctx context.Context) {
 	}
 }
 
-// comparableFailure reports whether a failed login answer can be compared
-// with another: not a throttled or locked answer (those say nothing about
-// the account) and not a gateway refusal.
-func comparableFailure(r *result) bool {
-	return r.err == nil && !r.ok() && !gatewayRefusal(r) &&
-		r.status != http.StatusTooManyRequests && r.status != http.StatusLocked
+// userEnumeration compares failed logins of the known user (wrong
+// password) with those of made-up users, by status and body once the
+// echoed values and volatile members are removed, 2xx answers included
+// (an API that answers 200 {"error": "no such user"}); and, when the
+// answers are alike, by timing. It sends at most 4 failed logins for the
+// known user so as not to lock the identity's own account.
+func (s *scanner) userEnumeration(o *opState, user, known string, attempt func(string, int) *result) {
+	norm := func(r *result, u string, n int) string {
+		b := normalise(r)
+		for _, v := range []string{u, fmt.Sprintf("pcscan-wrong-%d", n)} {
+			b = strings.ReplaceAll(b, v, "")
+		}
+		return fmt.Sprint(r.status) + " " + b
+	}
+	usable := func(r *result) bool {
+		return r.err == nil && !gatewayRefusal(r) && r.status != http.StatusTooManyRequests && r.status != http.StatusLocked && !s.loginSucceeded(r)
+	}
+	u1, u2 := "pcscan-no-such-user-"+randomTag(), "pcscan-no-such-user-"+randomTag()
+	a1, b1 := attempt(known, 1), attempt(u1, 1)
+	if !usable(a1) || !usable(b1) {
+		return
+	}
+	if norm(a1, known, 1) != norm(b1, u1, 1) {
+		a2, b2 := attempt(known, 2), attempt(u2, 2)
+		if usable(a2) && usable(b2) && norm(a1, known, 1) == norm(a2, known, 2) && norm(b1, u1, 1) == norm(b2, u2, 2) {
+			s.report(checkAuthnUserEnumeration, o, "body:/"+user, ConfidenceFirm, Evidence{
+				Request:  a2.reqText + "\n\n" + b2.reqText,
+				Response: s.describeResponse(a2) + "\n\n" + s.describeResponse(b2),
+				Detail:   fmt.Sprintf("a known user with a wrong password (%d) and an unknown user (%d) get different answers, twice", a2.status, b2.status),
+			})
+		}
+		return
+	}
+	// Alike answers: compare timing (a password hash computed for known
+	// users only). Every known-user sample must be slower than every
+	// unknown-user sample by a margin, over four pairs sent alternately.
+	known4, unknown4 := []time.Duration{a1.dur}, []time.Duration{b1.dur}
+	var last, lastU *result
+	for n := 2; n <= 4; n++ {
+		a, b := attempt(known, n), attempt("pcscan-no-such-user-"+randomTag(), n)
+		if !usable(a) || !usable(b) {
+			return
+		}
+		known4, unknown4 = append(known4, a.dur), append(unknown4, b.dur)
+		last, lastU = a, b
+	}
+	slowestU, fastestK := slices.Max(unknown4), slices.Min(known4)
+	if gap := fastestK - slowestU; gap >= 25*time.Millisecond && fastestK >= 2*slowestU {
+		s.report(checkAuthnUserEnumeration, o, "body:/"+user, ConfidenceTentative, Evidence{
+			Request:  last.reqText + "\n\n" + lastU.reqText,
+			Response: s.describeResponse(last) + "\n\n" + s.describeResponse(lastU),
+			Detail: fmt.Sprintf("the answers are alike, but failed logins of the known user took %s to %s and those of unknown users %s to %s (4 each, alternated)",
+				fastestK.Round(time.Millisecond), slices.Max(known4).Round(time.Millisecond), slices.Min(unknown4).Round(time.Millisecond), slowestU.Round(time.Millisecond)),
+		})
+	}
+}
+
+var tokenMember = regexp.MustCompile(`(?i)(^|_)(access_?|id_?)?token$|^jwt$`)
+
+// loginSucceeded reports whether a login answer hands out a token (at the
+// configured pointer, or any member named like a token).
+func (s *scanner) loginSucceeded(r *result) bool {
+	if !r.ok() {
+		return false
+	}
+	ptr := "/token"
+	if len(s.cfg.Identities) > 0 && s.cfg.Identities[0].Login != nil && s.cfg.Identities[0].Login.Token != "" {
+		ptr = s.cfg.Identities[0].Login.Token
+	}
+	if v, ok := pointerGet(r.json(), ptr); ok && scalarString(v) != "" {
+		return true
+	}
+	if obj, ok := r.json().(map[string]any); ok {
+		for k, v := range obj {
+			if str, ok := v.(string); ok && len(str) > 16 && tokenMember.MatchString(k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasRateLimitHeaders(res *result) bool {
