@@ -38,6 +38,8 @@ func runAuthorization(ctx context.Context, s *scanner) {
 		s.note("BOLA checks skipped: they need a second identity (--auth2)")
 	}
 	s.eachOp(ctx, s.bfla)
+	s.foreignWrites(ctx)
+	s.bolaDeletes(ctx)
 	s.writeCheck(ctx, checkAuthzPrivilegeField, privilegeFields, privilegeGranted)
 }
 

@@ -821,6 +821,8 @@ func (s *scanner) baseline(op *openapi.Operation) *request {
 	}
 	if op.Method == http.MethodPost && !strings.Contains(op.Path, "{") && s.loginOpOf(op) == nil {
 		s.markFresh(r)
+	} else {
+		s.fillOwn(r)
 	}
 	return r
 }

@@ -65,6 +65,8 @@ type scanner struct {
 	groups []string
 
 	ids     []*identity
+	self    map[int]map[string]any // identities' "who am I" objects (self.go)
+	selfOp  *opState
 	changes changeLog
 	values  *valueStore
 	ops     []*opState
@@ -169,7 +171,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &scanner{cfg: cfg, red: redact.New(nil, nil), values: newValueStore(), seen: map[string]bool{}, now: opts.Now}
+	s := &scanner{cfg: cfg, red: redact.New(nil, nil), values: newValueStore(), seen: map[string]bool{}, now: opts.Now, self: map[int]map[string]any{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -581,6 +583,7 @@ func (s *scanner) plan(ctx context.Context) {
 		o.res = s.send(ctx, o.req)
 		if o.res.ok() {
 			s.values.observe(op, o.res.status, o.res.json())
+			s.learnSelf(o)
 		}
 		if op.Method == http.MethodGet && !op.Public() && len(s.ids) > 0 {
 			anon := o.req.clone()
