@@ -702,6 +702,14 @@ func (s *valueStore) lookup(op *openapi.Operation, name string) (any, bool) {
 	return nil, false
 }
 
+// field returns the last value seen for a member name.
+func (s *valueStore) field(name string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.fields[name]
+	return v, ok
+}
+
 // linkedValue returns the value an OpenAPI link bound to parameter name of
 // op.
 func (s *valueStore) linkedValue(op *openapi.Operation, name string) (any, bool) {
