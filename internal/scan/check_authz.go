@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -63,7 +64,24 @@ func (s *scanner) bola(ctx context.Context, o *opState) {
 	}
 	field, who, ok := owner(o.res)
 	if !ok {
-		return
+		// No owner member: an object that names identity 1's own account
+		// (its user name, email) is identity 1's all the same.
+		obj, isObj := o.res.json().(map[string]any)
+		own := s.ownValues(0)
+		other := s.ownValues(1)
+		for k, v := range obj {
+			if !isScalar(v) || !idMember.MatchString(k) {
+				continue
+			}
+			for _, want := range own {
+				if scalarString(v) == want && !slices.Contains(slices.Collect(maps.Values(other)), want) {
+					field, who, ok = k, v, true
+				}
+			}
+		}
+		if !isObj || !ok {
+			return
+		}
 	}
 	r := o.req.clone()
 	r.ident = 1
@@ -75,7 +93,7 @@ func (s *scanner) bola(ctx context.Context, o *opState) {
 	if !res.ok() {
 		return
 	}
-	if f2, who2, ok := owner(res); ok && f2 == field && scalarString(who2) == scalarString(who) {
+	if obj2, ok := res.json().(map[string]any); ok && isScalar(obj2[field]) && scalarString(obj2[field]) == scalarString(who) {
 		s.report(checkAuthzBola, o, "identity:2", ConfidenceFirm, s.evidence(res,
 			fmt.Sprintf("%s got %s's object (%s %v) with %d", s.ids[1].name, s.ids[0].name, field, who, res.status)))
 	}
@@ -156,4 +174,39 @@ func (s *scanner) readBack(ctx context.Context, o *opState, res *result) map[str
 		return s.readSelf(ctx, 0)
 	}
 	return nil
+}
+
+// resourceRoot is the collection a path belongs to: the path up to its
+// first parameter ("/menu/{id}/image" → "/menu").
+func resourceRoot(p string) string {
+	if i := strings.Index(p, "{"); i >= 0 {
+		p = p[:i]
+	}
+	return strings.TrimSuffix(p, "/")
+}
+
+// siblingRefused judges a write identity 1 was allowed (o) against the
+// other writes on the same resource: when creating or changing that kind
+// of object is refused to identity 1 for lack of rights (403, while an
+// anonymous call gets something else) yet this write succeeded, the
+// write lacks the function-level check its siblings have (a customer who
+// may not add a menu item deletes one).
+func (s *scanner) siblingRefused(o *opState) {
+	for _, x := range s.ops {
+		if x == o || x.req.ident != 0 || resourceRoot(x.op.Path) != resourceRoot(o.op.Path) || x.res == nil {
+			continue
+		}
+		switch x.op.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		default:
+			continue
+		}
+		if x.res.status != http.StatusForbidden || x.anon != nil && x.anon.status == http.StatusForbidden {
+			continue
+		}
+		s.report(checkAuthzBfla, o, "identity:1", ConfidenceFirm, s.evidence(o.res, fmt.Sprintf(
+			"%s is refused %s on this resource (%d: no rights) but %s succeeded (%d): the operation lacks the role check its siblings have",
+			s.ids[0].name, x.key(), x.res.status, o.key(), o.res.status)))
+		return
+	}
 }

@@ -195,7 +195,9 @@ func (s *scanner) injectLocation(ctx context.Context, o *opState, loc location) 
 	res := s.probe(ctx, o, loc, base+xssMarker+`"'`)
 	if !s.blockedOr(checkInjectionXss, o, loc, res) && res.err == nil && bytes.Contains(res.body, []byte(xssMarker)) {
 		if ct := res.contentType(); ct == "" || ct == "text/html" || ct == "application/xhtml+xml" {
-			s.report(checkInjectionXss, o, L, ConfidenceFirm, s.evidence(res, "the tag "+xssMarker+" came back unescaped in "+ct))
+			if where, ok := xssContext(res.body); ok {
+				s.report(checkInjectionXss, o, L, ConfidenceFirm, s.evidence(res, "the probe "+xssMarker+`"' came back unescaped in `+ct+" where a browser runs it: "+where))
+			}
 		}
 	}
 

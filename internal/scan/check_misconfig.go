@@ -15,6 +15,9 @@ import (
 
 // The checks of the misconfiguration group.
 var (
+	checkMisconfigTechDisclosure = define(CheckInfo{ID: "misconfig.tech-disclosure", Group: "misconfiguration", OWASP: OWASPMisconfig, CWE: 497, Severity: SeverityLow,
+		Title:       "Technology and version disclosed in response headers",
+		Remediation: "Remove X-Powered-By and similar headers, and versions from Server, at the application or the gateway."})
 	checkMisconfigHeaders = define(CheckInfo{ID: "misconfig.headers", Group: "misconfiguration", OWASP: OWASPMisconfig, CWE: 693, Severity: SeverityLow,
 		Title:       "Missing security header",
 		Remediation: "Send X-Content-Type-Options: nosniff on every response, a CSP and frame protection on HTML, HSTS over HTTPS."})
@@ -92,8 +95,23 @@ func (s *scanner) securityHeaders() {
 		if https && res.header.Get("Strict-Transport-Security") == "" {
 			miss("Strict-Transport-Security", "an HTTPS answer without HSTS")
 		}
+		for _, h := range techHeaders {
+			v := res.header.Get(h)
+			if v == "" || h == "Server" && !versioned.MatchString(v) {
+				continue
+			}
+			s.reportKey(checkMisconfigTechDisclosure, o, "header:"+h, ConfidenceCertain,
+				s.evidence(res, h+": "+v+" tells an attacker which software (and version) to look up exploits for"), false, "misconfig.tech-disclosure|"+h)
+		}
 	}
 }
+
+// techHeaders name the software behind an answer. Server counts only
+// with a version in it ("nginx" alone says little; "nginx/1.18.0" names
+// the exploits to try).
+var techHeaders = []string{"X-Powered-By", "Server", "X-AspNet-Version", "X-AspNetMvc-Version", "X-Generator", "X-Runtime-Version", "X-Version"}
+
+var versioned = regexp.MustCompile(`\d+\.\d+`)
 
 // evilOrigin is the origin the CORS probe claims.
 const evilOrigin = "https://pcscan-evil.example"

@@ -172,29 +172,46 @@ func (s *scanner) largeBody(ctx context.Context, o *opState) bool {
 	return true
 }
 
-// redos sends a long run of word characters ending in a mismatch, the
-// classic input that makes backtracking patterns explode, against a short
-// one of the same shape.
+// redosShapes are the inputs of the ReDoS probe: a long run of one class
+// of characters that ends in a mismatch, the classic input that makes
+// nested or overlapping quantifiers ((a+)+$, ([a-z0-9]+)*@, (\w+\s?)*$)
+// backtrack exponentially, with a short one of the same shape as control.
+var redosShapes = []struct {
+	unit, end string
+}{
+	{"a", "!"},
+	{"a ", "!"},
+}
+
+// redos runs the ReDoS probe on every string location (query, path,
+// header, body) of every operation whose baseline got through, whatever
+// its method: the long input must not be much slower than the short one,
+// calibrated against a fresh control twice (timeBased).
 func (s *scanner) redos(ctx context.Context, o *opState) {
-	if !o.res.ok() || o.op.Method != http.MethodGet {
+	if !o.res.reached() || s.loginOpOf(o.op) != nil {
 		return
 	}
 	for _, loc := range o.req.locations() {
-		if !loc.stringy() || loc.in == "header" {
+		if !loc.stringy() {
 			continue
 		}
-		ok, res, detail := s.timeBased(func(d time.Duration) *result {
-			n := 4
-			if d > 0 {
-				n = 48
+		for _, sh := range redosShapes {
+			n := 48 / len(sh.unit)
+			ok, res, detail := s.timeBased(func(d time.Duration) *result {
+				k := 4
+				if d > 0 {
+					k = n
+				}
+				return s.probe(ctx, o, loc, strings.Repeat(sh.unit, k)+sh.end)
+			})
+			if ok {
+				s.report(checkResourceRedos, o, loc.String(), ConfidenceFirm, s.evidence(res,
+					fmt.Sprintf("%d repetitions of %q took much longer than 4: %s", n, sh.unit, detail)))
+				break
 			}
-			return s.probe(ctx, o, loc, strings.Repeat("a", n)+"!")
-		})
-		if ok {
-			s.report(checkResourceRedos, o, loc.String(), ConfidenceFirm, s.evidence(res, "48 characters took much longer than 4: "+detail))
-		}
-		if s.exhausted.Load() {
-			return
+			if s.exhausted.Load() || ctx.Err() != nil {
+				return
+			}
 		}
 	}
 }

@@ -679,7 +679,9 @@ func (s *valueStore) lookup(op *openapi.Operation, name string) (any, bool) {
 		for _, key := range []string{coll, "list:" + coll} {
 			if objs := s.created[key]; len(objs) > 0 {
 				obj := objs[len(objs)-1]
-				for _, f := range []string{name, "id", singular(lastSegment(coll)) + "_id"} {
+				res := singular(lastSegment(coll))
+				short := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(name), strings.ToLower(res)), "_")
+				for _, f := range []string{name, short, "id", res + "_id"} {
 					if v, ok := obj[f]; ok && isScalar(v) {
 						return v, true
 					}

@@ -615,6 +615,9 @@ func (s *scanner) cleanup(ctx context.Context) {
 		if s.enabled("functional") {
 			s.conformance(o, o.res, "baseline")
 		}
+		if s.enabled("authorization") && len(s.ids) > 0 && o.req.ident == 0 && o.res.ok() {
+			s.siblingRefused(o)
+		}
 	}
 }
 
