@@ -93,7 +93,9 @@ func (s *scanner) foreignWrite(ctx context.Context, o *opState) {
 			obj[k] = newPass
 			continue
 		}
-		if idMember.MatchString(k) {
+		if idMember.MatchString(k) || privName.MatchString(k) {
+			// Identifiers stay; privilege members keep identity 1's own
+			// value (see mayGarble).
 			continue
 		}
 		m := "pcx" + randomTag()

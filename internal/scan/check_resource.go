@@ -151,7 +151,7 @@ func (s *scanner) largeBody(ctx context.Context, o *opState) bool {
 	}
 	var loc *location
 	for _, l := range o.req.locations() {
-		if l.stringy() {
+		if l.stringy() && mayGarble(o, l) {
 			loc = &l
 			break
 		}
@@ -192,7 +192,7 @@ func (s *scanner) redos(ctx context.Context, o *opState) {
 		return
 	}
 	for _, loc := range o.req.locations() {
-		if !loc.stringy() {
+		if !loc.stringy() || !mayGarble(o, loc) {
 			continue
 		}
 		for _, sh := range redosShapes {

@@ -57,9 +57,19 @@ func (k *canary) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		k.mu.Unlock()
 	}
+	if strings.HasSuffix(r.URL.Path, ".png") {
+		// What a URL member of a planned request points at (fillURLs): an
+		// API that downloads images gets a valid one.
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(canaryPNG)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("portcullis scan canary\n"))
 }
+
+// canaryPNG is a 1×1 transparent PNG.
+var canaryPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
 
 // url returns a fresh canary URL and a channel closed when it is fetched.
 func (k *canary) url() (string, <-chan struct{}) {

@@ -147,7 +147,9 @@ func (s *scanner) checkIdentities(ctx context.Context, before string) {
 			continue
 		}
 		res := s.send(ctx, h.clone())
-		if res.err != nil || res.status != http.StatusUnauthorized && res.status != http.StatusForbidden {
+		if res.err != nil || res.ok() || res.status != http.StatusUnauthorized && res.status != http.StatusForbidden && res.status < 500 {
+			// Still working, or a refusal that says nothing about the
+			// credentials (429, a 404 of an object another probe deleted).
 			continue
 		}
 		s.relogin(ctx, id, fmt.Sprintf("%s %s answered %d", h.method, h.op.Path, res.status), before)
@@ -177,6 +179,15 @@ func (s *scanner) relogin(ctx context.Context, id *identity, why, before string)
 	}
 	for k, v := range h {
 		id.headers[k] = v
+	}
+	health := id.health
+	id.mu.Unlock()
+	again := s.send(ctx, health.clone())
+	id.mu.Lock()
+	if !again.ok() {
+		id.down = true
+		s.note("the credentials of %s stopped working before the %s checks (%s); it logged in again, but %s %s still answered %d: checks that need %s were skipped from then on", id.name, before, why, health.method, health.op.Path, again.status, id.name)
+		return
 	}
 	s.note("the credentials of %s stopped working before the %s checks (%s); it logged in again", id.name, before, why)
 }

@@ -829,6 +829,7 @@ func (s *scanner) baseline(op *openapi.Operation) *request {
 			}
 		}
 	}
+	s.fillURLs(r)
 	if op.Method == http.MethodPost && !strings.Contains(op.Path, "{") && s.loginOpOf(op) == nil {
 		s.markFresh(r)
 	} else {
@@ -938,4 +939,29 @@ func randomTag() string {
 		n /= 36
 	}
 	return string(b)
+}
+
+// urlMember names body members that hold a URL the server may fetch.
+var urlMember = regexp.MustCompile(`(?i)(url|uri|link|href|website|homepage|callback|webhook|endpoint|avatar|image|img|icon|logo|picture|photo)$`)
+
+// fillURLs gives URL-like body members that the schema left as plain
+// strings a URL to fetch: the scanner's own canary (on loopback, serving
+// a tiny image) when it runs, so that an API that downloads the URL
+// succeeds without the scan sending it anywhere else.
+func (s *scanner) fillURLs(r *request) {
+	obj, ok := r.body.(map[string]any)
+	if !ok {
+		return
+	}
+	for k, v := range obj {
+		str, isStr := v.(string)
+		if !isStr || !urlMember.MatchString(k) || strings.HasPrefix(str, "http://") || strings.HasPrefix(str, "https://") {
+			continue
+		}
+		if s.canary != nil {
+			obj[k] = s.canary.base + "/pcscan.png"
+		} else {
+			obj[k] = "https://example.com/pcscan.png"
+		}
+	}
 }

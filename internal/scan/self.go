@@ -148,14 +148,24 @@ func (s *scanner) fillOwn(r *request) {
 	if r.ident < 0 {
 		return
 	}
+	s.mu.Lock()
+	self := s.self[r.ident]
+	s.mu.Unlock()
 	if obj, ok := r.body.(map[string]any); ok {
 		for k, v := range obj {
-			if _, isStr := v.(string); !isStr || !idMember.MatchString(k) {
-				continue
+			if _, isStr := v.(string); isStr && idMember.MatchString(k) {
+				if own, ok := s.ownValue(r.ident, k); ok {
+					obj[k] = own
+					delete(r.fresh, "/"+escapePointer(k))
+					continue
+				}
 			}
-			if own, ok := s.ownValue(r.ident, k); ok {
-				obj[k] = own
-				delete(r.fresh, "/"+escapePointer(k))
+			// A member the account already has keeps its current value, so
+			// that the plan's write to "my account" changes nothing: a
+			// made-up role written into the identity's own account could
+			// lock it out of the API for the rest of the scan.
+			if cur, ok := self[k]; ok && isScalar(cur) && isScalar(v) {
+				obj[k] = cur
 			}
 		}
 	}

@@ -103,6 +103,17 @@ func (s *scanner) writeCheck(ctx context.Context, id *check, privilege bool) {
 	}
 }
 
+// keepRaised makes a privilege that stuck part of o's baseline, so that
+// later probes of o (which carry the baseline's members) keep the raised
+// privilege instead of writing the old value back.
+func keepRaised(o *opState, c candidate) {
+	if body, ok := o.req.body.(map[string]any); ok {
+		if _, declared := body[c.name]; declared {
+			body[c.name] = c.value
+		}
+	}
+}
+
 // appendDetail adds text to the detail of every real finding of c.
 func (s *scanner) appendDetail(c *check, text string) {
 	s.mu.Lock()
@@ -144,7 +155,7 @@ func (s *scanner) candidates(o *opState, before map[string]any, privilege bool) 
 		return ok && !openapi.ReadOnly(sub)
 	}
 	seen := map[string]bool{}
-	var out []candidate
+	var out, extra []candidate
 	add := func(c candidate) {
 		k := strings.ToLower(c.name)
 		if seen[k] || c.value == nil {
@@ -187,13 +198,36 @@ func (s *scanner) candidates(o *opState, before map[string]any, privilege bool) 
 	if privilege {
 		// Declared privilege members the caller may send (a role in an
 		// "update role" body): a more privileged value than its own.
-		for name, v := range body {
-			if privName.MatchString(name) {
-				if pv := probeValue(name, before[name], nil, roles); pv != nil && scalarString(pv) != scalarString(v) {
+		for _, name := range slices.Sorted(maps.Keys(body)) {
+			if !privName.MatchString(name) {
+				continue
+			}
+			cur := before[name]
+			if cur == nil {
+				cur = body[name]
+			}
+			str, isStr := cur.(string)
+			if !isStr {
+				if pv := probeValue(name, cur, nil, roles); pv != nil && scalarString(pv) != scalarString(body[name]) {
 					add(candidate{name: name, value: pv, why: "a declared privilege member"})
+				}
+				continue
+			}
+			// A role string: every privileged role name, one at a time
+			// after the first (the all-at-once probe takes the first).
+			sub, _ := openapi.PropertySchema(reqSchema, name)
+			for i, r := range roleValues(str, sub, roles) {
+				c := candidate{name: name, value: r, why: "a declared privilege member"}
+				if i == 0 {
+					add(c)
+				} else {
+					extra = append(extra, c)
 				}
 			}
 		}
+		// The other values of declared members come before the
+		// dictionary: a declared role is the likelier way in.
+		out, extra = append(out, extra...), nil
 		for _, c := range privilegeDictionary {
 			if _, inBody := body[c.name]; inBody || writableDeclared(c.name) {
 				continue
@@ -207,7 +241,22 @@ func (s *scanner) candidates(o *opState, before map[string]any, privilege bool) 
 	} else {
 		add(candidate{name: massField, value: massValue, why: "a member no API declares"})
 	}
-	return out
+	return append(out, extra...)
+}
+
+// mayGarble reports whether probes may put arbitrary values (wrong types,
+// injection payloads, long strings) at loc. Not into the privilege
+// members of a write (role, is_admin…): when the write names the
+// identity's own account, a role of "'" or 12345 that the API stores
+// locks that identity out of every later request (its account no longer
+// loads). Those members are probed by the privilege check, with values
+// that mean something.
+func mayGarble(o *opState, loc location) bool {
+	if o.op.Method == http.MethodGet || o.op.Method == http.MethodHead || loc.in != "body" {
+		return true
+	}
+	parts := splitPointer(loc.name)
+	return len(parts) == 0 || !privName.MatchString(parts[len(parts)-1])
 }
 
 // probeValue is the value a probe sets for a member: the opposite of a
@@ -257,6 +306,33 @@ func probeValue(name string, cur any, sc map[string]any, roles []string) any {
 		}
 	}
 	return nil
+}
+
+// roleValues are the privileged role names to try instead of cur: the
+// schema's enum values that name one, else privilegedRoles, in the case
+// style of the roles seen.
+func roleValues(cur string, sc map[string]any, seen []string) []string {
+	var out []string
+	if e, ok := sc["enum"].([]any); ok {
+		for _, want := range privilegedRoles {
+			for _, x := range e {
+				if str, ok := x.(string); ok && strings.EqualFold(str, want) && !strings.EqualFold(str, cur) {
+					out = append(out, str)
+				}
+			}
+		}
+		return out
+	}
+	style := cur
+	if style == "" && len(seen) > 0 {
+		style = seen[0]
+	}
+	for _, r := range privilegedRoles {
+		if !strings.EqualFold(r, cur) {
+			out = append(out, styled(r, style))
+		}
+	}
+	return out
 }
 
 // privilegedRole picks a role more privileged than cur: from the schema's
@@ -383,8 +459,12 @@ func (s *scanner) writeProbe(ctx context.Context, o *opState, id *check, privile
 	send := func(cs []candidate) *result {
 		r := o.req.clone()
 		body := r.body.(map[string]any)
+		set := map[string]bool{}
 		for _, c := range cs {
-			body[c.name] = c.value
+			if !set[c.name] {
+				body[c.name] = c.value
+				set[c.name] = true
+			}
 		}
 		return s.send(ctx, r)
 	}
@@ -397,13 +477,19 @@ func (s *scanner) writeProbe(ctx context.Context, o *opState, id *check, privile
 			read, _ = res.json().(map[string]any)
 			how = "in the answer"
 		}
-		for _, c := range cs {
+		for i, c := range cs {
+			if slices.ContainsFunc(cs[:i], func(p candidate) bool { return p.name == c.name }) {
+				continue // not sent: the first value of a member was
+			}
 			got, ok := read[c.name]
 			if !ok || sameValue(got, before[c.name]) || !sameValue(got, c.value) {
 				continue
 			}
 			stuck = append(stuck, fmt.Sprintf("%s = %s (%s; %s)", c.name, scalarString(c.value), c.why, how))
 			proof = res
+			if privilege {
+				keepRaised(o, c)
+			}
 		}
 	}
 	res := send(cands)
@@ -415,7 +501,10 @@ func (s *scanner) writeProbe(ctx context.Context, o *opState, id *check, privile
 		judge(cands, res)
 	default:
 		for i, c := range cands {
-			if i >= 12 || s.exhausted.Load() {
+			if i >= 32 || s.exhausted.Load() || len(stuck) > 0 {
+				// Stop at the first member that sticks: a later probe
+				// carries the baseline's own value of that member and would
+				// undo it.
 				break
 			}
 			one := send([]candidate{c})
