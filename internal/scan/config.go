@@ -19,6 +19,9 @@ var Groups = []string{
 	"resource", "misconfiguration", "ssrf", "performance",
 }
 
+// FailNever as FailOn turns the exit-code gate off.
+const FailNever Severity = "none"
+
 // defaultOff are the groups that only run when named explicitly: the load
 // test sends many requests and is a different kind of test.
 var defaultOff = []string{"performance"}
@@ -76,8 +79,10 @@ type Config struct {
 	// Formats are the report formats written to Out: json, sarif, junit,
 	// html. Default: json.
 	Formats []string `yaml:"formats,omitempty" json:"formats,omitempty"`
-	// FailOn is the severity from which findings make the scan fail (exit
-	// code 1): info, low, medium, high, critical. Default "": never fail.
+	// FailOn is the severity from which findings that were not blocked
+	// make the scan fail (exit code 1): info, low, medium, high, critical,
+	// or none. Default "": the CLI fails on high (FailNever turns the gate
+	// off); Run itself never exits.
 	FailOn Severity `yaml:"fail_on,omitempty" json:"fail_on,omitempty"`
 	// Timeout bounds one request. Default 15s.
 	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
@@ -280,8 +285,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("format %q is not one of json, sarif, junit, html", f))
 		}
 	}
-	if c.FailOn != "" && c.FailOn.Rank() < 0 {
-		errs = append(errs, fmt.Errorf("fail_on %q is not one of info, low, medium, high, critical", c.FailOn))
+	if c.FailOn != "" && c.FailOn != FailNever && c.FailOn.Rank() < 0 {
+		errs = append(errs, fmt.Errorf("fail_on %q is not one of info, low, medium, high, critical, none", c.FailOn))
 	}
 	if c.TimeDelay != 0 && c.TimeDelay < time.Second {
 		errs = append(errs, errors.New("time_delay must be at least 1s"))

@@ -86,6 +86,10 @@ type Evidence struct {
 	Response string `json:"response"`
 	// Detail explains the reasoning (timings, differences, matched text).
 	Detail string `json:"detail,omitempty"`
+	// Curl is a command line that sends the request again. The
+	// identities' credentials are shell variables (PC_ALICE_AUTHORIZATION
+	// for alice's Authorization header), never their values.
+	Curl string `json:"curl,omitempty"`
 }
 
 // Report is the result of one scan.

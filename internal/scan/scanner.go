@@ -37,6 +37,10 @@ type Options struct {
 	Progress func(Progress)
 	// Now is the clock of the report timestamps. Default time.Now.
 	Now func() time.Time
+	// OnRequest, when set, is called once for every request the budget
+	// lets through (a progress bar counts them). It must be quick and safe
+	// for concurrent use.
+	OnRequest func()
 }
 
 // Progress is the state of a running scan.
@@ -98,6 +102,7 @@ type result struct {
 	body    []byte
 	dur     time.Duration
 	reqText string
+	curl    string
 	err     error
 }
 
@@ -210,6 +215,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 		}
 	}
 	rep := &Report{Target: cfg.Target, Spec: cfg.Spec, Started: s.now().UTC(), Groups: s.groups}
+	if opts.OnRequest != nil {
+		s.budget.onAcquire = opts.OnRequest
+	}
 	progress := func(g string, step int) {
 		if opts.Progress != nil {
 			s.mu.Lock()
@@ -343,6 +351,7 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 		}
 	}
 	res.reqText = s.describeRequest(hr, r)
+	res.curl = s.curlLine(hr, r)
 	hr = hr.WithContext(ctx)
 	start := time.Now()
 	resp, err := s.client.Do(hr)
@@ -428,6 +437,7 @@ func (s *scanner) evidence(res *result, detail string) Evidence {
 	if res != nil {
 		e.Request = res.reqText
 		e.Response = s.describeResponse(res)
+		e.Curl = res.curl
 	}
 	return e
 }
