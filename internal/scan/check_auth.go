@@ -207,10 +207,19 @@ var (
 	loginPath = regexp.MustCompile(`(?i)(login|signin|sign-in|session|authenticate|/auth\b|/token\b)`)
 )
 
-// loginOp returns the login operation with the names of its user and
-// password fields: the one identity 1 logs in with, else one that looks
-// like a login.
-func (s *scanner) loginOp() (o *opState, user, pass, known string) {
+// loginOp is a login operation with the names of its user and password
+// members and identity 1's user name.
+type loginOp struct {
+	o                 *opState
+	user, pass, known string
+}
+
+// loginOps returns the login operations: the one identity 1 logs in with
+// first, then every other POST that looks like a login (by path or id)
+// and has a user and a password member. Each is checked for enumeration
+// and throttling: an API with a second login (a v2, a mobile one) leaks
+// through the one nobody configured.
+func (s *scanner) loginOps() []loginOp {
 	var want string
 	var body map[string]any
 	if len(s.cfg.Identities) > 0 && s.cfg.Identities[0].Login != nil {
@@ -220,43 +229,56 @@ func (s *scanner) loginOp() (o *opState, user, pass, known string) {
 		}
 		body = l.Body
 	}
+	var first, rest []loginOp
 	for _, x := range s.ops {
 		if x.op.Method != http.MethodPost || x.req.body == nil {
 			continue
 		}
-		if want != "" && x.key() != want || want == "" && !loginPath.MatchString(x.op.Path+" "+x.op.ID) {
+		configured := want != "" && x.key() == want
+		if !configured && !loginPath.MatchString(x.op.Path+" "+x.op.ID) {
 			continue
 		}
 		obj, ok := x.req.body.(map[string]any)
 		if !ok {
 			continue
 		}
-		user, pass = "", ""
+		var l loginOp
+		l.o = x
 		for k := range obj {
 			switch {
 			case userField.MatchString(k):
-				user = k
+				l.user = k
 			case passField.MatchString(k):
-				pass = k
+				l.pass = k
 			}
 		}
-		if user == "" || pass == "" {
+		if l.user == "" || l.pass == "" {
 			continue
 		}
-		if v, ok := body[user].(string); ok {
-			known = v
+		if v, ok := body[l.user].(string); ok {
+			l.known = v
 		}
-		return x, user, pass, known
+		if configured {
+			first = append(first, l)
+		} else {
+			rest = append(rest, l)
+		}
 	}
-	return nil, "", "", ""
+	return append(first, rest...)
 }
 
-// loginChecks looks for user enumeration and a missing login rate limit.
+// loginChecks looks for user enumeration and a missing login rate limit
+// on every login operation.
 func (s *scanner) loginChecks(ctx context.Context) {
-	o, user, pass, known := s.loginOp()
-	if o == nil {
-		return
+	for _, l := range s.loginOps() {
+		if ctx.Err() != nil || s.exhausted.Load() {
+			return
+		}
+		s.loginCheck(ctx, l.o, l.user, l.pass, l.known)
 	}
+}
+
+func (s *scanner) loginCheck(ctx context.Context, o *opState, user, pass, known string) {
 	attempt := func(u string, n int) *result {
 		r := o.req.clone()
 		r.ident = -1
@@ -267,7 +289,10 @@ func (s *scanner) loginChecks(ctx context.Context) {
 	if known != "" {
 		s.userEnumeration(o, user, known, attempt)
 	}
-	// A bounded burst of failed logins for one made-up account.
+	// A bounded burst of failed logins for one made-up account (a new one
+	// per operation, so that one login's lockout does not hide another's
+	// lack of one).
+	probeUser := "pcscan-lockout-" + randomTag()
 	var mu sync.Mutex
 	var limited, sent int
 	var last *result
@@ -284,7 +309,7 @@ func (s *scanner) loginChecks(ctx context.Context) {
 		wg.Add(1)
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			res := attempt("pcscan-lockout-probe", i)
+			res := attempt(probeUser, i)
 			mu.Lock()
 			defer mu.Unlock()
 			if res.err != nil {

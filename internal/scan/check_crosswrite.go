@@ -41,7 +41,7 @@ func (s *scanner) foreignWrites(ctx context.Context) {
 		default:
 			continue
 		}
-		if !o.res.ok() || o.req.ident != 0 || s.loginOpOf(o.op) != nil {
+		if !o.res.ok() || o.req.ident != 0 || s.isLogin(o) {
 			continue
 		}
 		s.foreignWrite(ctx, o)

@@ -174,7 +174,7 @@ func (s *scanner) negative(ctx context.Context, o *opState) {
 func (s *scanner) mutations(o *opState) []mutation {
 	var out []mutation
 	add := func(what string, loc location, f func(r *request)) {
-		if !mayGarble(o, loc) {
+		if !s.mayGarble(o, loc) {
 			return
 		}
 		r := o.req.clone()
@@ -220,7 +220,7 @@ func (s *scanner) mutations(o *opState) []mutation {
 					sub, _ := openapi.PropertySchema(mt.Schema.Raw, k)
 					loc := location{in: "body", name: "/" + escapePointer(k), schema: sub}
 					wrong := wrongType(sub)
-					if wrong == nil || !mayGarble(o, loc) {
+					if wrong == nil || !s.mayGarble(o, loc) {
 						continue
 					}
 					r := o.req.clone()

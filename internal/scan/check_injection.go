@@ -62,7 +62,7 @@ func runInjection(ctx context.Context, s *scanner) {
 			return
 		}
 		for _, loc := range o.req.locations() {
-			if !loc.stringy() || loc.in == "header" || !mayGarble(o, loc) {
+			if !loc.stringy() || loc.in == "header" || !s.mayGarble(o, loc) {
 				continue
 			}
 			s.injectLocation(ctx, o, loc)

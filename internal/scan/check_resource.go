@@ -151,7 +151,7 @@ func (s *scanner) largeBody(ctx context.Context, o *opState) bool {
 	}
 	var loc *location
 	for _, l := range o.req.locations() {
-		if l.stringy() && mayGarble(o, l) {
+		if l.stringy() && s.mayGarble(o, l) {
 			loc = &l
 			break
 		}
@@ -192,7 +192,7 @@ func (s *scanner) redos(ctx context.Context, o *opState) {
 		return
 	}
 	for _, loc := range o.req.locations() {
-		if !loc.stringy() || !mayGarble(o, loc) {
+		if !loc.stringy() || !s.mayGarble(o, loc) {
 			continue
 		}
 		for _, sh := range redosShapes {

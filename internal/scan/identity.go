@@ -282,6 +282,25 @@ func (c *changeLog) list() []Change {
 // when one of them is down, the group does not run.
 var identitiesNeeded = map[string]int{"authentication": 1, "authorization": 2, "property": 1}
 
+// isLogin reports whether o is a login: an identity's login operation, or
+// a POST that looks like one (login in its path or id, a user and a
+// password member).
+func (s *scanner) isLogin(o *opState) bool {
+	if s.loginOpOf(o.op) != nil {
+		return true
+	}
+	if o.op.Method != http.MethodPost || !loginPath.MatchString(o.op.Path+" "+o.op.ID) {
+		return false
+	}
+	obj, _ := o.req.body.(map[string]any)
+	user, pass := false, false
+	for k := range obj {
+		user = user || userField.MatchString(k)
+		pass = pass || passField.MatchString(k)
+	}
+	return user && pass
+}
+
 // loginOpOf returns the login of the identity whose login operation is op
 // (a login is not a change the scan made).
 func (s *scanner) loginOpOf(op *openapi.Operation) *Login {

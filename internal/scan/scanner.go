@@ -646,13 +646,20 @@ func (s *scanner) eachOp(ctx context.Context, f func(context.Context, *opState))
 // run one after the other in plan order, so that one operation's write
 // never lands between another's write and its read-back.
 func (s *scanner) eachPath(ctx context.Context, f func(context.Context, *opState)) {
+	s.eachKey(ctx, func(o *opState) string { return o.op.Path }, f)
+}
+
+// eachKey is eachPath with the grouping given by key: the operations with
+// the same key run one after the other.
+func (s *scanner) eachKey(ctx context.Context, key func(*opState) string, f func(context.Context, *opState)) {
 	var groups [][]*opState
 	at := map[string]int{}
 	for _, o := range s.ops {
-		i, ok := at[o.op.Path]
+		k := key(o)
+		i, ok := at[k]
 		if !ok {
 			i = len(groups)
-			at[o.op.Path] = i
+			at[k] = i
 			groups = append(groups, nil)
 		}
 		groups[i] = append(groups[i], o)

@@ -79,6 +79,24 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
+// isPasswordMember reports whether a member holds a password.
+func isPasswordMember(name string) bool {
+	return passField.MatchString(name) || strings.Contains(strings.ToLower(name), "password")
+}
+
+// ownPassword is identity i's login password, when it logs in with one.
+func (s *scanner) ownPassword(i int) (string, bool) {
+	if i < 0 || i >= len(s.cfg.Identities) || s.cfg.Identities[i].Login == nil {
+		return "", false
+	}
+	for k, v := range s.cfg.Identities[i].Login.Body {
+		if str, ok := v.(string); ok && passField.MatchString(k) {
+			return str, true
+		}
+	}
+	return "", false
+}
+
 // isSelfRead reports whether op is a "who am I" read: a secured GET
 // without path parameters.
 func isSelfRead(o *opState) bool {
@@ -153,6 +171,14 @@ func (s *scanner) fillOwn(r *request) {
 	s.mu.Unlock()
 	if obj, ok := r.body.(map[string]any); ok {
 		for k, v := range obj {
+			if _, isStr := v.(string); isStr && isPasswordMember(k) {
+				// "My password" is the one the identity logs in with: a
+				// planned password change changes nothing.
+				if own, ok := s.ownPassword(r.ident); ok {
+					obj[k] = own
+					continue
+				}
+			}
 			if _, isStr := v.(string); isStr && idMember.MatchString(k) {
 				if own, ok := s.ownValue(r.ident, k); ok {
 					obj[k] = own

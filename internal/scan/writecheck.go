@@ -87,8 +87,16 @@ func (s *scanner) writeCheck(ctx context.Context, id *check, privilege bool) {
 		before[o] = obj
 		mu.Unlock()
 	})
-	s.eachPath(ctx, func(ctx context.Context, o *opState) {
-		if b, ok := before[o]; ok && s.writeProbe(ctx, o, id, privilege, b) {
+	s.eachKey(ctx, s.readBackKey, func(ctx context.Context, o *opState) {
+		b, ok := before[o]
+		if ok && s.readsSelf(o) {
+			// Several writes show in the identity's own account: its state
+			// before this probe is what the probes before it left.
+			if fresh := s.readBack(ctx, o, o.res); fresh != nil {
+				b = fresh
+			}
+		}
+		if ok && s.writeProbe(ctx, o, id, privilege, b) {
 			mu.Lock()
 			raised = true
 			mu.Unlock()
@@ -125,6 +133,34 @@ func (s *scanner) appendDetail(c *check, text string) {
 	}
 }
 
+// readsSelf reports whether o's object is read back through the
+// identity's own read (no read of its own path).
+func (s *scanner) readsSelf(o *opState) bool {
+	for _, x := range s.ops {
+		if x.op.Method != http.MethodGet {
+			continue
+		}
+		if o.op.Method != http.MethodPost && x.op.Path == o.op.Path ||
+			o.op.Method == http.MethodPost && strings.HasPrefix(x.op.Path, o.op.Path+"/{") && strings.Count(x.op.Path, "{") == 1 {
+			return false
+		}
+	}
+	return o.op.Method != http.MethodPost || strings.Contains(o.op.Path, "{")
+}
+
+// readBackKey groups the write probes that read the same object back: the
+// operations of one path, and every write that shows in the identity's own
+// account together with that account's path.
+func (s *scanner) readBackKey(o *opState) string {
+	s.mu.Lock()
+	self := s.selfOp
+	s.mu.Unlock()
+	if self != nil && s.readsSelf(o) {
+		return self.op.Path
+	}
+	return o.op.Path
+}
+
 // writable reports whether o is a write with a JSON object body that the
 // identity may call: its baseline was not refused for lack of rights (a
 // 400 or 5xx baseline may be the scanner's own made-up values; the probe
@@ -135,7 +171,7 @@ func (s *scanner) writable(o *opState) bool {
 	default:
 		return false
 	}
-	if _, ok := o.req.body.(map[string]any); !ok || o.req.contentType == formType || s.loginOpOf(o.op) != nil {
+	if _, ok := o.req.body.(map[string]any); !ok || o.req.contentType == formType || s.isLogin(o) {
 		return false
 	}
 	r := o.res
@@ -251,12 +287,19 @@ func (s *scanner) candidates(o *opState, before map[string]any, privilege bool) 
 // locks that identity out of every later request (its account no longer
 // loads). Those members are probed by the privilege check, with values
 // that mean something.
-func mayGarble(o *opState, loc location) bool {
-	if o.op.Method == http.MethodGet || o.op.Method == http.MethodHead || loc.in != "body" {
+func (s *scanner) mayGarble(o *opState, loc location) bool {
+	if o.op.Method == http.MethodGet || o.op.Method == http.MethodHead || loc.in != "body" || s.isLogin(o) {
+		// A login stores nothing: its members are fair game.
 		return true
 	}
 	parts := splitPointer(loc.name)
-	return len(parts) == 0 || !privName.MatchString(parts[len(parts)-1])
+	if len(parts) == 0 {
+		return true
+	}
+	last := parts[len(parts)-1]
+	// Nor into password members: a probe that changes the identity's own
+	// password keeps it from logging in again when its token expires.
+	return !privName.MatchString(last) && !isPasswordMember(last)
 }
 
 // probeValue is the value a probe sets for a member: the opposite of a
