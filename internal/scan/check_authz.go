@@ -38,6 +38,7 @@ func runAuthorization(ctx context.Context, s *scanner) {
 		s.note("BOLA checks skipped: they need a second identity (--auth2)")
 	}
 	s.eachOp(ctx, s.bfla)
+	s.siblingDeletes(ctx)
 	s.foreignWrites(ctx)
 	s.bolaDeletes(ctx)
 	s.writeCheck(ctx, checkAuthzPrivilegeField, true)
@@ -201,12 +202,47 @@ func (s *scanner) siblingRefused(o *opState) {
 		default:
 			continue
 		}
-		if x.res.status != http.StatusForbidden || x.anon != nil && x.anon.status == http.StatusForbidden {
+		if x.first == nil || x.first.status != http.StatusForbidden || x.anon != nil && x.anon.status == http.StatusForbidden {
 			continue
 		}
 		s.report(checkAuthzBfla, o, "identity:1", ConfidenceFirm, s.evidence(o.res, fmt.Sprintf(
 			"%s is refused %s on this resource (%d: no rights) but %s succeeded (%d): the operation lacks the role check its siblings have",
-			s.ids[0].name, x.key(), x.res.status, o.key(), o.res.status)))
+			s.ids[0].name, x.key(), x.first.status, o.key(), o.res.status)))
 		return
+	}
+}
+
+// siblingDeletes sends, as identity 1 and before any probe may raise its
+// privileges, the DELETE operations of resources whose other writes
+// refused it for lack of rights (siblingRefused judges the answer). Only
+// with AllowDestructive; the object deleted is the one the plan would
+// delete at cleanup.
+func (s *scanner) siblingDeletes(ctx context.Context) {
+	if !s.cfg.AllowDestructive || len(s.ids) == 0 {
+		return
+	}
+	for _, op := range s.spec.Operations() {
+		if op.Method != http.MethodDelete || !s.allowed(op) || ctx.Err() != nil {
+			continue
+		}
+		refused := false
+		for _, x := range s.ops {
+			if x.req.ident == 0 && x.first != nil && x.first.status == http.StatusForbidden && resourceRoot(x.op.Path) == resourceRoot(op.Path) {
+				refused = true
+			}
+		}
+		if !refused {
+			continue
+		}
+		o := &opState{op: op, req: s.baseline(op)}
+		o.res = s.send(ctx, o.req)
+		o.first = o.res
+		if gatewayRefusal(o.res) {
+			s.reportBlocked(checkAuthzBfla, o, "identity:1", o.res)
+			continue
+		}
+		if o.res.ok() {
+			s.siblingRefused(o)
+		}
 	}
 }

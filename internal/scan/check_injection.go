@@ -130,7 +130,7 @@ func (s *scanner) injectLocation(ctx context.Context, o *opState, loc location) 
 		ok, res, detail := s.timeBased(func(d time.Duration) *result {
 			last = s.probe(ctx, o, loc, base+fmt.Sprintf(form, int(d.Seconds())))
 			return last
-		})
+		}, true)
 		if s.blockedOr(checkInjectionSqlTime, o, loc, last) {
 			break
 		}
@@ -173,7 +173,7 @@ func (s *scanner) injectLocation(ctx context.Context, o *opState, loc location) 
 		ok, res, detail := s.timeBased(func(d time.Duration) *result {
 			last = s.probe(ctx, o, loc, base+fmt.Sprintf(";sleep %d", int(d.Seconds())))
 			return last
-		})
+		}, true)
 		if !s.blockedOr(checkInjectionCommand, o, loc, last) && ok {
 			s.report(checkInjectionCommand, o, L, ConfidenceFirm, s.evidence(res, detail))
 		}

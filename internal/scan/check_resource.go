@@ -203,7 +203,7 @@ func (s *scanner) redos(ctx context.Context, o *opState) {
 					k = n
 				}
 				return s.probe(ctx, o, loc, strings.Repeat(sh.unit, k)+sh.end)
-			})
+			}, false)
 			if ok {
 				s.report(checkResourceRedos, o, loc.String(), ConfidenceFirm, s.evidence(res,
 					fmt.Sprintf("%d repetitions of %q took much longer than 4: %s", n, sh.unit, detail)))

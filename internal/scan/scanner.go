@@ -90,6 +90,9 @@ type opState struct {
 	op   *openapi.Operation
 	req  *request
 	res  *result // baseline answer with identity 1 (or none)
+	// first is the plan's own answer, which res may replace later (a
+	// raised privilege re-asks refused operations).
+	first *result
 	anon *result // answer without credentials (secured GET operations)
 }
 
@@ -591,6 +594,7 @@ func (s *scanner) plan(ctx context.Context) {
 			o.req.body = deepCopy(map[string]any(l.Body))
 		}
 		o.res = s.send(ctx, o.req)
+		o.first = o.res
 		if o.res.ok() {
 			s.values.observe(op, o.res.status, o.res.json())
 			s.learnSelf(o)
@@ -625,7 +629,7 @@ func (s *scanner) cleanup(ctx context.Context) {
 		if s.enabled("functional") {
 			s.conformance(o, o.res, "baseline")
 		}
-		if s.enabled("authorization") && len(s.ids) > 0 && o.req.ident == 0 && o.res.ok() {
+		if s.enabled("authorization") && len(s.ids) > 0 && o.req.ident == 0 && o.res.ok() && !s.hasFindingAt(checkAuthzBfla, o, "identity:1") {
 			s.siblingRefused(o)
 		}
 	}
@@ -698,7 +702,13 @@ func (s *scanner) eachGroup(ctx context.Context, groups [][]*opState, f func(con
 // a fresh control each time. It costs one request when the first probe is
 // fast, four when slow. The number of slow confirmations per scan is
 // bounded so that a target that is slow everywhere cannot stretch the scan.
-func (s *scanner) timeBased(probe func(d time.Duration) *result) (bool, *result, string) {
+//
+// With scales, the second probe asks for twice the delay and must take
+// twice as long: a payload that really sleeps sleeps longer when asked, a
+// target that was merely busy (a single worker behind other slow
+// requests) does not, and that coincidence once cost a false "OS command
+// injection" on a real API.
+func (s *scanner) timeBased(probe func(d time.Duration) *result, scales bool) (bool, *result, string) {
 	d := s.cfg.TimeDelay
 	need := time.Duration(float64(d) * 0.8)
 	p1 := probe(d)
@@ -713,12 +723,16 @@ func (s *scanner) timeBased(probe func(d time.Duration) *result) (bool, *result,
 	if c1.err != nil || p1.dur-c1.dur < need {
 		return false, p1, ""
 	}
-	p2 := probe(d)
+	d2, need2 := d, need
+	if scales {
+		d2, need2 = 2*d, 2*need
+	}
+	p2 := probe(d2)
 	c2 := probe(0)
-	if p2.err != nil || c2.err != nil || p2.dur-c2.dur < need {
+	if p2.err != nil || c2.err != nil || p2.dur-c2.dur < need2 {
 		return false, p1, ""
 	}
-	detail := fmt.Sprintf("asked for a %s delay: answers took %s and %s; controls took %s and %s",
-		d, p1.dur.Round(time.Millisecond), p2.dur.Round(time.Millisecond), c1.dur.Round(time.Millisecond), c2.dur.Round(time.Millisecond))
+	detail := fmt.Sprintf("asked for a %s delay, then %s: answers took %s and %s; controls took %s and %s",
+		d, d2, p1.dur.Round(time.Millisecond), p2.dur.Round(time.Millisecond), c1.dur.Round(time.Millisecond), c2.dur.Round(time.Millisecond))
 	return true, p2, detail
 }
