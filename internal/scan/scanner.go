@@ -87,13 +87,13 @@ type scanner struct {
 
 // opState is one operation with its baseline request and answers.
 type opState struct {
-	op   *openapi.Operation
-	req  *request
-	res  *result // baseline answer with identity 1 (or none)
+	op  *openapi.Operation
+	req *request
+	res *result // baseline answer with identity 1 (or none)
 	// first is the plan's own answer, which res may replace later (a
 	// raised privilege re-asks refused operations).
 	first *result
-	anon *result // answer without credentials (secured GET operations)
+	anon  *result // answer without credentials (secured GET operations)
 }
 
 func (o *opState) key() string { return o.op.Method + " " + o.op.Path }
