@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -97,6 +98,20 @@ func groupPrefix(g string) string {
 		return "misconfig"
 	}
 	return g
+}
+
+// groupRunners run one check group each, registered by the group's file
+// (runs) next to its checks.
+var groupRunners = map[string]func(context.Context, *scanner){}
+
+// runs registers the run function of a check group. An unknown group or a
+// second registration panics when the package loads.
+func runs(group string, f func(context.Context, *scanner)) bool {
+	if !knownGroup(group) || groupRunners[group] != nil {
+		panic("scan: run function of group " + group + " unknown or registered twice")
+	}
+	groupRunners[group] = f
+	return true
 }
 
 // Checks returns every check the scanner has, ordered by id.

@@ -42,6 +42,8 @@ var (
 		Remediation: "Limit failed logins per account and per client (429 with Retry-After) and alert on bursts."})
 )
 
+var _ = runs("authentication", runAuthentication)
+
 func runAuthentication(ctx context.Context, s *scanner) {
 	// Operations that answer without credentials although they need some.
 	for _, o := range s.ops {

@@ -25,6 +25,8 @@ var (
 		Remediation: "Never bind privilege fields from request bodies; change roles only through an admin operation."})
 )
 
+var _ = runs("authorization", runAuthorization)
+
 // ownerField names the members that say who owns an object.
 var ownerField = regexp.MustCompile(`(?i)^(owner|owner_?id|user_?id|user|created_?by|author|account_?id)$`)
 

@@ -34,18 +34,7 @@ var (
 		Remediation: "Validate requests against the description: wrong types, missing required values and out-of-range values must get a 4xx."})
 )
 
-// groupRunners run one check group.
-var groupRunners = map[string]func(context.Context, *scanner){
-	"functional":       runFunctional,
-	"injection":        runInjection,
-	"authentication":   runAuthentication,
-	"authorization":    runAuthorization,
-	"property":         runProperty,
-	"resource":         runResource,
-	"misconfiguration": runMisconfiguration,
-	"ssrf":             runSSRF,
-	"performance":      runPerformance,
-}
+var _ = runs("functional", runFunctional)
 
 func runFunctional(ctx context.Context, s *scanner) {
 	for _, o := range s.ops {

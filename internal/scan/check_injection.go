@@ -39,6 +39,8 @@ var (
 		Remediation: "Refuse control characters in values that go into headers."})
 )
 
+var _ = runs("injection", runInjection)
+
 // sqlErrors are database error messages that leak into answers.
 var sqlErrors = regexp.MustCompile(`(?i)(you have an error in your sql syntax|sql syntax|syntax error at or near|near "[^"]*": syntax error|unterminated quoted string|unclosed quotation mark|quoted string not properly terminated|sqlstate\[|sqlite3?[._]\w*error|ora-\d{5}|pg::syntaxerror|pq: syntax error|mysql_fetch|sqlexception|odbc driver)`)
 

@@ -38,6 +38,8 @@ var (
 		Remediation: "Remove debug endpoints from production and document (or block) every endpoint."})
 )
 
+var _ = runs("misconfiguration", runMisconfiguration)
+
 // stackTrace matches stack traces and exception dumps of common runtimes.
 var stackTrace = regexp.MustCompile(`(goroutine \d+ \[[a-z ]+\]:|panic: runtime error|Traceback \(most recent call last\)|File "[^"]+", line \d+, in |Exception in thread "|\bat [\w.$]+\([\w]+\.(java|kt|scala):\d+\)|System\.[\w.]*Exception:|\.go:\d+ \+0x[0-9a-f]+|#\d+ /[\w/.-]+\.php\(\d+\))`)
 

@@ -15,6 +15,8 @@ var (
 		Remediation: "Find the slow operations in the report, add capacity or caching, or relax the threshold if it is wrong."})
 )
 
+var _ = runs("performance", runPerformance)
+
 func (s *scanner) perfSet(p *Performance) {
 	s.mu.Lock()
 	s.perf = p

@@ -24,6 +24,8 @@ var (
 		Remediation: "Never return secrets, hashes or personal identifiers; mask card numbers."})
 )
 
+var _ = runs("property", runProperty)
+
 var (
 	// alwaysSensitive are members no response should carry, declared or not.
 	alwaysSensitive = regexp.MustCompile(`(?i)^(password|passwd|pwd|password_?hash|pass_?hash|hash|hashed_?password|salt|ssn|social_?security(_number)?|card_?number|cc_?number|credit_?card(_number)?|cvv|cvc|pan)$`)

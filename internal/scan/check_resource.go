@@ -30,6 +30,8 @@ var (
 		Remediation: "Use a linear-time regex engine or bound input length before matching."})
 )
 
+var _ = runs("resource", runResource)
+
 // pageParam names the parameters that size a page.
 var pageParam = regexp.MustCompile(`(?i)^(limit|page_?size|per_?page|size|count|max|max_?results|top|take|first)$`)
 

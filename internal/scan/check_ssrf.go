@@ -20,6 +20,8 @@ var (
 		Remediation: "Fetch only allow-listed hosts, resolve and refuse internal addresses, and do not follow redirects."})
 )
 
+var _ = runs("ssrf", func(ctx context.Context, s *scanner) { runSSRF(ctx, s) })
+
 // canary is the listener SSRF probes point at: a target that fetches a
 // probe's URL shows up here with the probe's token in the path.
 type canary struct {
@@ -99,11 +101,13 @@ func urlLike(loc location, value string) bool {
 	return urlParam.MatchString(name) || strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://")
 }
 
-func runSSRF(ctx context.Context, s *scanner) {
-	if s.canary == nil {
+// runSSRF points URL-like locations at the canary and waits a second for
+// the target to fetch it. It needs nothing of the scan but the prober.
+func runSSRF(ctx context.Context, p prober) {
+	if _, _, ok := p.canaryURL(); !ok {
 		return
 	}
-	s.eachOp(ctx, func(ctx context.Context, o *opState) {
+	p.eachOp(ctx, func(ctx context.Context, o *opState) {
 		if !o.res.ok() && o.res.status != http.StatusBadRequest {
 			return
 		}
@@ -111,17 +115,17 @@ func runSSRF(ctx context.Context, s *scanner) {
 			if !loc.stringy() || !urlLike(loc, o.req.get(loc)) {
 				continue
 			}
-			u, hit := k(s).url()
-			res := s.probe(ctx, o, loc, u)
+			u, hit, _ := p.canaryURL()
+			res := p.probe(ctx, o, loc, u)
 			if gatewayRefusal(res) {
-				s.reportBlocked(checkSsrfCanary, o, loc.String(), res)
+				p.reportBlocked(checkSsrfCanary, o, loc.String(), res)
 				continue
 			}
 			t := time.NewTimer(time.Second)
 			select {
 			case <-hit:
-				s.report(checkSsrfCanary, o, loc.String(), ConfidenceCertain, s.evidence(res,
-					fmt.Sprintf("the canary at %s received the request the target was asked to make", s.canary.base)))
+				p.report(checkSsrfCanary, o, loc.String(), ConfidenceCertain, p.evidence(res,
+					fmt.Sprintf("the canary received %s, the URL the target was asked to fetch", u)))
 			case <-t.C:
 			case <-ctx.Done():
 			}
@@ -129,5 +133,3 @@ func runSSRF(ctx context.Context, s *scanner) {
 		}
 	})
 }
-
-func k(s *scanner) *canary { return s.canary }

@@ -21,7 +21,7 @@ while IFS=$'\t' read -r method url body; do
 	[ "$method" = GET ] && starts+=(-s "$url")
 done < "$out/requests.tsv"
 echo "wapiti: ${#starts[@]} start URLs" >&2
-timeout 900 wapiti -u "$base/" --scope domain "${starts[@]}" -H "$header" \
+timeout 900 wapiti -u "$base/" --scope folder "${starts[@]}" -H "$header" \
 	--flush-session --max-scan-time 600 --max-attack-time 120 -t 10 \
 	-f json -o "$out/wapiti.json" --no-bugreport > "$out/wapiti.log" 2>&1 || echo "wapiti exited $?" >&2
 
