@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/openapi"
@@ -358,6 +359,18 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 	hr = hr.WithContext(ctx)
 	start := time.Now()
 	resp, err := s.client.Do(hr)
+	if err != nil && connectionLost(err) && hr.GetBody != nil {
+		// A server that resets a kept-alive connection after an error
+		// answer (uvicorn after a 500) loses the next request sent on it,
+		// unanswered: send it once more on a new connection. Go's own retry
+		// covers only idempotent methods; a reset before any answer means
+		// the request was not read.
+		if body, gerr := hr.GetBody(); gerr == nil {
+			hr.Body = body
+			start = time.Now()
+			resp, err = s.client.Do(hr)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrBudget) {
 			s.exhausted.Store(true)
@@ -379,6 +392,20 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 	}
 	s.passive(r, res)
 	return res
+}
+
+// connectionLost reports a transport error that means the connection
+// broke before an answer arrived (reset, closed, EOF), not a timeout or a
+// refusal by the budget.
+func connectionLost(err error) bool {
+	if errors.Is(err, ErrBudget) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "server closed idle connection") || strings.Contains(msg, "broken pipe")
 }
 
 var secretJSON = regexp.MustCompile(`(?i)("(?:[a-z_]*token|password|passwd|secret|api_?key|password_hash|hash)"\s*:\s*)"[^"]*"`)
