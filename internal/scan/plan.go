@@ -809,6 +809,11 @@ func (s *scanner) baseline(op *openapi.Operation) *request {
 				r.body = deepCopy(mt.Example)
 			case mt.Schema != nil:
 				r.body = exampleOf(mt.Schema.Raw)
+				if _, isStr := r.body.(string); isStr && openapi.SchemaTypes(mt.Schema.Raw) == nil {
+					// A body schema that says nothing (a generated
+					// description's {}): a JSON API takes an object.
+					r.body = map[string]any{}
+				}
 			default:
 				r.body = map[string]any{}
 			}
