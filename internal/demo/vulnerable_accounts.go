@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -148,22 +149,38 @@ func (l *lab) loginV2(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	user, outcome, ok := l.fixedLogin(w, r)
+	switch {
+	case !ok:
+	case outcome == loginFailed:
+		labJSON(w, http.StatusOK, map[string]any{"ok": false, "message": "invalid username or password"})
+	default:
+		labJSON(w, http.StatusOK, map[string]any{"ok": true, "message": "welcome", "token": l.token(user)})
+	}
+}
+
+// fixedLogin reads a fixed-mode login body and checks it (checkLogin). It
+// answers the client itself for a bad body and a locked account (ok is
+// false then); the caller answers the other outcomes its own way.
+func (l *lab) fixedLogin(w http.ResponseWriter, r *http.Request) (string, loginOutcome, bool) {
+	var in struct {
+		Username *string `json:"username"`
+		Password *string `json:"password"`
+	}
 	if !decodeStrict(w, r, &in) {
-		return
+		return "", 0, false
 	}
 	if in.Username == nil || in.Password == nil || len(*in.Username) > 64 || len(*in.Password) > 128 {
 		labProblem(w, http.StatusBadRequest, "username and password are required")
-		return
+		return "", 0, false
 	}
-	switch l.checkLogin(*in.Username, *in.Password) {
-	case loginLocked:
-		w.Header().Set("Retry-After", "900")
+	outcome := l.checkLogin(*in.Username, *in.Password)
+	if outcome == loginLocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(labFailWindow.Seconds())))
 		labProblem(w, http.StatusTooManyRequests, "too many failed logins; try again later")
-	case loginFailed:
-		labJSON(w, http.StatusOK, map[string]any{"ok": false, "message": "invalid username or password"})
-	default:
-		labJSON(w, http.StatusOK, map[string]any{"ok": true, "message": "welcome", "token": l.token(*in.Username)})
+		return "", outcome, false
 	}
+	return *in.Username, outcome, true
 }
 
 var (
