@@ -240,8 +240,8 @@ func (s *scanner) loginOps() []loginOp {
 		if !configured && !loginPath.MatchString(x.op.Path+" "+x.op.ID) {
 			continue
 		}
-		obj, ok := x.req.body.(map[string]any)
-		if !ok {
+		obj, at := x.req.object()
+		if obj == nil {
 			continue
 		}
 		var l loginOp
@@ -249,15 +249,17 @@ func (s *scanner) loginOps() []loginOp {
 		for k := range obj {
 			switch {
 			case userField.MatchString(k):
-				l.user = k
+				l.user = at + "/" + escapePointer(k)
 			case passField.MatchString(k):
-				l.pass = k
+				l.pass = at + "/" + escapePointer(k)
 			}
 		}
 		if l.user == "" || l.pass == "" {
 			continue
 		}
-		if v, ok := body[l.user].(string); ok {
+		if v, ok := pointerGet(map[string]any(body), l.user); ok && scalarString(v) != "" {
+			l.known = scalarString(v)
+		} else if v, ok := objectOf(map[string]any(body))[lastSegment(l.user)].(string); ok {
 			l.known = v
 		}
 		if configured {
@@ -280,12 +282,23 @@ func (s *scanner) loginChecks(ctx context.Context) {
 	}
 }
 
+// madeUpLike returns the made-up user name u shaped like the known one:
+// an address when the known user is one (an API that logs in by address
+// refuses a bare name before it looks anyone up).
+func madeUpLike(u, known string) string {
+	if strings.Contains(known, "@") && !strings.Contains(u, "@") {
+		return u + "@example.com"
+	}
+	return u
+}
+
 func (s *scanner) loginCheck(ctx context.Context, o *opState, user, pass, known string) {
 	attempt := func(u string, n int) *result {
 		r := o.req.clone()
 		r.ident = -1
-		r.set(location{in: "body", name: "/" + escapePointer(user)}, u)
-		r.set(location{in: "body", name: "/" + escapePointer(pass)}, fmt.Sprintf("pcscan-wrong-%d", n))
+		u = madeUpLike(u, known)
+		r.set(location{in: "body", name: user}, u)
+		r.set(location{in: "body", name: pass}, fmt.Sprintf("pcscan-wrong-%d", n))
 		return s.send(ctx, r)
 	}
 	if known != "" {
@@ -340,7 +353,7 @@ func (s *scanner) loginCheck(ctx context.Context, o *opState, user, pass, known 
 func (s *scanner) userEnumeration(o *opState, user, known string, attempt func(string, int) *result) {
 	norm := func(r *result, u string, n int) string {
 		b := normalise(r)
-		for _, v := range []string{u, fmt.Sprintf("pcscan-wrong-%d", n)} {
+		for _, v := range []string{madeUpLike(u, known), fmt.Sprintf("pcscan-wrong-%d", n)} {
 			b = strings.ReplaceAll(b, v, "")
 		}
 		return fmt.Sprint(r.status) + " " + b
@@ -356,7 +369,7 @@ func (s *scanner) userEnumeration(o *opState, user, known string, attempt func(s
 	if norm(a1, known, 1) != norm(b1, u1, 1) {
 		a2, b2 := attempt(known, 2), attempt(u2, 2)
 		if usable(a2) && usable(b2) && norm(a1, known, 1) == norm(a2, known, 2) && norm(b1, u1, 1) == norm(b2, u2, 2) {
-			s.report(checkAuthnUserEnumeration, o, "body:/"+user, ConfidenceFirm, Evidence{
+			s.report(checkAuthnUserEnumeration, o, "body:"+user, ConfidenceFirm, Evidence{
 				Request:  a2.reqText + "\n\n" + b2.reqText,
 				Response: s.describeResponse(a2) + "\n\n" + s.describeResponse(b2),
 				Detail:   fmt.Sprintf("a known user with a wrong password (%d) and an unknown user (%d) get different answers, twice", a2.status, b2.status),
@@ -379,7 +392,7 @@ func (s *scanner) userEnumeration(o *opState, user, known string, attempt func(s
 	}
 	slowestU, fastestK := slices.Max(unknown4), slices.Min(known4)
 	if gap := fastestK - slowestU; gap >= 25*time.Millisecond && fastestK >= 2*slowestU {
-		s.report(checkAuthnUserEnumeration, o, "body:/"+user, ConfidenceTentative, Evidence{
+		s.report(checkAuthnUserEnumeration, o, "body:"+user, ConfidenceTentative, Evidence{
 			Request:  last.reqText + "\n\n" + lastU.reqText,
 			Response: s.describeResponse(last) + "\n\n" + s.describeResponse(lastU),
 			Detail: fmt.Sprintf("the answers are alike, but failed logins of the known user took %s to %s and those of unknown users %s to %s (4 each, alternated)",
@@ -403,7 +416,7 @@ func (s *scanner) loginSucceeded(r *result) bool {
 	if v, ok := pointerGet(r.json(), ptr); ok && scalarString(v) != "" {
 		return true
 	}
-	if obj, ok := r.json().(map[string]any); ok {
+	if obj := objectOf(r.json()); obj != nil {
 		for k, v := range obj {
 			if str, ok := v.(string); ok && len(str) > 16 && tokenMember.MatchString(k) {
 				return true

@@ -96,7 +96,7 @@ func (s *scanner) bola(ctx context.Context, o *opState) {
 	if !res.ok() {
 		return
 	}
-	if obj2, ok := res.json().(map[string]any); ok && isScalar(obj2[field]) && scalarString(obj2[field]) == scalarString(who) {
+	if obj2 := objectOf(res.json()); obj2 != nil && isScalar(obj2[field]) && scalarString(obj2[field]) == scalarString(who) {
 		s.report(checkAuthzBola, o, "identity:2", ConfidenceFirm, s.evidence(res,
 			fmt.Sprintf("%s got %s's object (%s %v) with %d", s.ids[1].name, s.ids[0].name, field, who, res.status)))
 	}
@@ -167,7 +167,7 @@ func (s *scanner) readBack(ctx context.Context, o *opState, res *result) map[str
 		}
 		r.ident = o.req.ident
 		got := s.send(ctx, r)
-		if obj, ok := got.json().(map[string]any); ok && got.ok() {
+		if obj := objectOf(got.json()); obj != nil && got.ok() {
 			return obj
 		}
 	}

@@ -61,7 +61,7 @@ func (s *scanner) foreignWrite(ctx context.Context, o *opState) {
 			}
 		}
 	}
-	obj, _ := r.body.(map[string]any)
+	obj, at := r.object()
 	for k, v := range obj {
 		str, isStr := v.(string)
 		if !isStr {
@@ -70,7 +70,7 @@ func (s *scanner) foreignWrite(ctx context.Context, o *opState) {
 		if own, ok := s.ownValue(0, k); ok && own == str {
 			if other, ok := s.ownValue(1, k); ok && other != own {
 				obj[k] = other
-				where = append(where, "body:/"+k)
+				where = append(where, "body:"+at+"/"+k)
 			}
 		}
 	}
@@ -149,10 +149,8 @@ func (s *scanner) loginWorks(ctx context.Context, i int, passMember, pass string
 		return false
 	}
 	l := *s.cfg.Identities[i].Login
-	body := map[string]any{}
-	for k, v := range l.Body {
-		body[k] = v
-	}
+	whole, _ := deepCopy(map[string]any(l.Body)).(map[string]any)
+	body := objectOf(whole)
 	set := false
 	for k := range body {
 		if passField.MatchString(k) || strings.EqualFold(k, passMember) {
@@ -163,7 +161,7 @@ func (s *scanner) loginWorks(ctx context.Context, i int, passMember, pass string
 	if !set {
 		return false
 	}
-	l.Body = body
+	l.Body = whole
 	_, err := s.loginOnce(ctx, s.ids[i].name, &l)
 	return err == nil
 }
@@ -184,7 +182,7 @@ func (s *scanner) restorePassword(ctx context.Context, r *request, passMember st
 		return false
 	}
 	back := r.clone()
-	if obj, ok := back.body.(map[string]any); ok {
+	if obj, _ := back.object(); obj != nil {
 		obj[passMember] = old
 	}
 	s.send(ctx, back)

@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -38,9 +39,36 @@ var (
 
 func runProperty(ctx context.Context, s *scanner) {
 	for _, o := range s.ops {
-		s.exposure(o)
+		s.exposure(o, o.res)
 	}
+	s.discoveredReads(ctx)
 	s.writeCheck(ctx, checkPropertyMassAssignment, false)
+}
+
+// discoveredReads asks each read with one path parameter for the other
+// objects the API's answers point at (the authors named in a list of
+// articles, for GET /profiles/{username}), a few of each, and looks at
+// what they expose: a tester reads the objects an API links to, not only
+// the one it made up or created.
+func (s *scanner) discoveredReads(ctx context.Context) {
+	const perOperation = 5
+	for _, o := range s.ops {
+		if o.op.Method != http.MethodGet || o.req.ident < 0 || len(o.req.path) != 1 {
+			continue
+		}
+		for name, cur := range o.req.path {
+			n := 0
+			for _, v := range s.values.seenValues(name) {
+				if v == cur || n >= perOperation || s.exhausted.Load() {
+					continue
+				}
+				n++
+				r := o.req.clone()
+				r.path[name] = v
+				s.exposure(o, s.send(ctx, r))
+			}
+		}
+	}
 }
 
 // responseSchema returns the raw JSON schema declared for an answer.
@@ -57,8 +85,7 @@ func responseSchema(o *opState, res *result) map[string]any {
 
 // exposure looks at a 2xx JSON answer for sensitive members and members
 // the schema does not declare.
-func (s *scanner) exposure(o *opState) {
-	res := o.res
+func (s *scanner) exposure(o *opState, res *result) {
 	if !res.ok() || !isJSONType(res.contentType()) {
 		return
 	}
@@ -82,6 +109,9 @@ func (s *scanner) exposure(o *opState) {
 				sub, declared := openapi.PropertySchema(sc, k)
 				p := ptr + "/" + escapePointer(k)
 				switch {
+				case !present(x[k]):
+					// A member named like a secret that holds nothing (null,
+					// "", a mask) exposes nothing.
 				case alwaysSensitive.MatchString(k):
 					sensitive = append(sensitive, p)
 				case undeclaredSensitive.MatchString(k) && !declared:
@@ -103,6 +133,24 @@ func (s *scanner) exposure(o *opState) {
 	if len(undeclared) > 0 {
 		s.report(checkPropertyUndeclaredFields, o, "response", ConfidenceFirm, s.evidence(res, "members not in the response schema: "+strings.Join(dedupe(undeclared), ", ")))
 	}
+}
+
+// present reports whether a member holds a value worth hiding: not null,
+// not empty, not a mask ("****", "xxxx").
+func present(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return strings.Trim(x, "*xX•#. -") != ""
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
 }
 
 func dedupe(s []string) []string {

@@ -241,7 +241,7 @@ func (c *changeLog) record(op *openapi.Operation, r *request, res *result, urlPa
 	}
 	obj := urlPath
 	if kind == "created" {
-		if m, ok := res.json().(map[string]any); ok {
+		if m := objectOf(res.json()); m != nil {
 			for _, k := range []string{"id", "uuid", "_id", "name", "username"} {
 				if v, ok := m[k]; ok && isScalar(v) {
 					obj += " (" + k + " " + scalarString(v) + ")"
@@ -292,7 +292,7 @@ func (s *scanner) isLogin(o *opState) bool {
 	if o.op.Method != http.MethodPost || !loginPath.MatchString(o.op.Path+" "+o.op.ID) {
 		return false
 	}
-	obj, _ := o.req.body.(map[string]any)
+	obj, _ := o.req.object()
 	user, pass := false, false
 	for k := range obj {
 		user = user || userField.MatchString(k)

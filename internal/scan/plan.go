@@ -329,6 +329,55 @@ func splitPointer(p string) []string {
 	return parts
 }
 
+// unwrap returns the object a JSON value carries, and its JSON pointer in
+// the value: an object itself (""), or the object inside envelopes
+// ({"user": {…}} → "/user", {"data": {…}}), objects whose one member is an
+// object, up to two deep. Many APIs wrap every body and answer so
+// (RealWorld's {"article": …}, JSON:API's {"data": …}); their members
+// are the inner object's.
+func unwrap(v any) (map[string]any, string) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, ""
+	}
+	ptr := ""
+	for range 2 {
+		if len(obj) != 1 {
+			break
+		}
+		var name string
+		var inner map[string]any
+		for k, e := range obj {
+			name, inner = k, nil
+			inner, _ = e.(map[string]any)
+		}
+		if inner == nil {
+			break
+		}
+		obj, ptr = inner, ptr+"/"+escapePointer(name)
+	}
+	return obj, ptr
+}
+
+// objectOf is the object v carries (see unwrap), or nil.
+func objectOf(v any) map[string]any {
+	obj, _ := unwrap(v)
+	return obj
+}
+
+// object returns the object of r's JSON body (see unwrap) and its JSON
+// pointer in the body, or nil.
+func (r *request) object() (map[string]any, string) { return unwrap(r.body) }
+
+// schemaAt returns the schema of the member at ptr in a value of schema
+// sc (nil when it does not say).
+func schemaAt(sc map[string]any, ptr string) map[string]any {
+	for _, t := range splitPointer(ptr) {
+		sc, _ = openapi.PropertySchema(sc, t)
+	}
+	return sc
+}
+
 // pointerGet resolves a JSON pointer in a decoded JSON value.
 func pointerGet(v any, ptr string) (any, bool) {
 	for _, t := range splitPointer(ptr) {
@@ -595,17 +644,18 @@ type valueStore struct {
 	created map[string][]map[string]any // collection path → objects, newest last
 	fields  map[string]any              // field name → last value seen
 	linked  map[string]map[string]any   // operationId → parameter → value
+	seen    map[string][]string         // member name → distinct values, any depth
 }
 
 func newValueStore() *valueStore {
-	return &valueStore{created: map[string][]map[string]any{}, fields: map[string]any{}, linked: map[string]map[string]any{}}
+	return &valueStore{created: map[string][]map[string]any{}, fields: map[string]any{}, linked: map[string]map[string]any{}, seen: map[string][]string{}}
 }
 
 // observe records a 2xx JSON answer of op.
 func (s *valueStore) observe(op *openapi.Operation, status int, body any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if obj, ok := body.(map[string]any); ok {
+	if obj := objectOf(body); obj != nil {
 		if op.Method == http.MethodPost && status/100 == 2 {
 			s.created[op.Path] = append(s.created[op.Path], obj)
 		}
@@ -615,7 +665,8 @@ func (s *valueStore) observe(op *openapi.Operation, status int, body any) {
 			}
 		}
 	}
-	if arr, ok := body.([]any); ok && len(arr) > 0 {
+	s.collect(body, 0)
+	if arr, ok := listOf(body); ok && len(arr) > 0 {
 		if obj, ok := arr[0].(map[string]any); ok {
 			if _, seen := s.created[op.Path]; !seen && op.Method == http.MethodGet {
 				s.created["list:"+op.Path] = []map[string]any{obj}
@@ -637,6 +688,68 @@ func (s *valueStore) observe(op *openapi.Operation, status int, body any) {
 			}
 		}
 	}
+}
+
+// listOf returns the list an answer carries: the answer itself, or the
+// one member of an object that is a list of objects ({"articles": […],
+// "articlesCount": 2}).
+func listOf(body any) ([]any, bool) {
+	if arr, ok := body.([]any); ok {
+		return arr, true
+	}
+	obj, ok := body.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	var found []any
+	n := 0
+	for _, v := range obj {
+		if arr, ok := v.([]any); ok && len(arr) > 0 {
+			if _, isObj := arr[0].(map[string]any); isObj {
+				found = arr
+				n++
+			}
+		}
+	}
+	return found, n == 1
+}
+
+// seenCap bounds the distinct values kept per member name.
+const seenCap = 8
+
+// collect records the distinct scalar values of every member, at any
+// depth of an answer (the author names in a list of articles), so that
+// reads can be asked for the objects an API points at.
+func (s *valueStore) collect(v any, depth int) {
+	if depth > 6 {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if isScalar(e) {
+				if str := scalarString(e); str != "" && len(s.seen[k]) < seenCap && !slices.Contains(s.seen[k], str) {
+					s.seen[k] = append(s.seen[k], str)
+				}
+				continue
+			}
+			s.collect(e, depth+1)
+		}
+	case []any:
+		for i, e := range x {
+			if i >= 20 {
+				break
+			}
+			s.collect(e, depth+1)
+		}
+	}
+}
+
+// seenValues returns the distinct values seen for a member name.
+func (s *valueStore) seenValues(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.seen[name])
 }
 
 func isScalar(v any) bool {
@@ -849,16 +962,13 @@ var naming = regexp.MustCompile(`(?i)^(user_?name|login|e?-?mail(_?address)?|nam
 // markFresh records the naming members of a creation body (see
 // request.fresh).
 func (s *scanner) markFresh(r *request) {
-	obj, ok := r.body.(map[string]any)
-	if !ok {
-		return
-	}
+	obj, at := r.object()
 	for k, v := range obj {
 		if str, ok := v.(string); ok && naming.MatchString(k) {
 			if r.fresh == nil {
 				r.fresh = map[string]string{}
 			}
-			r.fresh["/"+escapePointer(k)] = str
+			r.fresh[at+"/"+escapePointer(k)] = str
 		}
 	}
 }
@@ -881,8 +991,7 @@ func (r *request) refresh() {
 		if s, isStr := cur.(string); !ok || !isStr || s != planned {
 			continue
 		}
-		sub, _ := openapi.PropertySchema(sc, strings.TrimPrefix(ptr, "/"))
-		r.body = pointerSet(r.body, ptr, uniqueValue(planned, sub))
+		r.body = pointerSet(r.body, ptr, uniqueValue(planned, schemaAt(sc, ptr)))
 	}
 }
 
@@ -954,10 +1063,7 @@ var urlMember = regexp.MustCompile(`(?i)(url|uri|link|href|website|homepage|call
 // a tiny image) when it runs, so that an API that downloads the URL
 // succeeds without the scan sending it anywhere else.
 func (s *scanner) fillURLs(r *request) {
-	obj, ok := r.body.(map[string]any)
-	if !ok {
-		return
-	}
+	obj, _ := r.object()
 	for k, v := range obj {
 		str, isStr := v.(string)
 		if !isStr || !urlMember.MatchString(k) || strings.HasPrefix(str, "http://") || strings.HasPrefix(str, "https://") {

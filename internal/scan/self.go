@@ -26,7 +26,7 @@ func (s *scanner) ownValues(i int) map[string]string {
 		return out
 	}
 	if l := s.cfg.Identities[i].Login; l != nil {
-		for k, v := range l.Body {
+		for k, v := range objectOf(map[string]any(l.Body)) {
 			if str, ok := v.(string); ok && idMember.MatchString(k) && str != "" {
 				out[strings.ToLower(k)] = str
 			}
@@ -89,7 +89,7 @@ func (s *scanner) ownPassword(i int) (string, bool) {
 	if i < 0 || i >= len(s.cfg.Identities) || s.cfg.Identities[i].Login == nil {
 		return "", false
 	}
-	for k, v := range s.cfg.Identities[i].Login.Body {
+	for k, v := range objectOf(map[string]any(s.cfg.Identities[i].Login.Body)) {
 		if str, ok := v.(string); ok && passField.MatchString(k) {
 			return str, true
 		}
@@ -109,8 +109,8 @@ func (s *scanner) learnSelf(o *opState) {
 	if !isSelfRead(o) || !o.res.ok() || o.req.ident != 0 {
 		return
 	}
-	obj, ok := o.res.json().(map[string]any)
-	if !ok || !holdsAny(obj, s.ownValues(0)) {
+	obj := objectOf(o.res.json())
+	if obj == nil || !holdsAny(obj, s.ownValues(0)) {
 		return
 	}
 	s.mu.Lock()
@@ -149,8 +149,8 @@ func (s *scanner) readSelf(ctx context.Context, i int) map[string]any {
 	r := o.req.clone()
 	r.ident = i
 	res := s.send(ctx, r)
-	obj, ok := res.json().(map[string]any)
-	if !res.ok() || !ok {
+	obj := objectOf(res.json())
+	if !res.ok() || obj == nil {
 		return nil
 	}
 	s.mu.Lock()
@@ -169,7 +169,7 @@ func (s *scanner) fillOwn(r *request) {
 	s.mu.Lock()
 	self := s.self[r.ident]
 	s.mu.Unlock()
-	if obj, ok := r.body.(map[string]any); ok {
+	if obj, _ := r.object(); obj != nil {
 		for k, v := range obj {
 			if _, isStr := v.(string); isStr && isPasswordMember(k) {
 				// "My password" is the one the identity logs in with: a

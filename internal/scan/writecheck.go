@@ -115,7 +115,7 @@ func (s *scanner) writeCheck(ctx context.Context, id *check, privilege bool) {
 // later probes of o (which carry the baseline's members) keep the raised
 // privilege instead of writing the old value back.
 func keepRaised(o *opState, c candidate) {
-	if body, ok := o.req.body.(map[string]any); ok {
+	if body, _ := o.req.object(); body != nil {
 		if _, declared := body[c.name]; declared {
 			body[c.name] = c.value
 		}
@@ -171,7 +171,7 @@ func (s *scanner) writable(o *opState) bool {
 	default:
 		return false
 	}
-	if _, ok := o.req.body.(map[string]any); !ok || o.req.contentType == formType || s.isLogin(o) {
+	if body, _ := o.req.object(); body == nil || o.req.contentType == formType || s.isLogin(o) {
 		return false
 	}
 	r := o.res
@@ -185,7 +185,8 @@ func (s *scanner) candidates(o *opState, before map[string]any, privilege bool) 
 	if mt := bodyMedia(o.op.RequestBody.Content); mt != nil && mt.Schema != nil {
 		reqSchema = mt.Schema.Raw
 	}
-	body, _ := o.req.body.(map[string]any)
+	body, at := o.req.object()
+	reqSchema = schemaAt(reqSchema, at)
 	writableDeclared := func(name string) bool {
 		sub, ok := openapi.PropertySchema(reqSchema, name)
 		return ok && !openapi.ReadOnly(sub)
@@ -488,6 +489,14 @@ func schemaProperties(sc map[string]any) map[string]map[string]any {
 			maps.Copy(out, schemaProperties(sub))
 		}
 	}
+	if len(out) == 1 {
+		// An envelope ({"user": {…}}, see unwrap): the inner object's.
+		for _, sub := range out {
+			if inner := schemaProperties(sub); len(inner) > 0 && !slices.Contains(openapi.SchemaTypes(sub), "array") {
+				return inner
+			}
+		}
+	}
 	return out
 }
 
@@ -501,7 +510,7 @@ func (s *scanner) writeProbe(ctx context.Context, o *opState, id *check, privile
 	}
 	send := func(cs []candidate) *result {
 		r := o.req.clone()
-		body := r.body.(map[string]any)
+		body, _ := r.object()
 		set := map[string]bool{}
 		for _, c := range cs {
 			if !set[c.name] {
