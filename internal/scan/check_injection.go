@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"time"
 )
@@ -60,6 +61,9 @@ const (
 
 func runInjection(ctx context.Context, s *scanner) {
 	s.eachOp(ctx, func(ctx context.Context, o *opState) {
+		if !o.res.reached() {
+			s.commandBaseline(ctx, o)
+		}
 		if !o.res.reached() {
 			return
 		}
@@ -159,9 +163,11 @@ func (s *scanner) injectLocation(ctx context.Context, o *opState, loc location) 
 		}
 	}
 
-	// OS command, echo based then time based.
+	// OS command, echo based then time based, after the value a command
+	// member accepts.
+	cmdBase := s.commandBase(ctx, o, loc, base)
 	for _, p := range []string{";echo pcx$((9137*7))x", "$(echo pcx$((9137*7))x)", "|echo pcx$((9137*7))x"} {
-		res := s.probe(ctx, o, loc, base+p)
+		res := s.probe(ctx, o, loc, cmdBase+p)
 		if s.blockedOr(checkInjectionCommand, o, loc, res) {
 			break
 		}
@@ -173,7 +179,7 @@ func (s *scanner) injectLocation(ctx context.Context, o *opState, loc location) 
 	if !s.hasFindingAt(checkInjectionCommand, o, L) {
 		var last *result
 		ok, res, detail := s.timeBased(func(d time.Duration) *result {
-			last = s.probe(ctx, o, loc, base+fmt.Sprintf(";sleep %d", int(d.Seconds())))
+			last = s.probe(ctx, o, loc, cmdBase+fmt.Sprintf(";sleep %d", int(d.Seconds())))
 			return last
 		}, true)
 		if !s.blockedOr(checkInjectionCommand, o, loc, last) && ok {
@@ -223,6 +229,56 @@ func (s *scanner) injectLocation(ctx context.Context, o *opState, loc location) 
 			s.report(checkInjectionCrlf, o, L, ConfidenceCertain, s.evidence(res, "the injected header X-Pc-Crlf came back"))
 		}
 	}
+}
+
+// commandMember names parameters and members that hold a shell command.
+var commandMember = regexp.MustCompile(`(?i)^(cmd|command|commands|exec|execute|shell|run|script|program|process)$`)
+
+// harmlessCommands are read-only commands a command member is tried with.
+var harmlessCommands = []string{"id", "uptime", "date", "whoami", "hostname", "pwd"}
+
+// commandBaseline makes a refused baseline whose body or query has a
+// command member (see commandBase) the first harmless command the API
+// accepts, so that the probes start from a request that gets through.
+func (s *scanner) commandBaseline(ctx context.Context, o *opState) {
+	if o.res == nil || o.res.err != nil || o.res.status != http.StatusBadRequest && o.res.status != http.StatusUnprocessableEntity {
+		return
+	}
+	for _, loc := range o.req.locations() {
+		if !loc.stringy() || !commandMember.MatchString(lastSegment(loc.name)) {
+			continue
+		}
+		for _, c := range harmlessCommands {
+			r := o.req.clone()
+			r.set(loc, c)
+			if res := s.send(ctx, r); res.reached() {
+				o.req, o.res = r, res
+				return
+			}
+		}
+	}
+}
+
+// commandBase returns the value command injection payloads follow at loc:
+// for a member named like a command whose made-up value was refused, the
+// first harmless command (id, uptime, date…) the API accepts, since an
+// API that runs commands often allows only a few and refuses the rest
+// before any shell sees them; else base.
+func (s *scanner) commandBase(ctx context.Context, o *opState, loc location, base string) string {
+	parts := splitPointer(loc.name)
+	name := loc.name
+	if loc.in == "body" && len(parts) > 0 {
+		name = parts[len(parts)-1]
+	}
+	if !commandMember.MatchString(name) || o.res.ok() && base != "" {
+		return base
+	}
+	for _, c := range harmlessCommands {
+		if res := s.probe(ctx, o, loc, c); res.ok() {
+			return c
+		}
+	}
+	return base
 }
 
 // hasFindingAt reports whether a real finding of id exists at o and loc.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +38,9 @@ var (
 	checkMisconfigInventory = define(CheckInfo{ID: "misconfig.inventory", Group: "misconfiguration", OWASP: OWASPInventory, CWE: 1059, Severity: SeverityMedium,
 		Title:       "Undocumented or debug endpoint reachable",
 		Remediation: "Remove debug endpoints from production and document (or block) every endpoint."})
+	checkMisconfigOldVersion = define(CheckInfo{ID: "misconfig.old-version", Group: "misconfiguration", OWASP: OWASPInventory, CWE: 1059, Severity: SeverityMedium,
+		Title:       "An older API version is still served",
+		Remediation: "Retire old API versions, or give them the current version's controls, and document every version served."})
 )
 
 var _ = runs("misconfiguration", runMisconfiguration)
@@ -69,6 +74,7 @@ func runMisconfiguration(ctx context.Context, s *scanner) {
 	s.malformed(ctx)
 	s.transport(ctx)
 	s.inventory(ctx)
+	s.oldVersions(ctx)
 }
 
 // securityHeaders reports each missing header once, with the first answer
@@ -214,28 +220,122 @@ var debugPaths = []string{
 	"/swagger.json", "/api-docs", "/graphql", "/test", "/internal",
 }
 
-// inventory asks for well-known debug and undocumented paths; an answer
-// that is 200 and unlike the answer to a random path is reported.
+// inventory asks for well-known debug and undocumented paths, at the
+// root and under the prefix every documented path shares ("/api"); an
+// answer that is 200 and unlike the answer to a random path is reported.
+// An administrative one (/api/admin) that answers a normal identity is
+// also broken function level authorization.
 func (s *scanner) inventory(ctx context.Context) {
 	mk := func(p string) *request {
 		op := &openapi.Operation{Method: http.MethodGet, Path: p}
 		return &request{op: op, method: http.MethodGet, path: map[string]string{}, header: http.Header{}, ident: min(0, len(s.ids)-1)}
 	}
-	random := s.send(ctx, mk("/pcscan-no-such-path-5f2c"))
-	for _, p := range debugPaths {
-		if s.documented(p) {
+	for _, pre := range s.pathPrefixes() {
+		random := s.send(ctx, mk(pre+"/pcscan-no-such-path-5f2c"))
+		for _, p := range debugPaths {
+			p = pre + p
+			if s.documented(p) {
+				continue
+			}
+			r := mk(p)
+			res := s.send(ctx, r)
+			if res.err != nil || res.status != http.StatusOK || gatewayRefusal(res) {
+				continue
+			}
+			if random.err == nil && random.status == res.status && sameAnswer(random, res) {
+				continue
+			}
+			o := &opState{op: r.op}
+			s.reportKey(checkMisconfigInventory, o, "path:"+p, ConfidenceFirm, s.evidence(res,
+				"GET "+p+" is not in the description and answered 200"), false, "")
+			if adminPath.MatchString(p) && r.ident == 0 && s.enabled("authorization") {
+				s.report(checkAuthzBfla, o, "", ConfidenceFirm, s.evidence(res,
+					fmt.Sprintf("%s, a normal identity, got 200 from the undocumented administrative GET %s", s.ids[0].name, p)))
+			}
+		}
+	}
+}
+
+// pathPrefixes returns "" and the leading segments every documented path
+// shares ("/api", "/api/v1"), when they share any.
+func (s *scanner) pathPrefixes() []string {
+	var common []string
+	for i, op := range s.spec.Operations() {
+		segs := strings.Split(strings.Trim(op.Path, "/"), "/")
+		if i == 0 {
+			common = segs[:max(len(segs)-1, 0)]
 			continue
 		}
-		r := mk(p)
-		res := s.send(ctx, r)
-		if res.err != nil || res.status != http.StatusOK || gatewayRefusal(res) {
+		n := 0
+		for n < len(common) && n < len(segs)-1 && common[n] == segs[n] && !strings.Contains(segs[n], "{") {
+			n++
+		}
+		common = common[:n]
+	}
+	if len(common) == 0 || strings.Contains(strings.Join(common, "/"), "{") {
+		return []string{""}
+	}
+	return []string{"", "/" + strings.Join(common, "/")}
+}
+
+// versionSegment is a path segment that names an API version ("v2").
+var versionSegment = regexp.MustCompile(`^v(\d{1,2})$`)
+
+// oldVersions sends the baseline of each documented GET and POST whose
+// path names a version (/api/v2/users/login) to the earlier versions'
+// paths (/api/v1/users/login) the description does not have. An earlier
+// version that answers, unlike a version that cannot exist (v97), is an
+// old API still served: it rarely has the current one's fixes.
+func (s *scanner) oldVersions(ctx context.Context) {
+	tried := map[string]bool{}
+	for _, o := range s.ops {
+		if o.op.Method != http.MethodGet && o.op.Method != http.MethodPost || o.req == nil {
 			continue
 		}
-		if random.err == nil && random.status == res.status && sameAnswer(random, res) {
-			continue
+		segs := strings.Split(o.op.Path, "/")
+		for i, seg := range segs {
+			m := versionSegment.FindStringSubmatch(seg)
+			if m == nil {
+				continue
+			}
+			n, _ := strconv.Atoi(m[1])
+			at := func(v string) *request {
+				alt := slices.Clone(segs)
+				alt[i] = v
+				op := *o.op
+				op.Path = strings.Join(alt, "/")
+				r := o.req.clone()
+				r.op = &op
+				r.fresh = nil
+				return r
+			}
+			var none *result
+			for k := n - 1; k >= 1 && k >= n-3; k-- {
+				r := at("v" + strconv.Itoa(k))
+				key := r.op.Method + " " + r.op.Path
+				if tried[key] || s.documented(r.op.Path) {
+					continue
+				}
+				tried[key] = true
+				res := s.send(ctx, r)
+				if res.err != nil || gatewayRefusal(res) || res.status >= 500 {
+					continue
+				}
+				switch res.status {
+				case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusGone, http.StatusNotImplemented:
+					continue
+				}
+				if none == nil {
+					none = s.send(ctx, at("v97"))
+				}
+				if none.err == nil && none.status == res.status {
+					continue
+				}
+				s.report(checkMisconfigOldVersion, &opState{op: r.op}, "path:"+r.op.Path, ConfidenceFirm, s.evidence(res,
+					fmt.Sprintf("%s is not in the description (which has %s) and answered %d; a version that cannot exist (v97) answered %d",
+						key, o.key(), res.status, none.status)))
+			}
 		}
-		s.reportKey(checkMisconfigInventory, &opState{op: r.op}, "path:"+p, ConfidenceFirm, s.evidence(res,
-			"GET "+p+" is not in the description and answered 200"), false, "")
 	}
 }
 

@@ -128,12 +128,29 @@ func (s *scanner) pageSize(ctx context.Context, o *opState) {
 		if !slices.Contains(t, "integer") && !slices.Contains(t, "number") {
 			continue
 		}
-		limit := 1000
-		if m, ok := num(p.Schema.Raw["maximum"]); ok {
-			limit = int(m)
-		}
-		ask := max(limit*10, 1000)
 		loc := location{in: "query", name: p.Name, schema: p.Schema.Raw}
+		m, declared := num(p.Schema.Raw["maximum"])
+		if !declared {
+			// No maximum declared: a page far above any sane one (100000)
+			// must be refused. Accepted, it is reported; as certain when
+			// more items than the baseline's page came back, else as
+			// tentative (the API may cap it silently, which the answer
+			// cannot show with few objects).
+			const ask = 100000
+			res := s.probe(ctx, o, loc, strconv.Itoa(ask))
+			if gatewayRefusal(res) || !res.ok() {
+				continue
+			}
+			conf, more := ConfidenceTentative, ""
+			if n, base := itemCount(res), itemCount(o.res); n > base && n > 0 {
+				conf, more = ConfidenceCertain, fmt.Sprintf(" and got %d items (the baseline %d)", n, base)
+			}
+			s.report(checkResourcePageSize, o, loc.String(), conf, s.evidence(res,
+				fmt.Sprintf("the description declares no maximum for %s; asked for %d items, the answer was %d%s, not a refusal", p.Name, ask, res.status, more)))
+			continue
+		}
+		limit := int(m)
+		ask := max(limit*10, 1000)
 		res := s.probe(ctx, o, loc, strconv.Itoa(ask))
 		if gatewayRefusal(res) || !res.ok() {
 			continue

@@ -169,7 +169,7 @@ func (s *scanner) fillOwn(r *request) {
 	s.mu.Lock()
 	self := s.self[r.ident]
 	s.mu.Unlock()
-	if obj, _ := r.object(); obj != nil {
+	if obj, at := r.object(); obj != nil {
 		for k, v := range obj {
 			if _, isStr := v.(string); isStr && isPasswordMember(k) {
 				// "My password" is the one the identity logs in with: a
@@ -182,7 +182,7 @@ func (s *scanner) fillOwn(r *request) {
 			if _, isStr := v.(string); isStr && idMember.MatchString(k) {
 				if own, ok := s.ownValue(r.ident, k); ok {
 					obj[k] = own
-					delete(r.fresh, "/"+escapePointer(k))
+					delete(r.fresh, at+"/"+escapePointer(k))
 					continue
 				}
 			}

@@ -298,6 +298,14 @@ func (s *scanner) mayGarble(o *opState, loc location) bool {
 		return true
 	}
 	last := parts[len(parts)-1]
+	// Nor into the identifiers of the identity's own account (its user
+	// name, its address): many tokens name the account by them, and a
+	// probe that renames it ends the identity's session, or its next login.
+	if idMember.MatchString(last) {
+		if own, ok := s.ownValue(o.req.ident, last); ok && o.req.get(loc) == own {
+			return false
+		}
+	}
 	// Nor into password members: a probe that changes the identity's own
 	// password keeps it from logging in again when its token expires.
 	return !privName.MatchString(last) && !isPasswordMember(last)
