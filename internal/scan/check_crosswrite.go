@@ -214,8 +214,8 @@ func (s *scanner) bolaDeletes(ctx context.Context) {
 			continue
 		}
 		made := s.send(ctx, create.req.clone())
-		obj, ok := made.json().(map[string]any)
-		if !made.ok() || !ok {
+		obj := objectOf(made.json())
+		if !made.ok() || obj == nil {
 			continue
 		}
 		name := pathParamName(op.Path)

@@ -715,7 +715,7 @@ func listOf(body any) ([]any, bool) {
 }
 
 // seenCap bounds the distinct values kept per member name.
-const seenCap = 8
+const seenCap = 24
 
 // collect records the distinct scalar values of every member, at any
 // depth of an answer (the author names in a list of articles), so that
