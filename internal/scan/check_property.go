@@ -41,8 +41,8 @@ func runProperty(ctx context.Context, s *scanner) {
 	for _, o := range s.ops {
 		s.exposure(o, o.res)
 	}
-	s.discoveredReads(ctx)
 	s.writeCheck(ctx, checkPropertyMassAssignment, false)
+	s.discoveredReads(ctx)
 }
 
 // discoveredReads asks each read with one path parameter for the other
