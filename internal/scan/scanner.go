@@ -759,6 +759,12 @@ func (s *scanner) timeBased(probe func(d time.Duration) *result, scales bool) (b
 	if p2.err != nil || c2.err != nil || p2.dur-c2.dur < need2 {
 		return false, p1, ""
 	}
+	if scales && p2.dur-c2.dur < p1.dur-c1.dur+(d2-d)/2 {
+		// The delay did not grow with what was asked: a target that hung
+		// once (14 s for a 2 s ask, then 3.4 s for 4 s on a loaded
+		// machine) is not a sleep that ran.
+		return false, p1, ""
+	}
 	detail := fmt.Sprintf("asked for a %s delay, then %s: answers took %s and %s; controls took %s and %s",
 		d, d2, p1.dur.Round(time.Millisecond), p2.dur.Round(time.Millisecond), c1.dur.Round(time.Millisecond), c2.dur.Round(time.Millisecond))
 	return true, p2, detail
