@@ -248,7 +248,7 @@ func TestEnvelopeAPIFlawsFoundAndFixedTwinClean(t *testing.T) {
 	}
 	for _, vulnerable := range []bool{true, false} {
 		srv := httptest.NewServer(envelopeAPI(vulnerable))
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		rep, err := Run(ctx, cfg(srv.URL), Options{Spec: spec})
 		cancel()
 		srv.Close()
