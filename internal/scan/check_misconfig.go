@@ -249,8 +249,14 @@ func (s *scanner) inventory(ctx context.Context) {
 			s.reportKey(checkMisconfigInventory, o, "path:"+p, ConfidenceFirm, s.evidence(res,
 				"GET "+p+" is not in the description and answered 200"), false, "")
 			if adminPath.MatchString(p) && r.ident == 0 && s.enabled("authorization") {
-				s.report(checkAuthzBfla, o, "", ConfidenceFirm, s.evidence(res,
-					fmt.Sprintf("%s, a normal identity, got 200 from the undocumented administrative GET %s", s.ids[0].name, p)))
+				// Only a page that refuses anonymous callers is a function
+				// for some users (an admin login page answers everyone).
+				anon := r.clone()
+				anon.ident = -1
+				if a := s.send(ctx, anon); a.err == nil && (a.status == http.StatusUnauthorized || a.status == http.StatusForbidden) {
+					s.report(checkAuthzBfla, o, "", ConfidenceFirm, s.evidence(res,
+						fmt.Sprintf("%s, a normal identity, got 200 from the undocumented administrative GET %s, which refuses anonymous callers (%d)", s.ids[0].name, p, a.status)))
+				}
 			}
 		}
 	}
