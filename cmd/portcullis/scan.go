@@ -22,8 +22,9 @@ func newScan() *cobra.Command {
 	var (
 		configFile, formats, failOn, apiKeyHeader string
 		auth, auth2, checks                       []string
+		include, exclude, allowDangerous          []string
 		apiKey, apiKey2                           string
-		quiet                                     bool
+		quiet, showBlocked                        bool
 		c                                         scan.Config
 	)
 	cmd := &cobra.Command{
@@ -39,10 +40,16 @@ to report files in --out.
 Every request goes through one budget: --rate requests per second and
 --max-requests in total are never exceeded. Without --allow-destructive the
 scanner never sends DELETE, PUT or PATCH and never changes existing objects.
-It sends requests only to --target (and its own loopback SSRF canary).
+Operations whose id, path or summary say they destroy state wholesale
+(reset, createdb, drop, purge, delete-all, truncate…) are never sent, whatever
+their method, unless --allow-dangerous names them. --include and --exclude
+select operations by operationId, 'METHOD /path' (globs allowed) or tag:NAME.
+It sends requests only to --target (and its own loopback SSRF canary). The
+report lists what the scan changed on the target.
 
-Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
-2 usage, config, description or login error.`,
+Exit codes: 0 no finding (that a gateway did not block) at or above
+--fail-on, which is high unless told otherwise (--fail-on none never fails);
+1 a finding reached it; 2 usage, config, description or login error.`,
 		Example: `  portcullis demo --vulnerable &
   portcullis scan --config examples/scan/lab.yaml --out report
   portcullis scan --spec openapi.yaml --target http://127.0.0.1:8081 \
@@ -77,6 +84,15 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
 			set("perf-rate", func() { cfg.Performance.Rate = c.Performance.Rate })
 			set("perf-duration", func() { cfg.Performance.Duration = c.Performance.Duration })
 			set("perf-max-p99", func() { cfg.Performance.MaxP99 = c.Performance.MaxP99 })
+			if f.Changed("include") {
+				cfg.Include = include
+			}
+			if f.Changed("exclude") {
+				cfg.Exclude = exclude
+			}
+			if f.Changed("allow-dangerous") {
+				cfg.AllowDangerous = allowDangerous
+			}
 			if f.Changed("checks") {
 				cfg.Checks = checks
 			}
@@ -87,8 +103,13 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
 				}
 				cfg.Formats = fs
 			}
-			if f.Changed("fail-on") {
+			switch {
+			case f.Changed("fail-on"):
 				cfg.FailOn = scan.Severity(strings.ToLower(failOn))
+			case cfg.FailOn == "":
+				// The default gate: a scan in CI fails on high findings
+				// unless told otherwise.
+				cfg.FailOn = scan.SeverityHigh
 			}
 			for i, creds := range []struct {
 				headers []string
@@ -121,7 +142,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
 			if err := cfg.Validate(); err != nil {
 				return usageError(err)
 			}
-			return runScan(cmd, cfg, quiet)
+			return runScan(cmd, cfg, quiet, showBlocked)
 		},
 	}
 	f := cmd.Flags()
@@ -140,7 +161,11 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
 	f.BoolVar(&c.AllowLoadNonLoopback, "allow-load-non-loopback", false, "allow the load test against a target that is not loopback")
 	f.StringVar(&c.Out, "out", "", "directory for report files (none when empty)")
 	f.StringVar(&formats, "format", "json", "report formats: json,sarif,junit,html or all")
-	f.StringVar(&failOn, "fail-on", "", "exit 1 when a finding reaches this severity: info, low, medium, high, critical")
+	f.StringVar(&failOn, "fail-on", "high", "exit 1 when a finding that was not blocked reaches this severity: info, low, medium, high, critical, or none to never fail")
+	f.StringArrayVar(&include, "include", nil, "scan only these operations: operationId, 'METHOD /path' (globs), '/path' or tag:NAME (repeatable)")
+	f.StringArrayVar(&exclude, "exclude", nil, "do not send these operations (same forms as --include; repeatable)")
+	f.StringArrayVar(&allowDangerous, "allow-dangerous", nil, "let these destructive-looking operations (reset, createdb, drop…) run (same forms; repeatable)")
+	f.BoolVar(&showBlocked, "show-blocked", false, "list every finding a security gateway blocked (default: one summary line)")
 	f.DurationVar(&c.Timeout, "timeout", 0, "timeout of one request (0: 15s)")
 	f.DurationVar(&c.TimeDelay, "time-delay", 0, "delay time-based probes ask for (0: 2s; at least 1s)")
 	f.IntVar(&c.Concurrency, "concurrency", 0, "operations probed at once (0: 4)")
@@ -151,29 +176,28 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding reached it;
 	return cmd
 }
 
-func runScan(cmd *cobra.Command, cfg scan.Config, quiet bool) error {
+func runScan(cmd *cobra.Command, cfg scan.Config, quiet, showBlocked bool) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	groups, _ := scan.SelectGroups(cfg.Checks)
-	bar := report.NewProgress(cmd.ErrOrStderr(), len(groups)+1, !quiet)
-	last := 0
-	rep, err := scan.Run(ctx, cfg, scan.Options{Progress: func(p scan.Progress) {
-		bar.Describe(fmt.Sprintf("%-16s %5d requests %3d findings", p.Group, p.Requests, p.Findings))
-		if p.Step > last {
-			bar.Add(p.Step - last)
-			last = p.Step
-		}
-	}})
+	// The bar counts requests (its rate is requests per second): towards
+	// --max-requests when there is one, else as a spinner.
+	bar := report.NewProgress(cmd.ErrOrStderr(), cfg.MaxRequests, !quiet)
+	rep, err := scan.Run(ctx, cfg, scan.Options{
+		OnRequest: func() { bar.Add(1) },
+		Progress: func(p scan.Progress) {
+			bar.Describe(fmt.Sprintf("%-16s %d/%d groups, %d findings", p.Group, min(p.Step, p.Steps), p.Steps, p.Findings))
+		},
+	})
 	bar.Finish()
 	if err != nil {
 		return usageError(err)
 	}
 	out := cmd.OutOrStdout()
-	if err := report.Summary(out, rep); err != nil {
+	if err := report.SummaryWith(out, rep, report.SummaryOptions{ShowBlocked: showBlocked}); err != nil {
 		return err
 	}
 	if cfg.Out != "" {
@@ -193,7 +217,7 @@ func runScan(cmd *cobra.Command, cfg scan.Config, quiet bool) error {
 			fmt.Fprintln(out, "wrote", p)
 		}
 	}
-	if cfg.FailOn != "" && report.ExitCode(rep, cfg.FailOn) != 0 {
+	if cfg.FailOn != "" && cfg.FailOn != scan.FailNever && report.ExitCode(rep, cfg.FailOn) != 0 {
 		return &exitError{code: 1, err: fmt.Errorf("findings at or above %s", cfg.FailOn)}
 	}
 	return nil

@@ -43,9 +43,9 @@ var openAPIVulnerable []byte
 // own copy.
 func OpenAPIVulnerable() []byte { return slices.Clone(openAPIVulnerable) }
 
-// WeakJWTSecret is the HS256 key of the vulnerable mode: a dictionary word,
-// which is one of the planted flaws.
-const WeakJWTSecret = "secret"
+// WeakJWTSecret is the HS256 key of the vulnerable mode: a common word
+// found in public lists of JWT secrets, which is one of the planted flaws.
+const WeakJWTSecret = "lavender"
 
 // LabUsers are the lab's accounts (user name → password). alice and bob are
 // normal users, admin is an administrator.
@@ -82,13 +82,15 @@ type lab struct {
 	notes    map[int64]*labNote
 	nextNote int64
 	profiles map[string]map[string]any
+	accounts map[string]*labAccount // user name → account (seed and registered)
+	lists    map[string]*labList    // list name → list
+	gen      int64                  // bumped by a database reset: older tokens stop working
 	failures map[string][]time.Time // fixed mode: failed logins per user name
 	hits     map[string][]time.Time // fixed mode: requests per client
 }
 
 func newLab(next http.Handler, vuln bool, now func() time.Time) http.Handler {
 	l := &lab{vuln: vuln, next: next, mux: http.NewServeMux(), now: now,
-		notes: map[int64]*labNote{}, profiles: map[string]map[string]any{},
 		failures: map[string][]time.Time{}, hits: map[string][]time.Time{}}
 	if vuln {
 		l.secret = []byte(WeakJWTSecret)
@@ -96,32 +98,33 @@ func newLab(next http.Handler, vuln bool, now func() time.Time) http.Handler {
 		l.secret = make([]byte, 32)
 		_, _ = rand.Read(l.secret)
 	}
-	for _, u := range []string{"alice", "bob", "admin"} {
-		role := "user"
-		if u == "admin" {
-			role = "admin"
-		}
-		l.profiles[u] = map[string]any{"id": u, "name": strings.ToUpper(u[:1]) + u[1:], "email": u + "@example.com", "role": role}
-	}
+	l.seed()
 	routes := map[string]http.HandlerFunc{
-		"POST /login":                  l.login,
-		"GET /search":                  l.search,
-		"GET /ping":                    l.auth(l.ping),
-		"GET /greet":                   l.greet,
-		"GET /files":                   l.files,
-		"GET /redirect":                l.redirect,
-		"GET /reports":                 l.reports,
-		"GET /profile":                 l.auth(l.getProfile),
-		"PUT /profile":                 l.auth(l.putProfile),
-		"POST /notes":                  l.auth(l.createNote),
-		"GET /notes/{id}":              l.auth(l.getNote),
-		"PUT /notes/{id}":              l.auth(l.putNote),
-		"DELETE /notes/{id}":           l.auth(l.deleteNote),
-		"GET /admin/users":             l.auth(l.adminUsers),
-		"GET /check-email":             l.checkEmail,
-		"GET /fetch":                   l.fetch,
-		"GET /openapi-vulnerable.yaml": l.spec,
-		"GET /debug/vars":              l.debugVars,
+		"POST /login":                    l.login,
+		"POST /v2/login":                 l.loginV2,
+		"POST /users":                    l.register,
+		"GET /users/{username}":          l.auth(l.getUser),
+		"PUT /users/{username}/password": l.auth(l.changePassword),
+		"POST /lists":                    l.auth(l.createList),
+		"GET /lists/{name}":              l.auth(l.getList),
+		"GET /admin/reset-db":            l.auth(l.resetDB),
+		"GET /search":                    l.search,
+		"GET /ping":                      l.auth(l.ping),
+		"GET /greet":                     l.greet,
+		"GET /files":                     l.files,
+		"GET /redirect":                  l.redirect,
+		"GET /reports":                   l.reports,
+		"GET /profile":                   l.auth(l.getProfile),
+		"PUT /profile":                   l.auth(l.putProfile),
+		"POST /notes":                    l.auth(l.createNote),
+		"GET /notes/{id}":                l.auth(l.getNote),
+		"PUT /notes/{id}":                l.auth(l.putNote),
+		"DELETE /notes/{id}":             l.auth(l.deleteNote),
+		"GET /admin/users":               l.auth(l.adminUsers),
+		"GET /check-email":               l.checkEmail,
+		"GET /fetch":                     l.fetch,
+		"GET /openapi-vulnerable.yaml":   l.spec,
+		"GET /debug/vars":                l.debugVars,
 	}
 	for pattern, h := range routes {
 		l.mux.HandleFunc(pattern, h)
@@ -136,7 +139,8 @@ func (l *lab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	if l.vuln {
 		// Planted: CORS reflects any origin with credentials; no security
-		// headers at all.
+		// headers at all; the server's name and version in X-Powered-By.
+		h.Set("X-Powered-By", "LabServer/1.4.2")
 		if o := r.Header.Get("Origin"); o != "" {
 			h.Set("Access-Control-Allow-Origin", o)
 			h.Set("Access-Control-Allow-Credentials", "true")
@@ -246,7 +250,7 @@ func (l *lab) token(user string) string {
 	role, _ := l.profile(user)["role"].(string)
 	now := l.now()
 	head := b64(map[string]any{"alg": "HS256", "typ": "JWT"}) + "." +
-		b64(map[string]any{"sub": user, "role": role, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+		b64(map[string]any{"sub": user, "role": role, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "gen": l.generation()})
 	m := hmac.New(sha256.New, l.secret)
 	m.Write([]byte(head))
 	return head + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
@@ -265,13 +269,15 @@ func (l *lab) verify(tok string) (string, bool) {
 	var claims struct {
 		Sub string `json:"sub"`
 		Exp int64  `json:"exp"`
+		Gen int64  `json:"gen"`
 	}
 	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
 	cb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
 	if err1 != nil || err2 != nil || json.Unmarshal(hb, &head) != nil || json.Unmarshal(cb, &claims) != nil {
 		return "", false
 	}
-	if _, ok := LabUsers[claims.Sub]; !ok {
+	if !l.known(claims.Sub) || claims.Gen != l.generation() {
+		// Unknown users, and tokens issued before a database reset.
 		return "", false
 	}
 	if l.vuln && (strings.EqualFold(head.Alg, "none") || parts[2] == "") {
@@ -335,18 +341,7 @@ func (l *lab) login(w http.ResponseWriter, r *http.Request) {
 		}
 		// Planted: NoSQL-style matching (objects are operators), distinct
 		// errors for unknown users and wrong passwords, no lockout.
-		var matched string
-		userKnown := false
-		for _, u := range []string{"alice", "bob", "admin"} {
-			if !nosqlMatch(in["username"], u) {
-				continue
-			}
-			userKnown = true
-			if nosqlMatch(in["password"], LabUsers[u]) {
-				matched = u
-				break
-			}
-		}
+		matched, userKnown := l.matchLogin(in)
 		switch {
 		case matched != "":
 			labJSON(w, http.StatusOK, map[string]any{"token": l.token(matched)})
@@ -357,45 +352,14 @@ func (l *lab) login(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	var in struct {
-		Username *string `json:"username"`
-		Password *string `json:"password"`
-	}
-	if !decodeStrict(w, r, &in) {
-		return
-	}
-	if in.Username == nil || in.Password == nil || len(*in.Username) > 64 || len(*in.Password) > 128 {
-		labProblem(w, http.StatusBadRequest, "username and password are required")
-		return
-	}
-	now := l.now()
-	l.mu.Lock()
-	fails := l.failures[*in.Username]
-	for len(fails) > 0 && now.Sub(fails[0]) >= labFailWindow {
-		fails = fails[1:]
-	}
-	l.failures[*in.Username] = fails
-	locked := len(fails) >= labMaxFailures
-	l.mu.Unlock()
-	if locked {
-		w.Header().Set("Retry-After", strconv.Itoa(int(labFailWindow.Seconds())))
-		labProblem(w, http.StatusTooManyRequests, "too many failed logins; try again later")
-		return
-	}
-	pw, known := LabUsers[*in.Username]
-	// Compare in constant time, and against something even for unknown
-	// users, so that neither the answer nor its timing tells them apart.
-	if !known {
-		pw = "\x00never-matches"
-	}
-	if !known || !hmac.Equal([]byte(pw), []byte(*in.Password)) {
-		l.mu.Lock()
-		l.failures[*in.Username] = append(l.failures[*in.Username], now)
-		l.mu.Unlock()
+	user, outcome, ok := l.fixedLogin(w, r)
+	switch {
+	case !ok:
+	case outcome == loginFailed:
 		labProblem(w, http.StatusUnauthorized, "invalid username or password")
-		return
+	default:
+		labJSON(w, http.StatusOK, map[string]any{"token": l.token(user)})
 	}
-	labJSON(w, http.StatusOK, map[string]any{"token": l.token(*in.Username)})
 }
 
 // nosqlMatch matches v against want like a naive document store: strings
@@ -676,6 +640,9 @@ func (l *lab) putProfile(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
+		if bio, ok := in["bio"].(string); ok {
+			slowBio(bio)
+		}
 		l.mu.Lock()
 		for k, v := range in {
 			if k != "id" {
@@ -689,21 +656,44 @@ func (l *lab) putProfile(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name  *string `json:"name"`
 		Email *string `json:"email"`
+		Bio   *string `json:"bio"`
 	}
 	if !decodeStrict(w, r, &in) {
 		return
 	}
-	if in.Name == nil || len(*in.Name) < 1 || len(*in.Name) > 64 || in.Email != nil && (len(*in.Email) > 254 || !strings.Contains(*in.Email, "@")) {
-		labProblem(w, http.StatusBadRequest, "name (1 to 64 characters) is required; email must be an address")
+	if in.Name == nil || len(*in.Name) < 1 || len(*in.Name) > 64 || in.Email != nil && (len(*in.Email) > 254 || !strings.Contains(*in.Email, "@")) || in.Bio != nil && len(*in.Bio) > 500 {
+		labProblem(w, http.StatusBadRequest, "name (1 to 64 characters) is required; email must be an address; bio is at most 500 characters")
 		return
 	}
 	l.mu.Lock()
+	if in.Bio != nil {
+		l.profiles[user]["bio"] = *in.Bio
+	}
 	l.profiles[user]["name"] = *in.Name
 	if in.Email != nil {
 		l.profiles[user]["email"] = *in.Email
 	}
 	l.mu.Unlock()
 	labJSON(w, http.StatusOK, l.profile(user))
+}
+
+// slowBio is the vulnerable profile's bio check: `^(\w+\s?)*\.$`, "a bio
+// is words ending in a full stop", which backtracks exponentially on a long
+// run of words that does not end in one (simulated: Go's regexp is
+// linear). Planted: a ReDoS in a PUT body member.
+func slowBio(bio string) {
+	if strings.HasSuffix(bio, ".") {
+		return
+	}
+	run := 0
+	for _, c := range bio {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ' || c == '_' {
+			run++
+		}
+	}
+	if run > 20 {
+		time.Sleep(min(time.Duration(1<<min(run-20, 20))*time.Millisecond, 3*time.Second))
+	}
 }
 
 // --- notes (BOLA, mass assignment, large bodies) ---

@@ -28,6 +28,9 @@ type Budget struct {
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 
+	// onAcquire is called after each admitted request (outside the lock).
+	onAcquire func()
+
 	mu     sync.Mutex
 	sent   int64
 	last   time.Time
@@ -99,6 +102,9 @@ func (b *Budget) Acquire(ctx context.Context) error {
 				}
 			}
 			b.mu.Unlock()
+			if b.onAcquire != nil {
+				b.onAcquire()
+			}
 			return nil
 		}
 		b.mu.Unlock()

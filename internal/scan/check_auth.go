@@ -11,22 +11,50 @@ import (
 	"hash"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 )
+
+// The checks of the authentication group.
+var (
+	checkAuthnMissing = define(CheckInfo{ID: "authn.missing", Group: "authentication", OWASP: OWASPAuthn, CWE: 306, Severity: SeverityHigh,
+		Title:       "Operation answers without the credentials its description requires",
+		Remediation: "Enforce the operation's security requirement on the server (or in the gateway) for every call."})
+	checkAuthnJwtNone = define(CheckInfo{ID: "authn.jwt.none", Group: "authentication", OWASP: OWASPAuthn, CWE: 347, Severity: SeverityCritical,
+		Title:       "JWT with alg none accepted",
+		Remediation: "Accept only the expected signing algorithms (never none) and verify every signature."})
+	checkAuthnJwtUnsigned = define(CheckInfo{ID: "authn.jwt.unsigned", Group: "authentication", OWASP: OWASPAuthn, CWE: 347, Severity: SeverityCritical,
+		Title:       "JWT without signature accepted",
+		Remediation: "Verify the signature of every token; reject tokens with an empty signature."})
+	checkAuthnJwtExpired = define(CheckInfo{ID: "authn.jwt.expired", Group: "authentication", OWASP: OWASPAuthn, CWE: 613, Severity: SeverityHigh,
+		Title:       "Expired JWT accepted",
+		Remediation: "Check exp (and nbf) on every token with a small clock skew."})
+	checkAuthnJwtWeakSecret = define(CheckInfo{ID: "authn.jwt.weak-secret", Group: "authentication", OWASP: OWASPAuthn, CWE: 1391, Severity: SeverityCritical,
+		Title:       "JWT signed with a guessable HMAC secret",
+		Remediation: "Use a random secret of at least 256 bits (or asymmetric keys) and rotate the compromised one."})
+	checkAuthnUserEnumeration = define(CheckInfo{ID: "authn.user-enumeration", Group: "authentication", OWASP: OWASPAuthn, CWE: 204, Severity: SeverityMedium,
+		Title:       "Login reveals which user names exist",
+		Remediation: "Answer a wrong user name and a wrong password with the same status, body and timing."})
+	checkAuthnLoginRateLimit = define(CheckInfo{ID: "authn.login-rate-limit", Group: "authentication", OWASP: OWASPAuthn, CWE: 307, Severity: SeverityMedium,
+		Title:       "No lockout or rate limit on login",
+		Remediation: "Limit failed logins per account and per client (429 with Retry-After) and alert on bursts."})
+)
+
+var _ = runs("authentication", runAuthentication)
 
 func runAuthentication(ctx context.Context, s *scanner) {
 	// Operations that answer without credentials although they need some.
 	for _, o := range s.ops {
 		switch {
 		case o.anon != nil && o.anon.ok():
-			s.report("authn.missing", o, "", ConfidenceCertain, s.evidence(o.anon,
+			s.report(checkAuthnMissing, o, "", ConfidenceCertain, s.evidence(o.anon,
 				"the description requires credentials, but a request without any got "+fmt.Sprint(o.anon.status)))
 		case o.anon != nil && gatewayRefusal(o.anon):
-			s.reportBlocked("authn.missing", o, "", o.anon)
+			s.reportBlocked(checkAuthnMissing, o, "", o.anon)
 		case len(s.ids) == 0 && !o.op.Public() && o.res.ok():
-			s.report("authn.missing", o, "", ConfidenceFirm, s.evidence(o.res,
+			s.report(checkAuthnMissing, o, "", ConfidenceFirm, s.evidence(o.res,
 				"the description requires credentials, but the scan sent none and got "+fmt.Sprint(o.res.status)))
 		}
 	}
@@ -111,7 +139,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	if len(s.ids) == 0 {
 		return
 	}
-	authz := s.ids[0].headers.Get("Authorization")
+	authz := s.ids[0].header().Get("Authorization")
 	tok, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok {
 		return
@@ -125,7 +153,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 		s.note("JWT checks skipped: no secured GET operation answered the token with 2xx and no credentials with 401/403")
 		return
 	}
-	try := func(id, token, detail string) bool {
+	try := func(id *check, token, detail string) bool {
 		r := o.req.clone()
 		r.ident = -1
 		r.header.Set("Authorization", "Bearer "+token)
@@ -141,23 +169,15 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 		return false
 	}
 	noneHeader := map[string]any{"alg": "none", "typ": "JWT"}
-	try("authn.jwt.none", b64json(noneHeader)+"."+b64json(j.payload)+".", "a token with alg none and no signature was accepted")
-	try("authn.jwt.unsigned", j.signed+".", "the token with its signature removed was accepted")
+	try(checkAuthnJwtNone, b64json(noneHeader)+"."+b64json(j.payload)+".", "a token with alg none and no signature was accepted")
+	try(checkAuthnJwtUnsigned, j.signed+".", "the token with its signature removed was accepted")
 
 	alg, _ := j.header["alg"].(string)
 	if hmacFor(alg) == nil {
 		return
 	}
-	secret := ""
-	for _, w := range jwtDictionary {
-		m := hmac.New(hmacFor(alg), []byte(w))
-		m.Write([]byte(j.signed))
-		if hmac.Equal(m.Sum(nil), j.sig) {
-			secret = w
-			break
-		}
-	}
-	if secret == "" {
+	secret, ok := crackHMAC(alg, j.signed, j.sig)
+	if !ok {
 		return
 	}
 	masked := secret[:1] + strings.Repeat("*", len(secret)-1)
@@ -168,8 +188,8 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	}
 	forged["pcscan"] = true
 	signed := b64json(j.header) + "." + b64json(forged)
-	if !try("authn.jwt.weak-secret", signed+"."+signHS(alg, secret, signed),
-		fmt.Sprintf("the %s key is a dictionary word (%s, %d characters); a token forged with it was accepted", alg, masked, len(secret))) {
+	if !try(checkAuthnJwtWeakSecret, signed+"."+signHS(alg, secret, signed),
+		fmt.Sprintf("the %s key was found offline among %d known JWT secrets and all numbers of up to %d digits (%s, %d characters); a token forged with it was accepted", alg, len(knownJWTSecrets()), maxDigits, masked, len(secret))) {
 		return
 	}
 	exp := map[string]any{}
@@ -180,7 +200,7 @@ func (s *scanner) jwtChecks(ctx context.Context) {
 	exp["iat"] = now.Add(-2 * time.Hour).Unix()
 	exp["exp"] = now.Add(-time.Hour).Unix()
 	signed = b64json(j.header) + "." + b64json(exp)
-	try("authn.jwt.expired", signed+"."+signHS(alg, secret, signed), "a validly signed token that expired an hour ago was accepted")
+	try(checkAuthnJwtExpired, signed+"."+signHS(alg, secret, signed), "a validly signed token that expired an hour ago was accepted")
 }
 
 var (
@@ -189,10 +209,19 @@ var (
 	loginPath = regexp.MustCompile(`(?i)(login|signin|sign-in|session|authenticate|/auth\b|/token\b)`)
 )
 
-// loginOp returns the login operation with the names of its user and
-// password fields: the one identity 1 logs in with, else one that looks
-// like a login.
-func (s *scanner) loginOp() (o *opState, user, pass, known string) {
+// loginOp is a login operation with the names of its user and password
+// members and identity 1's user name.
+type loginOp struct {
+	o                 *opState
+	user, pass, known string
+}
+
+// loginOps returns the login operations: the one identity 1 logs in with
+// first, then every other POST that looks like a login (by path or id)
+// and has a user and a password member. Each is checked for enumeration
+// and throttling: an API with a second login (a v2, a mobile one) leaks
+// through the one nobody configured.
+func (s *scanner) loginOps() []loginOp {
 	var want string
 	var body map[string]any
 	if len(s.cfg.Identities) > 0 && s.cfg.Identities[0].Login != nil {
@@ -202,66 +231,83 @@ func (s *scanner) loginOp() (o *opState, user, pass, known string) {
 		}
 		body = l.Body
 	}
+	var first, rest []loginOp
 	for _, x := range s.ops {
 		if x.op.Method != http.MethodPost || x.req.body == nil {
 			continue
 		}
-		if want != "" && x.key() != want || want == "" && !loginPath.MatchString(x.op.Path+" "+x.op.ID) {
+		configured := want != "" && x.key() == want
+		if !configured && !loginPath.MatchString(x.op.Path+" "+x.op.ID) {
 			continue
 		}
-		obj, ok := x.req.body.(map[string]any)
-		if !ok {
+		obj, at := x.req.object()
+		if obj == nil {
 			continue
 		}
-		user, pass = "", ""
+		var l loginOp
+		l.o = x
 		for k := range obj {
 			switch {
 			case userField.MatchString(k):
-				user = k
+				l.user = at + "/" + escapePointer(k)
 			case passField.MatchString(k):
-				pass = k
+				l.pass = at + "/" + escapePointer(k)
 			}
 		}
-		if user == "" || pass == "" {
+		if l.user == "" || l.pass == "" {
 			continue
 		}
-		if v, ok := body[user].(string); ok {
-			known = v
+		if v, ok := pointerGet(map[string]any(body), l.user); ok && scalarString(v) != "" {
+			l.known = scalarString(v)
+		} else if v, ok := objectOf(map[string]any(body))[lastSegment(l.user)].(string); ok {
+			l.known = v
 		}
-		return x, user, pass, known
+		if configured {
+			first = append(first, l)
+		} else {
+			rest = append(rest, l)
+		}
 	}
-	return nil, "", "", ""
+	return append(first, rest...)
 }
 
-// loginChecks looks for user enumeration and a missing login rate limit.
+// loginChecks looks for user enumeration and a missing login rate limit
+// on every login operation.
 func (s *scanner) loginChecks(ctx context.Context) {
-	o, user, pass, known := s.loginOp()
-	if o == nil {
-		return
+	for _, l := range s.loginOps() {
+		if ctx.Err() != nil || s.exhausted.Load() {
+			return
+		}
+		s.loginCheck(ctx, l.o, l.user, l.pass, l.known)
 	}
+}
+
+// madeUpLike returns the made-up user name u shaped like the known one:
+// an address when the known user is one (an API that logs in by address
+// refuses a bare name before it looks anyone up).
+func madeUpLike(u, known string) string {
+	if strings.Contains(known, "@") && !strings.Contains(u, "@") {
+		return u + "@example.com"
+	}
+	return u
+}
+
+func (s *scanner) loginCheck(ctx context.Context, o *opState, user, pass, known string) {
 	attempt := func(u string, n int) *result {
 		r := o.req.clone()
 		r.ident = -1
-		r.set(location{in: "body", name: "/" + escapePointer(user)}, u)
-		r.set(location{in: "body", name: "/" + escapePointer(pass)}, fmt.Sprintf("pcscan-wrong-%d", n))
+		u = madeUpLike(u, known)
+		r.set(location{in: "body", name: user}, u)
+		r.set(location{in: "body", name: pass}, fmt.Sprintf("pcscan-wrong-%d", n))
 		return s.send(ctx, r)
 	}
 	if known != "" {
-		a1 := attempt(known, 1)
-		b1 := attempt("pcscan-no-such-user-7q", 1)
-		if comparableFailure(a1) && comparableFailure(b1) && !sameAnswer(a1, b1) {
-			a2 := attempt(known, 2)
-			b2 := attempt("pcscan-no-such-user-8q", 2)
-			if sameAnswer(a1, a2) && sameAnswer(b1, b2) && !sameAnswer(a2, b2) {
-				s.report("authn.user-enumeration", o, "body:/"+user, ConfidenceFirm, Evidence{
-					Request:  a2.reqText + "\n\n" + b2.reqText,
-					Response: s.describeResponse(a2) + "\n\n" + s.describeResponse(b2),
-					Detail:   "a known user with a wrong password and an unknown user get different answers, twice",
-				})
-			}
-		}
+		s.userEnumeration(o, user, known, attempt)
 	}
-	// A bounded burst of failed logins for one made-up account.
+	// A bounded burst of failed logins for one made-up account (a new one
+	// per operation, so that one login's lockout does not hide another's
+	// lack of one).
+	probeUser := "pcscan-lockout-" + randomTag()
 	var mu sync.Mutex
 	var limited, sent int
 	var last *result
@@ -278,7 +324,7 @@ func (s *scanner) loginChecks(ctx context.Context) {
 		wg.Add(1)
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			res := attempt("pcscan-lockout-probe", i)
+			res := attempt(probeUser, i)
 			mu.Lock()
 			defer mu.Unlock()
 			if res.err != nil {
@@ -293,17 +339,91 @@ func (s *scanner) loginChecks(ctx context.Context) {
 	}
 	wg.Wait()
 	if limited == 0 && sent == s.cfg.Burst && last != nil {
-		s.report("authn.login-rate-limit", o, "", ConfidenceFirm, s.evidence(last,
+		s.report(checkAuthnLoginRateLimit, o, "", ConfidenceFirm, s.evidence(last,
 			fmt.Sprintf("%d failed logins for one account in a burst: none was refused with 429/423", sent)))
 	}
 }
 
-// comparableFailure reports whether a failed login answer can be compared
-// with another: not a throttled or locked answer (those say nothing about
-// the account) and not a gateway refusal.
-func comparableFailure(r *result) bool {
-	return r.err == nil && !r.ok() && !gatewayRefusal(r) &&
-		r.status != http.StatusTooManyRequests && r.status != http.StatusLocked
+// userEnumeration compares failed logins of the known user (wrong
+// password) with those of made-up users, by status and body once the
+// echoed values and volatile members are removed, 2xx answers included
+// (an API that answers 200 {"error": "no such user"}); and, when the
+// answers are alike, by timing. It sends at most 4 failed logins for the
+// known user so as not to lock the identity's own account.
+func (s *scanner) userEnumeration(o *opState, user, known string, attempt func(string, int) *result) {
+	norm := func(r *result, u string, n int) string {
+		b := normalise(r)
+		for _, v := range []string{madeUpLike(u, known), fmt.Sprintf("pcscan-wrong-%d", n)} {
+			b = strings.ReplaceAll(b, v, "")
+		}
+		return fmt.Sprint(r.status) + " " + b
+	}
+	usable := func(r *result) bool {
+		return r.err == nil && !gatewayRefusal(r) && r.status != http.StatusTooManyRequests && r.status != http.StatusLocked && !s.loginSucceeded(r)
+	}
+	u1, u2 := "pcscan-no-such-user-"+randomTag(), "pcscan-no-such-user-"+randomTag()
+	a1, b1 := attempt(known, 1), attempt(u1, 1)
+	if !usable(a1) || !usable(b1) {
+		return
+	}
+	if norm(a1, known, 1) != norm(b1, u1, 1) {
+		a2, b2 := attempt(known, 2), attempt(u2, 2)
+		if usable(a2) && usable(b2) && norm(a1, known, 1) == norm(a2, known, 2) && norm(b1, u1, 1) == norm(b2, u2, 2) {
+			s.report(checkAuthnUserEnumeration, o, "body:"+user, ConfidenceFirm, Evidence{
+				Request:  a2.reqText + "\n\n" + b2.reqText,
+				Response: s.describeResponse(a2) + "\n\n" + s.describeResponse(b2),
+				Detail:   fmt.Sprintf("a known user with a wrong password (%d) and an unknown user (%d) get different answers, twice", a2.status, b2.status),
+			})
+		}
+		return
+	}
+	// Alike answers: compare timing (a password hash computed for known
+	// users only). Every known-user sample must be slower than every
+	// unknown-user sample by a margin, over four pairs sent alternately.
+	known4, unknown4 := []time.Duration{a1.dur}, []time.Duration{b1.dur}
+	var last, lastU *result
+	for n := 2; n <= 4; n++ {
+		a, b := attempt(known, n), attempt("pcscan-no-such-user-"+randomTag(), n)
+		if !usable(a) || !usable(b) {
+			return
+		}
+		known4, unknown4 = append(known4, a.dur), append(unknown4, b.dur)
+		last, lastU = a, b
+	}
+	slowestU, fastestK := slices.Max(unknown4), slices.Min(known4)
+	if gap := fastestK - slowestU; gap >= 25*time.Millisecond && fastestK >= 2*slowestU {
+		s.report(checkAuthnUserEnumeration, o, "body:"+user, ConfidenceTentative, Evidence{
+			Request:  last.reqText + "\n\n" + lastU.reqText,
+			Response: s.describeResponse(last) + "\n\n" + s.describeResponse(lastU),
+			Detail: fmt.Sprintf("the answers are alike, but failed logins of the known user took %s to %s and those of unknown users %s to %s (4 each, alternated)",
+				fastestK.Round(time.Millisecond), slices.Max(known4).Round(time.Millisecond), slices.Min(unknown4).Round(time.Millisecond), slowestU.Round(time.Millisecond)),
+		})
+	}
+}
+
+var tokenMember = regexp.MustCompile(`(?i)(^|_)(access_?|id_?)?token$|^jwt$`)
+
+// loginSucceeded reports whether a login answer hands out a token (at the
+// configured pointer, or any member named like a token).
+func (s *scanner) loginSucceeded(r *result) bool {
+	if !r.ok() {
+		return false
+	}
+	ptr := "/token"
+	if len(s.cfg.Identities) > 0 && s.cfg.Identities[0].Login != nil && s.cfg.Identities[0].Login.Token != "" {
+		ptr = s.cfg.Identities[0].Login.Token
+	}
+	if v, ok := pointerGet(r.json(), ptr); ok && scalarString(v) != "" {
+		return true
+	}
+	if obj := objectOf(r.json()); obj != nil {
+		for k, v := range obj {
+			if str, ok := v.(string); ok && len(str) > 16 && tokenMember.MatchString(k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasRateLimitHeaders(res *result) bool {

@@ -3,14 +3,29 @@ package scan
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/portcullis/portcullis/internal/openapi"
 )
+
+// The checks of the authorization group.
+var (
+	checkAuthzBola = define(CheckInfo{ID: "authz.bola", Group: "authorization", OWASP: OWASPBOLA, CWE: 639, Severity: SeverityHigh,
+		Title:       "Broken object level authorization: another identity reaches the object",
+		Remediation: "Check on every request that the caller owns (or may access) the object the id names."})
+	checkAuthzBfla = define(CheckInfo{ID: "authz.bfla", Group: "authorization", OWASP: OWASPBFLA, CWE: 285, Severity: SeverityHigh,
+		Title:       "Broken function level authorization: a normal user calls an admin operation",
+		Remediation: "Check the caller's role for every administrative operation; deny by default."})
+	checkAuthzPrivilegeField = define(CheckInfo{ID: "authz.privilege-field", Group: "authorization", OWASP: OWASPProperty, CWE: 915, Severity: SeverityHigh,
+		Title:       "Privilege field (role, is_admin) can be set by the caller",
+		Remediation: "Never bind privilege fields from request bodies; change roles only through an admin operation."})
+)
+
+var _ = runs("authorization", runAuthorization)
 
 // ownerField names the members that say who owns an object.
 var ownerField = regexp.MustCompile(`(?i)^(owner|owner_?id|user_?id|user|created_?by|author|account_?id)$`)
@@ -25,7 +40,10 @@ func runAuthorization(ctx context.Context, s *scanner) {
 		s.note("BOLA checks skipped: they need a second identity (--auth2)")
 	}
 	s.eachOp(ctx, s.bfla)
-	s.writeCheck(ctx, "authz.privilege-field", privilegeFields, privilegeGranted)
+	s.siblingDeletes(ctx)
+	s.foreignWrites(ctx)
+	s.bolaDeletes(ctx)
+	s.writeCheck(ctx, checkAuthzPrivilegeField, true)
 }
 
 // owner returns the owner member of a JSON object answer, if any.
@@ -49,20 +67,37 @@ func (s *scanner) bola(ctx context.Context, o *opState) {
 	}
 	field, who, ok := owner(o.res)
 	if !ok {
-		return
+		// No owner member: an object that names identity 1's own account
+		// (its user name, email) is identity 1's all the same.
+		obj, isObj := o.res.json().(map[string]any)
+		own := s.ownValues(0)
+		other := s.ownValues(1)
+		for k, v := range obj {
+			if !isScalar(v) || !idMember.MatchString(k) {
+				continue
+			}
+			for _, want := range own {
+				if scalarString(v) == want && !slices.Contains(slices.Collect(maps.Values(other)), want) {
+					field, who, ok = k, v, true
+				}
+			}
+		}
+		if !isObj || !ok {
+			return
+		}
 	}
 	r := o.req.clone()
 	r.ident = 1
 	res := s.send(ctx, r)
 	if gatewayRefusal(res) {
-		s.reportBlocked("authz.bola", o, "identity:2", res)
+		s.reportBlocked(checkAuthzBola, o, "identity:2", res)
 		return
 	}
 	if !res.ok() {
 		return
 	}
-	if f2, who2, ok := owner(res); ok && f2 == field && scalarString(who2) == scalarString(who) {
-		s.report("authz.bola", o, "identity:2", ConfidenceFirm, s.evidence(res,
+	if obj2 := objectOf(res.json()); obj2 != nil && isScalar(obj2[field]) && scalarString(obj2[field]) == scalarString(who) {
+		s.report(checkAuthzBola, o, "identity:2", ConfidenceFirm, s.evidence(res,
 			fmt.Sprintf("%s got %s's object (%s %v) with %d", s.ids[1].name, s.ids[0].name, field, who, res.status)))
 	}
 }
@@ -94,120 +129,12 @@ func (s *scanner) bfla(ctx context.Context, o *opState) {
 	}
 	res := o.res
 	if gatewayRefusal(res) {
-		s.reportBlocked("authz.bfla", o, "", res)
+		s.reportBlocked(checkAuthzBfla, o, "", res)
 		return
 	}
 	if res.ok() {
-		s.report("authz.bfla", o, "identity:1", ConfidenceFirm, s.evidence(res,
+		s.report(checkAuthzBfla, o, "identity:1", ConfidenceFirm, s.evidence(res,
 			fmt.Sprintf("%s (a normal user) called an administrative operation and got %d", s.ids[0].name, res.status)))
-	}
-}
-
-// privilegeFields are set by the privilege probe.
-var privilegeFields = map[string]any{"role": "admin", "is_admin": true}
-
-// privilegeGranted reports whether an object read back after the
-// privilege probe (privilegeFields) says its owner is now an administrator.
-func privilegeGranted(obj map[string]any) (string, bool) {
-	if v, ok := obj["role"].(string); ok && strings.EqualFold(v, "admin") {
-		return "role is now admin", true
-	}
-	if v, ok := obj["is_admin"].(bool); ok && v {
-		return "is_admin is now true", true
-	}
-	return "", false
-}
-
-// writeCheck runs check id on every write operation: the baseline write
-// with extra members, then a read-back (writeProbe); persisted tells
-// whether the extra values stuck.
-//
-// It runs in two phases. First the controls of every operation (read
-// only): an operation whose baseline answer or baseline object already
-// carries the values is not probed, since a hit would prove nothing. Only
-// then are the probes sent, the operations of one path one after the
-// other. The order matters because operations share objects: PUT
-// /notes/{id} writes the very note the baseline of POST /notes created.
-// With controls and probes of all operations interleaved, the control of
-// POST /notes could read that note after the PUT probe had written the
-// extra values into it, take them for the server's own, and skip the
-// probe: a planted flaw went unreported whenever the scheduler (a loaded
-// machine) ran the PUT probe first.
-func (s *scanner) writeCheck(ctx context.Context, id string, extra map[string]any, persisted func(map[string]any) (string, bool)) {
-	var mu sync.Mutex
-	probe := map[*opState]bool{}
-	s.eachOp(ctx, func(ctx context.Context, o *opState) {
-		if s.writeControl(ctx, o, persisted) {
-			mu.Lock()
-			probe[o] = true
-			mu.Unlock()
-		}
-	})
-	s.eachPath(ctx, func(ctx context.Context, o *opState) {
-		if probe[o] {
-			s.writeProbe(ctx, o, id, extra, persisted)
-		}
-	})
-}
-
-// writeControl reports whether o is a write with a JSON object body whose
-// baseline succeeded and whose baseline answer and object (read back) do
-// not already satisfy persisted.
-func (s *scanner) writeControl(ctx context.Context, o *opState, persisted func(map[string]any) (string, bool)) bool {
-	switch o.op.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch:
-	default:
-		return false
-	}
-	if !o.res.ok() {
-		return false
-	}
-	if _, ok := o.req.body.(map[string]any); !ok {
-		return false
-	}
-	if base, ok := o.res.json().(map[string]any); ok {
-		if _, already := persisted(base); already {
-			return false
-		}
-	}
-	if read := s.readBack(ctx, o, o.res); read != nil {
-		if _, already := persisted(read); already {
-			return false
-		}
-	}
-	return true
-}
-
-// writeProbe sends the baseline write of o with extra members and reads
-// the object back (GET on the same path, or the created object's path, or
-// the answer itself); persisted tells whether the extra values stuck.
-// writeCheck has checked the control (writeControl) before.
-func (s *scanner) writeProbe(ctx context.Context, o *opState, id string, extra map[string]any, persisted func(map[string]any) (string, bool)) {
-	obj := o.req.body.(map[string]any)
-	r := o.req.clone()
-	body := r.body.(map[string]any)
-	for k, v := range extra {
-		if _, exists := obj[k]; !exists {
-			body[k] = v
-		}
-	}
-	res := s.send(ctx, r)
-	if gatewayRefusal(res) {
-		s.reportBlocked(id, o, "body", res)
-		return
-	}
-	if !res.ok() {
-		return
-	}
-	read := s.readBack(ctx, o, res)
-	if read == nil {
-		read, _ = res.json().(map[string]any)
-	}
-	if read == nil {
-		return
-	}
-	if what, ok := persisted(read); ok {
-		s.report(id, o, "body", ConfidenceFirm, s.evidence(res, what+" after the write (read back)"))
 	}
 }
 
@@ -240,9 +167,84 @@ func (s *scanner) readBack(ctx context.Context, o *opState, res *result) map[str
 		}
 		r.ident = o.req.ident
 		got := s.send(ctx, r)
-		if obj, ok := got.json().(map[string]any); ok && got.ok() {
+		if obj := objectOf(got.json()); obj != nil && got.ok() {
 			return obj
 		}
 	}
+	if o.req.ident == 0 && !(o.op.Method == http.MethodPost && !strings.Contains(o.op.Path, "{")) {
+		// A write to "my account" with no read of its own (PUT
+		// /users/update_role): the identity's own read shows the account.
+		return s.readSelf(ctx, 0)
+	}
 	return nil
+}
+
+// resourceRoot is the collection a path belongs to: the path up to its
+// first parameter ("/menu/{id}/image" → "/menu").
+func resourceRoot(p string) string {
+	if i := strings.Index(p, "{"); i >= 0 {
+		p = p[:i]
+	}
+	return strings.TrimSuffix(p, "/")
+}
+
+// siblingRefused judges a write identity 1 was allowed (o) against the
+// other writes on the same resource: when creating or changing that kind
+// of object is refused to identity 1 for lack of rights (403, while an
+// anonymous call gets something else) yet this write succeeded, the
+// write lacks the function-level check its siblings have (a customer who
+// may not add a menu item deletes one).
+func (s *scanner) siblingRefused(o *opState) {
+	for _, x := range s.ops {
+		if x == o || x.req.ident != 0 || resourceRoot(x.op.Path) != resourceRoot(o.op.Path) || x.res == nil {
+			continue
+		}
+		switch x.op.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		default:
+			continue
+		}
+		if x.first == nil || x.first.status != http.StatusForbidden || x.anon != nil && x.anon.status == http.StatusForbidden {
+			continue
+		}
+		s.report(checkAuthzBfla, o, "identity:1", ConfidenceFirm, s.evidence(o.res, fmt.Sprintf(
+			"%s is refused %s on this resource (%d: no rights) but %s succeeded (%d): the operation lacks the role check its siblings have",
+			s.ids[0].name, x.key(), x.first.status, o.key(), o.res.status)))
+		return
+	}
+}
+
+// siblingDeletes sends, as identity 1 and before any probe may raise its
+// privileges, the DELETE operations of resources whose other writes
+// refused it for lack of rights (siblingRefused judges the answer). Only
+// with AllowDestructive; the object deleted is the one the plan would
+// delete at cleanup.
+func (s *scanner) siblingDeletes(ctx context.Context) {
+	if !s.cfg.AllowDestructive || len(s.ids) == 0 {
+		return
+	}
+	for _, op := range s.spec.Operations() {
+		if op.Method != http.MethodDelete || !s.allowed(op) || ctx.Err() != nil {
+			continue
+		}
+		refused := false
+		for _, x := range s.ops {
+			if x.req.ident == 0 && x.first != nil && x.first.status == http.StatusForbidden && resourceRoot(x.op.Path) == resourceRoot(op.Path) {
+				refused = true
+			}
+		}
+		if !refused {
+			continue
+		}
+		o := &opState{op: op, req: s.baseline(op)}
+		o.res = s.send(ctx, o.req)
+		o.first = o.res
+		if gatewayRefusal(o.res) {
+			s.reportBlocked(checkAuthzBfla, o, "identity:1", o.res)
+			continue
+		}
+		if o.res.ok() {
+			s.siblingRefused(o)
+		}
+	}
 }

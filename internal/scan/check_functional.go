@@ -15,18 +15,26 @@ import (
 	"github.com/portcullis/portcullis/internal/openapi"
 )
 
-// groupRunners run one check group.
-var groupRunners = map[string]func(context.Context, *scanner){
-	"functional":       runFunctional,
-	"injection":        runInjection,
-	"authentication":   runAuthentication,
-	"authorization":    runAuthorization,
-	"property":         runProperty,
-	"resource":         runResource,
-	"misconfiguration": runMisconfiguration,
-	"ssrf":             runSSRF,
-	"performance":      runPerformance,
-}
+// The checks of the functional group.
+var (
+	checkFunctionalStatus = define(CheckInfo{ID: "functional.status", Group: "functional", OWASP: OWASPMisconfig, CWE: 394, Severity: SeverityLow,
+		Title:       "Undeclared response status code",
+		Remediation: "Declare every status code the operation returns, or stop returning the undeclared one."})
+	checkFunctionalContentType = define(CheckInfo{ID: "functional.content-type", Group: "functional", OWASP: OWASPMisconfig, CWE: 436, Severity: SeverityLow,
+		Title:       "Response content type differs from the description",
+		Remediation: "Return the media type the description declares for this status (and declare the one you return)."})
+	checkFunctionalSchema = define(CheckInfo{ID: "functional.schema", Group: "functional", OWASP: OWASPMisconfig, CWE: 20, Severity: SeverityLow,
+		Title:       "Response body does not match its schema",
+		Remediation: "Make the response match its declared schema, or fix the schema."})
+	checkFunctionalServerError = define(CheckInfo{ID: "functional.server-error", Group: "functional", OWASP: OWASPMisconfig, CWE: 755, Severity: SeverityMedium,
+		Title:       "Server error (5xx) on valid or mutated input",
+		Remediation: "Validate input and handle errors so that bad input gets a 4xx and valid input never fails."})
+	checkFunctionalNegativeAccepted = define(CheckInfo{ID: "functional.negative-accepted", Group: "functional", OWASP: OWASPMisconfig, CWE: 20, Severity: SeverityMedium,
+		Title:       "Invalid input accepted",
+		Remediation: "Validate requests against the description: wrong types, missing required values and out-of-range values must get a 4xx."})
+)
+
+var _ = runs("functional", runFunctional)
 
 func runFunctional(ctx context.Context, s *scanner) {
 	for _, o := range s.ops {
@@ -62,7 +70,7 @@ func (s *scanner) conformance(o *opState, res *result, how string) {
 		return
 	}
 	if res.status >= 500 && !operational(res.status) {
-		s.report("functional.server-error", o, "", ConfidenceCertain, s.evidence(res, fmt.Sprintf("the %s request got %d", how, res.status)))
+		s.report(checkFunctionalServerError, o, "", ConfidenceCertain, s.evidence(res, fmt.Sprintf("the %s request got %d", how, res.status)))
 		return
 	}
 	if operational(res.status) {
@@ -71,7 +79,7 @@ func (s *scanner) conformance(o *opState, res *result, how string) {
 	resp, ok := declaredResponse(o.op, res.status)
 	if !ok {
 		if len(o.op.Responses) > 0 {
-			s.report("functional.status", o, "status:"+strconv.Itoa(res.status), ConfidenceCertain, s.evidence(res, fmt.Sprintf("status %d is not declared", res.status)))
+			s.report(checkFunctionalStatus, o, "status:"+strconv.Itoa(res.status), ConfidenceCertain, s.evidence(res, fmt.Sprintf("status %d is not declared", res.status)))
 		}
 		return
 	}
@@ -87,14 +95,14 @@ func (s *scanner) conformance(o *opState, res *result, how string) {
 		}
 	}
 	if mt == nil {
-		s.report("functional.content-type", o, "status:"+strconv.Itoa(res.status), ConfidenceCertain,
+		s.report(checkFunctionalContentType, o, "status:"+strconv.Itoa(res.status), ConfidenceCertain,
 			s.evidence(res, fmt.Sprintf("answered %q; declared %s", ct, strings.Join(slices.Sorted(maps.Keys(resp.Content)), ", "))))
 		return
 	}
 	if mt.Schema != nil && isJSONType(ct) {
 		v := res.json()
 		if v == nil {
-			s.report("functional.schema", o, "status:"+strconv.Itoa(res.status), ConfidenceCertain, s.evidence(res, "the body is not valid JSON"))
+			s.report(checkFunctionalSchema, o, "status:"+strconv.Itoa(res.status), ConfidenceCertain, s.evidence(res, "the body is not valid JSON"))
 			return
 		}
 		if errs := mt.Schema.Validate(v, 5); len(errs) > 0 {
@@ -102,7 +110,7 @@ func (s *scanner) conformance(o *opState, res *result, how string) {
 			for _, e := range errs {
 				b = append(b, strings.TrimSpace(e.Pointer+" "+e.Reason))
 			}
-			s.report("functional.schema", o, "status:"+strconv.Itoa(res.status), ConfidenceCertain, s.evidence(res, strings.Join(b, "; ")))
+			s.report(checkFunctionalSchema, o, "status:"+strconv.Itoa(res.status), ConfidenceCertain, s.evidence(res, strings.Join(b, "; ")))
 		}
 	}
 }
@@ -145,9 +153,9 @@ func (s *scanner) negative(ctx context.Context, o *opState) {
 		}
 		switch {
 		case res.status >= 500 && !operational(res.status):
-			s.report("functional.server-error", o, m.loc.String(), ConfidenceCertain, s.evidence(res, "mutated input ("+m.what+") got a server error"))
+			s.report(checkFunctionalServerError, o, m.loc.String(), ConfidenceCertain, s.evidence(res, "mutated input ("+m.what+") got a server error"))
 		case res.status/100 == 2:
-			s.report("functional.negative-accepted", o, m.loc.String(), ConfidenceFirm, s.evidence(res, "invalid input ("+m.what+") was accepted with "+strconv.Itoa(res.status)))
+			s.report(checkFunctionalNegativeAccepted, o, m.loc.String(), ConfidenceFirm, s.evidence(res, "invalid input ("+m.what+") was accepted with "+strconv.Itoa(res.status)))
 		}
 	}
 }
@@ -155,6 +163,9 @@ func (s *scanner) negative(ctx context.Context, o *opState) {
 func (s *scanner) mutations(o *opState) []mutation {
 	var out []mutation
 	add := func(what string, loc location, f func(r *request)) {
+		if !s.mayGarble(o, loc) {
+			return
+		}
 		r := o.req.clone()
 		f(r)
 		out = append(out, mutation{what: what, loc: loc, req: r})
@@ -198,7 +209,7 @@ func (s *scanner) mutations(o *opState) []mutation {
 					sub, _ := openapi.PropertySchema(mt.Schema.Raw, k)
 					loc := location{in: "body", name: "/" + escapePointer(k), schema: sub}
 					wrong := wrongType(sub)
-					if wrong == nil {
+					if wrong == nil || !s.mayGarble(o, loc) {
 						continue
 					}
 					r := o.req.clone()

@@ -8,6 +8,15 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
+// The checks of the performance group.
+var (
+	checkPerformanceLoad = define(CheckInfo{ID: "performance.load", Group: "performance", OWASP: OWASPResource, CWE: 400, Severity: SeverityMedium,
+		Title:       "Load test failed its latency or error threshold",
+		Remediation: "Find the slow operations in the report, add capacity or caching, or relax the threshold if it is wrong."})
+)
+
+var _ = runs("performance", runPerformance)
+
 func (s *scanner) perfSet(p *Performance) {
 	s.mu.Lock()
 	s.perf = p
@@ -36,7 +45,7 @@ func runPerformance(ctx context.Context, s *scanner) {
 		}
 		h := hr.Header.Clone()
 		if o.req.ident >= 0 && o.req.ident < len(s.ids) {
-			for k, v := range s.ids[o.req.ident].headers {
+			for k, v := range s.ids[o.req.ident].header() {
 				h[k] = v
 			}
 		}
@@ -81,7 +90,7 @@ loop:
 	p.Passed = m.Requests > 0 && p.P99 <= pc.MaxP99 && p.ErrorRate <= pc.MaxErrorRate
 	s.perfSet(p)
 	if !p.Passed {
-		s.reportKey("performance.load", nil, "", ConfidenceCertain, Evidence{
+		s.reportKey(checkPerformanceLoad, nil, "", ConfidenceCertain, Evidence{
 			Request: fmt.Sprintf("%d GET operations at %d requests/s for %s", len(targets), rate, pc.Duration),
 			Detail: fmt.Sprintf("p50 %s, p90 %s, p99 %s (max %s), error rate %.2f%% (max %.2f%%) over %d requests",
 				p.P50, p.P90, p.P99, pc.MaxP99, 100*p.ErrorRate, 100*pc.MaxErrorRate, m.Requests),

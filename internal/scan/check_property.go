@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,6 +11,21 @@ import (
 
 	"github.com/portcullis/portcullis/internal/openapi"
 )
+
+// The checks of the property group.
+var (
+	checkPropertyMassAssignment = define(CheckInfo{ID: "property.mass-assignment", Group: "property", OWASP: OWASPProperty, CWE: 915, Severity: SeverityMedium,
+		Title:       "Mass assignment: undeclared property accepted and persisted",
+		Remediation: "Bind only the declared writable properties and refuse unknown ones."})
+	checkPropertyUndeclaredFields = define(CheckInfo{ID: "property.undeclared-fields", Group: "property", OWASP: OWASPProperty, CWE: 213, Severity: SeverityMedium,
+		Title:       "Excessive data exposure: response fields not in the schema",
+		Remediation: "Return only the properties the response schema declares (an explicit response model)."})
+	checkPropertySensitiveData = define(CheckInfo{ID: "property.sensitive-data", Group: "property", OWASP: OWASPProperty, CWE: 200, Severity: SeverityHigh,
+		Title:       "Sensitive data in a response (password, hash, token, SSN, card number)",
+		Remediation: "Never return secrets, hashes or personal identifiers; mask card numbers."})
+)
+
+var _ = runs("property", runProperty)
 
 var (
 	// alwaysSensitive are members no response should carry, declared or not.
@@ -21,22 +37,55 @@ var (
 	cardValue           = regexp.MustCompile(`^\d{13,19}$`)
 )
 
-// massField is the undeclared member the mass-assignment probe sets.
-const (
-	massField = "pcscan_extra"
-	massValue = "pcx-mass-assigned"
-)
-
 func runProperty(ctx context.Context, s *scanner) {
 	for _, o := range s.ops {
-		s.exposure(o)
+		s.exposure(o, o.res)
 	}
-	s.writeCheck(ctx, "property.mass-assignment", map[string]any{massField: massValue}, func(obj map[string]any) (string, bool) {
-		if v, ok := obj[massField].(string); ok && v == massValue {
-			return "the undeclared member " + massField + " was stored", true
+	s.writeCheck(ctx, checkPropertyMassAssignment, false)
+	s.discoveredReads(ctx)
+}
+
+// discoveredReads asks each read with one path parameter for the other
+// objects the API's answers point at (the authors named in a list of
+// articles, for GET /profiles/{username}), a few of each, and looks at
+// what they expose: a tester reads the objects an API links to, not only
+// the one it made up or created.
+func (s *scanner) discoveredReads(ctx context.Context) {
+	const perOperation = 6
+	// Lists asked without their optional query parameters first: the
+	// baseline's made-up filters (?author=pcscan) find nothing to point at.
+	for _, o := range s.ops {
+		if o.op.Method != http.MethodGet || o.req.ident < 0 || strings.Contains(o.op.Path, "{") || len(o.req.query) == 0 {
+			continue
 		}
-		return "", false
-	})
+		r := o.req.clone()
+		r.query = nil
+		for _, p := range o.op.Parameters {
+			if v, ok := o.req.getQuery(p.Name); ok && p.In == "query" && p.Required {
+				r.query = append(r.query, kv{p.Name, v})
+			}
+		}
+		if res := s.send(ctx, r); res.ok() {
+			s.values.observe(o.op, res.status, res.json())
+		}
+	}
+	for _, o := range s.ops {
+		if o.op.Method != http.MethodGet || o.req.ident < 0 || len(o.req.path) != 1 {
+			continue
+		}
+		for name, cur := range o.req.path {
+			n := 0
+			for _, v := range s.values.seenValues(name) {
+				if v == cur || n >= perOperation || s.exhausted.Load() || strings.HasPrefix(v, "pcscan") || strings.HasPrefix(v, "pcx") {
+					continue
+				}
+				n++
+				r := o.req.clone()
+				r.path[name] = v
+				s.exposure(o, s.send(ctx, r))
+			}
+		}
+	}
 }
 
 // responseSchema returns the raw JSON schema declared for an answer.
@@ -53,8 +102,7 @@ func responseSchema(o *opState, res *result) map[string]any {
 
 // exposure looks at a 2xx JSON answer for sensitive members and members
 // the schema does not declare.
-func (s *scanner) exposure(o *opState) {
-	res := o.res
+func (s *scanner) exposure(o *opState, res *result) {
 	if !res.ok() || !isJSONType(res.contentType()) {
 		return
 	}
@@ -78,6 +126,9 @@ func (s *scanner) exposure(o *opState) {
 				sub, declared := openapi.PropertySchema(sc, k)
 				p := ptr + "/" + escapePointer(k)
 				switch {
+				case !present(x[k]):
+					// A member named like a secret that holds nothing (null,
+					// "", a mask) exposes nothing.
 				case alwaysSensitive.MatchString(k):
 					sensitive = append(sensitive, p)
 				case undeclaredSensitive.MatchString(k) && !declared:
@@ -94,11 +145,29 @@ func (s *scanner) exposure(o *opState) {
 	}
 	walk(res.json(), sc, "", 0)
 	if len(sensitive) > 0 {
-		s.report("property.sensitive-data", o, "response", ConfidenceFirm, s.evidence(res, "sensitive members: "+strings.Join(dedupe(sensitive), ", ")))
+		s.report(checkPropertySensitiveData, o, "response", ConfidenceFirm, s.evidence(res, "sensitive members: "+strings.Join(dedupe(sensitive), ", ")))
 	}
 	if len(undeclared) > 0 {
-		s.report("property.undeclared-fields", o, "response", ConfidenceFirm, s.evidence(res, "members not in the response schema: "+strings.Join(dedupe(undeclared), ", ")))
+		s.report(checkPropertyUndeclaredFields, o, "response", ConfidenceFirm, s.evidence(res, "members not in the response schema: "+strings.Join(dedupe(undeclared), ", ")))
 	}
+}
+
+// present reports whether a member holds a value worth hiding: not null,
+// not empty, not a mask ("****", "xxxx").
+func present(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return strings.Trim(x, "*xX•#. -") != ""
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
 }
 
 func dedupe(s []string) []string {

@@ -14,6 +14,24 @@ import (
 	"github.com/portcullis/portcullis/internal/openapi"
 )
 
+// The checks of the resource group.
+var (
+	checkResourceRateLimit = define(CheckInfo{ID: "resource.rate-limit", Group: "resource", OWASP: OWASPResource, CWE: 770, Severity: SeverityMedium,
+		Title:       "No rate limiting",
+		Remediation: "Rate limit per client and per identity, answering 429 with RateLimit and Retry-After headers."})
+	checkResourcePageSize = define(CheckInfo{ID: "resource.page-size", Group: "resource", OWASP: OWASPResource, CWE: 770, Severity: SeverityMedium,
+		Title:       "Unbounded page size",
+		Remediation: "Cap page sizes server side at the documented maximum."})
+	checkResourceLargeBody = define(CheckInfo{ID: "resource.large-body", Group: "resource", OWASP: OWASPResource, CWE: 770, Severity: SeverityMedium,
+		Title:       "Large request bodies accepted",
+		Remediation: "Limit request body size (413) to what the operation needs."})
+	checkResourceRedos = define(CheckInfo{ID: "resource.redos", Group: "resource", OWASP: OWASPResource, CWE: 1333, Severity: SeverityMedium,
+		Title:       "Slow regular expression (ReDoS)",
+		Remediation: "Use a linear-time regex engine or bound input length before matching."})
+)
+
+var _ = runs("resource", runResource)
+
 // pageParam names the parameters that size a page.
 var pageParam = regexp.MustCompile(`(?i)^(limit|page_?size|per_?page|size|count|max|max_?results|top|take|first)$`)
 
@@ -74,7 +92,7 @@ func (s *scanner) rateLimit(ctx context.Context) {
 	}
 	wg.Wait()
 	if sent == s.cfg.Burst && limited == 0 {
-		s.report("resource.rate-limit", o, "", ConfidenceFirm, s.evidence(last,
+		s.report(checkResourceRateLimit, o, "", ConfidenceFirm, s.evidence(last,
 			fmt.Sprintf("a burst of %d requests: no 429 and no rate-limit headers", sent)))
 	}
 }
@@ -110,18 +128,35 @@ func (s *scanner) pageSize(ctx context.Context, o *opState) {
 		if !slices.Contains(t, "integer") && !slices.Contains(t, "number") {
 			continue
 		}
-		limit := 1000
-		if m, ok := num(p.Schema.Raw["maximum"]); ok {
-			limit = int(m)
-		}
-		ask := max(limit*10, 1000)
 		loc := location{in: "query", name: p.Name, schema: p.Schema.Raw}
+		m, declared := num(p.Schema.Raw["maximum"])
+		if !declared {
+			// No maximum declared: a page far above any sane one (100000)
+			// must be refused. Accepted, it is reported; as certain when
+			// more items than the baseline's page came back, else as
+			// tentative (the API may cap it silently, which the answer
+			// cannot show with few objects).
+			const ask = 100000
+			res := s.probe(ctx, o, loc, strconv.Itoa(ask))
+			if gatewayRefusal(res) || !res.ok() {
+				continue
+			}
+			conf, more := ConfidenceTentative, ""
+			if n, base := itemCount(res), itemCount(o.res); n > base && n > 0 {
+				conf, more = ConfidenceCertain, fmt.Sprintf(" and got %d items (the baseline %d)", n, base)
+			}
+			s.report(checkResourcePageSize, o, loc.String(), conf, s.evidence(res,
+				fmt.Sprintf("the description declares no maximum for %s; asked for %d items, the answer was %d%s, not a refusal", p.Name, ask, res.status, more)))
+			continue
+		}
+		limit := int(m)
+		ask := max(limit*10, 1000)
 		res := s.probe(ctx, o, loc, strconv.Itoa(ask))
 		if gatewayRefusal(res) || !res.ok() {
 			continue
 		}
 		if n := itemCount(res); n > limit {
-			s.report("resource.page-size", o, loc.String(), ConfidenceCertain, s.evidence(res,
+			s.report(checkResourcePageSize, o, loc.String(), ConfidenceCertain, s.evidence(res,
 				fmt.Sprintf("asked for %d items (maximum %d): got %d", ask, limit, n)))
 		}
 	}
@@ -135,7 +170,7 @@ func (s *scanner) largeBody(ctx context.Context, o *opState) bool {
 	}
 	var loc *location
 	for _, l := range o.req.locations() {
-		if l.stringy() {
+		if l.stringy() && s.mayGarble(o, l) {
 			loc = &l
 			break
 		}
@@ -150,35 +185,52 @@ func (s *scanner) largeBody(ctx context.Context, o *opState) bool {
 		return true
 	}
 	if res.ok() {
-		s.report("resource.large-body", o, loc.String(), ConfidenceCertain, s.evidence(res,
+		s.report(checkResourceLargeBody, o, loc.String(), ConfidenceCertain, s.evidence(res,
 			fmt.Sprintf("a %d-byte body was accepted with %d", s.cfg.LargeBody, res.status)))
 	}
 	return true
 }
 
-// redos sends a long run of word characters ending in a mismatch, the
-// classic input that makes backtracking patterns explode, against a short
-// one of the same shape.
+// redosShapes are the inputs of the ReDoS probe: a long run of one class
+// of characters that ends in a mismatch, the classic input that makes
+// nested or overlapping quantifiers ((a+)+$, ([a-z0-9]+)*@, (\w+\s?)*$)
+// backtrack exponentially, with a short one of the same shape as control.
+var redosShapes = []struct {
+	unit, end string
+}{
+	{"a", "!"},
+	{"a ", "!"},
+}
+
+// redos runs the ReDoS probe on every string location (query, path,
+// header, body) of every operation whose baseline got through, whatever
+// its method: the long input must not be much slower than the short one,
+// calibrated against a fresh control twice (timeBased).
 func (s *scanner) redos(ctx context.Context, o *opState) {
-	if !o.res.ok() || o.op.Method != http.MethodGet {
+	if !o.res.reached() || s.loginOpOf(o.op) != nil {
 		return
 	}
 	for _, loc := range o.req.locations() {
-		if !loc.stringy() || loc.in == "header" {
+		if !loc.stringy() || !s.mayGarble(o, loc) {
 			continue
 		}
-		ok, res, detail := s.timeBased(func(d time.Duration) *result {
-			n := 4
-			if d > 0 {
-				n = 48
+		for _, sh := range redosShapes {
+			n := 48 / len(sh.unit)
+			ok, res, detail := s.timeBased(func(d time.Duration) *result {
+				k := 4
+				if d > 0 {
+					k = n
+				}
+				return s.probe(ctx, o, loc, strings.Repeat(sh.unit, k)+sh.end)
+			}, false)
+			if ok {
+				s.report(checkResourceRedos, o, loc.String(), ConfidenceFirm, s.evidence(res,
+					fmt.Sprintf("%d repetitions of %q took much longer than 4: %s", n, sh.unit, detail)))
+				break
 			}
-			return s.probe(ctx, o, loc, strings.Repeat("a", n)+"!")
-		})
-		if ok {
-			s.report("resource.redos", o, loc.String(), ConfidenceFirm, s.evidence(res, "48 characters took much longer than 4: "+detail))
-		}
-		if s.exhausted.Load() {
-			return
+			if s.exhausted.Load() || ctx.Err() != nil {
+				return
+			}
 		}
 	}
 }

@@ -13,6 +13,15 @@ import (
 	"time"
 )
 
+// The checks of the ssrf group.
+var (
+	checkSsrfCanary = define(CheckInfo{ID: "ssrf.canary", Group: "ssrf", OWASP: OWASPSSRF, CWE: 918, Severity: SeverityHigh,
+		Title:       "Server-side request forgery: the API fetched a URL given in input",
+		Remediation: "Fetch only allow-listed hosts, resolve and refuse internal addresses, and do not follow redirects."})
+)
+
+var _ = runs("ssrf", func(ctx context.Context, s *scanner) { runSSRF(ctx, s) })
+
 // canary is the listener SSRF probes point at: a target that fetches a
 // probe's URL shows up here with the probe's token in the path.
 type canary struct {
@@ -50,9 +59,19 @@ func (k *canary) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		k.mu.Unlock()
 	}
+	if strings.HasSuffix(r.URL.Path, ".png") {
+		// What a URL member of a planned request points at (fillURLs): an
+		// API that downloads images gets a valid one.
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(canaryPNG)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("portcullis scan canary\n"))
 }
+
+// canaryPNG is a 1×1 transparent PNG.
+var canaryPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
 
 // url returns a fresh canary URL and a channel closed when it is fetched.
 func (k *canary) url() (string, <-chan struct{}) {
@@ -82,11 +101,13 @@ func urlLike(loc location, value string) bool {
 	return urlParam.MatchString(name) || strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://")
 }
 
-func runSSRF(ctx context.Context, s *scanner) {
-	if s.canary == nil {
+// runSSRF points URL-like locations at the canary and waits a second for
+// the target to fetch it. It needs nothing of the scan but the prober.
+func runSSRF(ctx context.Context, p prober) {
+	if _, _, ok := p.canaryURL(); !ok {
 		return
 	}
-	s.eachOp(ctx, func(ctx context.Context, o *opState) {
+	p.eachOp(ctx, func(ctx context.Context, o *opState) {
 		if !o.res.ok() && o.res.status != http.StatusBadRequest {
 			return
 		}
@@ -94,17 +115,17 @@ func runSSRF(ctx context.Context, s *scanner) {
 			if !loc.stringy() || !urlLike(loc, o.req.get(loc)) {
 				continue
 			}
-			u, hit := k(s).url()
-			res := s.probe(ctx, o, loc, u)
+			u, hit, _ := p.canaryURL()
+			res := p.probe(ctx, o, loc, u)
 			if gatewayRefusal(res) {
-				s.reportBlocked("ssrf.canary", o, loc.String(), res)
+				p.reportBlocked(checkSsrfCanary, o, loc.String(), res)
 				continue
 			}
 			t := time.NewTimer(time.Second)
 			select {
 			case <-hit:
-				s.report("ssrf.canary", o, loc.String(), ConfidenceCertain, s.evidence(res,
-					fmt.Sprintf("the canary at %s received the request the target was asked to make", s.canary.base)))
+				p.report(checkSsrfCanary, o, loc.String(), ConfidenceCertain, p.evidence(res,
+					fmt.Sprintf("the canary received %s, the URL the target was asked to fetch", u)))
 			case <-t.C:
 			case <-ctx.Done():
 			}
@@ -112,5 +133,3 @@ func runSSRF(ctx context.Context, s *scanner) {
 		}
 	})
 }
-
-func k(s *scanner) *canary { return s.canary }

@@ -19,6 +19,9 @@ var Groups = []string{
 	"resource", "misconfiguration", "ssrf", "performance",
 }
 
+// FailNever as FailOn turns the exit-code gate off.
+const FailNever Severity = "none"
+
 // defaultOff are the groups that only run when named explicitly: the load
 // test sends many requests and is a different kind of test.
 var defaultOff = []string{"performance"}
@@ -52,6 +55,21 @@ type Config struct {
 	// (PUT, PATCH) on existing objects. Default false: the scanner only
 	// reads and creates.
 	AllowDestructive bool `yaml:"allow_destructive,omitempty" json:"allow_destructive,omitempty"`
+	// Include, when set, limits the scan to the operations it selects: an
+	// operationId ("createNote"), "METHOD /path" ("POST /notes", globs
+	// allowed: "* /admin/*"), a path alone ("/notes/{id}") or "tag:NAME".
+	// Default empty: every operation.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty"`
+	// Exclude removes the operations it selects (same forms as Include)
+	// from the scan. Default empty.
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	// AllowDangerous lets the operations it selects run although their id,
+	// path or summary says they destroy or rebuild state wholesale (reset,
+	// createdb, drop, purge, delete-all, truncate…). Such operations are
+	// skipped whatever their method, even with AllowDestructive: a GET
+	// that recreates the database would wipe the objects and accounts the
+	// scan relies on. Default empty: none runs.
+	AllowDangerous []string `yaml:"allow_dangerous,omitempty" json:"allow_dangerous,omitempty"`
 	// AllowLoadNonLoopback permits the performance load test against a
 	// target that is not on a loopback address. Default false.
 	AllowLoadNonLoopback bool `yaml:"allow_load_non_loopback,omitempty" json:"allow_load_non_loopback,omitempty"`
@@ -61,8 +79,10 @@ type Config struct {
 	// Formats are the report formats written to Out: json, sarif, junit,
 	// html. Default: json.
 	Formats []string `yaml:"formats,omitempty" json:"formats,omitempty"`
-	// FailOn is the severity from which findings make the scan fail (exit
-	// code 1): info, low, medium, high, critical. Default "": never fail.
+	// FailOn is the severity from which findings that were not blocked
+	// make the scan fail (exit code 1): info, low, medium, high, critical,
+	// or none. Default "": the CLI fails on high (FailNever turns the gate
+	// off); Run itself never exits.
 	FailOn Severity `yaml:"fail_on,omitempty" json:"fail_on,omitempty"`
 	// Timeout bounds one request. Default 15s.
 	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
@@ -244,6 +264,13 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("identities[%d].login.operation is required", i))
 		}
 	}
+	for field, sels := range map[string][]string{"include": c.Include, "exclude": c.Exclude, "allow_dangerous": c.AllowDangerous} {
+		for _, s := range sels {
+			if err := validSelector(s); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			}
+		}
+	}
 	if _, err := SelectGroups(c.Checks); err != nil {
 		errs = append(errs, err)
 	}
@@ -258,8 +285,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("format %q is not one of json, sarif, junit, html", f))
 		}
 	}
-	if c.FailOn != "" && c.FailOn.Rank() < 0 {
-		errs = append(errs, fmt.Errorf("fail_on %q is not one of info, low, medium, high, critical", c.FailOn))
+	if c.FailOn != "" && c.FailOn != FailNever && c.FailOn.Rank() < 0 {
+		errs = append(errs, fmt.Errorf("fail_on %q is not one of info, low, medium, high, critical, none", c.FailOn))
 	}
 	if c.TimeDelay != 0 && c.TimeDelay < time.Second {
 		errs = append(errs, errors.New("time_delay must be at least 1s"))

@@ -58,6 +58,9 @@ type Finding struct {
 	Title string `json:"title"`
 	// OWASP is the OWASP API Security Top 10 2023 category ("API1:2023").
 	OWASP string `json:"owasp"`
+	// CWE is the Common Weakness Enumeration entry ("CWE-89"), when one
+	// fits.
+	CWE string `json:"cwe,omitempty"`
 	// Severity and Confidence.
 	Severity   Severity   `json:"severity"`
 	Confidence Confidence `json:"confidence"`
@@ -83,6 +86,10 @@ type Evidence struct {
 	Response string `json:"response"`
 	// Detail explains the reasoning (timings, differences, matched text).
 	Detail string `json:"detail,omitempty"`
+	// Curl is a command line that sends the request again. The
+	// identities' credentials are shell variables (PC_ALICE_AUTHORIZATION
+	// for alice's Authorization header), never their values.
+	Curl string `json:"curl,omitempty"`
 }
 
 // Report is the result of one scan.
@@ -103,6 +110,9 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// Performance holds the load test result when it ran.
 	Performance *Performance `json:"performance,omitempty"`
+	// Changes lists what the scan changed on the target: the writes that
+	// succeeded, by operation (objects created, updated, deleted).
+	Changes []Change `json:"changes"`
 	// Notes are remarks on how the scan went (budget ran out, checks that
 	// could not run and why).
 	Notes []string `json:"notes,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,11 +93,46 @@ var plantedFlaws = []struct{ check, op string }{
 	{"misconfig.verbose-errors", "GET /search"},
 	{"misconfig.inventory", "GET /debug/vars"},
 	{"ssrf.canary", "GET /fetch"},
+	// The classes a scan of a real API missed (issue 16).
+	{"authn.user-enumeration", "POST /v2/login"},              // 200 answers, different messages
+	{"authn.login-rate-limit", "POST /v2/login"},              // the login nobody configured
+	{"authz.bola", "GET /lists/{name}"},                       // an object addressed by the name the scan created
+	{"authz.bola", "GET /users/{username}"},                   // an account addressed by the identity's own name
+	{"authz.foreign-write", "PUT /users/{username}/password"}, // judged by the new password working
+	{"authz.bola-delete", "DELETE /notes/{id}"},               // judged by the owner's read
+	{"authz.privilege-field", "POST /users"},                  // an admin member discovered from the answer schema
+	{"resource.redos", "PUT /profile"},                        // a ReDoS in a PUT body member
+	{"misconfig.tech-disclosure", ""},
 }
+
+// dangerousOps are the lab operations that destroy state wholesale: a scan
+// must never send them, whatever their method (the lab's is a GET).
+var dangerousOps = []string{"GET /admin/reset-db"}
 
 func TestScanVulnerableDemoFindsEveryPlantedFlaw(t *testing.T) {
 	t.Parallel()
-	rep := scanHandler(t, demo.NewAPI(demo.APIOptions{Vulnerable: true}), nil)
+	c := &counter{methods: map[string]int{}, paths: map[string]int{}, next: demo.NewAPI(demo.APIOptions{Vulnerable: true})}
+	rep := scanHandler(t, c, nil)
+	c.mu.Lock()
+	for _, op := range dangerousOps {
+		m, p, _ := strings.Cut(op, " ")
+		if n := c.paths[m+" "+p]; n > 0 {
+			t.Errorf("the scan sent %s %d times, want never (it looks destructive)", op, n)
+		}
+	}
+	c.mu.Unlock()
+	notSent := false
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "stopped working") {
+			t.Errorf("an identity stopped working during the scan: %s", n)
+		}
+		if strings.Contains(n, "looks destructive") && strings.Contains(n, "GET /admin/reset-db") {
+			notSent = true
+		}
+	}
+	if !notSent {
+		t.Errorf("the notes do not say that GET /admin/reset-db was not sent: %q", rep.Notes)
+	}
 	found := map[string]map[string]bool{}
 	for _, f := range rep.Findings {
 		if found[f.CheckID] == nil {
@@ -150,6 +186,7 @@ type counter struct {
 	mu      sync.Mutex
 	times   []time.Time
 	methods map[string]int
+	paths   map[string]int // "METHOD /path", when not nil
 	next    http.Handler
 }
 
@@ -157,6 +194,9 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.times = append(c.times, time.Now())
 	c.methods[r.Method]++
+	if c.paths != nil {
+		c.paths[r.Method+" "+r.URL.Path]++
+	}
 	c.mu.Unlock()
 	c.next.ServeHTTP(w, r)
 }

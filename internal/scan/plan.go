@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/openapi"
 )
@@ -31,6 +33,12 @@ type request struct {
 	contentType string
 	// ident is the identity whose credentials go with it (0, 1), or -1.
 	ident int
+	// fresh are the body members of a creation that name the new object
+	// (username, email, title…), with the value the plan gave them: each
+	// send replaces a value still equal to it with a unique one, so that
+	// no probe fails on "already exists" (a probe that put its own value
+	// there keeps it).
+	fresh map[string]string
 }
 
 type kv struct{ k, v string }
@@ -45,6 +53,7 @@ func (r *request) clone() *request {
 		c.header = http.Header{}
 	}
 	c.body = deepCopy(r.body)
+	c.fresh = maps.Clone(r.fresh)
 	return &c
 }
 
@@ -170,20 +179,9 @@ func (r *request) build(base *url.URL) (*http.Request, error) {
 		q.WriteString(url.QueryEscape(e.v))
 	}
 	u.RawQuery = q.String()
-	var body []byte
-	ct := r.contentType
-	switch {
-	case r.raw != nil:
-		body = r.raw
-	case r.body != nil:
-		var err error
-		body, err = json.Marshal(r.body)
-		if err != nil {
-			return nil, fmt.Errorf("encoding body: %w", err)
-		}
-		if ct == "" {
-			ct = "application/json"
-		}
+	body, ct, err := r.encodeBody()
+	if err != nil {
+		return nil, err
 	}
 	req, err := http.NewRequest(r.method, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -203,6 +201,44 @@ func (r *request) build(base *url.URL) (*http.Request, error) {
 		req.Header.Set("User-Agent", "portcullis-scan")
 	}
 	return req, nil
+}
+
+// formType is the media type of form bodies.
+const formType = "application/x-www-form-urlencoded"
+
+// encodeBody returns the body as sent and its content type: raw as is, a
+// JSON value as JSON, or as a form when contentType says so.
+func (r *request) encodeBody() ([]byte, string, error) {
+	ct := r.contentType
+	switch {
+	case r.raw != nil:
+		return r.raw, ct, nil
+	case r.body == nil:
+		return nil, ct, nil
+	case ct == formType:
+		obj, _ := r.body.(map[string]any)
+		v := url.Values{}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			switch x := obj[k].(type) {
+			case []any:
+				for _, e := range x {
+					v.Add(k, scalarString(e))
+				}
+			case nil:
+			default:
+				v.Set(k, scalarString(x))
+			}
+		}
+		return []byte(v.Encode()), ct, nil
+	}
+	body, err := json.Marshal(r.body)
+	if err != nil {
+		return nil, "", fmt.Errorf("encoding body: %w", err)
+	}
+	if ct == "" {
+		ct = "application/json"
+	}
+	return body, ct, nil
 }
 
 // locations lists the places of r a probe can go: every query, path and
@@ -228,7 +264,7 @@ func (r *request) locations() []location {
 	if r.body != nil {
 		var bodySchema map[string]any
 		if r.op.RequestBody != nil {
-			if mt := jsonMedia(r.op.RequestBody.Content); mt != nil && mt.Schema != nil {
+			if mt := bodyMedia(r.op.RequestBody.Content); mt != nil && mt.Schema != nil {
 				bodySchema = mt.Schema.Raw
 			}
 		}
@@ -293,6 +329,55 @@ func splitPointer(p string) []string {
 	return parts
 }
 
+// unwrap returns the object a JSON value carries, and its JSON pointer in
+// the value: an object itself (""), or the object inside envelopes
+// ({"user": {…}} → "/user", {"data": {…}}), objects whose one member is an
+// object, up to two deep. Many APIs wrap every body and answer so
+// (RealWorld's {"article": …}, JSON:API's {"data": …}); their members
+// are the inner object's.
+func unwrap(v any) (map[string]any, string) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, ""
+	}
+	ptr := ""
+	for range 2 {
+		if len(obj) != 1 {
+			break
+		}
+		var name string
+		var inner map[string]any
+		for k, e := range obj {
+			name, inner = k, nil
+			inner, _ = e.(map[string]any)
+		}
+		if inner == nil {
+			break
+		}
+		obj, ptr = inner, ptr+"/"+escapePointer(name)
+	}
+	return obj, ptr
+}
+
+// objectOf is the object v carries (see unwrap), or nil.
+func objectOf(v any) map[string]any {
+	obj, _ := unwrap(v)
+	return obj
+}
+
+// object returns the object of r's JSON body (see unwrap) and its JSON
+// pointer in the body, or nil.
+func (r *request) object() (map[string]any, string) { return unwrap(r.body) }
+
+// schemaAt returns the schema of the member at ptr in a value of schema
+// sc (nil when it does not say).
+func schemaAt(sc map[string]any, ptr string) map[string]any {
+	for _, t := range splitPointer(ptr) {
+		sc, _ = openapi.PropertySchema(sc, t)
+	}
+	return sc
+}
+
 // pointerGet resolves a JSON pointer in a decoded JSON value.
 func pointerGet(v any, ptr string) (any, bool) {
 	for _, t := range splitPointer(ptr) {
@@ -341,6 +426,15 @@ func pointerSet(root any, ptr string, value any) any {
 		return m
 	}
 	return set(root, parts)
+}
+
+// bodyMedia returns the JSON media type of a request body, else its form
+// media type, or nil.
+func bodyMedia(content map[string]*openapi.MediaType) *openapi.MediaType {
+	if mt := jsonMedia(content); mt != nil {
+		return mt
+	}
+	return content[formType]
 }
 
 // jsonMedia returns the JSON media type of content (application/json or
@@ -550,17 +644,18 @@ type valueStore struct {
 	created map[string][]map[string]any // collection path → objects, newest last
 	fields  map[string]any              // field name → last value seen
 	linked  map[string]map[string]any   // operationId → parameter → value
+	seen    map[string][]string         // member name → distinct values, any depth
 }
 
 func newValueStore() *valueStore {
-	return &valueStore{created: map[string][]map[string]any{}, fields: map[string]any{}, linked: map[string]map[string]any{}}
+	return &valueStore{created: map[string][]map[string]any{}, fields: map[string]any{}, linked: map[string]map[string]any{}, seen: map[string][]string{}}
 }
 
 // observe records a 2xx JSON answer of op.
 func (s *valueStore) observe(op *openapi.Operation, status int, body any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if obj, ok := body.(map[string]any); ok {
+	if obj := objectOf(body); obj != nil {
 		if op.Method == http.MethodPost && status/100 == 2 {
 			s.created[op.Path] = append(s.created[op.Path], obj)
 		}
@@ -570,7 +665,8 @@ func (s *valueStore) observe(op *openapi.Operation, status int, body any) {
 			}
 		}
 	}
-	if arr, ok := body.([]any); ok && len(arr) > 0 {
+	s.collect(body, 0)
+	if arr, ok := listOf(body); ok && len(arr) > 0 {
 		if obj, ok := arr[0].(map[string]any); ok {
 			if _, seen := s.created[op.Path]; !seen && op.Method == http.MethodGet {
 				s.created["list:"+op.Path] = []map[string]any{obj}
@@ -592,6 +688,68 @@ func (s *valueStore) observe(op *openapi.Operation, status int, body any) {
 			}
 		}
 	}
+}
+
+// listOf returns the list an answer carries: the answer itself, or the
+// one member of an object that is a list of objects ({"articles": […],
+// "articlesCount": 2}).
+func listOf(body any) ([]any, bool) {
+	if arr, ok := body.([]any); ok {
+		return arr, true
+	}
+	obj, ok := body.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	var found []any
+	n := 0
+	for _, v := range obj {
+		if arr, ok := v.([]any); ok && len(arr) > 0 {
+			if _, isObj := arr[0].(map[string]any); isObj {
+				found = arr
+				n++
+			}
+		}
+	}
+	return found, n == 1
+}
+
+// seenCap bounds the distinct values kept per member name.
+const seenCap = 24
+
+// collect records the distinct scalar values of every member, at any
+// depth of an answer (the author names in a list of articles), so that
+// reads can be asked for the objects an API points at.
+func (s *valueStore) collect(v any, depth int) {
+	if depth > 6 {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if isScalar(e) {
+				if str := scalarString(e); str != "" && len(s.seen[k]) < seenCap && !slices.Contains(s.seen[k], str) {
+					s.seen[k] = append(s.seen[k], str)
+				}
+				continue
+			}
+			s.collect(e, depth+1)
+		}
+	case []any:
+		for i, e := range x {
+			if i >= 20 {
+				break
+			}
+			s.collect(e, depth+1)
+		}
+	}
+}
+
+// seenValues returns the distinct values seen for a member name.
+func (s *valueStore) seenValues(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.seen[name])
 }
 
 func isScalar(v any) bool {
@@ -634,7 +792,9 @@ func (s *valueStore) lookup(op *openapi.Operation, name string) (any, bool) {
 		for _, key := range []string{coll, "list:" + coll} {
 			if objs := s.created[key]; len(objs) > 0 {
 				obj := objs[len(objs)-1]
-				for _, f := range []string{name, "id", singular(lastSegment(coll)) + "_id"} {
+				res := singular(lastSegment(coll))
+				short := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(name), strings.ToLower(res)), "_")
+				for _, f := range []string{name, short, "id", res + "_id"} {
 					if v, ok := obj[f]; ok && isScalar(v) {
 						return v, true
 					}
@@ -655,6 +815,14 @@ func (s *valueStore) lookup(op *openapi.Operation, name string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// field returns the last value seen for a member name.
+func (s *valueStore) field(name string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.fields[name]
+	return v, ok
 }
 
 // linkedValue returns the value an OpenAPI link bound to parameter name of
@@ -754,7 +922,21 @@ func (s *scanner) baseline(op *openapi.Operation) *request {
 				r.body = deepCopy(mt.Example)
 			case mt.Schema != nil:
 				r.body = exampleOf(mt.Schema.Raw)
+				if _, isStr := r.body.(string); isStr && openapi.SchemaTypes(mt.Schema.Raw) == nil {
+					// A body schema that says nothing (a generated
+					// description's {}): a JSON API takes an object.
+					r.body = map[string]any{}
+				}
 			default:
+				r.body = map[string]any{}
+			}
+		} else if mt := rb.Content[formType]; mt != nil {
+			// A form (an OAuth2 password grant, say): generated like a JSON
+			// object and sent form-encoded.
+			r.contentType = formType
+			if mt.Schema != nil {
+				r.body = exampleOf(mt.Schema.Raw)
+			} else {
 				r.body = map[string]any{}
 			}
 		} else if rb.Required {
@@ -765,5 +947,132 @@ func (s *scanner) baseline(op *openapi.Operation) *request {
 			}
 		}
 	}
+	s.fillURLs(r)
+	if op.Method == http.MethodPost && !strings.Contains(op.Path, "{") && s.loginOpOf(op) == nil {
+		s.markFresh(r)
+	} else {
+		s.fillOwn(r)
+	}
 	return r
+}
+
+// naming are the body members that usually must be unique in a creation.
+var naming = regexp.MustCompile(`(?i)^(user_?name|login|e?-?mail(_?address)?|name|full_?name|first_?name|last_?name|title|slug|handle|nick(name)?|display_?name|phone(_?number)?|mobile|code|sku|isbn|label|key)$`)
+
+// markFresh records the naming members of a creation body (see
+// request.fresh).
+func (s *scanner) markFresh(r *request) {
+	obj, at := r.object()
+	for k, v := range obj {
+		if str, ok := v.(string); ok && naming.MatchString(k) {
+			if r.fresh == nil {
+				r.fresh = map[string]string{}
+			}
+			r.fresh[at+"/"+escapePointer(k)] = str
+		}
+	}
+}
+
+// refresh replaces the fresh members still holding their planned value
+// with unique ones (see request.fresh).
+func (r *request) refresh() {
+	if len(r.fresh) == 0 {
+		return
+	}
+	sc := map[string]any(nil)
+	if r.op.RequestBody != nil {
+		if mt := bodyMedia(r.op.RequestBody.Content); mt != nil && mt.Schema != nil {
+			sc = mt.Schema.Raw
+		}
+	}
+	r.body = deepCopy(r.body)
+	for ptr, planned := range r.fresh {
+		cur, ok := pointerGet(r.body, ptr)
+		if s, isStr := cur.(string); !ok || !isStr || s != planned {
+			continue
+		}
+		r.body = pointerSet(r.body, ptr, uniqueValue(planned, schemaAt(sc, ptr)))
+	}
+}
+
+// uniqueValue returns a value like v that no earlier request used: a
+// random tag added to it (before the @ of an address, over the last
+// digits of a number), within the schema's length and pattern when it
+// can be.
+func uniqueValue(v string, sc map[string]any) string {
+	tag := randomTag()
+	var out string
+	switch {
+	case strings.Count(v, "@") == 1:
+		local, domain, _ := strings.Cut(v, "@")
+		out = local + "." + tag + "@" + domain
+	case len(v) >= 6 && strings.Trim(v, "0123456789()+- ") == "":
+		digits := fmt.Sprint(time.Now().UnixNano())
+		b := []byte(v)
+		for i, k := len(b)-1, len(digits)-1; i >= 0 && k >= 0 && len(b)-i <= 6; i-- {
+			if b[i] >= '0' && b[i] <= '9' {
+				b[i] = digits[k]
+				k--
+			}
+		}
+		out = string(b)
+	default:
+		out = v + "-" + tag
+	}
+	if m, ok := num(sc["maxLength"]); ok && len(out) > int(m) {
+		if int(m) <= len(tag) {
+			out = tag[:int(m)]
+		} else {
+			out = v[:int(m)-len(tag)] + tag
+		}
+	}
+	if pat, ok := sc["pattern"].(string); ok {
+		if re, err := regexp.Compile(pat); err == nil && !re.MatchString(out) {
+			for _, alt := range []string{v + tag, tag, strings.ToUpper(v + tag)} {
+				if re.MatchString(alt) {
+					return alt
+				}
+			}
+			return v
+		}
+	}
+	return out
+}
+
+var tagCounter atomic.Uint64
+
+// randomTag is 6 lowercase letters and digits, never the same twice in a
+// process.
+func randomTag() string {
+	n := tagCounter.Add(1)*7919 + uint64(time.Now().UnixNano()%1000003)
+	const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	b[0] = 'p'
+	for i := 1; i < 6; i++ {
+		b[i] = alpha[n%36]
+		n /= 36
+	}
+	return string(b)
+}
+
+// urlMember names body members that hold a URL the server may fetch.
+var urlMember = regexp.MustCompile(`(?i)(url|uri|link|href|website|homepage|callback|webhook|endpoint|avatar|image|img|icon|logo|picture|photo)$`)
+
+// fillURLs gives URL-like body members that the schema left as plain
+// strings a URL to fetch: the scanner's own canary (on loopback, serving
+// a tiny image) when it runs, so that an API that downloads the URL
+// succeeds without the scan sending it anywhere else.
+func (s *scanner) fillURLs(r *request) {
+	obj, _ := r.object()
+	for k, v := range obj {
+		str, isStr := v.(string)
+		if !isStr || !urlMember.MatchString(k) || strings.HasPrefix(str, "http://") || strings.HasPrefix(str, "https://") {
+			continue
+		}
+		if s.canary != nil {
+			obj[k] = s.canary.base + "/pcscan.png"
+		} else {
+			obj[k] = "https://example.com/pcscan.png"
+		}
+	}
 }

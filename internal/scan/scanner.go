@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/openapi"
@@ -36,6 +38,10 @@ type Options struct {
 	Progress func(Progress)
 	// Now is the clock of the report timestamps. Default time.Now.
 	Now func() time.Time
+	// OnRequest, when set, is called once for every request the budget
+	// lets through (a progress bar counts them). It must be quick and safe
+	// for concurrent use.
+	OnRequest func()
 }
 
 // Progress is the state of a running scan.
@@ -63,10 +69,13 @@ type scanner struct {
 	now    func() time.Time
 	groups []string
 
-	ids    []identity
-	values *valueStore
-	ops    []*opState
-	canary *canary
+	ids     []*identity
+	self    map[int]map[string]any // identities' "who am I" objects (self.go)
+	selfOp  *opState
+	changes changeLog
+	values  *valueStore
+	ops     []*opState
+	canary  *canary
 
 	mu        sync.Mutex
 	findings  []Finding
@@ -77,18 +86,15 @@ type scanner struct {
 	slowLeft  atomic.Int32 // slow (time-based) confirmations left
 }
 
-// identity is one set of credentials ready to send.
-type identity struct {
-	name    string
-	headers http.Header
-}
-
 // opState is one operation with its baseline request and answers.
 type opState struct {
-	op   *openapi.Operation
-	req  *request
-	res  *result // baseline answer with identity 1 (or none)
-	anon *result // answer without credentials (secured GET operations)
+	op  *openapi.Operation
+	req *request
+	res *result // baseline answer with identity 1 (or none)
+	// first is the plan's own answer, which res may replace later (a
+	// raised privilege re-asks refused operations).
+	first *result
+	anon  *result // answer without credentials (secured GET operations)
 }
 
 func (o *opState) key() string { return o.op.Method + " " + o.op.Path }
@@ -100,6 +106,7 @@ type result struct {
 	body    []byte
 	dur     time.Duration
 	reqText string
+	curl    string
 	err     error
 }
 
@@ -173,7 +180,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &scanner{cfg: cfg, red: redact.New(nil, nil), values: newValueStore(), seen: map[string]bool{}, now: opts.Now}
+	s := &scanner{cfg: cfg, red: redact.New(nil, nil), values: newValueStore(), seen: map[string]bool{}, now: opts.Now, self: map[int]map[string]any{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -212,6 +219,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 		}
 	}
 	rep := &Report{Target: cfg.Target, Spec: cfg.Spec, Started: s.now().UTC(), Groups: s.groups}
+	if opts.OnRequest != nil {
+		s.budget.onAcquire = opts.OnRequest
+	}
 	progress := func(g string, step int) {
 		if opts.Progress != nil {
 			s.mu.Lock()
@@ -231,10 +241,16 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 		defer s.canary.close()
 	}
 	s.plan(ctx)
+	s.pickHealthChecks(ctx)
 	for i, g := range s.groups {
-		progress(g, i)
 		if ctx.Err() != nil {
 			break
+		}
+		s.checkIdentities(ctx, g)
+		progress(g, i)
+		if need := identitiesNeeded[g]; need > 0 && len(s.ids) > 0 && !s.identitiesUp(min(need, len(s.ids))) {
+			s.note("the %s checks did not run: an identity they need is down (see above)", g)
+			continue
 		}
 		groupRunners[g](ctx, s)
 	}
@@ -249,6 +265,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 	s.mu.Lock()
 	rep.Findings = slices.Clone(s.findings)
 	rep.Notes = slices.Clone(s.notes)
+	rep.Changes = s.changes.list()
 	rep.Performance = perfResult(s)
 	s.mu.Unlock()
 	if s.exhausted.Load() {
@@ -296,18 +313,10 @@ func (s *scanner) note(format string, args ...any) {
 
 func (s *scanner) enabled(group string) bool { return slices.Contains(s.groups, group) }
 
-// allowed reports whether op may be sent at all under the destructive
-// rule: reads and creations always; DELETE, PUT, PATCH and POSTs on an
-// existing object only with AllowDestructive.
-func (s *scanner) allowed(op *openapi.Operation) bool {
-	switch op.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
-	case http.MethodPost:
-		return !strings.Contains(op.Path, "{") || s.cfg.AllowDestructive
-	}
-	return s.cfg.AllowDestructive
-}
+// allowed reports whether op may be sent at all (skipReason says why
+// not): selected by Include and Exclude, not destructive-looking unless
+// allowed, and not a write on existing objects without AllowDestructive.
+func (s *scanner) allowed(op *openapi.Operation) bool { return s.skipReason(op) == "" }
 
 // send sends r and reads the answer. Transport errors (the budget's
 // included) are in result.err.
@@ -316,6 +325,10 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 	if s.exhausted.Load() {
 		res.err = ErrBudget
 		return res
+	}
+	if len(r.fresh) > 0 {
+		r = r.clone()
+		r.refresh()
 	}
 	hr, err := r.build(s.base)
 	if err != nil {
@@ -327,17 +340,37 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 		res.err = errors.New("DELETE needs --allow-destructive")
 		return res
 	}
+	if r.op != nil && r.op.Path != "" && s.spec != nil {
+		if _, bad := dangerous(r.op); bad && !anyMatches(s.cfg.AllowDangerous, r.op) {
+			// And of the destructive-looking rule, whoever built the request.
+			res.err = errors.New(r.op.Method + " " + r.op.Path + " looks destructive and is not in allow_dangerous")
+			return res
+		}
+	}
 	if r.ident >= 0 && r.ident < len(s.ids) {
-		for k, vs := range s.ids[r.ident].headers {
+		for k, vs := range s.ids[r.ident].header() {
 			if hr.Header.Get(k) == "" {
 				hr.Header[k] = vs
 			}
 		}
 	}
 	res.reqText = s.describeRequest(hr, r)
+	res.curl = s.curlLine(hr, r)
 	hr = hr.WithContext(ctx)
 	start := time.Now()
 	resp, err := s.client.Do(hr)
+	if err != nil && connectionLost(err) && hr.GetBody != nil {
+		// A server that resets a kept-alive connection after an error
+		// answer (uvicorn after a 500) loses the next request sent on it,
+		// unanswered: send it once more on a new connection. Go's own retry
+		// covers only idempotent methods; a reset before any answer means
+		// the request was not read.
+		if body, gerr := hr.GetBody(); gerr == nil {
+			hr.Body = body
+			start = time.Now()
+			resp, err = s.client.Do(hr)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrBudget) {
 			s.exhausted.Store(true)
@@ -354,8 +387,25 @@ func (s *scanner) send(ctx context.Context, r *request) *result {
 	if err != nil {
 		res.err = err
 	}
+	if res.status/100 == 2 && r.op != nil && (r.ident >= 0 || r.method != http.MethodPost || s.loginOpOf(r.op) == nil) {
+		s.changes.record(r.op, r, res, hr.URL.Path)
+	}
 	s.passive(r, res)
 	return res
+}
+
+// connectionLost reports a transport error that means the connection
+// broke before an answer arrived (reset, closed, EOF), not a timeout or a
+// refusal by the budget.
+func connectionLost(err error) bool {
+	if errors.Is(err, ErrBudget) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "server closed idle connection") || strings.Contains(msg, "broken pipe")
 }
 
 var secretJSON = regexp.MustCompile(`(?i)("(?:[a-z_]*token|password|passwd|secret|api_?key|password_hash|hash)"\s*:\s*)"[^"]*"`)
@@ -382,13 +432,7 @@ func (s *scanner) describeRequest(hr *http.Request, r *request) string {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", k, redact.Excerpt(s.red.Header(k, hr.Header.Get(k)), 200))
 	}
-	var body []byte
-	switch {
-	case r.raw != nil:
-		body = r.raw
-	case r.body != nil:
-		body, _ = json.Marshal(r.body)
-	}
+	body, _, _ := r.encodeBody()
 	if len(body) > 0 {
 		b.WriteString("\n")
 		b.WriteString(redactText(redact.Excerpt(string(body), 500)))
@@ -423,28 +467,26 @@ func (s *scanner) evidence(res *result, detail string) Evidence {
 	if res != nil {
 		e.Request = res.reqText
 		e.Response = s.describeResponse(res)
+		e.Curl = res.curl
 	}
 	return e
 }
 
 // report records a finding of check id on operation o at loc (either may
 // be empty). The same check, operation and location are reported once.
-func (s *scanner) report(id string, o *opState, loc string, conf Confidence, ev Evidence) {
+func (s *scanner) report(id *check, o *opState, loc string, conf Confidence, ev Evidence) {
 	s.reportKey(id, o, loc, conf, ev, false, "")
 }
 
 // reportBlocked records a finding whose probe a security gateway refused.
-func (s *scanner) reportBlocked(id string, o *opState, loc string, res *result) {
+func (s *scanner) reportBlocked(id *check, o *opState, loc string, res *result) {
 	s.reportKey(id, o, loc, ConfidenceTentative, s.evidence(res, "the probe was refused by a security gateway (stage "+gatewayStage(res)+"); the flaw may exist behind it"), true, "")
 }
 
-func (s *scanner) reportKey(id string, o *opState, loc string, conf Confidence, ev Evidence, blocked bool, dedup string) {
-	c, ok := catalog[id]
-	if !ok {
-		panic("scan: unknown check id " + id)
-	}
+func (s *scanner) reportKey(c *check, o *opState, loc string, conf Confidence, ev Evidence, blocked bool, dedup string) {
+	id := c.ID
 	f := Finding{
-		CheckID: id, Group: c.Group, Title: c.Title, OWASP: c.OWASP, Severity: c.Severity,
+		CheckID: id, Group: c.Group, Title: c.Title, OWASP: c.OWASP, CWE: c.CWEID(), Severity: c.Severity,
 		Confidence: conf, Location: loc, Evidence: ev, Remediation: c.Remediation, Blocked: blocked,
 	}
 	if o != nil {
@@ -481,11 +523,11 @@ func (s *scanner) reportKey(id string, o *opState, loc string, conf Confidence, 
 }
 
 // hasFinding reports whether a (non-blocked) finding of id exists.
-func (s *scanner) hasFinding(id string) bool {
+func (s *scanner) hasFinding(c *check) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.findings {
-		if f.CheckID == id && !f.Blocked {
+		if f.CheckID == c.ID && !f.Blocked {
 			return true
 		}
 	}
@@ -510,59 +552,6 @@ func gatewayStage(res *result) string {
 		return ""
 	}
 	return p.Stage
-}
-
-// login obtains the identities' credentials.
-func (s *scanner) login(ctx context.Context) error {
-	for i, id := range s.cfg.Identities {
-		name := id.Name
-		if name == "" {
-			name = fmt.Sprintf("identity %d", i+1)
-		}
-		ident := identity{name: name, headers: http.Header{}}
-		for k, v := range id.Headers {
-			ident.headers.Set(k, v)
-		}
-		if l := id.Login; l != nil {
-			op := s.findOperation(l.Operation)
-			if op == nil {
-				return fmt.Errorf("login of %s: no operation %q in the description", name, l.Operation)
-			}
-			r := s.baseline(op)
-			r.ident = -1
-			if l.Body != nil {
-				r.body = deepCopy(map[string]any(l.Body))
-			}
-			res := s.send(ctx, r)
-			if res.err != nil {
-				return fmt.Errorf("login of %s: %w", name, res.err)
-			}
-			if !res.ok() {
-				return fmt.Errorf("login of %s: %s answered %d", name, op.Method+" "+op.Path, res.status)
-			}
-			ptr := l.Token
-			if ptr == "" {
-				ptr = "/token"
-			}
-			tok, ok := pointerGet(res.json(), ptr)
-			if !ok {
-				return fmt.Errorf("login of %s: no token at %s in the answer", name, ptr)
-			}
-			header := l.Header
-			if header == "" {
-				header = "Authorization"
-			}
-			prefix := ""
-			if l.Prefix != nil {
-				prefix = *l.Prefix
-			} else if strings.EqualFold(header, "Authorization") {
-				prefix = "Bearer "
-			}
-			ident.headers.Set(header, prefix+scalarString(tok))
-		}
-		s.ids = append(s.ids, ident)
-	}
-	return nil
 }
 
 // loginOf returns identity 1's login when op is its login operation.
@@ -612,8 +601,13 @@ func (s *scanner) plan(ctx context.Context) {
 	}
 	ops := slices.Clone(s.spec.Operations())
 	sort.SliceStable(ops, func(i, j int) bool { return phase(ops[i]) < phase(ops[j]) })
+	skipped := map[string][]string{}
 	for _, op := range ops {
-		if !s.allowed(op) || op.Method == http.MethodDelete {
+		if why := s.skipReason(op); why != "" {
+			skipped[why] = append(skipped[why], op.Method+" "+op.Path)
+			continue
+		}
+		if op.Method == http.MethodDelete {
 			continue
 		}
 		o := &opState{op: op, req: s.baseline(op)}
@@ -627,8 +621,10 @@ func (s *scanner) plan(ctx context.Context) {
 			o.req.body = deepCopy(map[string]any(l.Body))
 		}
 		o.res = s.send(ctx, o.req)
+		o.first = o.res
 		if o.res.ok() {
 			s.values.observe(op, o.res.status, o.res.json())
+			s.learnSelf(o)
 		}
 		if op.Method == http.MethodGet && !op.Public() && len(s.ids) > 0 {
 			anon := o.req.clone()
@@ -636,6 +632,9 @@ func (s *scanner) plan(ctx context.Context) {
 			o.anon = s.send(ctx, anon)
 		}
 		s.ops = append(s.ops, o)
+	}
+	for _, why := range slices.Sorted(maps.Keys(skipped)) {
+		s.note("not sent (%s): %s", why, strings.Join(skipped[why], ", "))
 	}
 }
 
@@ -646,7 +645,7 @@ func (s *scanner) cleanup(ctx context.Context) {
 		return
 	}
 	for _, op := range s.spec.Operations() {
-		if op.Method != http.MethodDelete {
+		if op.Method != http.MethodDelete || !s.allowed(op) {
 			continue
 		}
 		o := &opState{op: op, req: s.baseline(op)}
@@ -656,6 +655,9 @@ func (s *scanner) cleanup(ctx context.Context) {
 		o.res = s.send(ctx, o.req)
 		if s.enabled("functional") {
 			s.conformance(o, o.res, "baseline")
+		}
+		if s.enabled("authorization") && len(s.ids) > 0 && o.req.ident == 0 && o.res.ok() && !s.hasFindingAt(checkAuthzBfla, o, "identity:1") {
+			s.siblingRefused(o)
 		}
 	}
 }
@@ -675,13 +677,20 @@ func (s *scanner) eachOp(ctx context.Context, f func(context.Context, *opState))
 // run one after the other in plan order, so that one operation's write
 // never lands between another's write and its read-back.
 func (s *scanner) eachPath(ctx context.Context, f func(context.Context, *opState)) {
+	s.eachKey(ctx, func(o *opState) string { return o.op.Path }, f)
+}
+
+// eachKey is eachPath with the grouping given by key: the operations with
+// the same key run one after the other.
+func (s *scanner) eachKey(ctx context.Context, key func(*opState) string, f func(context.Context, *opState)) {
 	var groups [][]*opState
 	at := map[string]int{}
 	for _, o := range s.ops {
-		i, ok := at[o.op.Path]
+		k := key(o)
+		i, ok := at[k]
 		if !ok {
 			i = len(groups)
-			at[o.op.Path] = i
+			at[k] = i
 			groups = append(groups, nil)
 		}
 		groups[i] = append(groups[i], o)
@@ -720,7 +729,13 @@ func (s *scanner) eachGroup(ctx context.Context, groups [][]*opState, f func(con
 // a fresh control each time. It costs one request when the first probe is
 // fast, four when slow. The number of slow confirmations per scan is
 // bounded so that a target that is slow everywhere cannot stretch the scan.
-func (s *scanner) timeBased(probe func(d time.Duration) *result) (bool, *result, string) {
+//
+// With scales, the second probe asks for twice the delay and must take
+// twice as long: a payload that really sleeps sleeps longer when asked, a
+// target that was merely busy (a single worker behind other slow
+// requests) does not, and that coincidence once cost a false "OS command
+// injection" on a real API.
+func (s *scanner) timeBased(probe func(d time.Duration) *result, scales bool) (bool, *result, string) {
 	d := s.cfg.TimeDelay
 	need := time.Duration(float64(d) * 0.8)
 	p1 := probe(d)
@@ -735,12 +750,22 @@ func (s *scanner) timeBased(probe func(d time.Duration) *result) (bool, *result,
 	if c1.err != nil || p1.dur-c1.dur < need {
 		return false, p1, ""
 	}
-	p2 := probe(d)
+	d2, need2 := d, need
+	if scales {
+		d2, need2 = 2*d, 2*need
+	}
+	p2 := probe(d2)
 	c2 := probe(0)
-	if p2.err != nil || c2.err != nil || p2.dur-c2.dur < need {
+	if p2.err != nil || c2.err != nil || p2.dur-c2.dur < need2 {
 		return false, p1, ""
 	}
-	detail := fmt.Sprintf("asked for a %s delay: answers took %s and %s; controls took %s and %s",
-		d, p1.dur.Round(time.Millisecond), p2.dur.Round(time.Millisecond), c1.dur.Round(time.Millisecond), c2.dur.Round(time.Millisecond))
+	if scales && p2.dur-c2.dur < p1.dur-c1.dur+(d2-d)/2 {
+		// The delay did not grow with what was asked: a target that hung
+		// once (14 s for a 2 s ask, then 3.4 s for 4 s on a loaded
+		// machine) is not a sleep that ran.
+		return false, p1, ""
+	}
+	detail := fmt.Sprintf("asked for a %s delay, then %s: answers took %s and %s; controls took %s and %s",
+		d, d2, p1.dur.Round(time.Millisecond), p2.dur.Round(time.Millisecond), c1.dur.Round(time.Millisecond), c2.dur.Round(time.Millisecond))
 	return true, p2, detail
 }

@@ -262,3 +262,21 @@ func BenchmarkScan(b *testing.B) {
 		})
 	}
 }
+
+func TestEveryGroupRegistersItsChecksAndRunner(t *testing.T) {
+	have := map[string]int{}
+	for _, c := range Checks() {
+		have[c.Group]++
+		if c.CWE <= 0 {
+			t.Errorf("check %s has no CWE id", c.ID)
+		}
+	}
+	for _, g := range Groups {
+		if groupRunners[g] == nil {
+			t.Errorf("group %s has no run function", g)
+		}
+		if have[g] == 0 {
+			t.Errorf("group %s has no check", g)
+		}
+	}
+}

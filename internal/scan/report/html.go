@@ -56,7 +56,7 @@ func init() {
 func visibleEntry(e *entry) {
 	for _, p := range []*string{
 		&e.Title, &e.CheckID, &e.Group, &e.OWASP, &e.Operation, &e.OperationID, &e.Location,
-		&e.Evidence.Request, &e.Evidence.Response, &e.Evidence.Detail, &e.Remediation,
+		&e.Evidence.Request, &e.Evidence.Response, &e.Evidence.Detail, &e.Evidence.Curl, &e.Remediation, &e.CWE,
 	} {
 		*p = visible(*p)
 	}

@@ -52,7 +52,12 @@ type junitCase struct {
 	Classname string         `xml:"classname,attr"`
 	Time      string         `xml:"time,attr"`
 	Failures  []junitFailure `xml:"failure"`
+	Skipped   *junitSkipped  `xml:"skipped,omitempty"`
 	SystemOut *junitText     `xml:"system-out,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -134,6 +139,12 @@ func junitDoc(r *scan.Report, opts Options) junitSuites {
 			{"findings", strconv.Itoa(len(entries))},
 		},
 	}
+	for i, n := range c.Notes {
+		doc.Properties = append(doc.Properties, junitProperty{"note." + strconv.Itoa(i+1), oneLine(n)})
+	}
+	for _, ch := range c.Changes {
+		doc.Properties = append(doc.Properties, junitProperty{"changed." + ch.Operation, fmt.Sprintf("%s %d (%s)", ch.Kind, ch.Count, strings.Join(ch.Objects, ", "))})
+	}
 	if p := c.Performance; p != nil {
 		doc.Properties = append(doc.Properties,
 			junitProperty{"performance.rate", strconv.FormatFloat(p.Rate, 'f', -1, 64)},
@@ -163,30 +174,40 @@ func junitDoc(r *scan.Report, opts Options) junitSuites {
 		}
 		blocked := 0
 		for _, op := range ops {
-			tc := junitCase{Name: op, Classname: "portcullis." + groupName(g), Time: "0"}
-			var out strings.Builder
+			var here []entry
 			for _, e := range mine {
-				if caseName(e.Operation) != op {
-					continue
+				if caseName(e.Operation) == op {
+					here = append(here, e)
 				}
+			}
+			if len(here) == 0 {
+				s.Cases = append(s.Cases, junitCase{Name: op, Classname: "portcullis." + groupName(g), Time: "0"})
+				continue
+			}
+			// One case per finding, so that every count agrees: a case
+			// fails with exactly one <failure>, and tests, failures and
+			// skipped add up in every suite and in the document.
+			for _, e := range here {
+				name := op + " " + e.CheckID
+				if e.Location != "" {
+					name += " " + e.Location
+				}
+				tc := junitCase{Name: oneLine(name), Classname: "portcullis." + groupName(g), Time: "0"}
 				if e.Blocked {
 					blocked++
-					fmt.Fprintf(&out, "BLOCKED [%s] %s: %s (id %s)\n%s\n", e.Severity, e.CheckID, oneLine(e.Title), e.ID, details(e))
-					continue
+					tc.Skipped = &junitSkipped{Message: fmt.Sprintf("blocked by a security gateway: [%s] %s: %s (id %s)", e.Severity, e.CheckID, oneLine(e.Title), e.ID)}
+					tc.SystemOut = &junitText{fmt.Sprintf("BLOCKED [%s] %s: %s (id %s)\n%s\n", e.Severity, e.CheckID, oneLine(e.Title), e.ID, details(e))}
+					s.Skipped++
+				} else {
+					tc.Failures = []junitFailure{{
+						Message: fmt.Sprintf("[%s] %s: %s", e.Severity, e.CheckID, oneLine(e.Title)),
+						Type:    e.CheckID,
+						Text:    details(e),
+					}}
+					s.Failures++
 				}
-				tc.Failures = append(tc.Failures, junitFailure{
-					Message: fmt.Sprintf("[%s] %s: %s", e.Severity, e.CheckID, oneLine(e.Title)),
-					Type:    e.CheckID,
-					Text:    details(e),
-				})
+				s.Cases = append(s.Cases, tc)
 			}
-			if out.Len() > 0 {
-				tc.SystemOut = &junitText{out.String()}
-			}
-			if len(tc.Failures) > 0 {
-				s.Failures++
-			}
-			s.Cases = append(s.Cases, tc)
 		}
 		s.Tests = len(s.Cases)
 		s.Properties = []junitProperty{
@@ -196,6 +217,7 @@ func junitDoc(r *scan.Report, opts Options) junitSuites {
 		}
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
+		doc.Skipped += s.Skipped
 		doc.Suites = append(doc.Suites, s)
 	}
 	return doc
@@ -218,6 +240,9 @@ func detailText(e entry) string {
 	if e.OWASP != "" {
 		fmt.Fprintf(&b, "owasp: %s\n", owaspLabel(e.OWASP))
 	}
+	if e.CWE != "" {
+		fmt.Fprintf(&b, "cwe: %s\n", e.CWE)
+	}
 	if e.Operation != "" {
 		fmt.Fprintf(&b, "operation: %s\n", e.Operation)
 	}
@@ -238,6 +263,9 @@ func detailText(e entry) string {
 	}
 	if e.Evidence.Response != "" {
 		fmt.Fprintf(&b, "response:\n%s\n", indent(e.Evidence.Response))
+	}
+	if e.Evidence.Curl != "" {
+		fmt.Fprintf(&b, "reproduce:\n%s\n", indent(e.Evidence.Curl))
 	}
 	if e.Remediation != "" {
 		fmt.Fprintf(&b, "remediation: %s\n", e.Remediation)

@@ -229,6 +229,9 @@ func sorted(r *scan.Report) (scan.Report, []entry) {
 	if c.Groups == nil {
 		c.Groups = []string{}
 	}
+	if c.Changes == nil {
+		c.Changes = []scan.Change{}
+	}
 	seen := map[string]int{}
 	entries := make([]entry, len(c.Findings))
 	for i, f := range c.Findings {

@@ -29,6 +29,7 @@ type junitDocT struct {
 	Tests    int      `xml:"tests,attr"`
 	Failures int      `xml:"failures,attr"`
 	Errors   int      `xml:"errors,attr"`
+	Skipped  int      `xml:"skipped,attr"`
 	Time     string   `xml:"time,attr"`
 	Props    []struct {
 		Name  string `xml:"name,attr"`
@@ -38,6 +39,7 @@ type junitDocT struct {
 		Name     string `xml:"name,attr"`
 		Tests    int    `xml:"tests,attr"`
 		Failures int    `xml:"failures,attr"`
+		Skipped  int    `xml:"skipped,attr"`
 		Props    []struct {
 			Name  string `xml:"name,attr"`
 			Value string `xml:"value,attr"`
@@ -50,6 +52,9 @@ type junitDocT struct {
 				Type    string `xml:"type,attr"`
 				Text    string `xml:",chardata"`
 			} `xml:"failure"`
+			Skipped *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"skipped"`
 			SystemOut string `xml:"system-out"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
@@ -452,55 +457,63 @@ func TestJUnitParses(t *testing.T) {
 		t.Fatalf("parsing junit: %v", err)
 	}
 
-	// One suite per group, one case per operation × group, plus "(api)"
-	// and the undocumented operation in the misconfiguration suite.
+	// One suite per group; in it one case per finding, and one passing case
+	// per operation without a finding of that group.
 	if got, want := len(doc.Suites), len(r.Groups); got != want {
 		t.Errorf("got %d suites, want %d", got, want)
 	}
-	wantTests := len(r.Groups)*len(r.Operations) + 2
-	if doc.Tests != wantTests {
-		t.Errorf("got tests=%d, want %d", doc.Tests, wantTests)
-	}
-	// A case fails when it has an unblocked finding.
-	failing := map[string]bool{}
+	withFinding := map[string]bool{}
+	unblocked, blockedN := 0, 0
 	for _, f := range r.Findings {
-		if !f.Blocked {
-			failing[f.Group+"|"+caseName(f.Operation)] = true
+		withFinding[f.Group+"|"+caseName(f.Operation)] = true
+		if f.Blocked {
+			blockedN++
+		} else {
+			unblocked++
 		}
 	}
-	if doc.Failures != len(failing) {
-		t.Errorf("got failures=%d, want %d", doc.Failures, len(failing))
+	wantTests := len(r.Findings)
+	for _, g := range r.Groups {
+		for _, op := range r.Operations {
+			if !withFinding[g+"|"+op] {
+				wantTests++
+			}
+		}
 	}
-	sumTests, sumFailures, failureElems := 0, 0, 0
+	if doc.Tests != wantTests || doc.Failures != unblocked || doc.Skipped != blockedN {
+		t.Errorf("got tests=%d failures=%d skipped=%d, want %d, %d (unblocked findings), %d (blocked)", doc.Tests, doc.Failures, doc.Skipped, wantTests, unblocked, blockedN)
+	}
+	sumTests, sumFailures, sumSkipped, failureElems := 0, 0, 0, 0
 	for _, s := range doc.Suites {
-		cases, fails := 0, 0
+		cases, fails, skips := 0, 0, 0
 		for _, c := range s.Cases {
 			cases++
+			if len(c.Failures) > 1 {
+				t.Errorf("suite %s case %s: %d failures, want at most one per case", s.Name, c.Name, len(c.Failures))
+			}
 			if len(c.Failures) > 0 {
 				fails++
+			}
+			if c.Skipped != nil {
+				skips++
+				if len(c.Failures) > 0 {
+					t.Errorf("suite %s case %s is both failed and skipped", s.Name, c.Name)
+				}
 			}
 			failureElems += len(c.Failures)
 			if want := "portcullis." + s.Name; c.Classname != want {
 				t.Errorf("got classname %v, want %v", c.Classname, want)
 			}
-			if failing[s.Name+"|"+c.Name] != (len(c.Failures) > 0) {
-				t.Errorf("suite %s case %s: got %d failures, want failing=%v", s.Name, c.Name, len(c.Failures), failing[s.Name+"|"+c.Name])
-			}
 		}
-		if s.Tests != cases || s.Failures != fails {
-			t.Errorf("suite %s: got tests=%d failures=%d, counted %d and %d", s.Name, s.Tests, s.Failures, cases, fails)
+		if s.Tests != cases || s.Failures != fails || s.Skipped != skips {
+			t.Errorf("suite %s: got tests=%d failures=%d skipped=%d, counted %d, %d and %d", s.Name, s.Tests, s.Failures, s.Skipped, cases, fails, skips)
 		}
 		sumTests += s.Tests
 		sumFailures += s.Failures
+		sumSkipped += s.Skipped
 	}
-	if sumTests != doc.Tests || sumFailures != doc.Failures {
-		t.Errorf("got suites summing to %d/%d, want %d/%d", sumTests, sumFailures, doc.Tests, doc.Failures)
-	}
-	unblocked := 0
-	for _, f := range r.Findings {
-		if !f.Blocked {
-			unblocked++
-		}
+	if sumTests != doc.Tests || sumFailures != doc.Failures || sumSkipped != doc.Skipped {
+		t.Errorf("got suites summing to %d/%d/%d, want %d/%d/%d", sumTests, sumFailures, sumSkipped, doc.Tests, doc.Failures, doc.Skipped)
 	}
 	if failureElems != unblocked {
 		t.Errorf("got %d failure elements, want %d (one per unblocked finding)", failureElems, unblocked)

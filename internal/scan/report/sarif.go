@@ -101,6 +101,15 @@ func sarifLog(r *scan.Report, opts Options) (*sarif.Report, error) {
 		"requests":   c.Requests,
 		"operations": len(c.Operations),
 		"groups":     c.Groups,
+		"changes":    c.Changes,
+	}
+	// Notes (an identity that stopped working, operations not sent, a
+	// budget that ran out) are the invocation's notifications.
+	for _, n := range c.Notes {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, &sarif.Notification{
+			Level:   "note",
+			Message: &sarif.Message{Text: ptr(n)},
+		})
 	}
 	run.Invocations = []*sarif.Invocation{inv}
 	if c.Performance != nil {
@@ -112,7 +121,12 @@ func sarifLog(r *scan.Report, opts Options) (*sarif.Report, error) {
 
 func sarifRule(f scan.Finding) *sarif.ReportingDescriptor {
 	tags := []string{"security", "api"}
-	for _, t := range []string{f.Group, f.OWASP} {
+	cweTag := ""
+	if n, ok := strings.CutPrefix(f.CWE, "CWE-"); ok {
+		// The tag GitHub code scanning shows CWE ids from.
+		cweTag = "external/cwe/cwe-" + n
+	}
+	for _, t := range []string{f.Group, f.OWASP, cweTag} {
 		if t != "" && !slices.Contains(tags, t) {
 			tags = append(tags, t)
 		}
@@ -126,6 +140,9 @@ func sarifRule(f scan.Finding) *sarif.ReportingDescriptor {
 	if f.OWASP != "" {
 		props["owasp"] = f.OWASP
 		props["owasp-title"] = owaspTitles[f.OWASP]
+	}
+	if f.CWE != "" {
+		props["cwe"] = f.CWE
 	}
 	short := f.Title
 	if short == "" {
@@ -196,6 +213,12 @@ func sarifResult(e entry, rule uint, artifact *sarif.ArtifactLocation, lines *sp
 	}
 	if e.OWASP != "" {
 		props["owasp"] = e.OWASP
+	}
+	if e.CWE != "" {
+		props["cwe"] = e.CWE
+	}
+	if e.Evidence.Curl != "" {
+		props["curl"] = e.Evidence.Curl
 	}
 	if e.Location != "" {
 		props["location"] = e.Location

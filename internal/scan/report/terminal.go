@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -124,13 +125,25 @@ func (p *bar) Finish() {
 	_ = p.b.Finish()
 }
 
-// Summary prints a readable summary of r for the terminal: what was
+// SummaryOptions tune Summary. The zero value lists real findings only.
+type SummaryOptions struct {
+	// ShowBlocked lists every finding a security gateway refused, one row
+	// each (--show-blocked). Default false: they are counted in one line
+	// by check, since a scan through a gateway may have hundreds.
+	ShowBlocked bool
+}
+
+// Summary prints the summary of r with the default options.
+func Summary(w io.Writer, r *scan.Report) error { return SummaryWith(w, r, SummaryOptions{}) }
+
+// SummaryWith prints a readable summary of r for the terminal: what was
 // scanned, the counts per severity, one table line per finding (severity,
-// check id, operation, title, and "BLOCKED" when a gateway refused the
-// probe) and the load-test result when present. Text from the scan is
+// check id, operation, location, title), the blocked findings as one line
+// (or one row each with ShowBlocked), what the scan changed on the target,
+// the notes, and the load-test result when present. Text from the scan is
 // stripped of control characters, so a hostile description or response
 // cannot drive the terminal.
-func Summary(w io.Writer, r *scan.Report) error {
+func SummaryWith(w io.Writer, r *scan.Report, opts SummaryOptions) error {
 	if r == nil {
 		return nil
 	}
@@ -157,19 +170,60 @@ func Summary(w io.Writer, r *scan.Report) error {
 	}
 	b.WriteString("\n")
 
-	if len(entries) > 0 {
+	var rows []entry
+	blockedBy := map[string]int{}
+	var blockedChecks []string
+	for _, e := range entries {
+		if e.Blocked && !opts.ShowBlocked {
+			if blockedBy[e.CheckID] == 0 {
+				blockedChecks = append(blockedChecks, e.CheckID)
+			}
+			blockedBy[e.CheckID]++
+			continue
+		}
+		rows = append(rows, e)
+	}
+	if len(rows) > 0 {
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEVERITY\tCHECK\tOPERATION\tTITLE\t")
-		for _, e := range entries {
+		fmt.Fprintln(tw, "SEVERITY\tCHECK\tOPERATION\tLOCATION\tTITLE\t")
+		for _, e := range rows {
 			mark := ""
 			if e.Blocked {
 				mark = "BLOCKED"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n",
-				e.Severity, clean(e.CheckID), clean(caseName(e.Operation)), clean(e.Title), mark)
+			loc := e.Location
+			if loc == "" {
+				loc = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n",
+				e.Severity, clean(e.CheckID), clean(caseName(e.Operation)), clean(loc), clean(e.Title), mark)
 		}
 		tw.Flush()
+	}
+	if len(blockedChecks) > 0 {
+		sort.Strings(blockedChecks)
+		var per []string
+		for _, id := range blockedChecks {
+			per = append(per, fmt.Sprintf("%s %d", clean(id), blockedBy[id]))
+		}
+		fmt.Fprintf(&b, "\nBlocked by a security gateway (not listed; --show-blocked lists them): %d probes: %s\n", cnt.blocked, strings.Join(per, ", "))
+	}
+	if len(c.Changes) > 0 {
+		b.WriteString("\nChanged on the target:\n")
+		for _, ch := range c.Changes {
+			fmt.Fprintf(&b, "  %s %d × %s", ch.Kind, ch.Count, clean(ch.Operation))
+			if len(ch.Objects) > 0 {
+				fmt.Fprintf(&b, " (%s)", clean(strings.Join(ch.Objects, ", ")))
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(c.Notes) > 0 {
+		b.WriteString("\nNotes:\n")
+		for _, n := range c.Notes {
+			fmt.Fprintf(&b, "  - %s\n", clean(n))
+		}
 	}
 	if p := c.Performance; p != nil {
 		verdict := "passed"

@@ -15,51 +15,63 @@ func TestSummary(t *testing.T) {
 		CheckID: "functional.status", Group: "functional", Severity: scan.SeverityLow,
 		Title: "evil \x1b]0;pwned\x07 title", Operation: "GET /pets\r",
 	})
-	var buf bytes.Buffer
-	if err := Summary(&buf, r); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	t.Log("\n" + out)
-	for _, want := range []string{
-		"Scanned http://127.0.0.1:8080 (testdata/openapi.yaml): 7 operations, 1873 requests, 42.317s",
-		"Findings: 17 (critical 2, high 7, medium 4, low 3, info 1), 3 blocked",
-		"SEVERITY",
-		"Load test FAILED: 50.0 req/s for 10s, 500 requests, p50 40ms p90 310ms p99 1.2s, errors 0.40%",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("summary lacks %q", want)
+	r.Notes = []string{"the credentials of alice stopped working before the property checks"}
+	r.Changes = []scan.Change{{Operation: "POST /pets", Kind: "created", Count: 3, Objects: []string{"/pets (id 7)"}}}
+	for _, show := range []bool{false, true} {
+		var buf bytes.Buffer
+		if err := SummaryWith(&buf, r, SummaryOptions{ShowBlocked: show}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	lines := strings.Split(out, "\n")
-	var rows []string
-	for _, l := range lines {
-		for _, s := range severities {
-			if strings.HasPrefix(l, string(s)+" ") {
-				rows = append(rows, l)
+		out := buf.String()
+		t.Log("\n" + out)
+		wants := []string{
+			"Scanned http://127.0.0.1:8080 (testdata/openapi.yaml): 7 operations, 1873 requests, 42.317s",
+			"Findings: 17 (critical 2, high 7, medium 4, low 3, info 1), 3 blocked",
+			"SEVERITY  CHECK",
+			"LOCATION",
+			"query:q",
+			"Changed on the target:\n  created 3 × POST /pets (/pets (id 7))",
+			"Notes:\n  - the credentials of alice stopped working before the property checks",
+			"Load test FAILED: 50.0 req/s for 10s, 500 requests, p50 40ms p90 310ms p99 1.2s, errors 0.40%",
+		}
+		if !show {
+			wants = append(wants, "Blocked by a security gateway (not listed; --show-blocked lists them): 3 probes: authz.bola 1, injection.sql.time 1, ssrf.url 1")
+		}
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("show blocked %v: summary lacks %q", show, want)
 			}
 		}
-	}
-	if len(rows) != len(r.Findings) {
-		t.Fatalf("got %d finding rows, want %d", len(rows), len(r.Findings))
-	}
-	blocked := 0
-	for _, l := range rows {
-		if strings.HasSuffix(strings.TrimSpace(l), "BLOCKED") {
-			blocked++
+		var rows []string
+		for _, l := range strings.Split(out, "\n") {
+			for _, s := range severities {
+				if strings.HasPrefix(l, string(s)+" ") {
+					rows = append(rows, l)
+				}
+			}
 		}
-	}
-	if blocked != 3 {
-		t.Errorf("got %d BLOCKED rows, want 3", blocked)
-	}
-	if !strings.HasPrefix(rows[0], "critical") || !strings.HasPrefix(rows[len(rows)-1], "info") {
-		t.Errorf("rows not sorted by severity: first %q, last %q", rows[0], rows[len(rows)-1])
-	}
-	if strings.ContainsAny(out, "\x1b\x07\r") {
-		t.Errorf("summary passes control characters through")
-	}
-	if !strings.Contains(out, "(api)") {
-		t.Errorf("finding without an operation not shown as (api)")
+		blocked := 0
+		for _, l := range rows {
+			if strings.HasSuffix(strings.TrimSpace(l), "BLOCKED") {
+				blocked++
+			}
+		}
+		wantRows, wantBlocked := len(r.Findings)-3, 0
+		if show {
+			wantRows, wantBlocked = len(r.Findings), 3
+		}
+		if len(rows) != wantRows || blocked != wantBlocked {
+			t.Fatalf("show blocked %v: got %d rows (%d BLOCKED), want %d (%d)", show, len(rows), blocked, wantRows, wantBlocked)
+		}
+		if !strings.HasPrefix(rows[0], "critical") {
+			t.Errorf("rows not sorted by severity: first %q", rows[0])
+		}
+		if strings.ContainsAny(out, "\x1b\x07\r") {
+			t.Errorf("summary passes control characters through")
+		}
+		if !strings.Contains(out, "(api)") {
+			t.Errorf("finding without an operation not shown as (api)")
+		}
 	}
 }
 
