@@ -1,0 +1,512 @@
+package waf_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"html"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// The external corpora (issue 17): attack and benign data that nobody on
+// this project wrote, sent in every place of a request and in every
+// encoding a client or an attacker uses. testdata/corpus/README.md says
+// where each set comes from. Debian's wfuzz, sqlmap and fortunes packages
+// are read where they are installed (scripts/test-deps.sh installs them).
+var (
+	corpusFull = flag.Bool("waf.corpus-full", false, "run every corpus request (bench/waf-corpus.sh); default: a bounded sample")
+	corpusOut  = flag.String("waf.corpus-table", "", "write the corpus tables (markdown) to this file")
+)
+
+// corpusPlaces are where the corpus puts a value: a value position, or a
+// name position (the parameter or field name itself).
+var corpusPlaces = []string{
+	"path", "query", "query-name", "header", "cookie", "json", "json-key",
+	"form", "form-name", "multipart", "multipart-name", "xml",
+}
+
+// encodings are how a payload is carried. plain is as written; the others
+// are what evasions and clients do on top of the place's own encoding.
+var encodings = []string{"plain", "url", "double-url", "base64", "base64-space", "json-escape"}
+
+// corpusSet is one class of payloads.
+type corpusSet struct {
+	class    string
+	payloads []string
+}
+
+// loadJSONSet reads testdata/corpus/NAME.json.
+func loadJSONSet(t testing.TB, name string) corpusSet {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "corpus", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Class    string   `json:"class"`
+		Payloads []string `json:"payloads"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return corpusSet{class: f.Class, payloads: f.Payloads}
+}
+
+// attackSets returns every attack class: the committed public collections
+// and, where installed, Debian's wfuzz injection lists and sqlmap's
+// payload templates.
+func attackSets(t testing.TB) []corpusSet {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "corpus", "attack-*.json"))
+	var out []corpusSet
+	for _, f := range files {
+		out = append(out, loadJSONSet(t, strings.TrimSuffix(filepath.Base(f), ".json")))
+	}
+	for _, w := range []struct{ class, file string }{
+		{"wfuzz-sqli", "SQL.txt"}, {"wfuzz-xss", "XSS.txt"}, {"wfuzz-traversal", "Traversal.txt"},
+		{"wfuzz-xml", "XML.txt"}, {"wfuzz-all", "All_attack.txt"},
+	} {
+		if l := readLines("/usr/share/wfuzz/wordlist/Injections/" + w.file); len(l) > 0 {
+			out = append(out, corpusSet{w.class, attackOnly(l)})
+		} else {
+			t.Logf("wfuzz list %s not installed (scripts/test-deps.sh installs wfuzz)", w.file)
+		}
+	}
+	if s := sqlmapPayloads(t); len(s) > 0 {
+		out = append(out, corpusSet{"sqlmap", s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].class < out[j].class })
+	return out
+}
+
+// attackOnly drops list entries that carry no attack by themselves: the
+// wfuzz lists mix payloads with single characters and bare words used as
+// fuzzing seeds ("a", "%00", "\"").
+func attackOnly(l []string) []string {
+	var out []string
+	for _, p := range l {
+		if len(strings.TrimSpace(p)) >= 4 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func readLines(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimRight(l, "\r")
+		if strings.TrimSpace(l) != "" && utf8.ValidString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// sqlmapPayloads expands sqlmap's test templates (payloads/*.xml, each
+// <payload> with each <boundary> prefix and suffix whose clause and where
+// fit), the way sqlmap itself builds its requests, with fixed values for
+// its random markers.
+func sqlmapPayloads(t testing.TB) []string {
+	dir := "/usr/share/sqlmap/data/xml"
+	bb, err := os.ReadFile(filepath.Join(dir, "boundaries.xml"))
+	if err != nil {
+		t.Logf("sqlmap not installed (scripts/test-deps.sh installs it): %v", err)
+		return nil
+	}
+	tag := func(s, name string) string {
+		m := regexp.MustCompile(`(?s)<` + name + `>(.*?)</` + name + `>`).FindStringSubmatch(s)
+		if m == nil {
+			return ""
+		}
+		return html.UnescapeString(strings.TrimSpace(m[1]))
+	}
+	type boundary struct{ prefix, suffix string }
+	var bounds []boundary
+	for _, m := range regexp.MustCompile(`(?s)<boundary>(.*?)</boundary>`).FindAllStringSubmatch(string(bb), -1) {
+		if lvl := tag(m[1], "level"); lvl > "3" {
+			continue
+		}
+		bounds = append(bounds, boundary{tag(m[1], "prefix"), tag(m[1], "suffix")})
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "payloads", "*.xml"))
+	repl := strings.NewReplacer("[RANDNUM]", "4521", "[RANDNUM1]", "7310", "[RANDNUM2]", "8832", "[RANDNUM3]", "1170",
+		"[RANDNUM4]", "9051", "[RANDNUM5]", "2236", "[RANDSTR]", "qWeR", "[RANDSTR1]", "zXcV", "[RANDSTR2]", "aSdF",
+		"[DELIMITER_START]", "qkzxq", "[DELIMITER_STOP]", "qvqjq", "[SLEEPTIME]", "5", "[GENERIC_SQL_COMMENT]", "-- -",
+		"[INFERENCE]", "5521=5521", "[ORIGVALUE]", "1", "[CHAR]", "NULL", "[COLSTART]", "1", "[COLSTOP]", "10",
+		"[UNION]", "UNION ALL SELECT NULL,NULL,NULL", "[QUERY]", "SELECT 1", "[ORIGINAL]", "1")
+	var out []string
+	seen := map[string]bool{}
+	i := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, m := range regexp.MustCompile(`(?s)<test>(.*?)</test>`).FindAllStringSubmatch(string(b), -1) {
+			req := tag(m[1], "request")
+			p := tag(req, "payload")
+			if p == "" {
+				continue
+			}
+			// One boundary per test, rotating, keeps the set at a few
+			// hundred payloads with every prefix and suffix shape used.
+			bd := bounds[i%len(bounds)]
+			i++
+			s := repl.Replace("1" + bd.prefix + " " + p + bd.suffix)
+			s = regexp.MustCompile(`\[[A-Z_0-9]+\]`).ReplaceAllString(s, "1")
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// benignSets returns the benign free text: Debian's fortunes (every
+// fortune up to 600 bytes), e-mail addresses and user agents from fuzzdb.
+func benignSets(t testing.TB) []corpusSet {
+	t.Helper()
+	var out []corpusSet
+	if f := fortunes(); len(f) > 0 {
+		out = append(out, corpusSet{"fortunes", f})
+	} else {
+		t.Log("fortunes not installed (scripts/test-deps.sh installs fortunes)")
+	}
+	out = append(out, loadJSONSet(t, "benign-emails"), loadJSONSet(t, "benign-user-agents"))
+	return out
+}
+
+// fortunes reads every fortune (the files of /usr/share/games/fortunes,
+// entries separated by "%" lines) of at most 600 bytes, in file order.
+func fortunes() []string {
+	files, _ := filepath.Glob("/usr/share/games/fortunes/*")
+	sort.Strings(files)
+	var out []string
+	for _, f := range files {
+		if filepath.Ext(f) != "" {
+			continue // .dat indexes and .u8 copies
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || !utf8.Valid(b) {
+			continue
+		}
+		for _, e := range strings.Split(string(b), "\n%\n") {
+			e = strings.TrimSpace(strings.TrimPrefix(e, "%\n"))
+			if e != "" && len(e) <= 600 && utf8.ValidString(e) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// encode applies an encoding to a payload; ok is false when the encoding
+// makes no sense for it.
+func encode(enc, p string) (string, bool) {
+	switch enc {
+	case "plain":
+		return p, true
+	case "url":
+		return url.QueryEscape(p), true
+	case "double-url":
+		return url.QueryEscape(url.QueryEscape(p)), true
+	case "base64":
+		return base64.StdEncoding.EncodeToString([]byte(p)), true
+	case "base64-space":
+		// Base64 put into a query or form value without escaping '+',
+		// which the server's form decoding turns into spaces.
+		s := base64.StdEncoding.EncodeToString([]byte(p))
+		if !strings.Contains(s, "+") {
+			return "", false
+		}
+		return strings.ReplaceAll(s, "+", " "), true
+	case "json-escape":
+		var b strings.Builder
+		for _, r := range p {
+			if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				b.WriteRune(r)
+				continue
+			}
+			if r > 0xffff {
+				b.WriteRune(r)
+				continue
+			}
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		return b.String(), true
+	}
+	panic(enc)
+}
+
+const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+
+// corpusRequest puts v in place; ok is false when HTTP cannot carry v
+// there (a line break in a header; the listener refuses it before any
+// stage).
+func corpusRequest(place, v string) (*http.Request, bool) {
+	var r *http.Request
+	ctlFree := !strings.ContainsAny(v, "\r\n\x00") && !strings.ContainsFunc(v, func(c rune) bool { return c < 0x20 && c != '\t' || c == 0x7f })
+	switch place {
+	case "path":
+		r = httptest.NewRequest("GET", "/api/items/"+url.PathEscape(v), nil)
+	case "query":
+		r = httptest.NewRequest("GET", "/api/items?limit=10&q="+url.QueryEscape(v), nil)
+	case "query-name":
+		r = httptest.NewRequest("GET", "/api/items?limit=10&"+url.QueryEscape(v)+"=1", nil)
+	case "header":
+		if !ctlFree {
+			return nil, false
+		}
+		r = httptest.NewRequest("GET", "/api/items", nil)
+		r.Header.Set("X-Note", v)
+	case "cookie":
+		if !ctlFree {
+			return nil, false
+		}
+		r = httptest.NewRequest("GET", "/api/items", nil)
+		r.Header.Set("Cookie", "session=abc123; pref="+url.QueryEscape(v))
+	case "json", "json-key":
+		var doc any = map[string]any{"id": 42, "note": v, "tags": []string{"a", "b"}}
+		if place == "json-key" {
+			doc = map[string]any{"id": 42, v: "x"}
+		} else if t := strings.TrimSpace(v); strings.HasPrefix(t, "{") && json.Valid([]byte(t)) {
+			var sub any
+			_ = json.Unmarshal([]byte(t), &sub)
+			doc = map[string]any{"id": 42, "note": sub}
+		}
+		b, _ := json.Marshal(doc)
+		r = httptest.NewRequest("POST", "/api/items", bytes.NewReader(b))
+		r.Header.Set("Content-Type", "application/json")
+	case "form":
+		r = httptest.NewRequest("POST", "/api/items", strings.NewReader("id=42&note="+url.QueryEscape(v)))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case "form-name":
+		r = httptest.NewRequest("POST", "/api/items", strings.NewReader("id=42&"+url.QueryEscape(v)+"=x"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case "multipart", "multipart-name":
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		_ = mw.WriteField("id", "42")
+		if place == "multipart" {
+			_ = mw.WriteField("note", v)
+		} else {
+			if strings.ContainsAny(v, "\r\n") {
+				return nil, false
+			}
+			_ = mw.WriteField(v, "x")
+		}
+		_ = mw.Close()
+		r = httptest.NewRequest("POST", "/api/items", &b)
+		r.Header.Set("Content-Type", mw.FormDataContentType())
+	case "xml":
+		body := "<item><id>42</id><note>" + html.EscapeString(v) + "</note></item>"
+		if t := strings.TrimSpace(v); strings.HasPrefix(t, "<?xml") || strings.HasPrefix(strings.ToLower(t), "<!doctype") {
+			body = t
+		}
+		r = httptest.NewRequest("POST", "/api/items", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/xml")
+	default:
+		panic(place)
+	}
+	r.Host = "api.example.com"
+	r.Header.Set("User-Agent", browserUA)
+	r.Header.Set("Accept", "application/json")
+	return r, true
+}
+
+// sampled reports whether a case is in the bounded CI sample: a fixed
+// 1-in-n choice by hash, so every run checks the same cases.
+func sampled(n uint32, parts ...string) bool {
+	if *corpusFull || n <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum32()%n == 0
+}
+
+// cell is one class × place result.
+type cell = rate
+
+// corpusResult is detection per class and place, and false positives per
+// benign set and place.
+type corpusResult struct {
+	det    map[string]map[string]cell
+	fp     map[string]map[string]cell
+	misses []string
+}
+
+// runCorpus sends the corpora through inspect. Attack payloads go in every
+// place and encoding (1 in attackSample of them outside -waf.corpus-full);
+// benign values go plain into the free-text places (json, form, query,
+// multipart and, URL-encoded, multipart again) and user agents into the
+// User-Agent header.
+func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint32) corpusResult {
+	res := corpusResult{det: map[string]map[string]cell{}, fp: map[string]map[string]cell{}}
+	add := func(m map[string]map[string]cell, k1, k2 string, hit bool) {
+		if m[k1] == nil {
+			m[k1] = map[string]cell{}
+		}
+		c := m[k1][k2]
+		c.total++
+		if hit {
+			c.hit++
+		}
+		m[k1][k2] = c
+	}
+	for _, set := range attackSets(t) {
+		for _, p := range set.payloads {
+			for _, enc := range encodings {
+				v, ok := encode(enc, p)
+				if !ok {
+					continue
+				}
+				for _, place := range corpusPlaces {
+					if enc == "base64-space" && place != "query" && place != "form" {
+						continue // only form-style decoding turns '+' into ' '
+					}
+					if !sampled(attackSample, set.class, p, enc, place) {
+						continue
+					}
+					r, ok := corpusRequest(place, v)
+					if !ok {
+						continue
+					}
+					blocked, _ := inspect(r)
+					add(res.det, set.class, place, blocked)
+					if !blocked {
+						res.misses = append(res.misses, fmt.Sprintf("miss %s/%s/%s: %.120q", set.class, place, enc, p))
+					}
+				}
+			}
+		}
+	}
+	for _, set := range benignSets(t) {
+		for _, p := range set.payloads {
+			places := []string{"json", "form", "query", "multipart", "multipart-urlencoded"}
+			if set.class == "user-agents" {
+				places = []string{"user-agent"}
+			}
+			for _, place := range places {
+				if !sampled(benignSample, set.class, p, place) {
+					continue
+				}
+				var r *http.Request
+				switch place {
+				case "multipart-urlencoded":
+					r, _ = corpusRequest("multipart", url.QueryEscape(p))
+				case "user-agent":
+					r, _ = corpusRequest("query", "ok")
+					r.Header.Set("User-Agent", p)
+				default:
+					r, _ = corpusRequest(place, p)
+				}
+				blocked, rules := inspect(r)
+				add(res.fp, set.class, place, blocked)
+				if blocked {
+					res.misses = append(res.misses, fmt.Sprintf("false positive %s/%s: %.120q %v", set.class, place, p, rules))
+				}
+			}
+		}
+	}
+	for _, doc := range apiBodies(t) {
+		if !sampled(benignSample, "api", doc.name, doc.body) {
+			continue
+		}
+		r := httptest.NewRequest("POST", "/api/items", strings.NewReader(doc.body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("User-Agent", browserUA)
+		r.Host = "api.example.com"
+		blocked, rules := inspect(r)
+		add(res.fp, "api-bodies", doc.name, blocked)
+		if blocked {
+			res.misses = append(res.misses, fmt.Sprintf("false positive api-body %s: %.160q %v", doc.name, doc.body, rules))
+		}
+	}
+	return res
+}
+
+// renderCorpus prints the tables as markdown: detection per attack class
+// and place, false positives per benign set and place.
+func renderCorpus(title string, res corpusResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s: attacks detected\n\n| class | %s | all places |\n|---|%s---|\n", title, strings.Join(corpusPlaces, " | "), strings.Repeat("---|", len(corpusPlaces)))
+	classes := sortedKeys(res.det)
+	var all cell
+	cols := map[string]cell{}
+	for _, c := range classes {
+		fmt.Fprintf(&b, "| %s |", c)
+		var row cell
+		for _, p := range corpusPlaces {
+			r := res.det[c][p]
+			if r.total == 0 {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&b, " %.1f%% |", 100*r.frac())
+			row.hit += r.hit
+			row.total += r.total
+			col := cols[p]
+			col.hit += r.hit
+			col.total += r.total
+			cols[p] = col
+		}
+		all.hit += row.hit
+		all.total += row.total
+		fmt.Fprintf(&b, " %s |\n", row)
+	}
+	b.WriteString("| **all classes** |")
+	for _, p := range corpusPlaces {
+		fmt.Fprintf(&b, " %.1f%% |", 100*cols[p].frac())
+	}
+	fmt.Fprintf(&b, " %s |\n\n", all)
+	fmt.Fprintf(&b, "### %s: benign requests blocked\n\n| set | place | blocked |\n|---|---|---|\n", title)
+	var fall cell
+	for _, s := range sortedKeys(res.fp) {
+		for _, p := range sortedKeys2(res.fp[s]) {
+			r := res.fp[s][p]
+			fall.hit += r.hit
+			fall.total += r.total
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", s, p, r)
+		}
+	}
+	fmt.Fprintf(&b, "| **all benign** | | %s |\n", fall)
+	return b.String()
+}
+
+func sortedKeys(m map[string]map[string]cell) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys2(m map[string]cell) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
