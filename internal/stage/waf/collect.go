@@ -91,6 +91,38 @@ type inspection struct {
 	parseErr   string
 	parseLoc   string
 	variants   []string
+	// corazaBytes counts what is given to Coraza; past
+	// Config.MaxInspectBytes the request is refused.
+	corazaBytes    int
+	budgetExceeded bool
+	budgetLoc      string
+}
+
+// allProse reports whether v is prose, or an encoding of prose: every
+// decoded form is prose, so what the upstream reads, however many times it
+// decodes, is prose. (URL-encoded text in a multipart field decodes to the
+// text, never to something the CRS should see.)
+func (in *inspection) allProse(v string) bool {
+	if len(in.variants) == 0 {
+		return prose(v)
+	}
+	for _, d := range in.variants {
+		if !prose(d) {
+			return false
+		}
+	}
+	return true
+}
+
+// ownScore is the score of the built-in and libinjection hits so far.
+func (in *inspection) ownScore() int {
+	n := 0
+	for _, h := range in.hits {
+		if !in.s.removed[h.rule] && !in.excluded(h) {
+			n += h.score
+		}
+	}
+	return n
 }
 
 // value inspects one value at loc: built-in detectors and libinjection
@@ -111,8 +143,15 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	if header {
 		return // headers go to Coraza as headers (see collectHeaders)
 	}
-	if inert(v) && len(in.variants) == 0 && !in.s.feedAll {
+	if !in.s.feedAll && (len(in.variants) == 0 && inert(v) || in.s.lv.prose && in.allProse(v)) {
 		return
+	}
+	in.corazaBytes += len(v)
+	for _, d := range in.variants {
+		in.corazaBytes += len(d)
+	}
+	if max := in.s.cfg.maxInspect(); max > 0 && in.corazaBytes > max && !in.budgetExceeded {
+		in.budgetExceeded, in.budgetLoc = true, loc
 	}
 	in.needCoraza = true
 	in.argLoc[key] = loc
@@ -122,18 +161,18 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	}
 }
 
-// name inspects a parameter or key name.
-func (in *inspection) name(loc, n string) {
+// name inspects a parameter or key name. A name is as much attacker
+// input as a value (frameworks build queries, templates and file names
+// from names too), so it goes through the same detectors and decodings,
+// and to Coraza as a value of its own besides ARGS_NAMES.
+func (in *inspection) name(coll collection, loc, n string) {
 	for _, r := range detectName(n) {
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore})
 	}
-	if !inert(n) {
-		in.needCoraza = true
-		if _, ok := in.raw[loc]; !ok {
-			in.raw[loc] = n
-		}
-		in.libinjectionCheck(loc, n)
+	if n == "" || plainWord(n) {
+		return
 	}
+	in.value(coll, "name:"+n, loc, n, false)
 }
 
 func (in *inspection) check(loc, v string, header bool) {
@@ -141,7 +180,7 @@ func (in *inspection) check(loc, v string, header bool) {
 		return
 	}
 	for _, r := range detectString(v, header) {
-		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore})
+		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
 	}
 	in.libinjectionCheck(loc, v)
 }
@@ -189,7 +228,7 @@ func (in *inspection) collect() error {
 			if x.Proven.Has(loc) || in.skipped(loc) {
 				continue
 			}
-			in.name(loc, p[0])
+			in.name(collGet, loc, p[0])
 			in.value(collGet, p[0], loc, p[1], false)
 		}
 	}
@@ -218,7 +257,17 @@ func (in *inspection) collectHeaders() {
 		if x.Proven.Has(loc) || in.skipped(loc) {
 			continue
 		}
+		if scannerHeaders[ln] {
+			in.raw[loc] = name
+			in.hits = append(in.hits, hit{rule: RuleScanner, loc: loc, score: builtinScore})
+		}
 		for _, v := range vs {
+			if scannerValue(v) {
+				if _, ok := in.raw[loc]; !ok {
+					in.raw[loc] = v
+				}
+				in.hits = append(in.hits, hit{rule: RuleScanner, loc: loc, score: builtinScore})
+			}
 			in.headers = append(in.headers, [2]string{name, v})
 			switch ln {
 			case "content-type":
@@ -255,7 +304,7 @@ func (in *inspection) collectCookies() {
 		if x.Proven.Has(loc) || in.skipped(loc) {
 			continue
 		}
-		in.name(loc, c[0])
+		in.name(collGet, loc, c[0])
 		// Cookie values are form-encoded by most frameworks.
 		in.value(collGet, "cookie."+c[0], loc, unescapeQuery(c[1]), false)
 	}
@@ -309,11 +358,7 @@ func (in *inspection) collectJSON(body []byte) {
 			return
 		}
 		if key {
-			in.name(loc, s)
-			if !inert(s) || in.s.feedAll {
-				in.argLoc[argKey(ptr)] = loc
-				in.args = append(in.args, arg{collPost, argKey(ptr), ""})
-			}
+			in.name(collPost, loc, s)
 			return
 		}
 		in.value(collPost, argKey(ptr), loc, s, false)
@@ -406,7 +451,7 @@ func (in *inspection) collectForm(body []byte) {
 			in.parseErr, in.parseLoc = "form field is not valid UTF-8", "body"
 			return
 		}
-		in.name(loc, n)
+		in.name(collPost, loc, n)
 		for _, v := range vs {
 			if !utf8.ValidString(v) {
 				in.parseErr, in.parseLoc = "form field is not valid UTF-8", loc
@@ -445,7 +490,7 @@ func (in *inspection) collectMultipart(body []byte, boundary string) {
 		if in.x.Proven.Has(loc) || in.skipped(loc) {
 			continue
 		}
-		in.name(loc, name)
+		in.name(collPost, loc, name)
 		if fn := p.FileName(); fn != "" {
 			in.value(collPost, name+".filename", loc+"/filename", fn, false)
 			continue // file contents are data, not parameters

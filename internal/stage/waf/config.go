@@ -48,6 +48,29 @@ type Config struct {
 	// whose syntax is fixed (Accept*, Content-Length, Connection,
 	// Authorization ...). Default none.
 	IgnoreHeaders []string `yaml:"ignore_headers,omitempty" json:"ignore_headers,omitempty"`
+	// MaxInspectBytes caps, in bytes, the text of one request that goes
+	// through the CRS (every value that is neither inert nor prose, with
+	// its decodings). The CRS costs about a millisecond per kilobyte of
+	// such text, so without a cap a large body or header of punctuation
+	// buys seconds of CPU for one request; over the cap the request is
+	// refused with 413 (rule waf.inspect-limit), the way ModSecurity's
+	// SecRequestBodyLimitAction Reject does. Libinjection and the built-in
+	// detectors read every byte whatever the cap. Default 64KiB; zero
+	// means 64KiB; -1 switches the cap off.
+	MaxInspectBytes int `yaml:"max_inspect_bytes,omitempty" json:"max_inspect_bytes,omitempty"`
+}
+
+// DefaultMaxInspectBytes is MaxInspectBytes' default.
+const DefaultMaxInspectBytes = 64 << 10
+
+func (c Config) maxInspect() int {
+	switch {
+	case c.MaxInspectBytes < 0:
+		return 0
+	case c.MaxInspectBytes == 0:
+		return DefaultMaxInspectBytes
+	}
+	return c.MaxInspectBytes
 }
 
 // Exclusion removes rules, or a whole location, from inspection. With
@@ -156,7 +179,7 @@ func (c Config) Validate() field.List {
 // builtinRules are the rule ids Portcullis itself raises.
 var builtinRules = map[string]bool{
 	RuleSQLi: true, RuleXSS: true, RuleXXE: true, RuleNoSQL: true,
-	RuleSSTI: true, RuleCRLF: true, RuleBodyParse: true, RuleCustom: true,
+	RuleSSTI: true, RuleCRLF: true, RuleBodyParse: true, RuleCustom: true, RuleInspectLimit: true,
 }
 
 func validRuleID(id string) bool {

@@ -130,7 +130,14 @@ func UnescapeJS(s string) (string, bool) {
 // padded or not) of mostly printable text: at least 8 characters, only the
 // alphabet, and a decoding that is valid UTF-8 with at least 90% printable
 // characters. Binary data and ordinary words stay as they are.
+//
+// A value whose '+' signs became spaces (base64 put into a query or form
+// without escaping, then form-decoded) is read with the spaces as '+'
+// again, when spaces are all that is not in the alphabet.
 func Base64Text(s string) (string, bool) {
+	if strings.IndexByte(s, ' ') > 0 && !strings.Contains(s, "  ") && len(s) >= 16 {
+		s = strings.ReplaceAll(strings.TrimRight(s, " "), " ", "+")
+	}
 	s = strings.TrimRight(s, "=")
 	if len(s) < 8 || len(s)%4 == 1 {
 		return "", false

@@ -56,6 +56,10 @@ func detectString(v string, header bool) []string {
 	if strings.ContainsAny(v, ";&|`$\n") && cmdExpr.MatchString(v) {
 		out = append(out, RuleCmd)
 	}
+	out = detectMore(v, out)
+	if oobDomain(v) {
+		out = append(out, RuleScanner)
+	}
 	// U+560A and U+560D end in the bytes of LF and CR; some servers
 	// truncate characters to bytes when writing headers.
 	if strings.ContainsAny(v, "\u560a\u560d") {

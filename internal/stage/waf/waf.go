@@ -35,6 +35,9 @@ const (
 	RuleXPath     = "waf.xpath"
 	RuleCmd       = "waf.cmdi"
 	RuleBodyParse = "waf.body-parse"
+	// RuleInspectLimit: more text to run the CRS over than
+	// Config.MaxInspectBytes (413).
+	RuleInspectLimit = "waf.inspect-limit"
 	// RuleCustom marks an interruption by a custom SecLang rule that
 	// carried no id.
 	RuleCustom = "waf.custom"
@@ -111,7 +114,25 @@ type Stage struct {
 	// feedAll gives Coraza every value, inert or not, and runs it on every
 	// request: custom rules may match anything.
 	feedAll bool
+	lv      levers
 }
+
+// levers are the speed measures of issue 17, each of which can be turned
+// off (tests run the corpora with each off and compare). All are on in
+// New.
+type levers struct {
+	// prose keeps natural-language values (see prose) away from Coraza.
+	prose bool
+	// rxPrefilter turns on Coraza's SecRxPreFilter: required literals and
+	// minimum lengths checked before each @rx regular expression.
+	rxPrefilter bool
+	// ownFirst skips Coraza when libinjection and the built-in detectors
+	// already reach the threshold (the request is blocked either way).
+	ownFirst bool
+}
+
+// allLevers is what New uses.
+var allLevers = levers{prose: true, rxPrefilter: true, ownFirst: true}
 
 type scopedExclusion struct {
 	rules     map[string]bool
@@ -125,11 +146,15 @@ var _ pipeline.Stage = (*Stage)(nil)
 // New compiles c into a stage. It parses the CRS and the custom rules, which
 // takes a noticeable fraction of a second: call it at load, not per request.
 func New(c Config, opts Options) (*Stage, error) {
+	return newStage(c, opts, allLevers)
+}
+
+func newStage(c Config, opts Options, lv levers) (*Stage, error) {
 	if errs := c.Validate(); len(errs) > 0 {
 		return nil, errs[0]
 	}
 	c = c.withDefaults()
-	s := &Stage{cfg: c, removed: map[string]bool{}, ignoreH: map[string]bool{}, redactor: redact.New(nil, nil)}
+	s := &Stage{cfg: c, removed: map[string]bool{}, ignoreH: map[string]bool{}, redactor: redact.New(nil, nil), lv: lv}
 	for _, h := range ignoredHeaders {
 		s.ignoreH[h] = true
 	}
@@ -141,6 +166,12 @@ func New(c Config, opts Options) (*Stage, error) {
 	// (JSON, XML, form, multipart), decodes every value and feeds the values
 	// as ARGS. That is faster than Coraza's own body processors and lets
 	// typed values (proven by the OpenAPI description) be left out.
+	if lv.rxPrefilter {
+		// Experimental in Coraza 3.8: a necessary-condition check, so it can
+		// only skip regular expressions that cannot match (the corpora test
+		// compares detection with and without it).
+		d.WriteString("SecRxPreFilter On\n")
+	}
 	d.WriteString("SecRuleEngine On\nSecRequestBodyAccess Off\nSecResponseBodyAccess Off\nSecAuditEngine Off\n")
 	d.WriteString("Include @crs-setup.conf.example\n")
 	fmt.Fprintf(&d, "SecAction \"id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d\"\n", c.ParanoiaLevel)
@@ -178,6 +209,13 @@ func New(c Config, opts Options) (*Stage, error) {
 		}
 		for _, t := range e.Tags {
 			d.WriteString("SecRuleRemoveByTag " + strconv.Quote(t) + "\n")
+			for r, tags := range builtinTags {
+				for _, bt := range tags {
+					if strings.EqualFold(bt, t) {
+						s.removed[r] = true
+					}
+				}
+			}
 		}
 	}
 	if c.CustomRules != "" {
@@ -236,6 +274,7 @@ type Verdict struct {
 	// ParseError is true when the body could not be parsed as its content
 	// type claims.
 	ParseError bool
+	budget     bool
 }
 
 // Request implements pipeline.Stage.
@@ -243,6 +282,17 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 	v, err := s.Inspect(x)
 	if err != nil {
 		return nil, err
+	}
+	if v.budget {
+		return &pipeline.Denial{
+			Status:   http.StatusRequestEntityTooLarge,
+			Reason:   "the request carries more text than the web application firewall inspects",
+			Stage:    ID,
+			Rules:    []string{RuleInspectLimit},
+			Location: v.Location,
+			Detail:   "more than " + strconv.Itoa(s.cfg.maxInspect()) + " bytes of text to inspect",
+			Severity: "low",
+		}, nil
 	}
 	if v.ParseError {
 		return &pipeline.Denial{
@@ -300,7 +350,10 @@ func (s *Stage) Inspect(x *pipeline.Exchange) (Verdict, error) {
 	if in.parseErr != "" {
 		return Verdict{ParseError: true, Location: in.parseLoc, Excerpt: in.parseErr}, nil
 	}
-	if in.needCoraza || s.feedAll {
+	if in.budgetExceeded {
+		return Verdict{Blocked: true, Rules: []string{RuleInspectLimit}, Location: in.budgetLoc, Score: in.s.cfg.AnomalyThreshold, budget: true}, nil
+	}
+	if (in.needCoraza || s.feedAll) && !(s.lv.ownFirst && in.ownScore() >= s.cfg.AnomalyThreshold) {
 		if err := in.runCoraza(); err != nil {
 			return Verdict{}, err
 		}

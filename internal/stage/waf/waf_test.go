@@ -62,7 +62,7 @@ func TestRequestBlocks(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.Header.Set("X-Note", "; cat /etc/passwd")
 			return r
-		}(), "930120", "header:x-note"},
+		}(), RuleCmd, "header:x-note"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,181 @@
+package waf
+
+import (
+	"regexp"
+	"strings"
+)
+
+// More built-in rule ids (issue 17's classes).
+const (
+	// RuleJS is JavaScript that runs without any HTML around it: a call of
+	// a sink or a global through the forms that hide it from signatures.
+	RuleJS = "waf.js"
+	// RuleSSJS is server-side JavaScript aimed at a NoSQL store.
+	RuleSSJS = "waf.ssjs"
+	// RuleMail is an SMTP or IMAP command injected after a line break.
+	RuleMail = "waf.mail"
+	// RuleDeserialize is a serialised object or YAML tag that executes
+	// code when loaded.
+	RuleDeserialize = "waf.deserialize"
+	// RuleUNC is a Windows UNC path (\\host\share), which makes a server
+	// connect out (and leak NTLM credentials) or read a remote file.
+	RuleUNC = "waf.unc"
+	// RuleScanner is a security scanner's fingerprint in a header.
+	RuleScanner = "waf.scanner"
+)
+
+func init() {
+	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner} {
+		builtinRules[r] = true
+	}
+}
+
+// builtinTags are the CRS-style tags of each built-in rule, so that a tag
+// exclusion ("attack-xss") removes the built-in detections of its class
+// too.
+var builtinTags = map[string][]string{
+	RuleJS: {"attack-xss"}, RuleSSJS: {"attack-nosql", "attack-injection-generic"}, RuleNoSQL: {"attack-nosql"},
+	RuleCmd: {"attack-rce"}, RuleMail: {"attack-injection-generic"}, RuleDeserialize: {"attack-rce", "attack-deserialization"},
+	RuleUNC: {"attack-lfi", "attack-rfi"}, RuleScanner: {"attack-reputation-scanner"}, RuleSSTI: {"attack-injection-generic"},
+	RuleLDAP: {"attack-ldap", "attack-injection-generic"}, RuleXPath: {"attack-injection-generic"}, RuleCRLF: {"attack-protocol"},
+	RuleXXE: {"attack-xxe"}, RuleSQLi: {"attack-sqli"}, RuleXSS: {"attack-xss"},
+}
+
+var (
+	// jsSinks are globals and functions whose call runs or leaks
+	// something. A call is the name, then optional ?. / .call / .apply /
+	// .bind / a closing parenthesis (parenthesised reference), then ( or a
+	// template string.
+	jsCall = regexp.MustCompile(`(?i)(?:^|[^\w$.])(?:alert|prompt|confirm|eval|settimeout|setinterval|execscript|importscripts|atob|fromcharcode|constructor|(?-i:Function))\s*(?:\)\s*)?(?:\?\.\s*)?(?:\.\s*(?:call|apply|bind)\s*)?(?:\(|` + "`" + `)`)
+	// jsGlobals: property walks to what XSS steals or abuses.
+	jsGlobal = regexp.MustCompile(`(?i)\b(?:document\s*\.\s*(?:cookie|domain|write|location|body\.innerhtml)|window\s*\.\s*(?:location|name|open)|location\s*\.\s*(?:href|hash|search|replace|assign)|localstorage|sessionstorage|\.innerhtml\s*=|\.outerhtml\s*=|\.src\s*=|constructor\s*\.\s*constructor|__proto__|\bxmlhttprequest\b)|(?:\b(?:window|self|top|parent|frames|globalthis|this|document)\s*\[\s*['"` + "`" + `]|\[\s*['"]\w+['"]\s*\+)`)
+	// jsObfuscation: JSFuck-style and string-splitting tricks.
+	jsObfuscation = regexp.MustCompile(`\[\]\s*\[\s*['"(]|\(\s*!\s*\[\s*\]\s*\+|\+\s*\[\s*\]\s*\)|\]\s*\(\s*\)\s*\(|\b(?:top|self|window|parent|this)\s*\[\s*\w*\s*\(`)
+	// ssjs: server-side JavaScript into MongoDB and friends.
+	ssjs = regexp.MustCompile(`(?i)\bdb\s*\.\s*(?:\w+\s*\.\s*)?(?:insert|insertone|insertmany|find|findone|update|updateone|updatemany|remove|deleteone|deletemany|drop|dropdatabase|getcollection|getcollectionnames|getsiblingdb|eval|runcommand|createcollection|createuser|adduser|aggregate|mapreduce|copydatabase|shutdownserver|stats|version)\s*\(|\bthis\s*\.\s*\w+\s*(?:==|!=|\.\s*(?:match|indexof|length|startswith|tostring)\b)|\b(?:while|for)\s*\(\s*(?:true|1|;\s*;)\s*\)|\bsleep\s*\(\s*\d{3,}|\bemit\s*\(|\bobjectid\s*\(|\bisodate\s*\(|\btojson\s*\(|\bprintjson\s*\(|['"]\s*;\s*(?:return|var|let|const|while|for|sleep|throw)\b|\breturn\s+this\.`)
+	// mailCommand: a line break, an optional IMAP tag, then an SMTP or
+	// IMAP command with its syntax.
+	mailCommand = regexp.MustCompile(`(?m)[\r\n]\s*(?:(?i:mail\s+from|rcpt\s+to|send\s+from|saml\s+from|soml\s+from)\s*:|(?:HELO|EHLO)\s+\S+|(?:DATA|QUIT|RSET|NOOP|TURN|STARTTLS)\s*$|(?:VRFY|EXPN)\s+\S|(?:[A-Za-z]{0,4}\d{1,6}|[*A-Za-z]\d?)\s+(?:CAPABILITY|NOOP|LOGOUT|STARTTLS|AUTHENTICATE|LOGIN|SELECT|EXAMINE|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|LIST|LSUB|STATUS|APPEND|CHECK|CLOSE|EXPUNGE|SEARCH|FETCH|STORE|COPY|UID|IDLE|NAMESPACE|GETACL|SETACL)\b|(?i:bcc)\s*:\s*\S+@)`)
+	// deserialize: YAML tags that construct objects, serialised PHP,
+	// Java, .NET and Node objects, pickle opcodes.
+	deserialize = regexp.MustCompile(`(?i)!!(?:python/|ruby/|java\.|javax\.|js/|com\.|org\.|net\.|sun\.)|!ruby/(?:object|hash|struct|marshal)|tag:yaml\.org,2002:(?:python|ruby|java)|\bo:\d+:"[\w\\]+":\d+:\{|\ba:\d+:\{(?:i|s):\d+[:;]|\brO0AB|\baced0005|_\$\$ND_FUNC\$\$_|"\$type"\s*:\s*"[\w.]+,|"@type"\s*:\s*"(?:com|org|java|javax|sun)\.|\bobjectdataprovider\b|\bjava\.lang\.(?:runtime|processbuilder)\b|\bc__builtin__\b|\bcposix\s+system|\bcos\s*\n\s*system\b|__reduce__|\bsubprocess\.(?:popen|call|check_output)\b|\bos\.system\b`)
+	// ldapExtensible: an LDAP extensible-match filter item (attr:dn:=x,
+	// attr:1.2.840.113556.1.4.803:=x, :dn:2.4.6:=x), which needs no
+	// parentheses to change a filter.
+	ldapExtensible = regexp.MustCompile(`(?i)(?:^|[(&|!*\s])[a-z][\w.-]*(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match)?:=|(?:^|[(&|!*\s])(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match):=|[a-z][\w-]*:dn:=`)
+	// unc: \\host\share, \\?\C:\, \\.\pipe\x.
+	unc = regexp.MustCompile(`(?:^|[\s"'=(;,|&])\\\\(?:[\w.$-]+|\?|\.)\\[\w.$?:-]`)
+)
+
+// detectMore runs the detectors of issue 17's classes on one value.
+func detectMore(v string, out []string) []string {
+	if strings.IndexByte(v, '(') >= 0 || strings.IndexByte(v, '`') >= 0 || strings.IndexByte(v, '[') >= 0 {
+		if jsCall.MatchString(v) && !proseCall(v) || jsObfuscation.MatchString(v) {
+			out = append(out, RuleJS)
+		}
+	}
+	if strings.IndexByte(v, '.') >= 0 || strings.IndexByte(v, '[') >= 0 {
+		if jsGlobal.MatchString(v) {
+			out = append(out, RuleJS)
+		}
+	}
+	if strings.ContainsAny(v, "(;.") && ssjs.MatchString(v) {
+		out = append(out, RuleSSJS)
+	}
+	if strings.ContainsAny(v, "\r\n") && mailCommand.MatchString(v) {
+		out = append(out, RuleMail)
+	}
+	if strings.ContainsAny(v, "!:_\"$_") && deserialize.MatchString(v) || strings.Contains(v, "rO0AB") {
+		out = append(out, RuleDeserialize)
+	}
+	if strings.Contains(v, ":=") && ldapExtensible.MatchString(v) {
+		out = append(out, RuleLDAP)
+	}
+	if strings.Contains(v, `\\`) && unc.MatchString(v) {
+		out = append(out, RuleUNC)
+	}
+	if detectShell(v) {
+		out = append(out, RuleCmd)
+	}
+	return out
+}
+
+// proseCall reports whether the only call jsCall found reads as prose:
+// "print (black and white)", "write (or call) us", "open (9-5)". A call of
+// a sink with code in it (a number, a string, an identifier with a dot, an
+// empty list) is code.
+func proseCall(v string) bool {
+	loc := jsCall.FindStringIndex(v)
+	if loc == nil {
+		return true
+	}
+	rest := v[loc[1]:]
+	if v[loc[1]-1] == '`' {
+		return false
+	}
+	end := strings.IndexByte(rest, ')')
+	if end < 0 {
+		return len(rest) > 0 && rest[0] == ' ' // "open (to all" — unclosed prose
+	}
+	arg := strings.TrimSpace(rest[:end])
+	if arg == "" || strings.ContainsAny(arg, `'"0123456789.$_[{=+/`) || !strings.Contains(arg, " ") {
+		return false
+	}
+	// Words separated by spaces inside the parentheses, with a space
+	// before the parenthesis: prose.
+	name := v[loc[0]:loc[1]]
+	return strings.Contains(name, " (")
+}
+
+// scannerHeaders are request header names (lower case) that only
+// security scanners send.
+var scannerHeaders = map[string]bool{
+	"acunetix-aspect": true, "acunetix-aspect-password": true, "acunetix-aspect-queries": true,
+	"acunetix-scanning-agreement": true, "acunetix-user-agreement": true, "x-wipp": true,
+	"x-scan-memo": true, "x-request-memo": true, "x-scanner": true, "x-nessus": true, "bugbounty": true,
+	"x-arachni-scan-seed": true, "x-burp-collaborator": true, "x-hackerone": true, "x-bug-bounty": true,
+}
+
+// scannerMarkers are substrings (lower case) of user agents and header
+// values that name a scanner or an out-of-band interaction domain, beyond
+// the CRS's scanners-user-agents.data.
+var scannerMarkers = []string{
+	"sqlmap", "nikto", "nuclei", "projectdiscovery", "acunetix", "netsparker", "invicti", "wfuzz", "wapiti",
+	"w3af", "arachni", "skipfish", "dirbuster", "gobuster", "feroxbuster", "ffuf", "fuzz faster u fool",
+	"zgrab", "masscan", "nmap", "openvas", "nessus", "qualys", "burp", "zaproxy", "owasp zap", "commix",
+	"xsstrike", "dalfox", "havij", "hydra", "medusa", "wpscan", "joomscan", "whatweb", "jaeles", "bbot",
+	"interact.sh", "interactsh", "oast.pro", "oast.live", "oast.site", "oast.online", "oast.fun", "oast.me",
+	"oastify.com", "burpcollaborator", "dnslog.cn", "ceye.io", "canarytokens", "requestbin", "pipedream.net",
+	"xss.ht", "bxss.me", "appspider", "webinspect", "crawler4j-sec", "morfeus", "zmeu", "jorgee", "l9explore",
+	"sysscan", "vega/", "grabber", "paros", "webscarab", "brutus", "dirb/", "fimap", "sqlninja", "bsqlbf",
+}
+
+// oobMarkers are out-of-band interaction domains (lower case): a value
+// that names one is a blind-injection probe wherever it is.
+var oobMarkers = []string{"interact.sh", "oast.pro", "oast.live", "oast.site", "oast.online", "oast.fun", "oast.me",
+	"oastify.com", "burpcollaborator", "dnslog.cn", "ceye.io", "bxss.me", "xss.ht", "canarytokens.com"}
+
+// oobDomain reports whether v names an out-of-band interaction domain.
+func oobDomain(v string) bool {
+	if strings.IndexByte(v, '.') < 0 {
+		return false
+	}
+	l := strings.ToLower(v)
+	for _, m := range oobMarkers {
+		if strings.Contains(l, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// scannerValue reports whether a header value names a scanner.
+func scannerValue(v string) bool {
+	l := strings.ToLower(v)
+	for _, m := range scannerMarkers {
+		if strings.Contains(l, m) {
+			return true
+		}
+	}
+	return false
+}

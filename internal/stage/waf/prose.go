@@ -1,0 +1,160 @@
+package waf
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// prose reports whether v is natural-language text: words, numbers and the
+// punctuation of sentences, used the way sentences use it. It is the test
+// that keeps free text (notes, reviews, messages) away from the CRS
+// regular expressions, which cost about a millisecond per request and
+// whose command and SQL word lists fire on ordinary English; prose still
+// goes through libinjection and every built-in detector.
+//
+// Every character that attack syntax is built from is refused, or allowed
+// only where a sentence puts it:
+//
+//   - letters (any script), digits, spaces, tabs, line breaks;
+//   - . , ! ? : anywhere but doubled ".." (traversal) or a ':' followed by
+//     '/' or '\' (URLs, drive letters: not prose, they go to Coraza);
+//   - ; followed by a space or the end;
+//   - ' between letters (don't, O'Neill) or after an s (the dogs' bowls);
+//   - " and ( ) in pairs, '(' after a space or the start and ')' before a
+//     space, punctuation or the end (so no calls like sleep(5));
+//   - - between words or numbers or as a dash between spaces, never "--"
+//     touching a word on one side only, never before a letter at a word's
+//     start (-rf);
+//   - / between two letters or two digits (and/or, 24/7);
+//   - & between spaces; % after a digit; # before a digit; $ € £ before a
+//     digit; + before a digit or between spaces; @ inside a word
+//     (e-mail addresses); * between spaces or around a word (*this*);
+//   - typographic quotes and dashes.
+//
+// Everything else (< > = ` | \ { } [ ] ^ ~, control characters, fullwidth
+// forms) makes v not prose.
+func prose(v string) bool {
+	depth := 0
+	quotes := 0
+	prev := rune(' ')
+	for i := 0; i < len(v); {
+		c, n := rune(v[i]), 1
+		if c >= utf8.RuneSelf {
+			c, n = utf8.DecodeRuneInString(v[i:])
+		}
+		next := rune(' ')
+		if i+n < len(v) {
+			next = rune(v[i+n])
+			if next >= utf8.RuneSelf {
+				next, _ = utf8.DecodeRuneInString(v[i+n:])
+			}
+		}
+		last := i+n >= len(v)
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r' && next == '\n':
+		case c == '.':
+			if next == '.' && !(i+2 < len(v) && v[i+2] == '.' && (i+3 >= len(v) || v[i+3] == ' ' || v[i+3] == '\n')) && prev != '.' {
+				return false // ".." but not an ellipsis "..."
+			}
+			if next == '/' || next == '\\' {
+				return false
+			}
+		case c == ',' || c == '!' || c == '?':
+		case c == ':':
+			if next == '/' || next == '\\' || next == ':' {
+				return false
+			}
+		case c == ';':
+			if !last && next != ' ' && next != '\n' {
+				return false
+			}
+		case c == '\'' || c == '’' || c == '‘':
+			if c == '\'' && !(letter(prev) && (letter(next) || prev == 's' || prev == 'S')) {
+				return false
+			}
+		case c == '"' || c == '“' || c == '”':
+			if c == '"' {
+				quotes++
+			}
+		case c == '(':
+			if !(space(prev) || prev == '"' || prev == '(') {
+				return false
+			}
+			depth++
+		case c == ')':
+			depth--
+			if depth < 0 || !(last || space(next) || punct(next)) {
+				return false
+			}
+		case c == '-':
+			switch {
+			case next == '-':
+				// "--" as a dash: between spaces, or after a word and
+				// before a space ("wait-- what").
+				if !(space(prev) || letter(prev)) || i+2 >= len(v) || !space(rune(v[i+2])) {
+					return false
+				}
+				i += 2
+				prev = '-'
+				continue
+			case space(prev) && letter(next):
+				return false // an option: -rf, -la
+			}
+		case c == '/':
+			if !(letter(prev) && letter(next) || digit(prev) && digit(next)) {
+				return false
+			}
+		case c == '&':
+			if !space(prev) || !space(next) {
+				return false
+			}
+		case c == '%':
+			if !digit(prev) {
+				return false
+			}
+		case c == '#' || c == '$' || c == '€' || c == '£':
+			if !digit(next) {
+				return false
+			}
+		case c == '+':
+			if !digit(next) && !(space(prev) && space(next)) {
+				return false
+			}
+		case c == '@':
+			if !letterOrDigit(prev) || !letterOrDigit(next) {
+				return false
+			}
+		case c == '*':
+			if !(space(prev) || space(next) || letter(prev) || letter(next)) || next == ')' || prev == '(' {
+				return false
+			}
+		case c == '–' || c == '—' || c == '…':
+		case c >= 0x80 && unicode.IsLetter(c) && !(c >= 0xFF01 && c <= 0xFF5E):
+		case c >= 0x80 && (unicode.IsMark(c) || unicode.IsNumber(c)):
+		default:
+			return false
+		}
+		prev = c
+		i += n
+	}
+	return depth == 0 && quotes%2 == 0
+}
+
+func letter(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80 && unicode.IsLetter(c)
+}
+
+func digit(c rune) bool { return c >= '0' && c <= '9' }
+
+func letterOrDigit(c rune) bool { return letter(c) || digit(c) || c == '.' || c == '_' || c == '-' || c == '+' }
+
+func space(c rune) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+func punct(c rune) bool {
+	switch c {
+	case '.', ',', ';', ':', '!', '?', ')', '"', '\'', '’', '”', '-':
+		return true
+	}
+	return false
+}

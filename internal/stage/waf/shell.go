@@ -1,0 +1,441 @@
+package waf
+
+import (
+	"bufio"
+	"strings"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+)
+
+// Shell command injection (rule waf.cmdi). The vocabulary is the CRS's own
+// (unix-shell.data, unix-shell-builtins.data, windows-powershell-commands
+// .data) plus the Windows cmd.exe commands of Microsoft's command
+// reference; the decision is ours: a command word counts only where a
+// shell would run it, so that prose which happens to contain command
+// names ("cat food; more later") passes.
+
+// shellWords maps a lower-case command name to its kind.
+var shellWords = map[string]cmdKind{}
+
+type cmdKind uint8
+
+const (
+	cmdUnix cmdKind = 1 << iota
+	cmdWindows
+	cmdPowerShell
+	// cmdStrong: a command whose name is not an everyday English word
+	// (whoami, wget, powershell...): it counts after any separator.
+	cmdStrong
+)
+
+// windowsCommands are the commands of cmd.exe and Windows' system tools
+// (Microsoft's "Windows commands" reference).
+var windowsCommands = strings.Fields(`assoc attrib cd bcdedit bitsadmin cacls call certutil chcp chdir chkdsk cipher
+cls cmd cmdkey color comp compact copy cscript date defrag del diskpart dism dir doskey driverquery echo
+endlocal erase eventcreate eventtriggers expand fc find findstr for forfiles format fsutil ftype getmac goto
+gpresult gpupdate icacls if ipconfig label mkdir mklink mode more mountvol move msiexec nbtstat net net1
+netsh netstat nltest nslookup openfiles pagefileconfig path pathping pause ping popd powercfg print prompt
+pushd qwinsta rd reg regsvr32 rem ren rename replace rmdir robocopy route rundll32 runas sc schtasks set
+setlocal setx sfc shift shutdown sort start subst systeminfo takeown taskkill tasklist tftp timeout title
+tracert tree type ver verify vol vssadmin w32tm wbadmin wevtutil where whoami wmic wscript xcopy`)
+
+// strongCommands are command names that are not ordinary words; after a
+// separator they are an attack whatever follows.
+var strongCommands = strings.Fields(`whoami uname ifconfig ipconfig wget curl nc ncat netcat socat telnet bash sh zsh
+ksh csh tcsh powershell pwsh cmd certutil bitsadmin systeminfo tasklist taskkill netstat nslookup
+chmod chown passwd useradd usermod gpasswd sudo nohup xterm python python2 python3 perl php lua
+jrunscript gcc ldconfig crontab atq printenv hostname getent lsof pkill killall usleep
+traceroute tracert nmap ssh scp sftp tftp rsync base64 xxd hexdump gawk nawk egrep fgrep
+mkfifo mknod sysctl systemctl iptables wmic regsvr32 rundll32 mshta cscript wscript msiexec schtasks
+icacls cacls net1 vssadmin wevtutil certreq findstr forfiles pcalua odbcconf installutil cmstp msbuild
+nltest dsquery uname`)
+
+func init() {
+	add := func(w string, k cmdKind) {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if w == "" || strings.ContainsAny(w, "${}") {
+			return
+		}
+		shellWords[w] |= k
+	}
+	for _, f := range []string{"unix-shell.data", "unix-shell-builtins.data", "unix-shell-aliases.data"} {
+		for _, l := range dataLines(f) {
+			if i := strings.LastIndex(l, "bin/"); i >= 0 {
+				l = l[i+4:]
+			}
+			add(l, cmdUnix)
+		}
+	}
+	for _, l := range dataLines("windows-powershell-commands.data") {
+		add(l, cmdPowerShell|cmdStrong)
+	}
+	for _, w := range windowsCommands {
+		add(w, cmdWindows)
+	}
+	for _, w := range strongCommands {
+		add(w, cmdStrong)
+	}
+}
+
+// dataLines reads a CRS data file: one entry per line, '#' comments.
+func dataLines(name string) []string {
+	f, err := coreruleset.FS.Open("@owasp_crs/" + name)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l != "" && l[0] != '#' {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// shellNormalize removes what shells ignore inside a word and what
+// attackers put there to break signatures: quotes, backslashes and carets
+// (c'a't, c\at, c^a^t), ${IFS} and $IFS used as spaces, and empty
+// substitutions ($@, $()).
+func shellNormalize(v string) string {
+	if !strings.ContainsAny(v, "'\"\\^$") {
+		return v
+	}
+	r := strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " ", "$@", "", "$()", "", "''", "", `""`, "", "^", "", `\`, "")
+	v = r.Replace(v)
+	var b strings.Builder
+	b.Grow(len(v))
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		// A quote directly between two word characters only joins them.
+		if (c == '\'' || c == '"') && i > 0 && i+1 < len(v) && isWordByte(v[i-1]) && isWordByte(v[i+1]) {
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// detectShell reports a shell command where a shell would run it.
+func detectShell(v string) bool {
+	if !strings.ContainsAny(v, ";&|`$\n\r<>%(") && !hasCommandLineShape(v) {
+		return false
+	}
+	n := shellNormalize(v)
+	if shellScan(n) {
+		return true
+	}
+	return windowsShape(n) || hasCommandLineShape(n) && commandLine(n)
+}
+
+// shellScan finds a separator followed by a command.
+func shellScan(v string) bool {
+	table := markdownTable(v)
+	// A value that is itself a command line ("cd ~/src && make") is text
+	// about a shell; a bare everyday command chained to it is not an
+	// injection. Injections are appended to something else
+	// ("127.0.0.1; ls").
+	script := false
+	if f := strings.Fields(v); len(f) > 0 {
+		script = shellWords[strings.ToLower(f[0])] != 0
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		var strong bool
+		j := i + 1
+		switch c {
+		case ';':
+			strong = false
+		case '&':
+			if j < len(v) && v[j] == '&' {
+				j++
+				strong = true
+			} else if i > 0 && isWordByte(v[i-1]) && j < len(v) && isWordByte(v[j]) {
+				continue // "AT&T", "R&D", a query string inside text
+			}
+		case '|':
+			if table {
+				continue
+			}
+			if j < len(v) && v[j] == '|' {
+				j++
+			}
+			strong = true
+		case '`':
+			strong = true
+		case '$':
+			if j < len(v) && (v[j] == '(' || v[j] == '{') {
+				j++
+				strong = true
+			} else {
+				continue
+			}
+		case '\n', '\r':
+			strong = true
+		case '<', '>':
+			// Redirection into or out of a command: "<cmd", "x>cmd"
+			// is not, but "<(cmd)" process substitution is.
+			if j < len(v) && v[j] == '(' {
+				j++
+				strong = true
+			} else if c == '<' && i == 0 {
+				strong = false
+			} else {
+				continue
+			}
+		case '(':
+			// A subshell at the start: "(id)".
+			if i != 0 {
+				continue
+			}
+		default:
+			continue
+		}
+		if commandAt(v, j, strong && !script, c == '\n' || c == '\r') {
+			return true
+		}
+	}
+	return false
+}
+
+// commandAt reports whether a command starts at v[i:] (after blanks) and
+// is followed by what a command is followed by.
+func commandAt(v string, i int, strong, line bool) bool {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+		i++
+	}
+	start := i
+	// A path to the program: /bin/cat, /usr/bin/id, C:\Windows\cmd.exe.
+	for i < len(v) && (isWordByte(v[i]) || v[i] == '/' || v[i] == '.' || v[i] == ':' || v[i] == '\\') {
+		i++
+	}
+	word := v[start:i]
+	if k := strings.LastIndexAny(word, `/\`); k >= 0 {
+		word = word[k+1:]
+	}
+	word = strings.TrimSuffix(strings.ToLower(word), ".exe")
+	kind := shellWords[word]
+	if kind == 0 {
+		return false
+	}
+	if line && word != v[start:start+len(word)] {
+		// At the start of a line, Unix commands are lower case; a
+		// capitalised word begins a sentence.
+		if kind&(cmdWindows|cmdPowerShell) == 0 {
+			return false
+		}
+		if kind&cmdPowerShell == 0 && strings.ToUpper(word) != v[start:start+len(word)] {
+			return false
+		}
+	}
+	rest := v[i:]
+	if after := shellArgs(rest); after {
+		return true
+	}
+	if kind&cmdStrong != 0 && (strong || endOfCommand(rest)) {
+		return true
+	}
+	return strong && endOfCommand(rest)
+}
+
+// endOfCommand reports whether rest ends the command: nothing, blanks, or
+// another separator.
+func endOfCommand(rest string) bool {
+	r := strings.TrimLeft(rest, " \t")
+	if r == "" {
+		return true
+	}
+	switch r[0] {
+	case ';', '|', '&', '`', ')', '\n', '\r', '#', '>', '<':
+		return true
+	}
+	return false
+}
+
+// shellArgs reports whether rest begins with arguments as shells take
+// them: an option (-la, --help, /c), a path, a variable, a redirection, a
+// number or address.
+func shellArgs(rest string) bool {
+	if rest == "" || rest[0] != ' ' && rest[0] != '\t' {
+		return false
+	}
+	r := strings.TrimLeft(rest, " \t")
+	if r == "" {
+		return false
+	}
+	switch c := r[0]; {
+	case c == '-' && len(r) > 1 && (isWordByte(r[1])):
+		return true
+	case c == '/' && len(r) > 1 && isWordByte(r[1]):
+		return true
+	case c == '$' || c == '~' || c == '>' || c == '<' || c == '|' || c == '%':
+		return true
+	case c == '.' && len(r) > 1 && (r[1] == '/' || r[1] == '.'):
+		return true
+	case c >= '0' && c <= '9':
+		// A number alone or an address (sleep 5, ping 10.0.0.1), not
+		// "10 minutes".
+		k := 0
+		for k < len(r) && (r[k] >= '0' && r[k] <= '9' || r[k] == '.' || r[k] == ':') {
+			k++
+		}
+		return k == len(r) || strings.ContainsRune(" ;|&`)\n", rune(r[k])) && !startsWord(r[k:])
+	case len(r) > 2 && (r[1] == ':' && (r[2] == '\\' || r[2] == '/')):
+		return true // C:\ or c:/
+	}
+	return false
+}
+
+// startsWord reports whether s (after blanks) begins with a word of two or
+// more letters: the prose after a number ("5 minutes").
+func startsWord(s string) bool {
+	s = strings.TrimLeft(s, " ")
+	n := 0
+	for n < len(s) && (s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z') {
+		n++
+	}
+	return n >= 2
+}
+
+// markdownTable reports whether v holds a Markdown table (two lines that
+// start with '|'), where '|' is a cell border, not a pipe.
+func markdownTable(v string) bool {
+	n := 0
+	for _, l := range strings.Split(v, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "|") {
+			n++
+		}
+	}
+	return n >= 2
+}
+
+// hasCommandLineShape is the cheap test for commandLine: a short,
+// single-line value.
+func hasCommandLineShape(v string) bool {
+	return len(v) <= 256 && len(v) >= 2 && !strings.ContainsAny(v, "\n")
+}
+
+// commandLine reports whether the whole value is a command line: a
+// command followed only by shell arguments (options, paths, numbers,
+// addresses, variables), or a Windows management command.
+func commandLine(v string) bool {
+	f := strings.Fields(v)
+	if len(f) < 2 {
+		return false
+	}
+	w := strings.TrimSuffix(strings.ToLower(f[0]), ".exe")
+	if k := strings.LastIndexAny(w, `/\`); k >= 0 {
+		w = w[k+1:]
+	}
+	kind := shellWords[w]
+	if kind == 0 {
+		return false
+	}
+	if w == "net" || w == "net1" {
+		switch strings.ToLower(f[1]) {
+		case "user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session", "config":
+			return true
+		}
+	}
+	numericOK := w == "sleep" || w == "usleep" || w == "ping" || w == "timeout" || w == "nc" || w == "telnet"
+	syntax := false
+	for _, a := range f[1:] {
+		if !shellToken(a) {
+			return false
+		}
+		if !numeric(a) || numericOK {
+			syntax = true
+		}
+	}
+	// "Python 3.12", "Go 1.22": a version number is not an argument.
+	return syntax
+}
+
+func numeric(a string) bool {
+	for i := 0; i < len(a); i++ {
+		if !(a[i] >= '0' && a[i] <= '9' || a[i] == '.' || a[i] == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// shellToken reports whether one argument is shell syntax rather than a
+// word of prose.
+func shellToken(a string) bool {
+	switch {
+	case a == "":
+		return false
+	case a[0] == '-' && len(a) > 1 && a[1] != '-' || strings.HasPrefix(a, "--") && len(a) > 2:
+		return true
+	case a[0] == '/' || a[0] == '~' || a[0] == '$' || a[0] == '%' || a[0] == '>' || a[0] == '<' || a[0] == '|':
+		return true
+	case strings.HasPrefix(a, "./") || strings.HasPrefix(a, "../"):
+		return true
+	case len(a) > 2 && a[1] == ':' && (a[2] == '\\' || a[2] == '/'):
+		return true
+	case strings.ContainsAny(a, `\`):
+		return true
+	}
+	digits := true
+	for i := 0; i < len(a); i++ {
+		if !(a[i] >= '0' && a[i] <= '9' || a[i] == '.' || a[i] == ':') {
+			digits = false
+			break
+		}
+	}
+	return digits
+}
+
+// windowsShape reports Windows-only command syntax that needs no
+// separator: cmd /c, set /a arithmetic, %ENV% expansions into paths,
+// PowerShell download-and-run idioms, VBScript string building.
+func windowsShape(v string) bool {
+	l := strings.ToLower(v)
+	for _, s := range windowsMarkers {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	if i := strings.Index(l, "set /a"); i >= 0 {
+		return true
+	}
+	// %SYSTEMROOT%\..., %COMSPEC%, %WINDIR%.
+	if strings.IndexByte(l, '%') >= 0 {
+		for _, e := range []string{"%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%temp%\\", "%appdata%", "%userprofile%", "%systemdrive%", "%homedrive%"} {
+			if strings.Contains(l, e) {
+				return true
+			}
+		}
+	}
+	return vbscriptShape(l)
+}
+
+// windowsMarkers are substrings (lower case) that only a Windows command
+// line or script carries.
+var windowsMarkers = []string{
+	"cmd /c", "cmd.exe /c", "cmd /k", "cmd.exe /k", "cmd /q", "cmd.exe", "command.com",
+	"powershell -", "powershell.exe", "pwsh -", "iex(", "iex (", "invoke-expression", "invoke-webrequest",
+	"downloadstring(", "downloadfile(", "new-object net.webclient", "new-object system.net",
+	"start-process", "-encodedcommand", "frombase64string(", "[system.convert]", "[convert]::",
+	"wscript.shell", "shell.application", "scripting.filesystemobject", "createobject(",
+	"rundll32 ", "rundll32.exe", "regsvr32 /", "mshta ", "mshta.exe", "certutil -", "certutil.exe",
+	"bitsadmin /", "wmic ", "schtasks /", "vssadmin ", "reg add ", "reg query ", "reg delete ",
+	"\\windows\\system32", "\\system32\\", "c:\\windows", "\\boot.ini", "win.ini",
+}
+
+// vbscriptShape reports VBScript string building (Chr(65) & "x"), the way
+// payloads hide commands from signatures, and VBScript execution calls.
+func vbscriptShape(l string) bool {
+	if strings.Contains(l, "execute(") || strings.Contains(l, "executeglobal") || strings.Contains(l, "wscript.") {
+		return true
+	}
+	n := strings.Count(l, "chr(") + strings.Count(l, "chrw(") + strings.Count(l, "chrb(")
+	return n >= 2 || n == 1 && strings.Contains(l, "&")
+}
