@@ -52,6 +52,18 @@ GATEWAYS=(
   "portcullis+ratelimit-redis bench/portcullis-ratelimit-redis.yaml"
   "portcullis+apikey+authz bench/portcullis-identity-authz.yaml bench/identity-apikey.headers"
   "portcullis+jwt+authz bench/portcullis-identity-authz.yaml bench/identity-jwt.headers"
+  "portcullis+full bench/portcullis-freetext.yaml bench/identity-apikey.headers"
+)
+
+# Free-text scenarios (issue 17): realistic text through the whole
+# pipeline. They run only against the bare proxy, portcullis+full (whose
+# description declares these bodies) and the Coraza baseline; the other
+# rows' descriptions would refuse them. FREE_TEXT_QUERY is also in
+# bench/freetext_config_test.go.
+FREE_TEXT_QUERY='q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20'
+FREE_TEXT_SCENARIOS=(
+  "POST 1 KB prose|POST|/bench|body-prose.json"
+  "GET free text|GET|/bench?$FREE_TEXT_QUERY|"
 )
 
 # Scenarios: "NAME|METHOD|PATH|BODY", BODY being a file under $tmp or empty.
@@ -80,6 +92,19 @@ response_rows() {
 # extra_rows SCENARIO METHOD PATH BODY_FILE — rows that are not a gateway
 # from GATEWAYS: the Coraza + CRS baseline of the waf rows.
 extra_rows() { row "$1" "coraza+crs" "$coraza_url$3" "$2" "$4"; }
+
+# free_text_rows — the free-text scenarios, on the rows they are for.
+free_text_rows() {
+  local s scenario method path body
+  for s in "${FREE_TEXT_SCENARIOS[@]}"; do
+    IFS='|' read -r scenario method path body <<<"$s"
+    row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
+    if [[ -n ${gateway_url[portcullis+full]:-} ]]; then
+      row "$scenario" "portcullis+full" "${gateway_url[portcullis+full]}$path" "$method" "$body"
+    fi
+    extra_rows "$scenario" "$method" "$path" "$body"
+  done
+}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
 pids=()
@@ -127,6 +152,7 @@ if [[ -n $BASE_REV && $have_gateway == 1 ]]; then
   done
 fi
 
+cp bench/body-prose.json "$tmp/body-prose.json"
 # A 1 KB JSON body: {"data":"xxx..."} of exactly 1024 bytes.
 printf '{"data":"%s"}' "$(printf 'x%.0s' $(seq 1 1013))" >"$tmp/body-1k.json"
 
@@ -291,11 +317,13 @@ for round in $(seq 1 "$ROUNDS"); do
     row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
     for name in "${order[@]}"; do
       [[ $name == portcullis+response ]] && continue # response_rows only
+      [[ $name == portcullis+full* ]] && continue # free-text rows only
       row "$scenario" "$name" "${gateway_url[$name]}$path" "$method" "$body"
     done
     extra_rows "$scenario" "$method" "$path" "$body"
   done
   response_rows
+  free_text_rows
 done
 
 # Medians over the rounds, in first-measured order.
@@ -365,6 +393,28 @@ for i in "${!rows_target[@]}"; do
   for j in "${!rows_target[@]}"; do
     [[ ${rows_target[$j]} == portcullis && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
     target "%.2f of portcullis without identity (target >= %.2f)" "$want" "$i" "$j"
+  done
+done
+
+# Free-text targets (issue 17): the whole pipeline keeps >= 0.5 of the bare
+# proxy's req/s on the prose POST and >= 0.9 on the free-text GET, with at
+# most 5 ms of p99 added, in the same run.
+for i in "${!rows_target[@]}"; do
+  [[ ${rows_target[$i]} == portcullis+full ]] || continue
+  case ${rows_scenario[$i]} in
+  "POST 1 KB prose") want=0.5 ;;
+  "GET free text") want=0.9 ;;
+  *) continue ;;
+  esac
+  for j in "${!rows_target[@]}"; do
+    [[ ${rows_target[$j]} == "bare proxy" && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
+    target "%.2f of the bare proxy (target >= %.2f)" "$want" "$i" "$j"
+    awk -v s="${rows_scenario[$i]}" -v a="${rows_p99[$i]}" -v b="${rows_p99[$j]}" \
+      'BEGIN { d = a - b; printf "%-16s | %-26s | p99 added %.2f ms (target <= 5 ms) %s\n", s, "portcullis+full", d, (d <= 5 ? "ok" : "BELOW TARGET") }'
+  done
+  for j in "${!rows_target[@]}"; do
+    [[ ${rows_target[$j]} == coraza+crs && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue
+    target "%.2fx the Coraza + CRS baseline (shown, no target: %.0f)" 0 "$i" "$j"
   done
 done
 

@@ -2,6 +2,7 @@ package waf
 
 import (
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -70,4 +71,23 @@ func BenchmarkCorazaParsesBody(b *testing.B) {
 			}
 		})
 	}
+}
+
+// bodyProse is bench/run.sh's free-text POST body (bench/body-prose.json):
+// a pet's vet notes, multi-sentence punctuated English, about 1 KB.
+var bodyProse = func() string {
+	b, err := os.ReadFile("../../../bench/body-prose.json")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
+
+// BenchmarkFreeText measures the stage on realistic free text: the prose
+// POST and a GET whose query is a sentence.
+func BenchmarkFreeText(b *testing.B) {
+	b.Run("POST-1k-prose", func(b *testing.B) { benchInspect(b, "POST", "/bench", bodyProse) })
+	b.Run("GET-prose-query", func(b *testing.B) {
+		benchInspect(b, "GET", "/bench?q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+box+crushed.&limit=20", "")
+	})
 }

@@ -77,12 +77,12 @@ func apiBodies(t testing.TB) []apiBody {
 		case 2:
 			add("address", map[string]any{"name": given + " " + family, "email": email,
 				"street": fmt.Sprintf("%d %s Street, Apt. %d%c", 1+i%250, pick(names, i+9), 1+i%12, 'A'+rune(i%4)),
-				"city": pick(names, i+11) + "ville", "postcode": fmt.Sprintf("%05d", i*37%100000),
+				"city":   pick(names, i+11) + "ville", "postcode": fmt.Sprintf("%05d", i*37%100000),
 				"delivery_instructions": first(pick(prose, i+4))})
 		case 3:
 			add("profile", map[string]any{"display_name": given + " " + family, "email": email,
 				"website": "https://example.com/~" + strings.ToLower(given) + "/blog?page=" + fmt.Sprint(i%9),
-				"bio": pick(prose, i+5)})
+				"bio":     pick(prose, i+5)})
 		case 4:
 			if len(md) == 0 {
 				continue

@@ -32,8 +32,6 @@ var (
 	// XPath: closing a predicate and adding a union, absolute node walks,
 	// XPath functions after a boolean operator.
 	xpathExpr = regexp.MustCompile(`(?i)'\s*\)?\s*\]\s*\||\|\s*//|//\*|//[a-z][\w-]*\s*\[|//node\(\)|\b(?:or|and)\s+(?:true|false|count|contains|string-length|name|position|substring|doc|text|starts-with|not)\s*\(|\b(?:count|contains|string-length|substring|starts-with)\s*\(\s*(?:/|name\s*\()`)
-	// A command separator or substitution followed by a common command.
-	cmdExpr = regexp.MustCompile(`(?i)(?:^|[;&|\n]|\$\(|` + "`" + `)\s*(?:id|whoami|uname|cat|ls|dir|type|ping|nc|ncat|curl|wget|bash|sh|zsh|powershell|cmd|python\d?|perl|ruby|php|rm|chmod|sleep|echo|env|printenv|hostname|ifconfig|ipconfig|net\s+user|tasklist|ps)(?:\s|` + "`" + `|\)|$|\$\{IFS\}|;|\|)`)
 	// An XML document type or entity declaration anywhere in a value.
 	xmlDecl = regexp.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
 )
@@ -41,22 +39,20 @@ var (
 // detectString runs the built-in detectors on one (decoded) value.
 func detectString(v string, header bool) []string {
 	var out []string
+	l := strings.ToLower(v)
 	if strings.IndexByte(v, '$') >= 0 && nosqlOperators.MatchString(v) {
 		out = append(out, RuleNoSQL)
 	}
 	if strings.ContainsAny(v, "{%@") && sstiExpr.MatchString(v) {
 		out = append(out, RuleSSTI)
 	}
-	if strings.IndexByte(v, '(') >= 0 && strings.IndexByte(v, ')') >= 0 && ldapFilter.MatchString(v) {
+	if strings.IndexByte(v, '(') >= 0 && strings.IndexByte(v, ')') >= 0 && strings.ContainsAny(v, "=*|&") && closeOpen(v) && ldapFilter.MatchString(v) {
 		out = append(out, RuleLDAP)
 	}
-	if strings.ContainsAny(v, "'/[|") && xpathExpr.MatchString(v) {
+	if (strings.ContainsAny(v, "]|") || strings.Contains(v, "//") || strings.IndexByte(v, '(') >= 0 && anyWord(l, xpathWords)) && xpathExpr.MatchString(v) {
 		out = append(out, RuleXPath)
 	}
-	if strings.ContainsAny(v, ";&|`$\n") && cmdExpr.MatchString(v) {
-		out = append(out, RuleCmd)
-	}
-	out = detectMore(v, out)
+	out = detectMore(v, l, out)
 	if oobDomain(v) {
 		out = append(out, RuleScanner)
 	}
@@ -76,6 +72,29 @@ func detectString(v string, header bool) []string {
 		out = append(out, RuleXXE)
 	}
 	return out
+}
+
+var xpathWords = []string{"count", "contains", "string-length", "substring", "starts-with", "true", "false", "name", "position", "doc", "text", "not"}
+
+// closeOpen reports whether v has ')' followed (after blanks) by '(' or
+// ')': the shape of every LDAP filter that ldapFilter looks for.
+func closeOpen(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != ')' {
+			if v[i] == '*' {
+				return true // "*)" and "*)(" forms
+			}
+			continue
+		}
+		j := i + 1
+		for j < len(v) && v[j] == ' ' {
+			j++
+		}
+		if j < len(v) && (v[j] == '(' || v[j] == ')') {
+			return true
+		}
+	}
+	return false
 }
 
 // detectName runs the detectors that apply to parameter and key names:

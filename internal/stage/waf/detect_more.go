@@ -67,25 +67,45 @@ var (
 	unc = regexp.MustCompile(`(?:^|[\s"'=(;,|&])\\\\(?:[\w.$-]+|\?|\.)\\[\w.$?:-]`)
 )
 
-// detectMore runs the detectors of issue 17's classes on one value.
-func detectMore(v string, out []string) []string {
-	if strings.IndexByte(v, '(') >= 0 || strings.IndexByte(v, '`') >= 0 || strings.IndexByte(v, '[') >= 0 {
-		if jsCall.MatchString(v) && !proseCall(v) || jsObfuscation.MatchString(v) {
+// Word gates: a detector's regular expression runs only when the value
+// holds one of the words the expression cannot match without. Go's regexp
+// costs tens of microseconds per kilobyte; these tests cost nanoseconds.
+var (
+	jsCallWords   = []string{"alert", "prompt", "confirm", "eval", "settimeout", "setinterval", "execscript", "importscripts", "atob", "fromcharcode", "constructor", "function"}
+	jsGlobalWords = []string{"document", "window", "location", "localstorage", "sessionstorage", "innerhtml", "outerhtml", ".src", "constructor", "__proto__", "xmlhttprequest", "self", "top", "parent", "frames", "globalthis", "this", "['", "[\""}
+	ssjsWords     = []string{"db", "this.", "while", "for", "sleep", "emit", "objectid", "isodate", "tojson", "printjson", "return"}
+	mailWords     = []string{"mail", "rcpt", "send", "saml", "soml", "helo", "ehlo", "data", "quit", "rset", "noop", "turn", "starttls", "vrfy", "expn", "bcc",
+		"capability", "logout", "authenticate", "login", "select", "examine", "create", "delete", "rename", "subscribe", "list", "lsub", "status", "append", "check", "close", "expunge", "search", "fetch", "store", "copy", "uid", "idle", "namespace", "getacl", "setacl"}
+	deserializeWords = []string{"!!", "!ruby", "tag:yaml", ":{", "ro0ab", "aced0005", "_$$nd_func", "$type", "@type", "objectdataprovider", "java.lang", "__builtin__", "posix", "cos", "__reduce__", "subprocess.", "os.system"}
+)
+
+func anyWord(l string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// detectMore runs the detectors of issue 17's classes on one value; l is
+// v in lower case.
+func detectMore(v, l string, out []string) []string {
+	if strings.ContainsAny(v, "(`[") {
+		if anyWord(l, jsCallWords) && jsCall.MatchString(v) && !proseCall(v) || strings.Contains(v, "[") && jsObfuscation.MatchString(v) {
 			out = append(out, RuleJS)
 		}
 	}
-	if strings.IndexByte(v, '.') >= 0 || strings.IndexByte(v, '[') >= 0 {
-		if jsGlobal.MatchString(v) {
-			out = append(out, RuleJS)
-		}
+	if strings.ContainsAny(v, ".[") && anyWord(l, jsGlobalWords) && jsGlobal.MatchString(v) {
+		out = append(out, RuleJS)
 	}
-	if strings.ContainsAny(v, "(;.") && ssjs.MatchString(v) {
+	if strings.ContainsAny(v, "(;.") && anyWord(l, ssjsWords) && ssjs.MatchString(v) {
 		out = append(out, RuleSSJS)
 	}
-	if strings.ContainsAny(v, "\r\n") && mailCommand.MatchString(v) {
+	if strings.ContainsAny(v, "\r\n") && anyWord(l, mailWords) && mailCommand.MatchString(v) {
 		out = append(out, RuleMail)
 	}
-	if strings.ContainsAny(v, "!:_\"$_") && deserialize.MatchString(v) || strings.Contains(v, "rO0AB") {
+	if anyWord(l, deserializeWords) && deserialize.MatchString(v) {
 		out = append(out, RuleDeserialize)
 	}
 	if strings.Contains(v, ":=") && ldapExtensible.MatchString(v) {

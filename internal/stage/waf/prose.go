@@ -34,6 +34,9 @@ import (
 // Everything else (< > = ` | \ { } [ ] ^ ~, control characters, fullwidth
 // forms) makes v not prose.
 func prose(v string) bool {
+	if v == "" || v[0] == '\n' || v[0] == '\r' || loneWordLine(v) {
+		return false // a command on a line of its own: "%0aid"
+	}
 	depth := 0
 	quotes := 0
 	prev := rune(' ')
@@ -141,13 +144,38 @@ func prose(v string) bool {
 	return depth == 0 && quotes%2 == 0
 }
 
+// loneWordLine reports whether a line after the first is one lower-case
+// word and nothing else: what a command injected after a line break looks
+// like, and what sentences rarely do.
+func loneWordLine(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\n' {
+			continue
+		}
+		j := i + 1
+		for j < len(v) && (v[j] == ' ' || v[j] == '\t') {
+			j++
+		}
+		k := j
+		for k < len(v) && (v[k] >= 'a' && v[k] <= 'z' || v[k] >= '0' && v[k] <= '9') {
+			k++
+		}
+		if k > j && (k == len(v) || v[k] == '\n' || v[k] == '\r') {
+			return true
+		}
+	}
+	return false
+}
+
 func letter(c rune) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80 && unicode.IsLetter(c)
 }
 
 func digit(c rune) bool { return c >= '0' && c <= '9' }
 
-func letterOrDigit(c rune) bool { return letter(c) || digit(c) || c == '.' || c == '_' || c == '-' || c == '+' }
+func letterOrDigit(c rune) bool {
+	return letter(c) || digit(c) || c == '.' || c == '_' || c == '-' || c == '+'
+}
 
 func space(c rune) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 

@@ -197,7 +197,7 @@ func shellScan(v string) bool {
 		default:
 			continue
 		}
-		if commandAt(v, j, strong && !script, c == '\n' || c == '\r') {
+		if commandAt(v, j, strong, c == '\n' || c == '\r', script) {
 			return true
 		}
 	}
@@ -206,7 +206,7 @@ func shellScan(v string) bool {
 
 // commandAt reports whether a command starts at v[i:] (after blanks) and
 // is followed by what a command is followed by.
-func commandAt(v string, i int, strong, line bool) bool {
+func commandAt(v string, i int, strong, line, script bool) bool {
 	for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
 		i++
 	}
@@ -241,7 +241,7 @@ func commandAt(v string, i int, strong, line bool) bool {
 	if kind&cmdStrong != 0 && (strong || endOfCommand(rest)) {
 		return true
 	}
-	return strong && endOfCommand(rest)
+	return strong && !script && endOfCommand(rest)
 }
 
 // endOfCommand reports whether rest ends the command: nothing, blanks, or

@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/events"
+	"github.com/portcullis/portcullis/internal/gateway"
+	"github.com/portcullis/portcullis/internal/metrics"
+)
+
+type discard struct{}
+
+func (discard) Publish(events.Event) bool { return true }
+
+// TestFreeTextConfig builds the "portcullis+full" gateway of run.sh and
+// checks that both free-text requests it sends are served (a row whose
+// requests are refused would measure the denial path), and that an attack
+// in the same places is refused.
+func TestFreeTextConfig(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer up.Close()
+	t.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
+	t.Setenv("PORTCULLIS_UPSTREAM", up.URL)
+	cfg, err := config.Load("portcullis-freetext.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := cfg.APIs[0]
+	if api.WAF == nil || api.Validate == nil || api.Authn == nil || api.RateLimit == nil || cfg.Log.Access == "off" {
+		t.Fatalf("got waf=%v validate=%v authn=%v ratelimit=%v access=%q, want the whole pipeline", api.WAF, api.Validate, api.Authn, api.RateLimit, cfg.Log.Access)
+	}
+	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{}, Access: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	key, _ := os.ReadFile("identity-apikey.headers")
+	name, value, _ := strings.Cut(strings.TrimSpace(string(key)), ": ")
+	body, err := os.ReadFile("body-prose.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, target, body string) int {
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		r.RemoteAddr = "127.0.0.1:40000" // httptest's default is in TEST-NET-1, which the deny list covers
+		r.Header.Set(name, value)
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Logf("%s %s: %d %s", method, target, w.Code, w.Body)
+		}
+		return w.Code
+	}
+	for _, tt := range []struct {
+		name, method, target, body string
+		want                       int
+	}{
+		{"prose POST", "POST", "/bench", string(body), 200},
+		{"free-text GET", "GET", "/bench?" + freeTextQuery, "", 200},
+		{"attack in the notes", "POST", "/bench", strings.Replace(string(body), "Bella came in", "Bella'; DROP TABLE pets;-- came in", 1), 403},
+		{"attack in the query", "GET", "/bench?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "", 403},
+	} {
+		if got := send(tt.method, tt.target, tt.body); got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// freeTextQuery is run.sh's free-text GET query (FREE_TEXT_QUERY there).
+const freeTextQuery = "q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20"

@@ -1,0 +1,9 @@
+package waf
+
+// Levers names the speed levers for the tests of package waf_test.
+type Levers = levers
+
+// NewWithLevers is New with some levers off.
+func NewWithLevers(c Config, opts Options, prose, rxPrefilter, ownFirst bool) (*Stage, error) {
+	return newStage(c, opts, levers{prose: prose, rxPrefilter: rxPrefilter, ownFirst: ownFirst})
+}
