@@ -23,6 +23,13 @@ type Config struct {
 	// at most 16MiB. (The listener's server.max_header_bytes caps what the
 	// HTTP parser reads at all; this limit can be tighter per API.)
 	MaxHeaderBytes units.Bytes `yaml:"max_header_bytes,omitempty" json:"max_header_bytes,omitempty"`
+	// MaxHeaderValueBytes caps the size, in bytes, of any one request header
+	// line (name and value; each Cookie line on its own); a larger one gets
+	// 431. No API needs a header of tens of kilobytes, and every byte of a
+	// header is text the waf stage must read: refusing it here keeps a 30 KB
+	// header of "{{" or "&lt;" from ever reaching the detectors. Default
+	// 8KiB (nginx's large_client_header_buffers line size); at most 1MiB.
+	MaxHeaderValueBytes units.Bytes `yaml:"max_header_value_bytes,omitempty" json:"max_header_value_bytes,omitempty"`
 	// MaxURLLength caps the request target (path and query, as sent) in
 	// bytes; longer targets get 414. Default 8192; at most 1MiB.
 	MaxURLLength int `yaml:"max_url_length,omitempty" json:"max_url_length,omitempty"`
@@ -88,6 +95,7 @@ type Config struct {
 // Default values of the limits (see each Config field).
 const (
 	DefaultMaxHeaderBytes  = 32 << 10
+	DefaultMaxHeaderValue  = 8 << 10
 	DefaultMaxURLLength    = 8192
 	DefaultMaxQueryParams  = 100
 	DefaultMaxBodyBytes    = 1 << 20
@@ -99,6 +107,7 @@ const (
 // defeat the purpose of the limit.
 const (
 	maxMaxHeaderBytes  = 16 << 20
+	maxMaxHeaderValue  = 1 << 20
 	maxMaxURLLength    = 1 << 20
 	maxMaxQueryParams  = 100000
 	maxMaxBodyBytes    = 1 << 30
@@ -109,13 +118,14 @@ const (
 // Defaults returns the default limits, every field set.
 func Defaults() Config {
 	return Config{
-		MaxHeaderBytes:  DefaultMaxHeaderBytes,
-		MaxURLLength:    DefaultMaxURLLength,
-		MaxQueryParams:  DefaultMaxQueryParams,
-		MaxBodyBytes:    DefaultMaxBodyBytes,
-		MaxJSONDepth:    DefaultMaxJSONDepth,
-		MaxJSONElements: DefaultMaxJSONElements,
-		DuplicateKeys:   "refuse",
+		MaxHeaderBytes:      DefaultMaxHeaderBytes,
+		MaxHeaderValueBytes: DefaultMaxHeaderValue,
+		MaxURLLength:        DefaultMaxURLLength,
+		MaxQueryParams:      DefaultMaxQueryParams,
+		MaxBodyBytes:        DefaultMaxBodyBytes,
+		MaxJSONDepth:        DefaultMaxJSONDepth,
+		MaxJSONElements:     DefaultMaxJSONElements,
+		DuplicateKeys:       "refuse",
 		// UnderscoreHeaders: "drop", MethodOverride and URLOverride:
 		// "refuse" (see the fields).
 		UnderscoreHeaders: "drop",
@@ -131,6 +141,7 @@ func Merge(global Config, api *Config) Config {
 	out := global
 	if api != nil {
 		pick(&out.MaxHeaderBytes, api.MaxHeaderBytes)
+		pick(&out.MaxHeaderValueBytes, api.MaxHeaderValueBytes)
 		pick(&out.MaxURLLength, api.MaxURLLength)
 		pick(&out.MaxQueryParams, api.MaxQueryParams)
 		pick(&out.MaxBodyBytes, api.MaxBodyBytes)
@@ -143,6 +154,7 @@ func Merge(global Config, api *Config) Config {
 	}
 	d := Defaults()
 	pick(&d.MaxHeaderBytes, out.MaxHeaderBytes)
+	pick(&d.MaxHeaderValueBytes, out.MaxHeaderValueBytes)
 	pick(&d.MaxURLLength, out.MaxURLLength)
 	pick(&d.MaxQueryParams, out.MaxQueryParams)
 	pick(&d.MaxBodyBytes, out.MaxBodyBytes)
@@ -179,6 +191,7 @@ func (c Config) Validate() field.List {
 		}
 	}
 	check("max_header_bytes", int64(c.MaxHeaderBytes), maxMaxHeaderBytes, " bytes")
+	check("max_header_value_bytes", int64(c.MaxHeaderValueBytes), maxMaxHeaderValue, " bytes")
 	check("max_url_length", int64(c.MaxURLLength), maxMaxURLLength, " bytes")
 	check("max_query_params", int64(c.MaxQueryParams), maxMaxQueryParams, "")
 	check("max_body_bytes", int64(c.MaxBodyBytes), maxMaxBodyBytes, " bytes")

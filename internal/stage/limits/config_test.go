@@ -16,15 +16,15 @@ func TestMerge(t *testing.T) {
 		{"all defaults", Config{}, nil, Defaults()},
 		{"empty api block", Config{}, &Config{}, Defaults()},
 		{"global overrides default", Config{MaxBodyBytes: 2 << 20, MaxJSONDepth: 8}, nil,
-			Config{MaxHeaderBytes: 32 << 10, MaxURLLength: 8192, MaxQueryParams: 100, MaxBodyBytes: 2 << 20, MaxJSONDepth: 8, MaxJSONElements: 10000}},
+			Config{MaxHeaderBytes: 32 << 10, MaxHeaderValueBytes: 8 << 10, MaxURLLength: 8192, MaxQueryParams: 100, MaxBodyBytes: 2 << 20, MaxJSONDepth: 8, MaxJSONElements: 10000}},
 		{"api overrides global", Config{MaxBodyBytes: 2 << 20, MaxURLLength: 4096}, &Config{MaxBodyBytes: 10 << 20},
-			Config{MaxHeaderBytes: 32 << 10, MaxURLLength: 4096, MaxQueryParams: 100, MaxBodyBytes: 10 << 20, MaxJSONDepth: 32, MaxJSONElements: 10000}},
+			Config{MaxHeaderBytes: 32 << 10, MaxHeaderValueBytes: 8 << 10, MaxURLLength: 4096, MaxQueryParams: 100, MaxBodyBytes: 10 << 20, MaxJSONDepth: 32, MaxJSONElements: 10000}},
 		{"negative kept from global", Config{MaxJSONDepth: -1}, nil,
-			Config{MaxHeaderBytes: 32 << 10, MaxURLLength: 8192, MaxQueryParams: 100, MaxBodyBytes: 1 << 20, MaxJSONDepth: -1, MaxJSONElements: 10000}},
+			Config{MaxHeaderBytes: 32 << 10, MaxHeaderValueBytes: 8 << 10, MaxURLLength: 8192, MaxQueryParams: 100, MaxBodyBytes: 1 << 20, MaxJSONDepth: -1, MaxJSONElements: 10000}},
 		{"api switches off", Config{}, &Config{MaxBodyBytes: -1, MaxQueryParams: -1},
-			Config{MaxHeaderBytes: 32 << 10, MaxURLLength: 8192, MaxQueryParams: -1, MaxBodyBytes: -1, MaxJSONDepth: 32, MaxJSONElements: 10000}},
+			Config{MaxHeaderBytes: 32 << 10, MaxHeaderValueBytes: 8 << 10, MaxURLLength: 8192, MaxQueryParams: -1, MaxBodyBytes: -1, MaxJSONDepth: 32, MaxJSONElements: 10000}},
 		{"api switches back on", Config{MaxJSONDepth: -1}, &Config{MaxJSONDepth: 5},
-			Config{MaxHeaderBytes: 32 << 10, MaxURLLength: 8192, MaxQueryParams: 100, MaxBodyBytes: 1 << 20, MaxJSONDepth: 5, MaxJSONElements: 10000}},
+			Config{MaxHeaderBytes: 32 << 10, MaxHeaderValueBytes: 8 << 10, MaxURLLength: 8192, MaxQueryParams: 100, MaxBodyBytes: 1 << 20, MaxJSONDepth: 5, MaxJSONElements: 10000}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,6 +54,8 @@ const (
 	RuleQueryParams = "limits.query-params"
 	// RuleHeaderBytes: header names and values exceed MaxHeaderBytes (431).
 	RuleHeaderBytes = "limits.header-bytes"
+	// RuleHeaderLine: one header line exceeds MaxHeaderValueBytes (431).
+	RuleHeaderLine = "limits.header-line"
 	// RuleBodySize: the body is larger than MaxBodyBytes (413).
 	RuleBodySize = "limits.body-size"
 	// RuleBodyRead: the body could not be read (client aborted, broken
@@ -96,6 +98,7 @@ const (
 type Limiter struct {
 	// Effective limits; zero or less means off.
 	headerBytes, urlLength, queryParams int
+	headerLine                          int
 	bodyBytes                           int64
 	jsonDepth, jsonElements             int
 	// reencode forwards a body with duplicate keys re-encoded instead of
@@ -127,6 +130,7 @@ func New(global Config, api *Config) (*Limiter, error) {
 	c := Merge(global, api)
 	return &Limiter{
 		headerBytes:  int(c.MaxHeaderBytes),
+		headerLine:   int(c.MaxHeaderValueBytes),
 		urlLength:    c.MaxURLLength,
 		queryParams:  c.MaxQueryParams,
 		bodyBytes:    int64(c.MaxBodyBytes),
@@ -191,14 +195,18 @@ func (l *Limiter) check(x *pipeline.Exchange) (*pipeline.Denial, error) {
 		return d, nil
 	}
 
-	if l.headerBytes > 0 {
+	if l.headerBytes > 0 || l.headerLine > 0 {
 		n := len("Host") + len(r.Host)
 		for k, vs := range r.Header {
 			for _, v := range vs {
 				n += len(k) + len(v)
+				if l.headerLine > 0 && len(k)+len(v) > l.headerLine {
+					return deny(http.StatusRequestHeaderFieldsTooLarge, RuleHeaderLine, "a request header is too large", "header:"+strings.ToLower(k),
+						"header line is "+strconv.Itoa(len(k)+len(v))+" bytes, limit "+strconv.Itoa(l.headerLine)), nil
+				}
 			}
 		}
-		if n > l.headerBytes {
+		if l.headerBytes > 0 && n > l.headerBytes {
 			return deny(http.StatusRequestHeaderFieldsTooLarge, RuleHeaderBytes, "the request headers are too large", "header",
 				"headers are "+strconv.Itoa(n)+" bytes, limit "+strconv.Itoa(l.headerBytes)), nil
 		}

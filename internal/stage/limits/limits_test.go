@@ -88,13 +88,19 @@ func TestLimiter(t *testing.T) {
 		{name: "encoded slash in query value", req: func() *http.Request { return httptest.NewRequest("GET", "/x?path=a%2Fb%2Fc", nil) }},
 		{name: "headers large but allowed", req: func() *http.Request {
 			r := httptest.NewRequest("GET", "/x", nil)
-			r.Header.Set("X-Big", strings.Repeat("a", 30<<10))
+			for i := range 5 {
+				r.Header.Add("X-Big", strings.Repeat("a", 6<<10)) // 30 KiB in lines under 8 KiB
+				_ = i
+			}
 			return r
 		}},
 		{name: "headers too large", req: func() *http.Request {
 			r := httptest.NewRequest("GET", "/x", nil)
-			r.Header.Set("X-Big", strings.Repeat("a", 20<<10))
-			r.Header.Add("X-Big", strings.Repeat(marker, 2<<10))
+			for i := range 6 {
+				r.Header.Add("X-Big", strings.Repeat("a", 5<<10))
+				_ = i
+			}
+			r.Header.Add("X-Big", strings.Repeat(marker, 700))
 			return r
 		}, rule: RuleHeaderBytes, status: 431, location: "header"},
 		{name: "content-length too large", req: func() *http.Request {
@@ -416,5 +422,36 @@ func BenchmarkLimitsJSON1KB(b *testing.B) {
 		if d, _ := l.Request(ctx, x); d != nil {
 			b.Fatal(d)
 		}
+	}
+}
+
+func TestHeaderLineLimit(t *testing.T) {
+	l, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		value string
+		want  bool
+	}{
+		{"a long cookie line under the limit", strings.Repeat("a", DefaultMaxHeaderValue-len("Cookie")), false},
+		{"one byte over", strings.Repeat("{", DefaultMaxHeaderValue-len("Cookie")+1), true},
+		{"30 KB of entities", strings.Repeat("&lt;", 30<<8), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Cookie", tt.value)
+			d, err := l.Request(context.Background(), pipeline.NewExchange(r, "t", time.Unix(0, 0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d != nil; got != tt.want {
+				t.Fatalf("got denial %+v, want denied=%v", d, tt.want)
+			}
+			if d != nil && (d.Status != 431 || d.Rules[0] != RuleHeaderLine || d.Location != "header:cookie") {
+				t.Errorf("got %d %v at %s, want 431 %s at header:cookie", d.Status, d.Rules, d.Location, RuleHeaderLine)
+			}
+		})
 	}
 }

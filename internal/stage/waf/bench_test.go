@@ -91,3 +91,38 @@ func BenchmarkFreeText(b *testing.B) {
 		benchInspect(b, "GET", "/bench?q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+box+crushed.&limit=20", "")
 	})
 }
+
+// BenchmarkHeaderAmplification measures what one header costs the stage
+// in the shapes an independent test found expensive (issue 11, finding 5),
+// each as large as the limits stage lets a header line be (8 KiB), beside
+// a normal request. Larger headers never reach the stage.
+func BenchmarkHeaderAmplification(b *testing.B) {
+	s := sharedStage(b)
+	const size = 8<<10 - 64
+	shapes := []struct{ name, header, value string }{
+		{"normal", "", ""},
+		{"braces", "X-Note", strings.Repeat("{{", size/2)},
+		{"entities", "X-Note", strings.Repeat("&lt;", size/4)},
+		{"angle-quotes", "X-Note", strings.Repeat("‹", size/3)},
+		{"tags-in-cookie", "Cookie", "c=" + strings.Repeat("<a>", size/3)},
+		{"parens", "X-Note", strings.Repeat("(", size)},
+		{"quotes", "Cookie", "c=" + strings.Repeat("'", size)},
+	}
+	for _, sh := range shapes {
+		b.Run(sh.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest("GET", "/bench?q=red+shoes&limit=10", nil)
+				r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
+				r.Header.Set("Accept", "application/json")
+				r.Header.Set("X-Request-Source", "mobile-app")
+				if sh.header != "" {
+					r.Header.Set(sh.header, sh.value)
+				}
+				if _, err := s.Inspect(exchange(r)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
