@@ -36,10 +36,12 @@ var (
 	xmlDecl = regexp.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
 )
 
+var cjkNewlines = strings.NewReplacer("\u560a", "\n", "\u560d", "\r")
+
 // detectString runs the built-in detectors on one (decoded) value.
 func detectString(v string, header bool) []string {
 	var out []string
-	l := strings.ToLower(v)
+	g := gates(v)
 	if strings.IndexByte(v, '$') >= 0 && nosqlOperators.MatchString(v) {
 		out = append(out, RuleNoSQL)
 	}
@@ -49,17 +51,17 @@ func detectString(v string, header bool) []string {
 	if strings.IndexByte(v, '(') >= 0 && strings.IndexByte(v, ')') >= 0 && strings.ContainsAny(v, "=*|&") && closeOpen(v) && ldapFilter.MatchString(v) {
 		out = append(out, RuleLDAP)
 	}
-	if (strings.ContainsAny(v, "]|") || strings.Contains(v, "//") || strings.IndexByte(v, '(') >= 0 && anyWord(l, xpathWords)) && xpathExpr.MatchString(v) {
+	if (strings.ContainsAny(v, "]|") || strings.Contains(v, "//") || g&gateXPath != 0) && xpathExpr.MatchString(v) {
 		out = append(out, RuleXPath)
 	}
-	out = detectMore(v, l, out)
+	out = detectMore(v, g, out)
 	if oobDomain(v) {
 		out = append(out, RuleScanner)
 	}
 	// U+560A and U+560D end in the bytes of LF and CR; some servers
 	// truncate characters to bytes when writing headers.
 	if strings.ContainsAny(v, "\u560a\u560d") {
-		v = strings.NewReplacer("\u560a", "\n", "\u560d", "\r").Replace(v)
+		v = cjkNewlines.Replace(v)
 	}
 	if strings.ContainsAny(v, "\r\n") {
 		// In a header value any raw line break is an injection attempt
@@ -74,7 +76,8 @@ func detectString(v string, header bool) []string {
 	return out
 }
 
-var xpathWords = []string{"count", "contains", "string-length", "substring", "starts-with", "true", "false", "name", "position", "doc", "text", "not"}
+var xpathWords = []string{"count(", "contains(", "string-length(", "substring(", "starts-with(", "true(", "false(", "name(", "position(", "doc(", "text(", "not(",
+	"count (", "contains (", "string-length (", "substring (", "starts-with (", "true (", "false (", "name (", "position (", "doc (", "text (", "not ("}
 
 // closeOpen reports whether v has ')' followed (after blanks) by '(' or
 // ')': the shape of every LDAP filter that ldapFilter looks for.

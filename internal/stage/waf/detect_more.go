@@ -72,11 +72,16 @@ var (
 // costs tens of microseconds per kilobyte; these tests cost nanoseconds.
 var (
 	jsCallWords   = []string{"alert", "prompt", "confirm", "eval", "settimeout", "setinterval", "execscript", "importscripts", "atob", "fromcharcode", "constructor", "function"}
-	jsGlobalWords = []string{"document", "window", "location", "localstorage", "sessionstorage", "innerhtml", "outerhtml", ".src", "constructor", "__proto__", "xmlhttprequest", "self", "top", "parent", "frames", "globalthis", "this", "['", "[\""}
-	ssjsWords     = []string{"db", "this.", "while", "for", "sleep", "emit", "objectid", "isodate", "tojson", "printjson", "return"}
-	mailWords     = []string{"mail", "rcpt", "send", "saml", "soml", "helo", "ehlo", "data", "quit", "rset", "noop", "turn", "starttls", "vrfy", "expn", "bcc",
-		"capability", "logout", "authenticate", "login", "select", "examine", "create", "delete", "rename", "subscribe", "list", "lsub", "status", "append", "check", "close", "expunge", "search", "fetch", "store", "copy", "uid", "idle", "namespace", "getacl", "setacl"}
-	deserializeWords = []string{"!!", "!ruby", "tag:yaml", ":{", "ro0ab", "aced0005", "_$$nd_func", "$type", "@type", "objectdataprovider", "java.lang", "__builtin__", "posix", "cos", "__reduce__", "subprocess.", "os.system"}
+	jsGlobalWords = []string{"document", "window.", "window[", "window [", "location.", "localstorage", "sessionstorage", "innerhtml", "outerhtml", ".src", "constructor", "__proto__", "xmlhttprequest",
+		"self[", "top[", "parent[", "frames[", "globalthis", "this[", "self [", "top [", "this [", "['", "[\"", "[`"}
+	ssjsWords = []string{"db.", "db .", "this.", "this .", "while(", "while (", "for(", "for (", "sleep(", "sleep (", "emit(", "emit (", "objectid", "isodate", "tojson", "printjson",
+		"';", "\";", "' ;", "\" ;"}
+	// mailVerbs are matched case-sensitively: the commands are upper case
+	// in every injection, and the words are everyday words in lower case.
+	mailVerbs = []string{"HELO", "EHLO", "DATA", "QUIT", "RSET", "NOOP", "TURN", "STARTTLS", "VRFY", "EXPN",
+		"CAPABILITY", "LOGOUT", "AUTHENTICATE", "LOGIN", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "CHECK", "CLOSE", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "UID", "IDLE", "NAMESPACE", "GETACL", "SETACL"}
+	mailWords        = []string{"mail from", "rcpt to", "send from", "saml from", "soml from", "bcc"}
+	deserializeWords = []string{"!!", "!ruby", "tag:yaml", ":{", "ro0ab", "aced0005", "_$$nd_func", "$type", "@type", "objectdataprovider", "java.lang", "__builtin__", "posix", "cos\n", "__reduce__", "subprocess.", "os.system"}
 )
 
 func anyWord(l string, words []string) bool {
@@ -90,22 +95,22 @@ func anyWord(l string, words []string) bool {
 
 // detectMore runs the detectors of issue 17's classes on one value; l is
 // v in lower case.
-func detectMore(v, l string, out []string) []string {
+func detectMore(v string, g gate, out []string) []string {
 	if strings.ContainsAny(v, "(`[") {
-		if anyWord(l, jsCallWords) && jsCall.MatchString(v) && !proseCall(v) || strings.Contains(v, "[") && jsObfuscation.MatchString(v) {
+		if g&gateJSCall != 0 && jsCall.MatchString(v) && !proseCall(v) || strings.Contains(v, "[") && jsObfuscation.MatchString(v) {
 			out = append(out, RuleJS)
 		}
 	}
-	if strings.ContainsAny(v, ".[") && anyWord(l, jsGlobalWords) && jsGlobal.MatchString(v) {
+	if g&gateJSGlobal != 0 && strings.ContainsAny(v, ".[") && jsGlobal.MatchString(v) {
 		out = append(out, RuleJS)
 	}
-	if strings.ContainsAny(v, "(;.") && anyWord(l, ssjsWords) && ssjs.MatchString(v) {
+	if g&gateSSJS != 0 && ssjs.MatchString(v) {
 		out = append(out, RuleSSJS)
 	}
-	if strings.ContainsAny(v, "\r\n") && anyWord(l, mailWords) && mailCommand.MatchString(v) {
+	if strings.ContainsAny(v, "\r\n") && (g&gateMail != 0 || anyWord(v, mailVerbs)) && mailCommand.MatchString(v) {
 		out = append(out, RuleMail)
 	}
-	if anyWord(l, deserializeWords) && deserialize.MatchString(v) {
+	if g&gateDeserialize != 0 && deserialize.MatchString(v) {
 		out = append(out, RuleDeserialize)
 	}
 	if strings.Contains(v, ":=") && ldapExtensible.MatchString(v) {
@@ -114,7 +119,7 @@ func detectMore(v, l string, out []string) []string {
 	if strings.Contains(v, `\\`) && unc.MatchString(v) {
 		out = append(out, RuleUNC)
 	}
-	if detectShell(v) {
+	if detectShell(v, g) {
 		out = append(out, RuleCmd)
 	}
 	return out

@@ -95,6 +95,8 @@ func dataLines(name string) []string {
 	return out
 }
 
+var shellReplacer = strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " ", "$@", "", "$()", "", "''", "", `""`, "", "^", "", `\`, "")
+
 // shellNormalize removes what shells ignore inside a word and what
 // attackers put there to break signatures: quotes, backslashes and carets
 // (c'a't, c\at, c^a^t), ${IFS} and $IFS used as spaces, and empty
@@ -103,8 +105,7 @@ func shellNormalize(v string) string {
 	if !strings.ContainsAny(v, "'\"\\^$") {
 		return v
 	}
-	r := strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " ", "$@", "", "$()", "", "''", "", `""`, "", "^", "", `\`, "")
-	v = r.Replace(v)
+	v = shellReplacer.Replace(v)
 	var b strings.Builder
 	b.Grow(len(v))
 	for i := 0; i < len(v); i++ {
@@ -123,15 +124,18 @@ func isWordByte(c byte) bool {
 }
 
 // detectShell reports a shell command where a shell would run it.
-func detectShell(v string) bool {
+func detectShell(v string, g gate) bool {
 	if !strings.ContainsAny(v, ";&|`$\n\r<>%(") && !hasCommandLineShape(v) {
 		return false
 	}
 	n := shellNormalize(v)
+	if n != v {
+		g = gates(n) // c'md /c is cmd /c
+	}
 	if shellScan(n) {
 		return true
 	}
-	return windowsShape(n) || hasCommandLineShape(n) && commandLine(n)
+	return g&(gateWindows|gateVBS) != 0 && windowsShape(n) || hasCommandLineShape(n) && commandLine(n)
 }
 
 // shellScan finds a separator followed by a command.
@@ -141,10 +145,11 @@ func shellScan(v string) bool {
 	// about a shell; a bare everyday command chained to it is not an
 	// injection. Injections are appended to something else
 	// ("127.0.0.1; ls").
-	script := false
-	if f := strings.Fields(v); len(f) > 0 {
-		script = shellWords[strings.ToLower(f[0])] != 0
+	first := strings.TrimLeft(v, " \t\r\n")
+	if i := strings.IndexAny(first, " \t\r\n"); i >= 0 {
+		first = first[:i]
 	}
+	script := first != "" && shellWords[strings.ToLower(first)] != 0
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		var strong bool
@@ -307,9 +312,16 @@ func startsWord(s string) bool {
 // start with '|'), where '|' is a cell border, not a pipe.
 func markdownTable(v string) bool {
 	n := 0
-	for _, l := range strings.Split(v, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "|") {
+	for line := true; len(v) > 0; v = v[1:] {
+		switch c := v[0]; {
+		case c == '\n':
+			line = true
+		case c == ' ' || c == '\t':
+		case c == '|' && line:
 			n++
+			line = false
+		default:
+			line = false
 		}
 	}
 	return n >= 2
