@@ -1,8 +1,10 @@
 package waf
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,28 +103,57 @@ func BenchmarkHeaderAmplification(b *testing.B) {
 	const size = 8<<10 - 64
 	shapes := []struct{ name, header, value string }{
 		{"normal", "", ""},
+		// A normal request that does reach the CRS: a filter expression.
+		{"normal-crs", "X-Filter", "status:eq:active;sort=-created_at,limit=20"},
 		{"braces", "X-Note", strings.Repeat("{{", size/2)},
 		{"entities", "X-Note", strings.Repeat("&lt;", size/4)},
 		{"angle-quotes", "X-Note", strings.Repeat("‹", size/3)},
 		{"tags-in-cookie", "Cookie", "c=" + strings.Repeat("<a>", size/3)},
 		{"parens", "X-Note", strings.Repeat("(", size)},
 		{"quotes", "Cookie", "c=" + strings.Repeat("'", size)},
+		// Punctuation that does not repeat: folding cannot shorten it, the
+		// max_inspect_bytes budget bounds it.
+		{"mixed-punctuation", "X-Note", mixedPunctuation(size)},
+		// Just under the junk threshold, in as many headers as the
+		// limits stage's 32 KiB allow.
+		{"many-small-junk-headers", "X-Note-", mixedPunctuation(1000)},
 	}
 	for _, sh := range shapes {
 		b.Run(sh.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				r := httptest.NewRequest("GET", "/bench?q=red+shoes&limit=10", nil)
-				r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
-				r.Header.Set("Accept", "application/json")
-				r.Header.Set("X-Request-Source", "mobile-app")
-				if sh.header != "" {
-					r.Header.Set(sh.header, sh.value)
-				}
-				if _, err := s.Inspect(exchange(r)); err != nil {
+				if _, err := s.Inspect(exchange(amplificationRequest(sh.header, sh.value))); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+}
+
+// amplificationRequest is a normal GET with one header set (or 30 headers
+// named header+N when header ends in '-').
+func amplificationRequest(header, value string) *http.Request {
+	r := httptest.NewRequest("GET", "/bench?q=red+shoes&limit=10", nil)
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("X-Request-Source", "mobile-app")
+	switch {
+	case strings.HasSuffix(header, "-"):
+		for i := 0; i < 30; i++ {
+			r.Header.Set(header+strconv.Itoa(i), value)
+		}
+	case header != "":
+		r.Header.Set(header, value)
+	}
+	return r
+}
+
+// mixedPunctuation is n bytes of punctuation with no unit repeated.
+func mixedPunctuation(n int) string {
+	const p = "{<('\"&;|$`[%*!=>)}"
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		b.WriteByte(p[(i*7+i/len(p))%len(p)])
+	}
+	return b.String()
 }

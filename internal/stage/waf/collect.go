@@ -135,6 +135,13 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	if _, ok := in.raw[loc]; !ok {
 		in.raw[loc] = v
 	}
+	v = fold(v)
+	if junk(v) {
+		// Refused on shape, before any detector reads it: what it would
+		// cost them is the attack (issue 11, finding 5).
+		in.hits = append(in.hits, hit{rule: RuleJunk, loc: loc, score: builtinScore, tags: []string{"attack-protocol"}})
+		return
+	}
 	in.variants = Variants(in.variants[:0], v, false)
 	in.check(loc, v, header)
 	for _, d := range in.variants {
@@ -292,7 +299,9 @@ func (in *inspection) collectHeaders() {
 			// given to Coraza as an argument, because most CRS attack rules
 			// look at ARGS and only a few at REQUEST_HEADERS.
 			in.value(collGet, "header."+ln, loc, v, false)
-			in.check(loc, v, true) // raw line breaks in a header value
+			if fv := fold(v); !junk(fv) {
+				in.check(loc, fv, true) // raw line breaks in a header value
+			}
 		}
 	}
 }
@@ -609,7 +618,7 @@ func (in *inspection) runCoraza() error {
 	}
 	if ck := r.Header.Values("Cookie"); len(ck) > 0 && !in.s.ignoreH["cookie"] {
 		for _, c := range ck {
-			tx.AddRequestHeader("Cookie", c)
+			tx.AddRequestHeader("Cookie", fold(c))
 		}
 	}
 	for _, a := range in.args {

@@ -55,13 +55,13 @@ type Config struct {
 	// buys seconds of CPU for one request; over the cap the request is
 	// refused with 413 (rule waf.inspect-limit), the way ModSecurity's
 	// SecRequestBodyLimitAction Reject does. Libinjection and the built-in
-	// detectors read every byte whatever the cap. Default 64KiB; zero
-	// means 64KiB; -1 switches the cap off.
+	// detectors read every byte whatever the cap. Default 16KiB; zero
+	// means 16KiB; -1 switches the cap off.
 	MaxInspectBytes int `yaml:"max_inspect_bytes,omitempty" json:"max_inspect_bytes,omitempty"`
 }
 
 // DefaultMaxInspectBytes is MaxInspectBytes' default.
-const DefaultMaxInspectBytes = 64 << 10
+const DefaultMaxInspectBytes = 16 << 10
 
 func (c Config) maxInspect() int {
 	switch {
@@ -179,7 +179,7 @@ func (c Config) Validate() field.List {
 // builtinRules are the rule ids Portcullis itself raises.
 var builtinRules = map[string]bool{
 	RuleSQLi: true, RuleXSS: true, RuleXXE: true, RuleNoSQL: true,
-	RuleSSTI: true, RuleCRLF: true, RuleBodyParse: true, RuleCustom: true, RuleInspectLimit: true,
+	RuleSSTI: true, RuleCRLF: true, RuleBodyParse: true, RuleCustom: true, RuleInspectLimit: true, RuleJunk: true,
 }
 
 func validRuleID(id string) bool {

@@ -22,10 +22,13 @@ const (
 	RuleUNC = "waf.unc"
 	// RuleScanner is a security scanner's fingerprint in a header.
 	RuleScanner = "waf.scanner"
+	// RuleJunk is a value of a kilobyte or more that is mostly
+	// punctuation: refused on its shape (see junk).
+	RuleJunk = "waf.junk"
 )
 
 func init() {
-	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner} {
+	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner, RuleJunk} {
 		builtinRules[r] = true
 	}
 }
