@@ -157,3 +157,48 @@ func mixedPunctuation(n int) string {
 	}
 	return b.String()
 }
+
+// BenchmarkLevers measures what each speed lever buys (docs/waf.md): the
+// stage with every lever on, and with each one off, on the requests where
+// it matters. Run with -count and read the minimum: the machine is shared.
+func BenchmarkLevers(b *testing.B) {
+	configs := []struct {
+		name string
+		lv   levers
+	}{
+		{"all", allLevers},
+		{"no-prose", levers{rxPrefilter: true, ownFirst: true, re2: true}},
+		{"no-re2", levers{prose: true, rxPrefilter: true, ownFirst: true}},
+		{"no-prefilter", levers{prose: true, ownFirst: true, re2: true}},
+		{"none", levers{}},
+	}
+	reqs := []struct {
+		name string
+		make func() *http.Request
+	}{
+		{"prose-POST", func() *http.Request { return jsonRequest(bodyProse) }},
+		{"prose-GET", func() *http.Request {
+			return httptest.NewRequest("GET", "/bench?q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+box+crushed.&limit=20", nil)
+		}},
+		{"filter-header", func() *http.Request {
+			return amplificationRequest("X-Filter", "status:eq:active;sort=-created_at,limit=20")
+		}},
+		{"braces-header-8k", func() *http.Request { return amplificationRequest("X-Note", strings.Repeat("{{", 4000)) }},
+	}
+	for _, c := range configs {
+		s, err := newStage(Config{}, Options{}, c.lv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, rq := range reqs {
+			b.Run(c.name+"/"+rq.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.Inspect(exchange(rq.make())); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package waf
 
 import (
-	"regexp"
+	re2 "github.com/wasilibs/go-re2"
 	"strings"
 )
 
@@ -14,10 +14,10 @@ import (
 var (
 	// A MongoDB-style query operator as a key or inside a value:
 	// {"$ne": 1}, user[$ne]=x, {"$where": "..."}.
-	nosqlOperators = regexp.MustCompile(`(?i)(?:^|[\[{,"'\s])\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|not|nor|elemmatch|function|accumulator|jsonschema|size|all|type|mod|text|lookup|set|unset|inc|rename|push)\b`)
+	nosqlOperators = re2.MustCompile(`(?i)(?:^|[\[{,"'\s])\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|not|nor|elemmatch|function|accumulator|jsonschema|size|all|type|mod|text|lookup|set|unset|inc|rename|push)\b`)
 	// Template expressions that evaluate something: arithmetic, dunder or
 	// object-graph walks, Java/EL, log4j lookups.
-	sstiExpr = regexp.MustCompile(`(?is)` +
+	sstiExpr = re2.MustCompile(`(?is)` +
 		`\{\{.{0,200}?(?:\d\s*[*+/%-]\s*['"]?\d|__\w+__|\bconfig\b|\bself\b|\brequest\b|\bcycler\b|\blipsum\b|\bjoiner\b|\bnamespace\b|\|\s*attr\b|\.getclass|\bconstructor\b|\bruntime\b|\bexec\b|\bsystem\b|\bpopen\b|\bimport\b|\bproc\b|\bgetRuntime\b|\[['"]).{0,200}?\}\}` +
 		`|\$\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|\bT\s*\(|getclass|runtime|\bexec\b|jndi:|\benv:|\bsys:|java:|lower:|upper:|::-|\bdate:|\bctx:|\bmain:|\bbundle:|\bscript:|\bdns:|ldap:|rmi:).{0,200}?\}` +
 		`|<%=?.{0,200}?(?:\d\s*[*+/%-]\s*\d|\bexec\b|runtime|system|eval|require|import|popen).{0,200}?%>` +
@@ -25,15 +25,15 @@ var (
 		`|\{%.{0,200}?(?:\bimport\b|\bexec\b|\bsystem\b|__\w+__|\bdebug\b|\bphp\b|\binclude\b|\bset\b.{0,50}?=|\bfor\b.{0,50}?\bin\b.{0,50}?__).{0,200}?%\}` +
 		`|\{php\}|\{\$smarty|\bfreemarker\.template\.utility\.execute\b|#set\s*\(\s*\$\w+\s*=|\$class\.inspect|\{\{=|@\(\s*\d+\s*[*+]\s*\d+\s*\)`)
 	// An LDAP filter being extended or closed early: *)(uid=*, )(|(, (&(.
-	ldapFilter = regexp.MustCompile(`(?i)\)\s*\(\s*[|&!]?\s*\(?\s*[a-z][\w.-]*\s*[~<>]?=|\(\s*[|&!]\s*\(\s*[a-z][\w.-]*\s*[~<>]?=|\*\s*\)\s*\(|\)\s*\(\s*[|&!]\s*\(|^\s*\*\s*\)|\)\s*\)\s*\(\s*[|&]`)
+	ldapFilter = re2.MustCompile(`(?i)\)\s*\(\s*[|&!]?\s*\(?\s*[a-z][\w.-]*\s*[~<>]?=|\(\s*[|&!]\s*\(\s*[a-z][\w.-]*\s*[~<>]?=|\*\s*\)\s*\(|\)\s*\(\s*[|&!]\s*\(|^\s*\*\s*\)|\)\s*\)\s*\(\s*[|&]`)
 	// A line break followed by a response header an attacker wants to set,
 	// or a second response.
-	crlfHeader = regexp.MustCompile(`(?i)[\r\n]\s*(?:set-cookie|location|content-type|content-length|content-disposition|refresh|x-xss-protection|access-control-allow-[a-z-]+|transfer-encoding|cache-control|link|x-forwarded-[a-z-]+|host|http/\d)\s*[:/ ]`)
+	crlfHeader = re2.MustCompile(`(?i)[\r\n]\s*(?:set-cookie|location|content-type|content-length|content-disposition|refresh|x-xss-protection|access-control-allow-[a-z-]+|transfer-encoding|cache-control|link|x-forwarded-[a-z-]+|host|http/\d)\s*[:/ ]`)
 	// XPath: closing a predicate and adding a union, absolute node walks,
 	// XPath functions after a boolean operator.
-	xpathExpr = regexp.MustCompile(`(?i)'\s*\)?\s*\]\s*\||\|\s*//|//\*|//[a-z][\w-]*\s*\[|//node\(\)|\b(?:or|and)\s+(?:true|false|count|contains|string-length|name|position|substring|doc|text|starts-with|not)\s*\(|\b(?:count|contains|string-length|substring|starts-with)\s*\(\s*(?:/|name\s*\()`)
+	xpathExpr = re2.MustCompile(`(?i)'\s*\)?\s*\]\s*\||\|\s*//|//\*|//[a-z][\w-]*\s*\[|//node\(\)|\b(?:or|and)\s+(?:true|false|count|contains|string-length|name|position|substring|doc|text|starts-with|not)\s*\(|\b(?:count|contains|string-length|substring|starts-with)\s*\(\s*(?:/|name\s*\()`)
 	// An XML document type or entity declaration anywhere in a value.
-	xmlDecl = regexp.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
+	xmlDecl = re2.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
 )
 
 var cjkNewlines = strings.NewReplacer("\u560a", "\n", "\u560d", "\r")

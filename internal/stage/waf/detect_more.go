@@ -1,7 +1,7 @@
 package waf
 
 import (
-	"regexp"
+	re2 "github.com/wasilibs/go-re2"
 	"strings"
 )
 
@@ -49,25 +49,25 @@ var (
 	// something. A call is the name, then optional ?. / .call / .apply /
 	// .bind / a closing parenthesis (parenthesised reference), then ( or a
 	// template string.
-	jsCall = regexp.MustCompile(`(?i)(?:^|[^\w$.])(?:alert|prompt|confirm|eval|settimeout|setinterval|execscript|importscripts|atob|fromcharcode|constructor|(?-i:Function))\s*(?:\)\s*)?(?:\?\.\s*)?(?:\.\s*(?:call|apply|bind)\s*)?(?:\(|` + "`" + `)`)
+	jsCall = re2.MustCompile(`(?i)(?:^|[^\w$.])(?:alert|prompt|confirm|eval|settimeout|setinterval|execscript|importscripts|atob|fromcharcode|constructor|(?-i:Function))\s*(?:\)\s*)?(?:\?\.\s*)?(?:\.\s*(?:call|apply|bind)\s*)?(?:\(|` + "`" + `)`)
 	// jsGlobals: property walks to what XSS steals or abuses.
-	jsGlobal = regexp.MustCompile(`(?i)\b(?:document\s*\.\s*(?:cookie|domain|write|location|body\.innerhtml)|window\s*\.\s*(?:location|name|open)|location\s*\.\s*(?:href|hash|search|replace|assign)|localstorage|sessionstorage|\.innerhtml\s*=|\.outerhtml\s*=|\.src\s*=|constructor\s*\.\s*constructor|__proto__|\bxmlhttprequest\b)|(?:\b(?:window|self|top|parent|frames|globalthis|this|document)\s*\[\s*['"` + "`" + `]|\[\s*['"]\w+['"]\s*\+)`)
+	jsGlobal = re2.MustCompile(`(?i)\b(?:document\s*\.\s*(?:cookie|domain|write|location|body\.innerhtml)|window\s*\.\s*(?:location|name|open)|location\s*\.\s*(?:href|hash|search|replace|assign)|localstorage|sessionstorage|\.innerhtml\s*=|\.outerhtml\s*=|\.src\s*=|constructor\s*\.\s*constructor|__proto__|\bxmlhttprequest\b)|(?:\b(?:window|self|top|parent|frames|globalthis|this|document)\s*\[\s*['"` + "`" + `]|\[\s*['"]\w+['"]\s*\+)`)
 	// jsObfuscation: JSFuck-style and string-splitting tricks.
-	jsObfuscation = regexp.MustCompile(`\[\]\s*\[\s*['"(]|\(\s*!\s*\[\s*\]\s*\+|\+\s*\[\s*\]\s*\)|\]\s*\(\s*\)\s*\(|\b(?:top|self|window|parent|this)\s*\[\s*\w*\s*\(`)
+	jsObfuscation = re2.MustCompile(`\[\]\s*\[\s*['"(]|\(\s*!\s*\[\s*\]\s*\+|\+\s*\[\s*\]\s*\)|\]\s*\(\s*\)\s*\(|\b(?:top|self|window|parent|this)\s*\[\s*\w*\s*\(`)
 	// ssjs: server-side JavaScript into MongoDB and friends.
-	ssjs = regexp.MustCompile(`(?i)\bdb\s*\.\s*(?:\w+\s*\.\s*)?(?:insert|insertone|insertmany|find|findone|update|updateone|updatemany|remove|deleteone|deletemany|drop|dropdatabase|getcollection|getcollectionnames|getsiblingdb|eval|runcommand|createcollection|createuser|adduser|aggregate|mapreduce|copydatabase|shutdownserver|stats|version)\s*\(|\bthis\s*\.\s*\w+\s*(?:==|!=|\.\s*(?:match|indexof|length|startswith|tostring)\b)|\b(?:while|for)\s*\(\s*(?:true|1|;\s*;)\s*\)|\bsleep\s*\(\s*\d{3,}|\bemit\s*\(|\bobjectid\s*\(|\bisodate\s*\(|\btojson\s*\(|\bprintjson\s*\(|['"]\s*;\s*(?:return|var|let|const|while|for|sleep|throw)\b|\breturn\s+this\.`)
+	ssjs = re2.MustCompile(`(?i)\bdb\s*\.\s*(?:\w+\s*\.\s*)?(?:insert|insertone|insertmany|find|findone|update|updateone|updatemany|remove|deleteone|deletemany|drop|dropdatabase|getcollection|getcollectionnames|getsiblingdb|eval|runcommand|createcollection|createuser|adduser|aggregate|mapreduce|copydatabase|shutdownserver|stats|version)\s*\(|\bthis\s*\.\s*\w+\s*(?:==|!=|\.\s*(?:match|indexof|length|startswith|tostring)\b)|\b(?:while|for)\s*\(\s*(?:true|1|;\s*;)\s*\)|\bsleep\s*\(\s*\d{3,}|\bemit\s*\(|\bobjectid\s*\(|\bisodate\s*\(|\btojson\s*\(|\bprintjson\s*\(|['"]\s*;\s*(?:return|var|let|const|while|for|sleep|throw)\b|\breturn\s+this\.`)
 	// mailCommand: a line break, an optional IMAP tag, then an SMTP or
 	// IMAP command with its syntax.
-	mailCommand = regexp.MustCompile(`(?m)[\r\n]\s*(?:(?i:mail\s+from|rcpt\s+to|send\s+from|saml\s+from|soml\s+from)\s*:|(?:HELO|EHLO)\s+\S+|(?:DATA|QUIT|RSET|NOOP|TURN|STARTTLS)\s*$|(?:VRFY|EXPN)\s+\S|(?:[A-Za-z]{0,4}\d{1,6}|[*A-Za-z]\d?)\s+(?:CAPABILITY|NOOP|LOGOUT|STARTTLS|AUTHENTICATE|LOGIN|SELECT|EXAMINE|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|LIST|LSUB|STATUS|APPEND|CHECK|CLOSE|EXPUNGE|SEARCH|FETCH|STORE|COPY|UID|IDLE|NAMESPACE|GETACL|SETACL)\b|(?i:bcc)\s*:\s*\S+@)`)
+	mailCommand = re2.MustCompile(`(?m)[\r\n]\s*(?:(?i:mail\s+from|rcpt\s+to|send\s+from|saml\s+from|soml\s+from)\s*:|(?:HELO|EHLO)\s+\S+|(?:DATA|QUIT|RSET|NOOP|TURN|STARTTLS)\s*$|(?:VRFY|EXPN)\s+\S|(?:[A-Za-z]{0,4}\d{1,6}|[*A-Za-z]\d?)\s+(?:CAPABILITY|NOOP|LOGOUT|STARTTLS|AUTHENTICATE|LOGIN|SELECT|EXAMINE|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|LIST|LSUB|STATUS|APPEND|CHECK|CLOSE|EXPUNGE|SEARCH|FETCH|STORE|COPY|UID|IDLE|NAMESPACE|GETACL|SETACL)\b|(?i:bcc)\s*:\s*\S+@)`)
 	// deserialize: YAML tags that construct objects, serialised PHP,
 	// Java, .NET and Node objects, pickle opcodes.
-	deserialize = regexp.MustCompile(`(?i)!!(?:python/|ruby/|java\.|javax\.|js/|com\.|org\.|net\.|sun\.)|!ruby/(?:object|hash|struct|marshal)|tag:yaml\.org,2002:(?:python|ruby|java)|\bo:\d+:"[\w\\]+":\d+:\{|\ba:\d+:\{(?:i|s):\d+[:;]|\brO0AB|\baced0005|_\$\$ND_FUNC\$\$_|"\$type"\s*:\s*"[\w.]+,|"@type"\s*:\s*"(?:com|org|java|javax|sun)\.|\bobjectdataprovider\b|\bjava\.lang\.(?:runtime|processbuilder)\b|\bc__builtin__\b|\bcposix\s+system|\bcos\s*\n\s*system\b|__reduce__|\bsubprocess\.(?:popen|call|check_output)\b|\bos\.system\b`)
+	deserialize = re2.MustCompile(`(?i)!!(?:python/|ruby/|java\.|javax\.|js/|com\.|org\.|net\.|sun\.)|!ruby/(?:object|hash|struct|marshal)|tag:yaml\.org,2002:(?:python|ruby|java)|\bo:\d+:"[\w\\]+":\d+:\{|\ba:\d+:\{(?:i|s):\d+[:;]|\brO0AB|\baced0005|_\$\$ND_FUNC\$\$_|"\$type"\s*:\s*"[\w.]+,|"@type"\s*:\s*"(?:com|org|java|javax|sun)\.|\bobjectdataprovider\b|\bjava\.lang\.(?:runtime|processbuilder)\b|\bc__builtin__\b|\bcposix\s+system|\bcos\s*\n\s*system\b|__reduce__|\bsubprocess\.(?:popen|call|check_output)\b|\bos\.system\b`)
 	// ldapExtensible: an LDAP extensible-match filter item (attr:dn:=x,
 	// attr:1.2.840.113556.1.4.803:=x, :dn:2.4.6:=x), which needs no
 	// parentheses to change a filter.
-	ldapExtensible = regexp.MustCompile(`(?i)(?:^|[(&|!*\s])[a-z][\w.-]*(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match)?:=|(?:^|[(&|!*\s])(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match):=|[a-z][\w-]*:dn:=`)
+	ldapExtensible = re2.MustCompile(`(?i)(?:^|[(&|!*\s])[a-z][\w.-]*(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match)?:=|(?:^|[(&|!*\s])(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match):=|[a-z][\w-]*:dn:=`)
 	// unc: \\host\share, \\?\C:\, \\.\pipe\x.
-	unc = regexp.MustCompile(`(?:^|[\s"'=(;,|&])\\\\(?:[\w.$-]+|\?|\.)\\[\w.$?:-]`)
+	unc = re2.MustCompile(`(?:^|[\s"'=(;,|&])\\\\(?:[\w.$-]+|\?|\.)\\[\w.$?:-]`)
 )
 
 // Word gates: a detector's regular expression runs only when the value

@@ -126,13 +126,15 @@ type levers struct {
 	// rxPrefilter turns on Coraza's SecRxPreFilter: required literals and
 	// minimum lengths checked before each @rx regular expression.
 	rxPrefilter bool
+	// re2 evaluates the CRS's @rx rules with RE2 (see re2.go).
+	re2 bool
 	// ownFirst skips Coraza when libinjection and the built-in detectors
 	// already reach the threshold (the request is blocked either way).
 	ownFirst bool
 }
 
 // allLevers is what New uses.
-var allLevers = levers{prose: true, rxPrefilter: true, ownFirst: true}
+var allLevers = levers{prose: true, rxPrefilter: true, ownFirst: true, re2: true}
 
 type scopedExclusion struct {
 	rules     map[string]bool
@@ -230,7 +232,11 @@ func newStage(c Config, opts Options, lv levers) (*Stage, error) {
 		d.Write(b)
 		d.WriteString("\n")
 	}
-	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(crsFS).WithDirectives(d.String()))
+	root := crsFS
+	if lv.re2 {
+		root = re2FS{crsFS}
+	}
+	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(root).WithDirectives(d.String()))
 	if err != nil {
 		return nil, fmt.Errorf("compiling rules: %w", err)
 	}
