@@ -214,6 +214,12 @@ func Variants(dst []string, s string, base64Hint bool) []string {
 	d, changed := Decode(s)
 	if changed {
 		dst = append(dst, d)
+		// Percent-encoding with '+' for spaces (form style) where the
+		// place itself does not turn '+' into spaces: the upstream's
+		// framework may.
+		if strings.IndexByte(s, '%') >= 0 && strings.IndexByte(d, '+') >= 0 {
+			dst = append(dst, strings.ReplaceAll(d, "+", " "))
+		}
 	}
 	if b, ok := Base64Text(d); ok || base64Hint {
 		if !ok {

@@ -95,7 +95,7 @@ func dataLines(name string) []string {
 	return out
 }
 
-var shellReplacer = strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " ", "$@", "", "$()", "", "''", "", `""`, "", "^", "", `\`, "")
+var shellReplacer = strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " ", "$@", "", "$()", "", "''", "", `""`, "", `\`, "")
 
 // shellNormalize removes what shells ignore inside a word and what
 // attackers put there to break signatures: quotes, backslashes and carets
@@ -110,8 +110,9 @@ func shellNormalize(v string) string {
 	b.Grow(len(v))
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		// A quote directly between two word characters only joins them.
-		if (c == '\'' || c == '"') && i > 0 && i+1 < len(v) && isWordByte(v[i-1]) && isWordByte(v[i+1]) {
+		// A quote or caret directly between two word characters only
+		// joins them (c'a't, c^m^d).
+		if (c == '\'' || c == '"' || c == '^') && i > 0 && i+1 < len(v) && isWordByte(v[i-1]) && isWordByte(v[i+1]) {
 			continue
 		}
 		b.WriteByte(c)
@@ -135,8 +136,17 @@ func detectShell(v string, g gate) bool {
 	if shellScan(n) {
 		return true
 	}
+	if reconCommands[strings.ToLower(strings.TrimSpace(n))] {
+		return true
+	}
 	return g&(gateWindows|gateVBS) != 0 && windowsShape(n) || hasCommandLineShape(n) && commandLine(n)
 }
+
+// reconCommands are commands an attacker runs first to see whether
+// injection works; none is a word, so the name alone as a value is an
+// attempt.
+var reconCommands = map[string]bool{"whoami": true, "uname": true, "ifconfig": true, "ipconfig": true, "systeminfo": true,
+	"netstat": true, "tasklist": true, "printenv": true, "uname -a": true, "id;": true, "whoami;": true}
 
 // shellScan finds a separator followed by a command.
 func shellScan(v string) bool {
@@ -149,21 +159,32 @@ func shellScan(v string) bool {
 	if i := strings.IndexAny(first, " \t\r\n"); i >= 0 {
 		first = first[:i]
 	}
-	script := first != "" && shellWords[strings.ToLower(first)] != 0
+	script := first != "" && isWordByte(v[0]) && shellWords[strings.ToLower(first)] != 0
+	lead := len(v) - len(strings.TrimLeft(v, " \t")) // where the value's text starts
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		var strong bool
 		j := i + 1
 		switch c {
 		case ';':
-			strong = false
+			// "a;id", ";ls" and a value that starts with ';' are shell;
+			// "good; there's" (a space after it) is a sentence.
+			strong = i == lead || j < len(v) && v[j] != ' ' && v[j] != '\n'
 		case '&':
 			if j < len(v) && v[j] == '&' {
 				j++
 				strong = true
 			} else if i > 0 && isWordByte(v[i-1]) && j < len(v) && isWordByte(v[j]) {
 				continue // "AT&T", "R&D", a query string inside text
+			} else {
+				strong = i == lead
 			}
+		case '^':
+			// The Bourne shell's pipe, at the start of a value.
+			if i != lead {
+				continue
+			}
+			strong = true
 		case '|':
 			if table {
 				continue
@@ -189,8 +210,15 @@ func shellScan(v string) bool {
 			if j < len(v) && v[j] == '(' {
 				j++
 				strong = true
-			} else if c == '<' && i == 0 {
-				strong = false
+			} else if c == '<' && i == lead {
+				k := j
+				for k < len(v) && isWordByte(v[k]) {
+					k++
+				}
+				if k < len(v) && v[k] == '>' {
+					continue // "<nick> said", a tag
+				}
+				strong = true // a value that starts with a redirection is shell
 			} else {
 				continue
 			}
