@@ -179,7 +179,7 @@ func (c Config) Validate() field.List {
 // builtinRules are the rule ids Portcullis itself raises.
 var builtinRules = map[string]bool{
 	RuleSQLi: true, RuleXSS: true, RuleXXE: true, RuleNoSQL: true,
-	RuleSSTI: true, RuleCRLF: true, RuleBodyParse: true, RuleCustom: true, RuleInspectLimit: true, RuleJunk: true,
+	RuleSSTI: true, RuleCRLF: true, RuleBodyParse: true, RuleCustom: true, RuleInspectLimit: true, RuleJunk: true, RuleSQLi2: true,
 }
 
 func validRuleID(id string) bool {

@@ -73,7 +73,9 @@ func attackSets(t testing.TB) []corpusSet {
 	files, _ := filepath.Glob(filepath.Join("testdata", "corpus", "attack-*.json"))
 	var out []corpusSet
 	for _, f := range files {
-		out = append(out, loadJSONSet(t, strings.TrimSuffix(filepath.Base(f), ".json")))
+		s := loadJSONSet(t, strings.TrimSuffix(filepath.Base(f), ".json"))
+		s.payloads = attackOnly(s.payloads)
+		out = append(out, s)
 	}
 	for _, w := range []struct{ class, file string }{
 		{"wfuzz-sqli", "SQL.txt"}, {"wfuzz-xss", "XSS.txt"}, {"wfuzz-traversal", "Traversal.txt"},
@@ -92,13 +94,18 @@ func attackSets(t testing.TB) []corpusSet {
 	return out
 }
 
-// attackOnly drops list entries that carry no attack by themselves: the
-// wfuzz lists mix payloads with single characters and bare words used as
-// fuzzing seeds ("a", "%00", "\"").
+// seedOnly matches list entries that are fuzzing seeds, not attacks: a
+// bare word or number ("delete", "TRUE", "2147483647"), one encoded or
+// escaped character ("%2A", "\\28", "&#x3C", "&lt;"), or at most three
+// characters ("*|", "')"). The public lists mix them with payloads; a WAF
+// that blocked them would block ordinary values.
+var seedOnly = regexp.MustCompile(`^(?:[A-Za-z_]+|[0-9]+|%[0-9A-Fa-f]{2}|\\[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}|&#[xX]?0*[0-9A-Fa-f]+;?|&[a-z]+;|.{1,3})$`)
+
+// attackOnly drops the fuzzing seeds (see seedOnly).
 func attackOnly(l []string) []string {
 	var out []string
 	for _, p := range l {
-		if len(strings.TrimSpace(p)) >= 4 {
+		if !seedOnly.MatchString(strings.TrimSpace(p)) {
 			out = append(out, p)
 		}
 	}

@@ -22,13 +22,16 @@ const (
 	RuleUNC = "waf.unc"
 	// RuleScanner is a security scanner's fingerprint in a header.
 	RuleScanner = "waf.scanner"
+	// RuleSQLi2 is an SQL injection shape libinjection lets through
+	// (sqlTautology, sqlExtra).
+	RuleSQLi2 = "waf.sqli"
 	// RuleJunk is a value of a kilobyte or more that is mostly
 	// punctuation: refused on its shape (see junk).
 	RuleJunk = "waf.junk"
 )
 
 func init() {
-	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner, RuleJunk} {
+	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner, RuleJunk, RuleSQLi2} {
 		builtinRules[r] = true
 	}
 }
@@ -41,7 +44,7 @@ var builtinTags = map[string][]string{
 	RuleCmd: {"attack-rce"}, RuleMail: {"attack-injection-generic"}, RuleDeserialize: {"attack-rce", "attack-deserialization"},
 	RuleUNC: {"attack-lfi", "attack-rfi"}, RuleScanner: {"attack-reputation-scanner"}, RuleSSTI: {"attack-injection-generic"},
 	RuleLDAP: {"attack-ldap", "attack-injection-generic"}, RuleXPath: {"attack-injection-generic"}, RuleCRLF: {"attack-protocol"},
-	RuleXXE: {"attack-xxe"}, RuleSQLi: {"attack-sqli"}, RuleXSS: {"attack-xss"},
+	RuleXXE: {"attack-xxe"}, RuleSQLi: {"attack-sqli"}, RuleXSS: {"attack-xss"}, RuleSQLi2: {"attack-sqli"},
 }
 
 var (
@@ -66,6 +69,16 @@ var (
 	// attr:1.2.840.113556.1.4.803:=x, :dn:2.4.6:=x), which needs no
 	// parentheses to change a filter.
 	ldapExtensible = re2.MustCompile(`(?i)(?:^|[(&|!*\s])[a-z][\w.-]*(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match)?:=|(?:^|[(&|!*\s])(?::dn)?:(?:\d+(?:\.\d+)+|[a-z]\w*match):=|[a-z][\w-]*:dn:=`)
+	// sqlExtra: SQL injection shapes libinjection's tokenizer lets
+	// through at the start of a value: a boolean tautology (or 1=1,
+	// and 'a'='a') ending the query with a comment, ORDER BY probes with
+	// a comment, stacked queries after a number or quote, MSSQL's log
+	// evasion.
+	sqlTautology = re2.MustCompile(`(?i)(?:^|[\s'"\)])(?:or|and|xor|\|\||&&)\s+['"]?(\w+)['"]?\s*(?:=|==|<=>|\s+like\s+|\s+is\s+)\s*['"]?(\w+)['"]?\s*(?:#|--|/\*|;|$)`)
+	sqlExtra     = re2.MustCompile(`(?i)\border\s+by\s+\d+\s*(?:#|--|/\*)|[\d'"\)]\s*;\s*(?:select|insert|update|delete|drop|exec|execute|declare|shutdown|waitfor|truncate|alter|create)\b|\bsp_password\b|\bxp_cmdshell\b|\bwaitfor\s+delay\s+'|\b(?:union\s+(?:all\s+)?select|select\s+.{1,80}?\s+from\s+(?:information_schema|mysql\.|pg_|sys\.|dual\b))`)
+	// crlfAnyHeader: a CRLF and a header of any name with a hyphen
+	// (X-Injected: 1), the shape of response splitting into custom headers.
+	crlfAnyHeader = re2.MustCompile(`(?i)\r?\n\s*(?:x-[\w-]+|[a-z]+-[a-z]+(?:-[a-z]+)*)\s*:\s*\S`)
 	// unc: \\host\share, \\?\C:\, \\.\pipe\x.
 	unc = re2.MustCompile(`(?:^|[\s"'=(;,|&])\\\\(?:[\w.$-]+|\?|\.)\\[\w.$?:-]`)
 )
@@ -122,10 +135,24 @@ func detectMore(v string, g gate, out []string) []string {
 	if strings.Contains(v, `\\`) && unc.MatchString(v) {
 		out = append(out, RuleUNC)
 	}
+	if strings.ContainsAny(v, "=#-;/'") && g&gateSQL != 0 {
+		if m := sqlTautology.FindStringSubmatch(v); m != nil && tautology(m[1], m[2]) || sqlExtra.MatchString(v) {
+			out = append(out, RuleSQLi2)
+		}
+	}
+	if strings.ContainsAny(v, "\r\n") && strings.IndexByte(v, ':') >= 0 && crlfAnyHeader.MatchString(v) && !prose(v) {
+		out = append(out, RuleCRLF)
+	}
 	if detectShell(v, g) {
 		out = append(out, RuleCmd)
 	}
 	return out
+}
+
+// tautology reports whether a comparison of a and b is always true:
+// the same operand twice (1=1, 'a'='a', x=x) or two equal numbers.
+func tautology(a, b string) bool {
+	return strings.EqualFold(a, b)
 }
 
 // proseCall reports whether the only call jsCall found reads as prose:

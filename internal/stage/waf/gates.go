@@ -22,6 +22,7 @@ const (
 	gateXPath
 	gateWindows
 	gateVBS
+	gateSQL
 )
 
 var (
@@ -38,6 +39,7 @@ func init() {
 		{gateDeserialize, deserializeWords}, {gateXPath, xpathWords}, {gateWindows, windowsMarkers},
 		{gateWindows, []string{"set /a", "%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%temp%\\", "%appdata%", "%userprofile%", "%systemdrive%", "%homedrive%"}},
 		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb("}},
+		{gateSQL, []string{"or ", "and ", "xor ", "||", "&&", "order", ";", "sp_password", "xp_cmdshell", "waitfor", "union", "select"}},
 	}
 	var pats []string
 	for _, g := range groups {

@@ -212,6 +212,9 @@ func shellScan(v string) bool {
 				strong = true
 			} else if c == '<' && i == lead {
 				k := j
+				for k < len(v) && v[k] == ' ' {
+					k++
+				}
 				for k < len(v) && isWordByte(v[k]) {
 					k++
 				}
@@ -230,7 +233,7 @@ func shellScan(v string) bool {
 		default:
 			continue
 		}
-		if commandAt(v, j, strong, c == '\n' || c == '\r', script) {
+		if commandAt(v, j, strong, c == '\n' || c == '\r', script, strong && i == lead) {
 			return true
 		}
 	}
@@ -239,7 +242,7 @@ func shellScan(v string) bool {
 
 // commandAt reports whether a command starts at v[i:] (after blanks) and
 // is followed by what a command is followed by.
-func commandAt(v string, i int, strong, line, script bool) bool {
+func commandAt(v string, i int, strong, line, script, atLead bool) bool {
 	for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
 		i++
 	}
@@ -255,7 +258,10 @@ func commandAt(v string, i int, strong, line, script bool) bool {
 	word = strings.TrimSuffix(strings.ToLower(word), ".exe")
 	kind := shellWords[word]
 	if kind == 0 {
-		return false
+		// A word the lists do not know, right after a separator that
+		// starts the value ("&&fuser", "|kernelversion", ";rcp -x"):
+		// nothing but a command goes there.
+		return atLead && unknownCommand(v[start:i]) && (endOfCommand(v[i:]) || shellArgs(v[i:]))
 	}
 	if line && word != v[start:start+len(word)] {
 		// At the start of a line, Unix commands are lower case; a
@@ -275,6 +281,21 @@ func commandAt(v string, i int, strong, line, script bool) bool {
 		return true
 	}
 	return strong && !script && endOfCommand(rest)
+}
+
+// unknownCommand reports whether w can be a program name: 2 to 24 lower
+// case letters, digits, '-' and '_', starting with a letter.
+func unknownCommand(w string) bool {
+	if len(w) < 2 || len(w) > 24 || w[0] < 'a' || w[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // endOfCommand reports whether rest ends the command: nothing, blanks, or
@@ -340,6 +361,7 @@ func startsWord(s string) bool {
 // start with '|'), where '|' is a cell border, not a pipe.
 func markdownTable(v string) bool {
 	n := 0
+	all := v
 	for line := true; len(v) > 0; v = v[1:] {
 		switch c := v[0]; {
 		case c == '\n':
@@ -351,6 +373,9 @@ func markdownTable(v string) bool {
 		default:
 			line = false
 		}
+	}
+	if t := strings.TrimSpace(all); n == 1 && len(t) > 2 && t[0] == '|' && t[len(t)-1] == '|' {
+		return true // one row: "| col1 | col2 |"
 	}
 	return n >= 2
 }
