@@ -81,3 +81,51 @@ func TestFreeTextConfig(t *testing.T) {
 
 // freeTextQuery is run.sh's free-text GET query (FREE_TEXT_QUERY there).
 const freeTextQuery = "q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20"
+
+// BenchmarkFreeTextPipeline is the prose POST and the free-text GET of
+// run.sh through the whole portcullis+full gateway in process (upstream
+// on loopback), for CPU profiles (docs/waf.md):
+//
+//	go test ./bench -run XXX -bench FreeTextPipeline -cpuprofile cpu.out
+func BenchmarkFreeTextPipeline(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer up.Close()
+	b.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
+	b.Setenv("PORTCULLIS_UPSTREAM", up.URL)
+	cfg, err := config.Load("portcullis-freetext.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{}, Access: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	body, _ := os.ReadFile("body-prose.json")
+	for _, tt := range []struct{ name, method, target, body string }{
+		{"POST-prose", "POST", "/bench", string(body)},
+		{"GET-free-text", "GET", "/bench?" + freeTextQuery, ""},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r := httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body))
+					r.RemoteAddr = "127.0.0.1:40000"
+					r.Header.Set("X-Api-Key", "pk_be0c00000001_bench-key-published-in-the-repository")
+					if tt.body != "" {
+						r.Header.Set("Content-Type", "application/json")
+					}
+					w := httptest.NewRecorder()
+					g.ServeHTTP(w, r)
+					if w.Code != 200 {
+						b.Fatalf("got %d %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
+	}
+}

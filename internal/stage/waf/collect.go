@@ -186,10 +186,11 @@ func (in *inspection) check(loc, v string, header bool) {
 	if plainWord(v) {
 		return
 	}
-	for _, r := range detectString(v, header) {
+	g := gates(v)
+	for _, r := range detectString(v, header, g) {
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
 	}
-	in.libinjectionCheck(loc, v)
+	in.libinjectionCheck(loc, v, g)
 }
 
 // collect walks every part of the request.

@@ -39,23 +39,23 @@ var (
 var cjkNewlines = strings.NewReplacer("\u560a", "\n", "\u560d", "\r")
 
 // detectString runs the built-in detectors on one (decoded) value.
-func detectString(v string, header bool) []string {
+func detectString(v string, header bool, g gate) []string {
 	var out []string
-	g := gates(v)
-	if strings.IndexByte(v, '$') >= 0 && nosqlOperators.MatchString(v) {
+	cs := charsetOf(v)
+	if cs.any("$") && nosqlOperators.MatchString(v) {
 		out = append(out, RuleNoSQL)
 	}
-	if strings.ContainsAny(v, "{%@") && sstiExpr.MatchString(v) {
+	if cs.any("{%@") && sstiExpr.MatchString(v) {
 		out = append(out, RuleSSTI)
 	}
-	if strings.IndexByte(v, '(') >= 0 && strings.IndexByte(v, ')') >= 0 && strings.ContainsAny(v, "=*|&") && closeOpen(v) && ldapFilter.MatchString(v) {
+	if cs.any("(") && cs.any(")") && cs.any("=*|&") && closeOpen(v) && ldapFilter.MatchString(v) {
 		out = append(out, RuleLDAP)
 	}
-	if (strings.ContainsAny(v, "]|") || strings.Contains(v, "//") || g&gateXPath != 0) && xpathExpr.MatchString(v) {
+	if (cs.any("]|") || cs.any("/") && strings.Contains(v, "//") || g&gateXPath != 0) && xpathExpr.MatchString(v) {
 		out = append(out, RuleXPath)
 	}
-	out = detectMore(v, g, out)
-	if oobDomain(v) {
+	out = detectMore(v, g, &cs, out)
+	if g&gateOOB != 0 {
 		out = append(out, RuleScanner)
 	}
 	// U+560A and U+560D end in the bytes of LF and CR; some servers
@@ -63,14 +63,14 @@ func detectString(v string, header bool) []string {
 	if strings.ContainsAny(v, "\u560a\u560d") {
 		v = cjkNewlines.Replace(v)
 	}
-	if strings.ContainsAny(v, "\r\n") {
+	if cs.any("\r\n") || strings.ContainsAny(v, "\u560a\u560d") {
 		// In a header value any raw line break is an injection attempt
 		// (net/http refuses them on the wire; they can only arrive decoded).
 		if header || crlfHeader.MatchString(v) {
 			out = append(out, RuleCRLF)
 		}
 	}
-	if strings.Contains(v, "<!") && xmlDecl.MatchString(v) {
+	if cs.any("<") && strings.Contains(v, "<!") && xmlDecl.MatchString(v) {
 		out = append(out, RuleXXE)
 	}
 	return out

@@ -111,39 +111,44 @@ func anyWord(l string, words []string) bool {
 
 // detectMore runs the detectors of issue 17's classes on one value; l is
 // v in lower case.
-func detectMore(v string, g gate, out []string) []string {
-	if strings.ContainsAny(v, "(`[") {
-		if g&gateJSCall != 0 && jsCall.MatchString(v) && !proseCall(v) || strings.Contains(v, "[") && jsObfuscation.MatchString(v) {
+func detectMore(v string, g gate, cs *charset, out []string) []string {
+	if cs.any("(`[") {
+		if g&gateJSCall != 0 && jsCall.MatchString(v) && !proseCall(v) || cs.any("[") && jsObfuscation.MatchString(v) {
 			out = append(out, RuleJS)
 		}
 	}
-	if g&gateJSGlobal != 0 && strings.ContainsAny(v, ".[") && jsGlobal.MatchString(v) {
+	if g&gateJSGlobal != 0 && cs.any(".[") && jsGlobal.MatchString(v) {
 		out = append(out, RuleJS)
 	}
 	if g&gateSSJS != 0 && ssjs.MatchString(v) {
 		out = append(out, RuleSSJS)
 	}
-	if strings.ContainsAny(v, "\r\n") && (g&gateMail != 0 || anyWord(v, mailVerbs)) && mailCommand.MatchString(v) {
+	if cs.any("\r\n") && (g&gateMail != 0 || anyWord(v, mailVerbs)) && mailCommand.MatchString(v) {
 		out = append(out, RuleMail)
 	}
 	if g&gateDeserialize != 0 && deserialize.MatchString(v) {
 		out = append(out, RuleDeserialize)
 	}
-	if strings.Contains(v, ":=") && ldapExtensible.MatchString(v) {
+	if cs.any("=") && strings.Contains(v, ":=") && ldapExtensible.MatchString(v) {
 		out = append(out, RuleLDAP)
 	}
-	if strings.Contains(v, `\\`) && unc.MatchString(v) {
+	if cs.any(`\`) && strings.Contains(v, `\\`) && unc.MatchString(v) {
 		out = append(out, RuleUNC)
 	}
-	if strings.ContainsAny(v, "=#-;/'") && g&gateSQL != 0 {
-		if m := sqlTautology.FindStringSubmatch(v); m != nil && tautology(m[1], m[2]) || sqlExtra.MatchString(v) {
+	if cs.any("=") {
+		if m := sqlTautology.FindStringSubmatch(v); m != nil && tautology(m[1], m[2]) {
 			out = append(out, RuleSQLi2)
 		}
 	}
-	if strings.ContainsAny(v, "\r\n") && strings.IndexByte(v, ':') >= 0 && crlfAnyHeader.MatchString(v) && !prose(v) {
+	if g&gateSQL != 0 {
+		if sqlExtra.MatchString(v) {
+			out = append(out, RuleSQLi2)
+		}
+	}
+	if cs.any("\r\n") && cs.any(":") && crlfAnyHeader.MatchString(v) && !prose(v) {
 		out = append(out, RuleCRLF)
 	}
-	if detectShell(v, g) {
+	if detectShell(v, g, cs) {
 		out = append(out, RuleCmd)
 	}
 	return out

@@ -23,6 +23,9 @@ func fold(v string) string {
 	for i := 0; i < len(v); {
 		folded := false
 		for unit := 1; unit <= 4 && i+unit*(maxRepeat+1) <= len(v); unit++ {
+			if v[i] != v[i+unit] || v[i] != v[i+2*unit] {
+				continue // the common case, without slicing
+			}
 			u := v[i : i+unit]
 			n := 1
 			for j := i + unit; j+unit <= len(v) && v[j:j+unit] == u; j += unit {

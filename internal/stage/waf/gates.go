@@ -23,6 +23,8 @@ const (
 	gateWindows
 	gateVBS
 	gateSQL
+	gateScheme
+	gateOOB
 )
 
 var (
@@ -39,7 +41,9 @@ func init() {
 		{gateDeserialize, deserializeWords}, {gateXPath, xpathWords}, {gateWindows, windowsMarkers},
 		{gateWindows, []string{"set /a", "%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%temp%\\", "%appdata%", "%userprofile%", "%systemdrive%", "%homedrive%"}},
 		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb("}},
-		{gateSQL, []string{"or ", "and ", "xor ", "||", "&&", "order", ";", "sp_password", "xp_cmdshell", "waitfor", "union", "select"}},
+		{gateOOB, oobMarkers},
+		{gateScheme, []string{"script", "data:", "mocha:", "view-source:", "&#", "\\u", "\\x"}},
+		{gateSQL, []string{"order", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
 	}
 	var pats []string
 	for _, g := range groups {
@@ -60,4 +64,29 @@ func gates(v string) gate {
 		g |= gateOfPatten[m.Pattern()]
 	}
 	return g
+}
+
+// charset is the set of bytes a value holds, computed in one pass so that
+// each detector's "does it have any of these characters" test is a few
+// bit tests, not another scan of the value.
+type charset [4]uint64
+
+func charsetOf(v string) charset {
+	var c charset
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		c[b>>6] |= 1 << (b & 63)
+	}
+	return c
+}
+
+// any reports whether the value holds any byte of set.
+func (c *charset) any(set string) bool {
+	for i := 0; i < len(set); i++ {
+		b := set[i]
+		if c[b>>6]&(1<<(b&63)) != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -105,7 +105,9 @@ func shellNormalize(v string) string {
 	if !strings.ContainsAny(v, "'\"\\^$") {
 		return v
 	}
-	v = shellReplacer.Replace(v)
+	if strings.ContainsAny(v, "\"\\$") || strings.Contains(v, "''") {
+		v = shellReplacer.Replace(v)
+	}
 	var b strings.Builder
 	b.Grow(len(v))
 	for i := 0; i < len(v); i++ {
@@ -125,8 +127,8 @@ func isWordByte(c byte) bool {
 }
 
 // detectShell reports a shell command where a shell would run it.
-func detectShell(v string, g gate) bool {
-	if !strings.ContainsAny(v, ";&|`$\n\r<>%(") && !hasCommandLineShape(v) {
+func detectShell(v string, g gate, cs *charset) bool {
+	if !cs.any(";&|`$\n\r<>%(^") && !hasCommandLineShape(v) {
 		return false
 	}
 	n := shellNormalize(v)

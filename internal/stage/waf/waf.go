@@ -486,14 +486,19 @@ func targetMatches(target, loc string) bool {
 }
 
 // libinjectionCheck runs libinjection's tokenizers on v.
-func (in *inspection) libinjectionCheck(loc, v string) {
+//
+// The XSS tokenizer only runs when v has what an XSS needs: markup (<, >),
+// an attribute (=), a template string (`) or a script or data URL
+// (gateScheme); free text without them costs it a full HTML5 parse for
+// nothing.
+func (in *inspection) libinjectionCheck(loc, v string, g gate) {
 	if !in.s.cfg.libinjection() || plainWord(v) {
 		return
 	}
 	if ok, _ := libinjection.IsSQLi(v); ok {
 		in.hits = append(in.hits, hit{rule: RuleSQLi, loc: loc, score: builtinScore, tags: []string{"attack-sqli"}})
 	}
-	if libinjection.IsXSS(v) {
+	if (strings.ContainsAny(v, "<>=`") || g&gateScheme != 0) && libinjection.IsXSS(v) {
 		in.hits = append(in.hits, hit{rule: RuleXSS, loc: loc, score: builtinScore, tags: []string{"attack-xss"}})
 	}
 }
