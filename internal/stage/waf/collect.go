@@ -114,6 +114,20 @@ func (in *inspection) allProse(v string) bool {
 	return true
 }
 
+// anyCRSPhrase reports whether v or a decoding of it holds a phrase of
+// the CRS's data files (see crsPhrase).
+func (in *inspection) anyCRSPhrase(v string) bool {
+	if crsPhrase(v) {
+		return true
+	}
+	for _, d := range in.variants {
+		if crsPhrase(d) {
+			return true
+		}
+	}
+	return false
+}
+
 // ownScore is the score of the built-in and libinjection hits so far.
 func (in *inspection) ownScore() int {
 	n := 0
@@ -150,7 +164,7 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	if header {
 		return // headers go to Coraza as headers (see collectHeaders)
 	}
-	if !in.s.feedAll && (len(in.variants) == 0 && inert(v) || in.s.lv.prose && in.allProse(v)) {
+	if !in.s.feedAll && (len(in.variants) == 0 && inert(v) || in.s.lv.prose && in.allProse(v)) && !in.anyCRSPhrase(v) {
 		return
 	}
 	in.corazaBytes += len(v)

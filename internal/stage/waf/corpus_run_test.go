@@ -41,8 +41,11 @@ const (
 
 // corazaInspector is Coraza's net/http middleware with the CRS at
 // paranoia 1 (bench/corazaproxy), for the same-run comparison.
-func corazaInspector(t testing.TB) inspector {
-	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(waf.BaselineFS()).WithDirectives(waf.BaselineDirectives(1)))
+func corazaInspector(t testing.TB) inspector { return corazaInspectorPL(t, 1) }
+
+// corazaInspectorPL is corazaInspector at paranoia level pl.
+func corazaInspectorPL(t testing.TB, pl int) inspector {
+	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(waf.BaselineFS()).WithDirectives(waf.BaselineDirectives(pl)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,3 +90,36 @@ func (c *charset) any(set string) bool {
 	}
 	return false
 }
+
+// crsPhrases are the phrase lists the CRS matches values against with
+// @pmFromFile (Java classes, OS and restricted files, AI artifacts, PHP
+// functions and variables, SSRF targets), from the CRS's own data files.
+// A value that holds one is never kept away from the CRS as inert or
+// prose: "java.lang.Runtime" and "etc/passwd" are made of harmless
+// characters.
+var crsPhraseAC ahocorasick.AhoCorasick
+
+func init() {
+	var pats []string
+	for _, f := range []string{"java-classes.data", "lfi-os-files.data", "restricted-files.data", "ai-critical-artifacts.data",
+		"php-function-names-933150.data", "php-variables.data", "ssrf.data", "ssrf-no-scheme.data"} {
+		for _, l := range dataLines(f) {
+			if len(l) >= 4 {
+				pats = append(pats, l)
+			}
+		}
+	}
+	// The Java keywords of CRS 944 (its rules spell them inside regular
+	// expressions, some base64-encoded, which the decoders undo).
+	pats = append(pats, "runtime", "processbuilder", "clonetransformer", "forclosure", "instantiatefactory",
+		"instantiatetransformer", "invokertransformer", "prototypeclonefactory", "prototypeserializationfactory",
+		"whileclosure", "getruntime", "classloader")
+	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.LeftMostFirstMatch, DFA: true})
+	crsPhraseAC = b.Build(pats)
+}
+
+// crsPhrase reports whether v holds one of crsPhrases.
+func crsPhrase(v string) bool {
+	it := crsPhraseAC.Iter(v)
+	return it.Next() != nil
+}
