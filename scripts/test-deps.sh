@@ -11,11 +11,20 @@ declare -A need=(
   [systemd-analyze]=systemd    # deploy: systemd-analyze verify and security on the unit
   [logrotate]=logrotate        # deploy: the logrotate config parses
   [dockerd]=docker.io          # deploy: Dockerfile.scratch is built and run by a daemon the test starts
+  [wfuzz]=wfuzz            # waf corpora: wfuzz's injection word lists (internal/stage/waf)
+  [sqlmap]=sqlmap          # waf corpora: sqlmap's payload templates
+)
+# Files (not commands) the tests read, and their Debian package.
+declare -A need_files=(
+  [/usr/share/games/fortunes/fortunes]=fortunes  # waf corpora: benign English prose
 )
 
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${need[$cmd]}")
+done
+for f in "${!need_files[@]}"; do
+  [ -e "$f" ] || missing+=("${need_files[$f]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
