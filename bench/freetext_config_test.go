@@ -35,9 +35,13 @@ func TestFreeTextConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := cfg.APIs[0]
-	if api.WAF == nil || api.Validate == nil || api.Authn == nil || api.RateLimit == nil || cfg.Log.Access == "off" {
-		t.Fatalf("got waf=%v validate=%v authn=%v ratelimit=%v access=%q, want the whole pipeline", api.WAF, api.Validate, api.Authn, api.RateLimit, cfg.Log.Access)
+	for _, key := range []string{"waf", "validate", "authn", "ratelimit"} {
+		if cfg.APIs[0].Stages[key] == nil {
+			t.Errorf("no %s block, want the whole pipeline", key)
+		}
+	}
+	if cfg.Log.Access == "off" {
+		t.Errorf("log.access is off, want the access log on")
 	}
 	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{}, Access: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {

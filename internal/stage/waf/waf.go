@@ -83,6 +83,7 @@ var crsFiles = []string{
 // CRS rule, libinjection or a built-in detector.
 var APITunedRules = map[int]string{
 	911100: "method allowlist (GET, HEAD, POST, OPTIONS): REST APIs use PUT, PATCH and DELETE; the API's description (validate) or the upstream decides which methods exist",
+	920350: "a numeric Host (an IP address): internal callers, health checks and service meshes reach APIs by address; it scores 3 on every such request and says nothing about the request's content",
 	920440: "restricted file extension: API path segments are ids and e-mail addresses (\".com\"), not files",
 	921130: "\"HTTP/1.1\" in a value: response splitting needs a line break first, which waf.crlf requires",
 	932235: "a Unix command word after ';' in prose (\"...; if it fails\"); waf.cmdi and 932230/932260 catch real chains",
