@@ -94,6 +94,7 @@ type inspection struct {
 	// corazaBytes counts what is given to Coraza; past
 	// Config.MaxInspectBytes the request is refused.
 	corazaBytes    int
+	headerBytes    int // the part of corazaBytes from headers and cookies
 	budgetExceeded bool
 	budgetLoc      string
 }
@@ -128,6 +129,12 @@ func (in *inspection) anyCRSPhrase(v string) bool {
 	return false
 }
 
+// maxHeaderInspect is the most header and cookie text of one request that
+// goes to the CRS (part of Config.MaxInspectBytes): headers carry tokens,
+// ids and short flags, not free text, and a request of many headers of
+// punctuation is the cheapest way to buy CPU (issue 11, finding 5).
+const maxHeaderInspect = 4 << 10
+
 // ownScore is the score of the built-in and libinjection hits so far.
 func (in *inspection) ownScore() int {
 	n := 0
@@ -143,8 +150,8 @@ func (in *inspection) ownScore() int {
 // on the value and its decodings, and, unless every form is inert, the
 // value and its decodings as a Coraza argument named key.
 func (in *inspection) value(coll collection, key, loc, v string, header bool) {
-	if v == "" {
-		return
+	if v == "" || in.budgetExceeded {
+		return // once refused, nothing more is worth reading
 	}
 	if _, ok := in.raw[loc]; !ok {
 		in.raw[loc] = v
@@ -167,11 +174,15 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	if !in.s.feedAll && (len(in.variants) == 0 && inert(v) || in.s.lv.prose && in.allProse(v)) && !in.anyCRSPhrase(v) {
 		return
 	}
-	in.corazaBytes += len(v)
+	n := len(v)
 	for _, d := range in.variants {
-		in.corazaBytes += len(d)
+		n += len(d)
 	}
-	if max := in.s.cfg.maxInspect(); max > 0 && in.corazaBytes > max && !in.budgetExceeded {
+	in.corazaBytes += n
+	if strings.HasPrefix(loc, "header:") || strings.HasPrefix(loc, "cookie:") {
+		in.headerBytes += n
+	}
+	if max := in.s.cfg.maxInspect(); max > 0 && (in.corazaBytes > max || in.headerBytes > maxHeaderInspect) && !in.budgetExceeded {
 		in.budgetExceeded, in.budgetLoc = true, loc
 	}
 	in.needCoraza = true
@@ -284,6 +295,9 @@ func (in *inspection) collectHeaders() {
 			in.hits = append(in.hits, hit{rule: RuleScanner, loc: loc, score: builtinScore})
 		}
 		for _, v := range vs {
+			if in.budgetExceeded {
+				return
+			}
 			if scannerValue(v) {
 				if _, ok := in.raw[loc]; !ok {
 					in.raw[loc] = v
