@@ -60,10 +60,11 @@ func detectString(v string, header bool, g gate) []string {
 	}
 	// U+560A and U+560D end in the bytes of LF and CR; some servers
 	// truncate characters to bytes when writing headers.
-	if strings.ContainsAny(v, "\u560a\u560d") {
+	if cs.any("\xe5") && strings.ContainsAny(v, "\u560a\u560d") { // both start with byte 0xE5
 		v = cjkNewlines.Replace(v)
+		cs = charsetOf(v)
 	}
-	if cs.any("\r\n") || strings.ContainsAny(v, "\u560a\u560d") {
+	if cs.any("\r\n") {
 		// In a header value any raw line break is an injection attempt
 		// (net/http refuses them on the wire; they can only arrive decoded).
 		if header || crlfHeader.MatchString(v) {
