@@ -138,8 +138,11 @@ func Base64Text(s string) (string, bool) {
 	if strings.IndexByte(s, ' ') > 0 && !strings.Contains(s, "  ") && len(s) >= 16 {
 		s = strings.ReplaceAll(strings.TrimRight(s, " "), " ", "+")
 	}
+	padded := strings.HasSuffix(s, "=")
 	s = strings.TrimRight(s, "=")
-	if len(s) < 8 || len(s)%4 == 1 {
+	// Padding says base64 on its own; without it, short tokens ("Paris")
+	// need more length before they are worth decoding.
+	if len(s) < 8 && !(padded && len(s) >= 3) || len(s)%4 == 1 {
 		return "", false
 	}
 	url, std := false, false
