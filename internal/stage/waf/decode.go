@@ -202,6 +202,9 @@ func Decode(s string) (string, bool) {
 		if out, c = UnescapeJS(out); c {
 			changed = true
 		}
+		if out, c = Overlong(out); c {
+			changed = true
+		}
 		if !changed {
 			break
 		}
@@ -239,6 +242,34 @@ func Variants(dst []string, s string, base64Hint bool) []string {
 		}
 	}
 	return dst
+}
+
+// overlongReplacer maps the overlong UTF-8 forms of '.', '/' and '\'
+// (C0 AE, C0 AF, C1 9C and their three-byte forms, which old decoders
+// accepted), the invalid C0 2F / C0 5C that some servers fold the same
+// way, and the Unicode division slash and set minus (U+2215, U+2216) that
+// some file APIs normalise to '/' and '\', to the ASCII character: the
+// disguises of path traversal.
+var overlongReplacer = strings.NewReplacer(
+	"\xc0\xae", ".", "\xc0\xaf", "/", "\xc1\x9c", "\\", "\xc0\x2f", "/", "\xc0\x5c", "\\", "\xc0\x2e", ".",
+	"\xe0\x80\xae", ".", "\xe0\x80\xaf", "/", "\xe0\x81\x9c", "\\",
+	"\u2215", "/", "\u2216", "\\", "\u2044", "/", "\uff0f", "/", "\uff3c", "\\", "\uff0e", ".")
+
+// Overlong decodes overlong and look-alike forms of '.', '/' and '\' (see
+// overlongReplacer).
+func Overlong(s string) (string, bool) {
+	lead := false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0xc0 || c == 0xc1 || c == 0xe0 || c == 0xe2 || c == 0xef {
+			lead = true
+			break
+		}
+	}
+	if !lead {
+		return s, false
+	}
+	d := overlongReplacer.Replace(s)
+	return d, d != s
 }
 
 // fullwidthToASCII maps fullwidth forms (U+FF01-U+FF5E), which some

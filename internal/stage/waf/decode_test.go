@@ -221,3 +221,17 @@ func TestWalkXML(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlong(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"..\xc0\xaf..\xc0\xafetc", "../../etc"},
+		{"\xc0\xae\xc0\xae\xc1\x9cwin.ini", `..\win.ini`},
+		{"..∕..∕etc∕passwd", "../../etc/passwd"},
+		{"..∖..∖boot.ini", `..\..\boot.ini`},
+		{"plain text", "plain text"},
+	} {
+		if got, _ := Overlong(tt.in); got != tt.want {
+			t.Errorf("Overlong(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
