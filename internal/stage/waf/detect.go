@@ -14,7 +14,7 @@ import (
 var (
 	// A MongoDB-style query operator as a key or inside a value:
 	// {"$ne": 1}, user[$ne]=x, {"$where": "..."}.
-	nosqlOperators = re2.MustCompile(`(?i)(?:^|[\[{,"'\s])\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|not|nor|elemmatch|function|accumulator|jsonschema|size|all|type|mod|text|lookup|set|unset|inc|rename|push)\b`)
+	nosqlOperators = re2.MustCompile(`(?i)(?:^|[\[{,"'\s])\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|not|nor|elemmatch|function|accumulator|jsonschema|size|all|type|mod|text|lookup|set|unset|inc|rename|push|comment|natural|slice|meta|options|search|geowithin|near|bitsallset|bitsanyset)\b`)
 	// Template expressions that evaluate something: arithmetic, dunder or
 	// object-graph walks, Java/EL, log4j lookups.
 	sstiExpr = re2.MustCompile(`(?is)` +

@@ -75,7 +75,7 @@ var (
 	// a comment, stacked queries after a number or quote, MSSQL's log
 	// evasion.
 	sqlTautology = re2.MustCompile(`(?i)(?:^|[\s'"\)])(?:or|and|xor|\|\||&&)\s+['"]?(\w+)['"]?\s*(?:=|==|<=>|\s+like\s+|\s+is\s+)\s*['"]?(\w+)['"]?\s*(?:#|--|/\*|;|$)`)
-	sqlExtra     = re2.MustCompile(`(?i)\border\s+by\s+\d+\s*(?:#|--|/\*)|[\d'"\)]\s*;\s*(?:select|insert|update|delete|drop|exec|execute|declare|shutdown|waitfor|truncate|alter|create)\b|\bsp_password\b|\bxp_cmdshell\b|\bwaitfor\s+delay\s+'|\b(?:union\s+(?:all\s+)?select|select\s+.{1,80}?\s+from\s+(?:information_schema|mysql\.|pg_|sys\.|dual\b))`)
+	sqlExtra     = re2.MustCompile(`(?i)\border\s+by\s+\d+\s*(?:#|--|/\*)|[\d'"\)]\s*;\s*(?:select|insert|update|delete|drop|exec|execute|declare|shutdown|waitfor|truncate|alter|create)\b|\bsp_password\b|\bxp_cmdshell\b|@@(?:version|datadir|hostname|basedir|servername|user|identity|spid|language|tmpdir)\b|\b(?:utl_http|utl_inaddr|utl_file|dbms_pipe|dbms_lock|dbms_xmlquery|dbms_java|ctxsys\.drithsx)\b|^\s*['")]*\s*order\s+by\s+\d+\s*$|\bwaitfor\s+delay\s+'|\b(?:union\s+(?:all\s+)?select|select\s+.{1,80}?\s+from\s+(?:information_schema|mysql\.|pg_|sys\.|dual\b))`)
 	// crlfAnyHeader: a CRLF and a header of any name with a hyphen
 	// (X-Injected: 1), the shape of response splitting into custom headers.
 	crlfAnyHeader = re2.MustCompile(`(?i)\r?\n\s*(?:x-[\w-]+|[a-z]+-[a-z]+(?:-[a-z]+)*)\s*:\s*\S`)

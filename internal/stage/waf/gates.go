@@ -43,7 +43,7 @@ func init() {
 		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb("}},
 		{gateOOB, oobMarkers},
 		{gateScheme, []string{"script", "data:", "mocha:", "view-source:", "&#", "\\u", "\\x"}},
-		{gateSQL, []string{"order", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
+		{gateSQL, []string{"@@", "utl_", "dbms_", "ctxsys", "order", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
 	}
 	var pats []string
 	for _, g := range groups {

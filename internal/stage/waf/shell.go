@@ -279,6 +279,9 @@ func commandAt(v string, i int, strong, line, script, atLead bool) bool {
 	if after := shellArgs(rest); after {
 		return true
 	}
+	if adminSubcommand(word, rest) {
+		return true
+	}
 	if kind&cmdStrong != 0 && (strong || endOfCommand(rest)) {
 		return true
 	}
@@ -376,7 +379,7 @@ func markdownTable(v string) bool {
 			line = false
 		}
 	}
-	if t := strings.TrimSpace(all); n == 1 && len(t) > 2 && t[0] == '|' && t[len(t)-1] == '|' {
+	if t := strings.TrimSpace(all); n == 1 && strings.Count(t, "|") >= 3 && strings.Contains(t, " ") && t[0] == '|' && t[len(t)-1] == '|' {
 		return true // one row: "| col1 | col2 |"
 	}
 	return n >= 2
@@ -404,11 +407,8 @@ func commandLine(v string) bool {
 	if kind == 0 {
 		return false
 	}
-	if w == "net" || w == "net1" {
-		switch strings.ToLower(f[1]) {
-		case "user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session", "config":
-			return true
-		}
+	if adminSubcommand(w, " "+strings.Join(f[1:], " ")) {
+		return true
 	}
 	numericOK := w == "sleep" || w == "usleep" || w == "ping" || w == "timeout" || w == "nc" || w == "telnet"
 	syntax := false
@@ -431,6 +431,46 @@ func numeric(a string) bool {
 		}
 	}
 	return true
+}
+
+// adminSubcommand reports whether rest (after a Windows administration
+// command) begins with one of its subcommands: "net localgroup …",
+// "netsh firewall …", "reg add …", "sc create …". Their arguments are
+// words, so shellArgs cannot see them.
+func adminSubcommand(word, rest string) bool {
+	subs, ok := adminSubcommands[word]
+	if !ok {
+		return false
+	}
+	r := strings.TrimLeft(rest, " \t")
+	if len(r) == len(rest) {
+		return false
+	}
+	end := strings.IndexAny(r, " \t;|&")
+	if end < 0 {
+		end = len(r)
+	}
+	return subs[strings.ToLower(r[:end])]
+}
+
+var adminSubcommands = map[string]map[string]bool{
+	"net":      set("user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session", "config"),
+	"net1":     set("user", "localgroup", "group", "share", "use", "view", "start", "stop", "accounts", "session", "config"),
+	"netsh":    set("firewall", "advfirewall", "interface", "wlan", "http", "winsock", "portproxy", "trace", "lan", "ras"),
+	"reg":      set("add", "query", "delete", "export", "import", "save", "load", "copy"),
+	"sc":       set("create", "config", "start", "stop", "delete", "query", "qc", "failure"),
+	"schtasks": set("/create", "/run", "/delete", "/query", "/change"),
+	"wmic":     set("process", "os", "useraccount", "shadowcopy", "service", "startup", "nicconfig", "qfe", "product", "/node"),
+	"vssadmin": set("delete", "list", "create", "resize"),
+	"bcdedit":  set("/set", "/deletevalue", "/enum"),
+}
+
+func set(w ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range w {
+		m[x] = true
+	}
+	return m
 }
 
 // shellToken reports whether one argument is shell syntax rather than a
