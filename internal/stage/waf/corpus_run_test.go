@@ -28,8 +28,8 @@ const (
 // change that loses detection or adds false positives fails make test.
 // Raise them as detection improves; they are not the goal.
 const (
-	floorDetection = 0.91
-	floorFalsePos  = 0.015
+	floorDetection = 0.92
+	floorFalsePos  = 0.012
 )
 
 // CI sample sizes: one attack case in attackSampleCI and one benign case

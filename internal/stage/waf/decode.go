@@ -217,13 +217,25 @@ func Decode(s string) (string, bool) {
 // fully decoded). Detection is case-insensitive in every detector, so mixed
 // case needs no variant of its own.
 func Variants(dst []string, s string, base64Hint bool) []string {
-	d, changed := Decode(s)
+	var d string
+	var changed bool
+	if strings.IndexByte(s, '%') >= 0 && strings.IndexByte(s, '+') >= 0 && !strings.Contains(s, "%20") {
+		// Form-style percent-encoding ('+' for spaces, as url.QueryEscape
+		// writes) in a place that does not decode it: the text it encodes
+		// has the '+' as spaces. Keeping them as '+' would inspect a string
+		// nobody reads, in which English reads as arithmetic to SQL
+		// tokenizers.
+		d = strings.ReplaceAll(s, "+", " ")
+		d, _ = Decode(d)
+		changed = d != s
+	} else {
+		d, changed = Decode(s)
+	}
 	if changed {
 		dst = append(dst, d)
-		// Percent-encoding with '+' for spaces (form style) where the
-		// place itself does not turn '+' into spaces: the upstream's
-		// framework may.
-		if strings.IndexByte(s, '%') >= 0 && strings.IndexByte(d, '+') >= 0 {
+		// Form-style '+' that only appeared in a deeper layer (double
+		// encoding): the spaces it stands for, too.
+		if strings.IndexByte(s, '+') < 0 && strings.IndexByte(d, '+') >= 0 {
 			dst = append(dst, strings.ReplaceAll(d, "+", " "))
 		}
 	}
