@@ -15,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 )
@@ -380,6 +382,14 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 		}
 		m[k1][k2] = c
 	}
+	// Every case first, then all of them through inspect on every CPU.
+	type job struct {
+		attack     bool
+		set, place string
+		what       string
+		r          *http.Request
+	}
+	var jobs []job
 	for _, set := range attackSets(t) {
 		for _, p := range set.payloads {
 			for _, enc := range encodings {
@@ -398,11 +408,7 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 					if !ok {
 						continue
 					}
-					blocked, _ := inspect(r)
-					add(res.det, set.class, place, blocked)
-					if !blocked {
-						res.misses = append(res.misses, fmt.Sprintf("miss %s/%s/%s: %.120q", set.class, place, enc, p))
-					}
+					jobs = append(jobs, job{true, set.class, place, fmt.Sprintf("miss %s/%s/%s: %.120q", set.class, place, enc, p), r})
 				}
 			}
 		}
@@ -427,11 +433,7 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 				default:
 					r, _ = corpusRequest(place, p)
 				}
-				blocked, rules := inspect(r)
-				add(res.fp, set.class, place, blocked)
-				if blocked {
-					res.misses = append(res.misses, fmt.Sprintf("false positive %s/%s: %.120q %v", set.class, place, p, rules))
-				}
+				jobs = append(jobs, job{false, set.class, place, fmt.Sprintf("false positive %s/%s: %.120q", set.class, place, p), r})
 			}
 		}
 	}
@@ -443,12 +445,38 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("User-Agent", browserUA)
 		r.Host = "api.example.com"
-		blocked, rules := inspect(r)
-		add(res.fp, "api-bodies", doc.name, blocked)
-		if blocked {
-			res.misses = append(res.misses, fmt.Sprintf("false positive api-body %s: %.160q %v", doc.name, doc.body, rules))
-		}
+		jobs = append(jobs, job{false, "api-bodies", doc.name, fmt.Sprintf("false positive api-body %s: %.160q", doc.name, doc.body), r})
 	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := make(chan job)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				blocked, rules := inspect(j.r)
+				mu.Lock()
+				if j.attack {
+					add(res.det, j.set, j.place, blocked)
+					if !blocked {
+						res.misses = append(res.misses, j.what)
+					}
+				} else {
+					add(res.fp, j.set, j.place, blocked)
+					if blocked {
+						res.misses = append(res.misses, fmt.Sprintf("%s %v", j.what, rules))
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
 	return res
 }
 

@@ -135,7 +135,8 @@ func stageInspector(t testing.TB, s *waf.Stage) inspector {
 		x.BodyLimit = 1 << 20
 		v, err := s.Inspect(x)
 		if err != nil {
-			t.Fatalf("inspect: %v", err)
+			t.Errorf("inspect: %v", err) // Errorf: inspectors run on several goroutines
+			return false, nil
 		}
 		return v.Blocked || v.ParseError, v.Rules
 	}
