@@ -24,17 +24,7 @@ func (discard) Publish(events.Event) bool { return true }
 // requests are refused would measure the denial path), and that an attack
 // in the same places is refused.
 func TestFreeTextConfig(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer up.Close()
-	t.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
-	t.Setenv("PORTCULLIS_UPSTREAM", up.URL)
-	cfg, err := config.Load("portcullis-freetext.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := freeTextConfig(t)
 	for _, key := range []string{"waf", "validate", "authn", "ratelimit"} {
 		if cfg.APIs[0].Stages[key] == nil {
 			t.Errorf("no %s block, want the whole pipeline", key)
@@ -83,6 +73,23 @@ func TestFreeTextConfig(t *testing.T) {
 	}
 }
 
+// freeTextConfig loads portcullis-freetext.yaml in front of a real
+// upstream on loopback (closed with the test).
+func freeTextConfig(tb testing.TB) *config.Config {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	tb.Cleanup(up.Close)
+	tb.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
+	tb.Setenv("PORTCULLIS_UPSTREAM", up.URL)
+	cfg, err := config.Load("portcullis-freetext.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
 // freeTextQuery is run.sh's free-text GET query (FREE_TEXT_QUERY there).
 const freeTextQuery = "q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20"
 
@@ -92,17 +99,7 @@ const freeTextQuery = "q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday
 //
 //	go test ./bench -run XXX -bench FreeTextPipeline -cpuprofile cpu.out
 func BenchmarkFreeTextPipeline(b *testing.B) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer up.Close()
-	b.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
-	b.Setenv("PORTCULLIS_UPSTREAM", up.URL)
-	cfg, err := config.Load("portcullis-freetext.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := freeTextConfig(b)
 	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{}, Access: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
