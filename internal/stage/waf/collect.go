@@ -201,8 +201,15 @@ func (in *inspection) name(coll collection, loc, n string) {
 	for _, r := range detectName(n) {
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore})
 	}
-	if n == "" || plainWord(n) {
+	if n == "" {
 		return
+	}
+	if plainWord(n) {
+		// A name of letters and digits can still be base64 (unpadded
+		// base64 is letters and digits): it gets the decoders values get.
+		if _, ok := Base64Text(n); !ok {
+			return
+		}
 	}
 	in.value(coll, "name:"+n, loc, n, false)
 }

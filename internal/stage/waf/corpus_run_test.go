@@ -15,7 +15,10 @@ import (
 	"github.com/portcullis/portcullis/internal/stage/waf"
 )
 
-var corpusTargets = flag.Bool("waf.corpus-targets", false, "fail on issue 17's targets (97% per class and place, 1% benign) instead of the floors")
+var (
+	corpusTargets = flag.Bool("waf.corpus-targets", false, "fail on issue 17's targets (97% per class and place, 1% benign) instead of the floors")
+	corpusNoBase  = flag.Bool("waf.corpus-stage-only", false, "with -waf.corpus-full, skip the Coraza + CRS alone run (faster, for working on misses)")
+)
 
 // Corpus targets (issue 17), per class and place and per benign set:
 // checked with -waf.corpus-targets (bench/waf-corpus.sh prints the gap).
@@ -71,7 +74,7 @@ func TestCorpora(t *testing.T) {
 	as, bs := uint32(attackSampleCI), uint32(benignSampleCI)
 	res := runCorpus(t, stageInspector(t, s), as, bs)
 	out := renderCorpus("waf stage, paranoia 1", res)
-	if *corpusFull {
+	if *corpusFull && !*corpusNoBase {
 		out += "\n" + renderCorpus("Coraza + CRS v4 alone, paranoia 1", runCorpus(t, corazaInspector(t), as, bs))
 	}
 	t.Log("\n" + out)

@@ -239,7 +239,15 @@ func Variants(dst []string, s string, base64Hint bool) []string {
 			dst = append(dst, strings.ReplaceAll(d, "+", " "))
 		}
 	}
-	if b, ok := Base64Text(d); ok || base64Hint {
+	b, isB64 := Base64Text(d)
+	if !isB64 && strings.IndexByte(s, '+') >= 0 && strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, ' ') < 0 {
+		// '+' for spaces with nothing else encoded ("+ORDER+BY+9",
+		// "sleep+5"): what an upstream that form-decodes the value reads.
+		if p := strings.ReplaceAll(d, "+", " "); p != d {
+			dst = append(dst, p)
+		}
+	}
+	if ok := isB64; ok || base64Hint {
 		if !ok {
 			var err error
 			var raw []byte

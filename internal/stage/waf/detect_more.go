@@ -61,7 +61,7 @@ var (
 	ssjs = re2.MustCompile(`(?i)\bdb\s*\.\s*(?:\w+\s*\.\s*)?(?:insert|insertone|insertmany|find|findone|update|updateone|updatemany|remove|deleteone|deletemany|drop|dropdatabase|getcollection|getcollectionnames|getsiblingdb|eval|runcommand|createcollection|createuser|adduser|aggregate|mapreduce|copydatabase|shutdownserver|stats|version)\s*\(|\bthis\s*\.\s*\w+\s*(?:==|!=|\.\s*(?:match|indexof|length|startswith|tostring)\b)|\b(?:while|for)\s*\(\s*(?:true|1|;\s*;)\s*\)|\bsleep\s*\(\s*\d{3,}|\bemit\s*\(|\bobjectid\s*\(|\bisodate\s*\(|\btojson\s*\(|\bprintjson\s*\(|['"]\s*;\s*(?:return|var|let|const|while|for|sleep|throw)\b|\breturn\s+this\.`)
 	// mailCommand: a line break, an optional IMAP tag, then an SMTP or
 	// IMAP command with its syntax.
-	mailCommand = re2.MustCompile(`(?m)[\r\n]\s*(?:(?i:mail\s+from|rcpt\s+to|send\s+from|saml\s+from|soml\s+from)\s*:|(?:HELO|EHLO)\s+\S+|(?:DATA|QUIT|RSET|NOOP|TURN|STARTTLS)\s*$|(?:VRFY|EXPN)\s+\S|(?:[A-Za-z]{0,4}\d{1,6}|[*A-Za-z]\d?)\s+(?:CAPABILITY|NOOP|LOGOUT|STARTTLS|AUTHENTICATE|LOGIN|SELECT|EXAMINE|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|LIST|LSUB|STATUS|APPEND|CHECK|CLOSE|EXPUNGE|SEARCH|FETCH|STORE|COPY|UID|IDLE|NAMESPACE|GETACL|SETACL)\b|(?i:bcc)\s*:\s*\S+@)`)
+	mailCommand = re2.MustCompile(`(?m)[\r\n]\s*(?:(?i:mail\s+from|rcpt\s+to|send\s+from|saml\s+from|soml\s+from)\s*:|(?:HELO|EHLO)\s+\S+|(?:DATA|QUIT|RSET|NOOP|TURN|STARTTLS|HELP)\s*$|(?:VRFY|EXPN)\s+\S|(?:[A-Za-z]{0,4}\d{1,6}|[*A-Za-z]\d?)\s+(?:CAPABILITY|NOOP|LOGOUT|STARTTLS|AUTHENTICATE|LOGIN|SELECT|EXAMINE|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|LIST|LSUB|STATUS|APPEND|CHECK|CLOSE|EXPUNGE|SEARCH|FETCH|STORE|COPY|UID|IDLE|NAMESPACE|GETACL|SETACL)\b|(?i:bcc)\s*:\s*\S+@)`)
 	// deserialize: YAML tags that construct objects, serialised PHP,
 	// Java, .NET and Node objects, pickle opcodes.
 	deserialize = re2.MustCompile(`(?i)!!(?:python/|ruby/|java\.|javax\.|js/|com\.|org\.|net\.|sun\.)|!ruby/(?:object|hash|struct|marshal)|tag:yaml\.org,2002:(?:python|ruby|java)|\bo:\d+:"[\w\\]+":\d+:\{|\ba:\d+:\{(?:i|s):\d+[:;]|\brO0AB|\baced0005|_\$\$ND_FUNC\$\$_|"\$type"\s*:\s*"[\w.]+,|"@type"\s*:\s*"(?:com|org|java|javax|sun)\.|\bobjectdataprovider\b|\bjava\.lang\.(?:runtime|processbuilder)\b|\bc__builtin__\b|\bcposix\s+system|\bcos\s*\n\s*system\b|__reduce__|\bsubprocess\.(?:popen|call|check_output)\b|\bos\.system\b`)
@@ -88,13 +88,13 @@ var (
 // costs tens of microseconds per kilobyte; these tests cost nanoseconds.
 var (
 	jsCallWords   = []string{"alert", "prompt", "confirm", "eval", "settimeout", "setinterval", "execscript", "importscripts", "atob", "fromcharcode", "constructor", "function"}
-	jsGlobalWords = []string{"document", "window.", "window[", "window [", "location.", "localstorage", "sessionstorage", "innerhtml", "outerhtml", ".src", "constructor", "__proto__", "xmlhttprequest",
+	jsGlobalWords = []string{"navigator", "document", "window.", "window[", "window [", "location.", "localstorage", "sessionstorage", "innerhtml", "outerhtml", ".src", "constructor", "__proto__", "xmlhttprequest",
 		"self[", "top[", "parent[", "frames[", "globalthis", "this[", "self [", "top [", "this [", "['", "[\"", "[`"}
 	ssjsWords = []string{"db.", "db .", "this.", "this .", "while(", "while (", "for(", "for (", "sleep(", "sleep (", "emit(", "emit (", "objectid", "isodate", "tojson", "printjson",
 		"';", "\";", "' ;", "\" ;"}
 	// mailVerbs are matched case-sensitively: the commands are upper case
 	// in every injection, and the words are everyday words in lower case.
-	mailVerbs = []string{"HELO", "EHLO", "DATA", "QUIT", "RSET", "NOOP", "TURN", "STARTTLS", "VRFY", "EXPN",
+	mailVerbs = []string{"HELO", "EHLO", "HELP", "DATA", "QUIT", "RSET", "NOOP", "TURN", "STARTTLS", "VRFY", "EXPN",
 		"CAPABILITY", "LOGOUT", "AUTHENTICATE", "LOGIN", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "CHECK", "CLOSE", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "UID", "IDLE", "NAMESPACE", "GETACL", "SETACL"}
 	mailWords        = []string{"mail from", "rcpt to", "send from", "saml from", "soml from", "bcc"}
 	deserializeWords = []string{"!!", "!ruby", "tag:yaml", ":{", "ro0ab", "aced0005", "_$$nd_func", "$type", "@type", "objectdataprovider", "java.lang", "__builtin__", "posix", "cos\n", "__reduce__", "subprocess.", "os.system"}
@@ -151,7 +151,7 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 	if detectShell(v, g, cs) {
 		out = append(out, RuleCmd)
 	}
-	return out
+	return detectClasses(v, g, cs, out)
 }
 
 // tautology reports whether a comparison of a and b is always true:

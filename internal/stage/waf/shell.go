@@ -135,13 +135,53 @@ func detectShell(v string, g gate, cs *charset) bool {
 	if n != v {
 		g = gates(n) // c'md /c is cmd /c
 	}
-	if shellScan(n) {
+	if shellScan(n) || leadingProgram(n) {
 		return true
 	}
 	if reconCommands[strings.ToLower(strings.TrimSpace(n))] {
 		return true
 	}
-	return g&(gateWindows|gateVBS) != 0 && windowsShape(n) || hasCommandLineShape(n) && commandLine(n)
+	if g&(gateWindows|gateVBS) != 0 && windowsShape(n) || hasCommandLineShape(n) && commandLine(n) {
+		return true
+	}
+	// Normalising removes backslashes (c\at is cat), and with them the
+	// separators of Windows paths: "type C:\Windows\repair\SAM" and
+	// "dir c:\" are read as written too.
+	if n != v && strings.IndexByte(v, '\\') >= 0 {
+		return shellScan(v) || windowsShape(v) || hasCommandLineShape(v) && commandLine(v)
+	}
+	return false
+}
+
+// leadingProgram reports a value that starts with a program no sentence
+// starts with (whoami, wget, perl, powershell: cmdStrong), after an
+// optional quote that closes the argument it was put in ("' whoami"),
+// and that is followed by what a command line has: an option, a path, a
+// URL, a variable, or nothing at all after a quote. "Python 3.12 is out"
+// and "curl is a tool" are not.
+func leadingProgram(v string) bool {
+	r := strings.TrimLeft(v, " \t")
+	quoted := false
+	if r != "" && (r[0] == '\'' || r[0] == '"') {
+		quoted = true
+		r = strings.TrimLeft(r[1:], " \t")
+	}
+	i := 0
+	for i < len(r) && isWordByte(r[i]) {
+		i++
+	}
+	if i == 0 || shellWords[strings.ToLower(r[:i])]&cmdStrong == 0 {
+		return false
+	}
+	rest := r[i:]
+	if quoted && endOfCommand(rest) {
+		return true
+	}
+	if shellArgs(rest) {
+		return true
+	}
+	u := strings.TrimLeft(rest, " \t")
+	return len(u) < len(rest) && (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "ftp://"))
 }
 
 // reconCommands are commands an attacker runs first to see whether
@@ -402,6 +442,9 @@ func commandLine(v string) bool {
 	w := strings.TrimSuffix(strings.ToLower(f[0]), ".exe")
 	if k := strings.LastIndexAny(w, `/\`); k >= 0 {
 		w = w[k+1:]
+	}
+	if (w == "which" || w == "whereis") && len(f) == 2 && shellWords[strings.ToLower(f[1])]&cmdStrong != 0 {
+		return true // "which wget": probing for a tool to run next
 	}
 	kind := shellWords[w]
 	if kind == 0 {

@@ -1,0 +1,130 @@
+package waf
+
+import (
+	"strings"
+
+	re2 "github.com/wasilibs/go-re2"
+)
+
+// Detectors for the classes the external corpora showed missing (issue
+// 17): boolean SQL clauses and sqlmap's inference functions, traversal
+// that hides its separators, system paths, template calls, sinks passed
+// as values. Each is a shape of its class, not a list of payloads; each is
+// gated by bytes or words a value must hold.
+
+// RuleTraversal is path traversal or a system file named outright: dot-dot
+// sequences whose separators are encoded, doubled or stripped, and
+// absolute paths into the system's own directories.
+const RuleTraversal = "waf.traversal"
+
+func init() {
+	builtinRules[RuleTraversal] = true
+	builtinTags[RuleTraversal] = []string{"attack-lfi"}
+}
+
+var (
+	// sqlBoolStart: a value that starts (after a closing quote or
+	// parenthesis) with a boolean keyword and a comparison of two
+	// literals, then ends or comments out the rest: " OR 1=0-- ",
+	// "' AND x=y#", " HAVING 1=1". What is appended to a WHERE clause.
+	sqlBoolStart = re2.MustCompile(`(?i)^\s*['"\)]*\s*(?:or|and|xor|having|where|\|\||&&)\s+\(?\s*['"]?[\w.]+['"]?\s*(?:=|<>|!=|<=>|<|>|\s+like\s+)\s*['"]?[\w.]+['"]?\s*\)?\s*(?:#|--|/\*|;|$|(?:and|or)\b)`)
+	// sqlNumCmp: a comparison of two numbers after a boolean keyword, a
+	// parenthesis or a quote, anywhere: "WHERE 1=1 AND 1=0",
+	// "ELT(4521=4521,1)", "AND ('5913=5913". sqlNumTautology decides.
+	sqlNumCmp = re2.MustCompile(`(?i)(?:\b(?:or|and|xor|having|where|when|not|elt|make_set|if|iif)\s*|[(,'"])\s*\(?\s*['"]?(\d+)['"]?\s*(=|<>|!=)\s*['"]?(\d+)\b`)
+	// sqlFuncs: functions that only an injection calls from a request
+	// value: error-based extraction (extractvalue, updatexml, gtid_subset,
+	// json_keys), inference (elt, make_set, generate_series with a
+	// CASE), time delays with a number, catalog tables of DB2, Firebird.
+	sqlFuncs = re2.MustCompile(`(?i)\b(?:elt|make_set|extractvalue|updatexml|gtid_subset|gtid_subtract|json_keys|name_const|exp\s*\(\s*~|row_to_json|randomblob|load_extension)\s*\(|\bgenerate_series\s*\([^)]*\bcase\b|\b(?:sleep|pg_sleep|benchmark)\(\s*\d|\bsysibm\.\w+|\brdb\$\w+|\bconvert\s*\(\s*int\s*,|\bchar\s*\(\s*\d+\s*\)\s*(?:\+|\|\|)\s*char\s*\(`)
+	// sqlStatement: whole SQL statements that create, grant or delete.
+	sqlStatement = re2.MustCompile(`(?i)\bcreate\s+(?:temporary\s+)?table\s+[\w.$]+\s*\(\s*\w+\s+\w+|\bgrant\s+\w+(?:\s*,\s*\w+)*\s+(?:on\s+[\w.*]+\s+)?to\s+[\w'@.%]+\s*;|\bdrop\s+(?:table|database|schema|user)\s+(?:if\s+exists\s+)?[\w.$]+\s*(?:;|--|#|$)|\binsert\s+into\s+[\w.$]+\s*(?:\([\w\s,]+\)\s*)?values\s*\(`)
+	// sqlQuoteHash: a quote closed and the rest of the query commented
+	// out with MySQL's '#': "admin' #".
+	sqlQuoteHash = re2.MustCompile(`\w['"]\s*#\s*$`)
+
+	// dotdot: a parent-directory step whose separator is a slash, a
+	// backslash, or what is left of an encoded one after a filter strips
+	// the '%' or decodes once (..2f, ..%252f, ..0x2f, ..%uEFC8), with two
+	// or more dots (....// collapses to ../ when a filter removes ../).
+	dotdot = re2.MustCompile(`(?i)(?:\.{2,}|%2e%2e|0x2e0x2e|%252e%252e)(?:[\\/]|2f|5c|0x2f|0x5c|%2f|%5c|%252f|%255c|%c0%af|%c1%9c|%u[0-9a-f]{4})`)
+	// systemPath: a value that is an absolute path into the system's own
+	// directories, or a Windows system location, with nothing else.
+	systemPath = re2.MustCompile(`(?i)^\s*(?:file:/*)?/+(?:etc|proc|boot|root|sys)/[\w.+-]+[^\s]*$|\b[a-z]:[\\/]+(?:windows|winnt|boot\.ini|inetpub|system32|system volume information|documents and settings)\b|[\\/](?:windows|winnt)[\\/]+(?:repair|system32|win\.ini|system\.ini|debug|panther)\b`)
+
+	// sstiCall: a template expression that calls or walks to something:
+	// {{dump(app)}}, {{'a'.toUpperCase()}}, {{''.class.mro()}}, and a
+	// template loop over a server object.
+	sstiCall = re2.MustCompile(`(?is)\{\{[^{}]{0,200}?[\w'"\]]\s*\([^{}]{0,200}?\)[^{}]{0,100}?\}\}|\{\{[^{}]{0,200}?\.(?:class|mro|subclasses|base|bases|globals|builtins|init|getclass|forname)\b[^{}]{0,200}?\}\}|\{%-?\s*for\s+\w+(?:\s*,\s*\w+)?\s+in\s+\w+(?:\.\w+)*(?:\(\))?\s*-?%\}`)
+	// jsRef: a sink passed or assigned as a value, to be called later
+	// under another name: a=alert,a(1); [1].find(alert); onerror=eval.
+	jsRef = re2.MustCompile(`(?i)(?:[(,=\[]|\bthrow\s)\s*(?:alert|prompt|confirm|eval)\s*(?:[),;\]]|$)|\bnavigator\s*\.\s*(?:sendbeacon|vibrate|clipboard|credentials|serviceworker|geolocation)\b`)
+	// esiTag: an Edge Side Includes tag, never in text.
+	esiTag = re2.MustCompile(`(?i)<\s*/?\s*esi:[a-z]+`)
+	// ssjsReturn: a statement that ends a value's expression and returns
+	// from the server-side function it was put in: 0;return true.
+	ssjsReturn = re2.MustCompile(`(?i)[\w'"]\s*;\s*return\s+(?:true|false|1|0|this\b|db\b)`)
+)
+
+// Word gates for the detectors above (matched by the Aho-Corasick pass
+// of gates.go, case-insensitively).
+var (
+	sqlFuncWords = []string{"elt(", "elt (", "make_set", "extractvalue", "updatexml", "gtid_", "json_keys", "name_const", "exp(", "row_to_json",
+		"randomblob", "load_extension", "generate_series", "sleep(", "benchmark(", "sysibm", "rdb$", "convert(", "convert (", "char(", "char (",
+		"create table", "create temporary", "grant ", "drop table", "drop database", "drop schema", "drop user", "insert into"}
+	sstiWords = []string{"{{", "{%"}
+)
+
+// detectClasses runs the detectors of this file on v.
+func detectClasses(v string, g gate, cs *charset, out []string) []string {
+	if cs.any("=<>!") {
+		if sqlBoolStart.MatchString(v) || sqlNumTautology(v) {
+			out = append(out, RuleSQLi2)
+		}
+	}
+	if g&gateSQLFunc != 0 && (sqlFuncs.MatchString(v) || sqlStatement.MatchString(v)) || cs.any("#") && cs.any(`'"`) && sqlQuoteHash.MatchString(v) {
+		out = append(out, RuleSQLi2)
+	}
+	if cs.any(".%0") && traversal(v) || cs.any(`/\`) && systemPath.MatchString(v) {
+		out = append(out, RuleTraversal)
+	}
+	if g&gateSSTI != 0 && sstiCall.MatchString(v) {
+		out = append(out, RuleSSTI)
+	}
+	if (cs.any("(,=[") && g&gateJSCall != 0 || g&gateJSGlobal != 0) && jsRef.MatchString(v) {
+		out = append(out, RuleJS)
+	}
+	if cs.any("<") && cs.any(":") && esiTag.MatchString(v) {
+		out = append(out, RuleSSTI)
+	}
+	if cs.any(";") && strings.Contains(strings.ToLower(v), "return") && ssjsReturn.MatchString(v) && !prose(v) {
+		out = append(out, RuleSSJS)
+	}
+	return out
+}
+
+// sqlNumTautology reports a comparison of two numbers after a boolean
+// keyword, a parenthesis or a quote that is always true or always false
+// (1=1, 4521=4521, 1=0, 1<>1): what blind injection probes with. N=N is
+// enough; an always-false one (1=0) counts only with SQL punctuation in
+// the value (a quote, a parenthesis, a comment), since "and 2=3" can be
+// arithmetic in a sentence.
+func sqlNumTautology(v string) bool {
+	punct := strings.ContainsAny(v, `'"()#`) || strings.Contains(v, "--")
+	for _, m := range sqlNumCmp.FindAllStringSubmatch(v, 8) {
+		same := m[1] == m[3]
+		if m[2] == "=" && same || punct && (m[2] == "=") != same {
+			return true
+		}
+	}
+	return false
+}
+
+// traversal reports two or more parent-directory steps (dotdot) in v, or
+// one that leads to a system directory.
+func traversal(v string) bool {
+	if !strings.Contains(v, "..") && !strings.Contains(v, "%2e") && !strings.Contains(v, "%2E") && !strings.Contains(v, "0x2e") {
+		return false
+	}
+	return len(dotdot.FindAllStringIndex(v, 2)) >= 2
+}
