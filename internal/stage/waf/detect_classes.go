@@ -1,6 +1,7 @@
 package waf
 
 import (
+	"html"
 	"strings"
 
 	re2 "github.com/wasilibs/go-re2"
@@ -39,6 +40,11 @@ var (
 	sqlFuncs = re2.MustCompile(`(?i)\b(?:elt|make_set|extractvalue|updatexml|gtid_subset|gtid_subtract|json_keys|name_const|exp\s*\(\s*~|row_to_json|randomblob|load_extension)\s*\(|\bgenerate_series\s*\([^)]*\bcase\b|\b(?:sleep|pg_sleep|benchmark)\(\s*\d|\bsysibm\.\w+|\brdb\$\w+|\bconvert\s*\(\s*int\s*,|\bchar\s*\(\s*\d+\s*\)\s*(?:\+|\|\|)\s*char\s*\(`)
 	// sqlStatement: whole SQL statements that create, grant or delete.
 	sqlStatement = re2.MustCompile(`(?i)\bcreate\s+(?:temporary\s+)?table\s+[\w.$]+\s*\(\s*\w+\s+\w+|\bgrant\s+\w+(?:\s*,\s*\w+)*\s+(?:on\s+[\w.*]+\s+)?to\s+[\w'@.%]+\s*;|\bdrop\s+(?:table|database|schema|user)\s+(?:if\s+exists\s+)?[\w.$]+\s*(?:;|--|#|$)|\binsert\s+into\s+[\w.$]+\s*(?:\([\w\s,]+\)\s*)?values\s*\(`)
+	// sqlQuoteKeyword: a quote closed and a boolean joined to a subquery
+	// or EXISTS ("'or select *", "' or (EXISTS)"), T-SQL statements on
+	// variables ("PRINT @@version", "DECLARE @x INT", "SET @x ="), and extended or system
+	// procedures run by name ("exec xp_cmdshell", "exec sp_who").
+	sqlQuoteKeyword = re2.MustCompile(`(?i)['"]\s*(?:or|and|\|\|)\s*\(?\s*(?:select\b|exists\b|not\s+exists\b)|\b(?:print|declare|set|select)\s+@@[a-z_]\w*|\bdeclare\s+@\w+\s+(?:as\s+)?(?:n?varchar|n?char|int|bigint|table|sysname|cursor)\b|\bset\s+@\w+\s*=|\bexec(?:ute)?\s+(?:master\.\.)?(?:xp|sp)(?:_\w+)?\b`)
 	// sqlQuoteHash: a quote closed and the rest of the query commented
 	// out with MySQL's '#': "admin' #".
 	sqlQuoteHash = re2.MustCompile(`\w['"]\s*#\s*$`)
@@ -50,15 +56,22 @@ var (
 	dotdot = re2.MustCompile(`(?i)(?:\.{2,}|%2e%2e|0x2e0x2e|%252e%252e)(?:[\\/]|2f|5c|0x2f|0x5c|%2f|%5c|%252f|%255c|%c0%af|%c1%9c|%u[0-9a-f]{4})`)
 	// systemPath: a value that is an absolute path into the system's own
 	// directories, or a Windows system location, with nothing else.
-	systemPath = re2.MustCompile(`(?i)^\s*(?:file:/*)?/+(?:etc|proc|boot|root|sys)/[\w.+-]+[^\s]*$|\b[a-z]:[\\/]+(?:windows|winnt|boot\.ini|inetpub|system32|system volume information|documents and settings)\b|[\\/](?:windows|winnt)[\\/]+(?:repair|system32|win\.ini|system\.ini|debug|panther)\b`)
+	systemPath = re2.MustCompile(`(?i)^\s*(?:file:/*)?/+(?:etc|proc|boot|root|sys|var/(?:lock|spool|mail|run|backups|db))/[\w.+-]+[^\s]*$|\b[a-z]:[\\/]+(?:windows|winnt|boot\.ini|inetpub|system32|system volume information|documents and settings)\b|[\\/](?:windows|winnt)[\\/]+(?:repair|system32|win\.ini|system\.ini|debug|panther)\b`)
 
 	// sstiCall: a template expression that calls or walks to something:
 	// {{dump(app)}}, {{'a'.toUpperCase()}}, {{''.class.mro()}}, and a
 	// template loop over a server object.
-	sstiCall = re2.MustCompile(`(?is)\{\{[^{}]{0,200}?[\w'"\]]\s*\([^{}]{0,200}?\)[^{}]{0,100}?\}\}|\{\{[^{}]{0,200}?\.(?:class|mro|subclasses|base|bases|globals|builtins|init|getclass|forname)\b[^{}]{0,200}?\}\}|\{%-?\s*for\s+\w+(?:\s*,\s*\w+)?\s+in\s+\w+(?:\.\w+)*(?:\(\))?\s*-?%\}`)
+	sstiCall = re2.MustCompile(`(?is)\{\{[^{}]{0,200}?[\w'"\]]\s*\([^{}]{0,200}?\)[^{}]{0,100}?\}\}|\{\{[^{}]{0,200}?\.(?:class|mro|subclasses|base|bases|globals|builtins|init|getclass|forname)\b[^{}]{0,200}?\}\}|\{%-?\s*for\s+\w+(?:\s*,\s*\w+)?\s+in\s+(?:\w+(?:\.\w+)*(?:\(\))?|\[[^\]]*\]|\(\s*\d[^)]*\))\s*-?%\}`)
 	// jsRef: a sink passed or assigned as a value, to be called later
 	// under another name: a=alert,a(1); [1].find(alert); onerror=eval.
 	jsRef = re2.MustCompile(`(?i)(?:[(,=\[]|\bthrow\s)\s*(?:alert|prompt|confirm|eval)\s*(?:[),;\]]|$)|\bnavigator\s*\.\s*(?:sendbeacon|vibrate|clipboard|credentials|serviceworker|geolocation)\b`)
+	// entityRef: a reference to an entity that is not one of HTML's
+	// (&systemEntity;, %foo;): an XML entity an attacker declared, or a
+	// parameter entity, expanded by a parser that reads the document.
+	entityRef = re2.MustCompile(`(?:^|[\s>"'(])[&%]([A-Za-z_][\w.-]{0,40});`)
+	// ldapWildcard: the wildcard filters LDAP probes send: "(*)" next to
+	// more filter syntax, "*()|&".
+	ldapWildcard = re2.MustCompile(`\(\s*\*\s*\)\s*[*|&()]|\*\s*\(\s*\)\s*[|&]`)
 	// esiTag: an Edge Side Includes tag, never in text.
 	esiTag = re2.MustCompile(`(?i)<\s*/?\s*esi:[a-z]+`)
 	// ssjsReturn: a statement that ends a value's expression and returns
@@ -71,7 +84,9 @@ var (
 var (
 	sqlFuncWords = []string{"elt(", "elt (", "make_set", "extractvalue", "updatexml", "gtid_", "json_keys", "name_const", "exp(", "row_to_json",
 		"randomblob", "load_extension", "generate_series", "sleep(", "benchmark(", "sysibm", "rdb$", "convert(", "convert (", "char(", "char (",
-		"create table", "create temporary", "grant ", "drop table", "drop database", "drop schema", "drop user", "insert into"}
+		"create table", "create temporary", "grant ",
+		"or select", "or(select", "or (select", "or exists", "or (exists", "or not exists", "and select", "and (select", "and exists", "and (exists", "||select",
+		"print @", "declare @", "set @", "select @@", "exec xp", "exec sp", "execute xp", "execute sp", "exec master", "execute master", "drop table", "drop database", "drop schema", "drop user", "insert into"}
 	sstiWords = []string{"{{", "{%"}
 )
 
@@ -82,7 +97,7 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 			out = append(out, RuleSQLi2)
 		}
 	}
-	if g&gateSQLFunc != 0 && (sqlFuncs.MatchString(v) || sqlStatement.MatchString(v)) || cs.any("#") && cs.any(`'"`) && sqlQuoteHash.MatchString(v) {
+	if g&gateSQLFunc != 0 && (sqlFuncs.MatchString(v) || sqlStatement.MatchString(v) || sqlQuoteKeyword.MatchString(v)) || cs.any("#") && cs.any(`'"`) && sqlQuoteHash.MatchString(v) {
 		out = append(out, RuleSQLi2)
 	}
 	if cs.any(".%0") && traversal(v) || cs.any(`/\`) && systemPath.MatchString(v) {
@@ -96,6 +111,12 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	}
 	if cs.any("<") && cs.any(":") && esiTag.MatchString(v) {
 		out = append(out, RuleSSTI)
+	}
+	if cs.any(";") && cs.any("&%") && unknownEntity(v) {
+		out = append(out, RuleXXE)
+	}
+	if cs.any("*") && cs.any("(") && ldapWildcard.MatchString(v) {
+		out = append(out, RuleLDAP)
 	}
 	if cs.any(";") && strings.Contains(strings.ToLower(v), "return") && ssjsReturn.MatchString(v) && !prose(v) {
 		out = append(out, RuleSSJS)
@@ -126,5 +147,28 @@ func traversal(v string) bool {
 	if !strings.Contains(v, "..") && !strings.Contains(v, "%2e") && !strings.Contains(v, "%2E") && !strings.Contains(v, "0x2e") {
 		return false
 	}
-	return len(dotdot.FindAllStringIndex(v, 2)) >= 2
+	m := dotdot.FindAllString(v, 2)
+	if len(m) >= 2 {
+		return true
+	}
+	// One step is enough when its dots or separator are encoded in a way
+	// only a decoder bug reads as a separator (..0x2f, ..%uF025, 0x2e0x2e\):
+	// no text writes those.
+	if len(m) == 1 {
+		l := strings.ToLower(m[0])
+		return strings.Contains(l, "0x") || strings.Contains(l, "%u") || strings.Contains(l, "%c0") || strings.Contains(l, "%c1") || strings.Contains(l, "%25")
+	}
+	return false
+}
+
+// unknownEntity reports an entity reference (entityRef) whose name HTML
+// does not define: html.UnescapeString leaves it as it is.
+func unknownEntity(v string) bool {
+	for _, m := range entityRef.FindAllStringSubmatch(v, 4) {
+		ref := m[0][len(m[0])-len(m[1])-2:]
+		if ref[0] == '%' || html.UnescapeString(ref) == ref {
+			return true
+		}
+	}
+	return false
 }
