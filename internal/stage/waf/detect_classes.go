@@ -72,6 +72,17 @@ var (
 	// ldapWildcard: the wildcard filters LDAP probes send: "(*)" next to
 	// more filter syntax, "*()|&".
 	ldapWildcard = re2.MustCompile(`\(\s*\*\s*\)\s*[*|&()]|\*\s*\(\s*\)\s*[|&]`)
+	// winFor and winIf: cmd.exe's FOR loop and IF test (CRS 932140's
+	// class without its "if … ==" branch, which every code snippet in C,
+	// Go or JavaScript matches). IF counts with cmd's own test words
+	// (EXIST, DEFINED, ERRORLEVEL, CMDEXTVERSION), its comparison words
+	// (EQU, NEQ, LSS, LEQ, GTR, GEQ), or "==" written without spaces between
+	// operands that are not a parenthesised condition (item1==item2,
+	// %VAR%==x, [%1]==[]) or between quoted or bracketed operands
+	// ("%~1" == "%~2", [AA] == [AA]), as batch files write it and code
+	// formatters do not.
+	winFor = re2.MustCompile(`(?i)\bfor(?:\s+/[dflr](?:\s+"[^"]*"|\s+[a-z]:\\\S*)?)*\s+%%?\S+\s+in\s*\(.*\)\s*do\b`)
+	winIf  = re2.MustCompile(`(?i)\bif(?:\s*/i)?(?:\s+not)?\s+(?:(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|\(%[^)]*\)|%\S+)\s*==\s*(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|\([^)]*\))|(?:exist|defined|errorlevel|cmdextversion)\s+\S|\(?\s*\S+\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S|[^\s(]\S*===?[^\s:;{)]+\s+\w)`)
 	// esiTag: an Edge Side Includes tag, never in text.
 	esiTag = re2.MustCompile(`(?i)<\s*/?\s*esi:[a-z]+`)
 	// ssjsReturn: a statement that ends a value's expression and returns
@@ -88,6 +99,8 @@ var (
 		"or select", "or(select", "or (select", "or exists", "or (exists", "or not exists", "and select", "and (select", "and exists", "and (exists", "||select",
 		"print @", "declare @", "set @", "select @@", "exec xp", "exec sp", "execute xp", "execute sp", "exec master", "execute master", "drop table", "drop database", "drop schema", "drop user", "insert into"}
 	sstiWords = []string{"{{", "{%"}
+	// winForIfWords: "for" before a %variable, "if" before a space.
+	winForIfWords = []string{"for ", "for\t", "if ", "if\t"}
 )
 
 // detectClasses runs the detectors of this file on v.
@@ -108,6 +121,9 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	}
 	if (cs.any("(,=[") && g&gateJSCall != 0 || g&gateJSGlobal != 0) && jsRef.MatchString(v) {
 		out = append(out, RuleJS)
+	}
+	if g&gateWinForIf != 0 && (cs.any("%") && winFor.MatchString(v) || winIf.MatchString(v)) {
+		out = append(out, RuleCmd)
 	}
 	if cs.any("<") && cs.any(":") && esiTag.MatchString(v) {
 		out = append(out, RuleSSTI)

@@ -131,6 +131,11 @@ func detectShell(v string, g gate, cs *charset) bool {
 	if !cs.any(";&|`$\n\r<>%(^") && !hasCommandLineShape(v) {
 		return false
 	}
+	if cs.any("`") {
+		if m, ok := maskCodeSpans(v); ok {
+			v = m
+		}
+	}
 	n := shellNormalize(v)
 	if n != v {
 		g = gates(n) // c'md /c is cmd /c
@@ -588,4 +593,77 @@ func vbscriptShape(l string) bool {
 	}
 	n := strings.Count(l, "chr(") + strings.Count(l, "chrw(") + strings.Count(l, "chrb(")
 	return n >= 2 || n == 1 && strings.Contains(l, "&")
+}
+
+// maskCodeSpans replaces Markdown inline code spans (`go`, `Op`,
+// `cmd/compile`) by a word, when v is text around them: at least four
+// words outside the spans, and no span that holds shell syntax (; | & $ <
+// > or a line break) or starts with a program no sentence names in code
+// (cmdStrong: `whoami`, `wget x`). In a shell, backticks substitute a
+// command; in the Markdown that notes, reviews and docs fields carry they
+// mark a name, and every span would otherwise read as a substitution.
+func maskCodeSpans(v string) (string, bool) {
+	n := strings.Count(v, "`")
+	if n < 2 || n%2 != 0 {
+		return v, false
+	}
+	var b strings.Builder
+	words := 0
+	inWord := 0
+	rest := v
+	for {
+		i := strings.IndexByte(rest, '`')
+		if i < 0 {
+			break
+		}
+		outside := rest[:i]
+		for k := 0; k < len(outside); k++ {
+			c := outside[k]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+				inWord++
+				continue
+			}
+			if inWord >= 2 {
+				words++
+			}
+			inWord = 0
+		}
+		j := strings.IndexByte(rest[i+1:], '`')
+		if j < 0 {
+			return v, false
+		}
+		span := rest[i+1 : i+1+j]
+		if span == "" || strings.ContainsAny(span, ";|&$<>\n\r") {
+			return v, false
+		}
+		f := strings.TrimSpace(span)
+		if k := strings.IndexAny(f, " \t"); k >= 0 {
+			f = f[:k]
+		}
+		if shellWords[strings.ToLower(f)]&cmdStrong != 0 {
+			return v, false
+		}
+		b.WriteString(outside)
+		b.WriteString("code")
+		rest = rest[i+1+j+1:]
+	}
+	for k := 0; k < len(rest); k++ {
+		c := rest[k]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			inWord++
+			continue
+		}
+		if inWord >= 2 {
+			words++
+		}
+		inWord = 0
+	}
+	if inWord >= 2 {
+		words++
+	}
+	if words < 4 {
+		return v, false
+	}
+	b.WriteString(rest)
+	return b.String(), true
 }

@@ -86,6 +86,7 @@ var APITunedRules = map[int]string{
 	920350: "a numeric Host (an IP address): internal callers, health checks and service meshes reach APIs by address; it scores 3 on every such request and says nothing about the request's content",
 	920440: "restricted file extension: API path segments are ids and e-mail addresses (\".com\"), not files",
 	921130: "\"HTTP/1.1\" in a value: response splitting needs a line break first, which waf.crlf requires",
+	932140: "Windows FOR/IF: its IF branch matches \"if … ==\" in every code snippet (C, Go, JavaScript, Python); waf.cmdi's winFor/winIf keep the batch forms (IF EXIST, EQU/NEQ, item1==item2, FOR %a IN (…) DO)",
 	932235: "a Unix command word after ';' in prose (\"...; if it fails\"); waf.cmdi and 932230/932260 catch real chains",
 	932260: "a Unix command name at the start of a value (\"grep -r TODO\"); code snippets in free text",
 	934100: "Node.js keywords (\"for (let i...; console.log\"): code snippets in free text",
