@@ -182,8 +182,8 @@ func leadingProgram(v string) bool {
 	if quoted && endOfCommand(rest) {
 		return true
 	}
-	if shellArgs(rest) {
-		return true
+	if shellArgs(rest) && !numeric(strings.TrimSpace(rest)) {
+		return true // "Python 3.12": a version is not an argument
 	}
 	u := strings.TrimLeft(rest, " \t")
 	return len(u) < len(rest) && (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "ftp://"))
@@ -617,17 +617,7 @@ func maskCodeSpans(v string) (string, bool) {
 			break
 		}
 		outside := rest[:i]
-		for k := 0; k < len(outside); k++ {
-			c := outside[k]
-			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-				inWord++
-				continue
-			}
-			if inWord >= 2 {
-				words++
-			}
-			inWord = 0
-		}
+		words += countWords(outside, &inWord)
 		j := strings.IndexByte(rest[i+1:], '`')
 		if j < 0 {
 			return v, false
@@ -647,23 +637,29 @@ func maskCodeSpans(v string) (string, bool) {
 		b.WriteString("code")
 		rest = rest[i+1+j+1:]
 	}
-	for k := 0; k < len(rest); k++ {
-		c := rest[k]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-			inWord++
-			continue
-		}
-		if inWord >= 2 {
-			words++
-		}
-		inWord = 0
-	}
-	if inWord >= 2 {
-		words++
-	}
+	words += countWords(rest+" ", &inWord)
 	if words < 4 {
 		return v, false
 	}
 	b.WriteString(rest)
 	return b.String(), true
+}
+
+// countWords counts the words of two or more ASCII letters that end in s;
+// *run carries the letters of a word still open at s's end to the next
+// call.
+func countWords(s string, run *int) int {
+	n := 0
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			*run++
+			continue
+		}
+		if *run >= 2 {
+			n++
+		}
+		*run = 0
+	}
+	return n
 }
