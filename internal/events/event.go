@@ -35,6 +35,12 @@ const (
 	// TypeStore: the shared store changed state (Redis became unreachable
 	// and the node fell back to local state, or Redis came back).
 	TypeStore = "store"
+	// TypeAdmin: an operator acted through the admin plane (a ban lifted
+	// or extended, a reload, a login). The audit log records these
+	// directly; the bus carries them to the other sinks and the live feed.
+	TypeAdmin = "admin"
+	// TypeAlert: an alert rule fired (the alert itself, as sent).
+	TypeAlert = "alert"
 )
 
 // Severities, lowest first.
@@ -84,6 +90,12 @@ type Event struct {
 	Mode string `json:"mode,omitempty"`
 	// Principal is the authenticated caller's id, when known.
 	Principal string `json:"principal,omitempty"`
+	// TraceID is the W3C trace id of the request's trace, when tracing is
+	// on and the request was sampled.
+	TraceID string `json:"trace_id,omitempty"`
+	// Node names the gateway node that produced the event (events.node);
+	// sinks shared by a fleet (PostgreSQL) fill it in.
+	Node string `json:"node,omitempty"`
 	// Attrs holds extra, type-specific fields.
 	Attrs map[string]any `json:"attrs,omitempty"`
 }
