@@ -114,3 +114,27 @@ func (f PublisherFunc) Publish(e Event) bool { return f(e) }
 
 // Discard is a Publisher that drops everything (for tests and tools).
 var Discard Publisher = PublisherFunc(func(Event) bool { return true })
+
+// severityOrder lists the severities, lowest first.
+var severityOrder = []string{SeverityInfo, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// SeverityRank returns the position of s in the order info < low < medium
+// < high < critical, or -1 for an unknown severity.
+func SeverityRank(s string) int {
+	for i, v := range severityOrder {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// severitiesFrom returns min and every higher severity; nil when min is
+// empty or unknown (no filter).
+func severitiesFrom(min string) []string {
+	i := SeverityRank(min)
+	if i < 0 {
+		return nil
+	}
+	return severityOrder[i:]
+}
