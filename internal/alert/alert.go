@@ -149,7 +149,7 @@ type rule struct {
 	maxAlerts  int
 	ratePeriod time.Duration
 
-	certWarn   time.Duration // certificate-expiring only
+	certWarn time.Duration // certificate-expiring only
 
 	groups     map[string]*window
 	sent       []time.Time // send times within ratePeriod
@@ -266,7 +266,9 @@ func builtins(b Builtin, hooks []*hook, opts Options) []*rule {
 	add(BuiltinReloadFailed, &rule{threshold: 1, window: time.Minute, groupBy: GroupNone, severity: events.SeverityHigh,
 		match: func(e *events.Event) bool { return e.Type == events.TypeConfigReload && e.Attrs["result"] == "error" }})
 	add(BuiltinStoreFallback, &rule{threshold: 1, window: 10 * time.Minute, groupBy: GroupNone, severity: events.SeverityHigh,
-		match: func(e *events.Event) bool { return e.Type == events.TypeStore && slices.Contains(e.Rules, "store.fallback") }})
+		match: func(e *events.Event) bool {
+			return e.Type == events.TypeStore && slices.Contains(e.Rules, "store.fallback")
+		}})
 	add(BuiltinDenialSpike, &rule{threshold: or(b.DenialSpike, DefaultSpikeCount), window: or(b.DenialSpikeWindow, DefaultSpikeWindow),
 		groupBy: GroupNone, severity: events.SeverityHigh,
 		match: func(e *events.Event) bool { return e.Type == events.TypeDenial }})

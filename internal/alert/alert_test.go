@@ -260,9 +260,11 @@ func TestBuiltins(t *testing.T) {
 		Webhooks: []Webhook{{Name: "ops", URL: rcv.srv.URL}},
 		Builtin:  Builtin{DenialSpike: 4, DenialSpikeWindow: time.Minute},
 	}, Options{
-		Now:       func() time.Time { return now },
-		Drops:     drops.Load,
-		Certs:     func() []Cert { return []Cert{{Name: "listeners[0]", NotAfter: now.Add(48 * time.Hour)}, {Name: "far", NotAfter: now.Add(900 * time.Hour)}} },
+		Now:   func() time.Time { return now },
+		Drops: drops.Load,
+		Certs: func() []Cert {
+			return []Cert{{Name: "listeners[0]", NotAfter: now.Add(48 * time.Hour)}, {Name: "far", NotAfter: now.Add(900 * time.Hour)}}
+		},
 		Publisher: events.PublisherFunc(func(ev events.Event) bool { pub <- ev; return true }),
 	})
 	if err != nil {

@@ -300,7 +300,7 @@ func (s *Server) Start() error {
 			Handler: admin.Handler(admin.Options{
 				Token:     cfg.Admin.Token,
 				Metrics:   s.metrics,
-				Store:     s.store,
+				Events:    s.querier(),
 				Ready:     s.ready.Load,
 				Status:    s.status,
 				Reload:    s.Reload,
@@ -360,6 +360,15 @@ func (s *Server) AdminAddr() string {
 
 // TLSServers returns the TLS configurations of the TLS listeners, in order.
 func (s *Server) TLSServers() []*tlsconf.Server { return s.tlsSrvs }
+
+// querier is what the admin plane queries events in: the SQLite store,
+// or nil (a nil *events.Store must not become a non-nil interface).
+func (s *Server) querier() events.Querier {
+	if s.store == nil {
+		return nil
+	}
+	return s.store
+}
 
 // status is the admin API's view of the running gateway.
 func (s *Server) status() any {
