@@ -11,6 +11,7 @@ declare -A need=(
   [systemd-analyze]=systemd    # deploy: systemd-analyze verify and security on the unit
   [logrotate]=logrotate        # deploy: the logrotate config parses
   [dockerd]=docker.io          # deploy: Dockerfile.scratch is built and run by a daemon the test starts
+  [pg_ctlcluster]=postgresql   # events: the PostgreSQL fleet sink against a real postgres (initdb on a free port)
 )
 
 missing=()

@@ -193,14 +193,18 @@ func Handler(o Options) http.Handler {
 }
 
 // securityHeaders sets what every admin answer carries: no framing, no
-// sniffing, no referrer, and a CSP that allows nothing but the plane's own
+// sniffing, no referrer to other origins, and a CSP that allows nothing but the plane's own
 // scripts, styles and API (HTML pages set theirs too).
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: under no-referrer a browser sends
+		// "Origin: null" with the plane's own form posts and fetches,
+		// which the CSRF origin check must refuse. Nothing is sent to
+		// other origins either way.
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 		hd.Set("Content-Security-Policy", contentSecurityPolicy)

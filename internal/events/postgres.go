@@ -81,17 +81,17 @@ type PostgresOptions struct {
 type PostgresStats struct {
 	// Inserted counts events written to PostgreSQL (directly or from the
 	// spool).
-	Inserted uint64
+	Inserted uint64 `json:"inserted"`
 	// Spooled counts events written to the spool.
-	Spooled uint64
+	Spooled uint64 `json:"spooled"`
 	// Replayed counts spooled events later written to PostgreSQL.
-	Replayed uint64
+	Replayed uint64 `json:"replayed"`
 	// SpoolBytes is the spool's current size; SpoolEvents how many events
 	// wait in it.
-	SpoolBytes  int64
-	SpoolEvents int64
+	SpoolBytes  int64 `json:"spool_bytes"`
+	SpoolEvents int64 `json:"spool_events"`
 	// Up is true while the last write to PostgreSQL succeeded.
-	Up bool
+	Up bool `json:"up"`
 }
 
 // Postgres is the fleet event sink and store: every node writes its events

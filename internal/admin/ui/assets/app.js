@@ -123,7 +123,16 @@
     while (body.children.length > MAX_ROWS) body.lastChild.remove();
     $("feed-empty").hidden = true;
     $("sum-events").textContent = String(state.events.length);
-    if (ev.type === "admin") { loadAudit(); loadBans(); }
+    if (ev.type === "admin" || ev.type === "decision") { loadAudit(); loadBans(); }
+    refreshSoon();
+  }
+
+  // A live event changes the charts and top lists: refresh them, at most
+  // once a second however many events arrive.
+  let refreshTimer = null;
+  function refreshSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(() => { refreshTimer = null; loadTimeline(); loadTop(); }, 1000);
   }
 
   async function loadHistory() {
