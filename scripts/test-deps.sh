@@ -12,6 +12,7 @@ declare -A need=(
   [logrotate]=logrotate        # deploy: the logrotate config parses
   [dockerd]=docker.io          # deploy: Dockerfile.scratch is built and run by a daemon the test starts
   [pg_ctlcluster]=postgresql   # events: the PostgreSQL fleet sink against a real postgres (initdb on a free port)
+  [promtool]=prometheus        # deploy/monitoring: promtool check/test rules on the alert rules and the Grafana queries
 )
 
 missing=()
