@@ -88,12 +88,42 @@ func (g *Gateway) wrapTransport() func(http.RoundTripper) http.RoundTripper {
 		return nil
 	}
 	return func(rt http.RoundTripper) http.RoundTripper {
-		return otelhttp.NewTransport(rt,
-			otelhttp.WithTracerProvider(t.Provider),
-			otelhttp.WithPropagators(t.Propagator),
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "upstream " + r.Method }),
-		)
+		return sampledTransport{
+			traced: otelhttp.NewTransport(rt,
+				otelhttp.WithTracerProvider(t.Provider),
+				otelhttp.WithPropagators(t.Propagator),
+				otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "upstream " + r.Method }),
+			),
+			plain:      rt,
+			propagator: t.Propagator,
+		}
 	}
+}
+
+// sampledTransport sends sampled requests through otelhttp (a client span)
+// and the others straight to the transport with only the traceparent
+// (flags 00: not sampled, so that the upstream does not sample either).
+// otelhttp's work per request (attributes, body wrapper, metrics) is most
+// of what tracing costs, and an unsampled request has no span to put it
+// in: at 1% sampling it is paid once in a hundred requests.
+type sampledTransport struct {
+	traced, plain http.RoundTripper
+	propagator    propagation.TextMapPropagator
+}
+
+func (t sampledTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if trace.SpanFromContext(r.Context()).IsRecording() {
+		return t.traced.RoundTrip(r)
+	}
+	if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+		// The header is set in place, unlike RoundTrip's contract: the
+		// request is httputil.ReverseProxy's outgoing copy, whose header
+		// map it cloned from the client's for this exchange alone, and
+		// setting traceparent again (a retry) writes the same value.
+		// Cloning it again would cost more than the rest of this path.
+		t.propagator.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
+	}
+	return t.plain.RoundTrip(r)
 }
 
 type tracedStage struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/tracing"
 )
@@ -213,4 +215,97 @@ func spanNames(spans []*tracepb.Span) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// TestUnsampledPropagates: a request the sampler leaves out exports no
+// span, and the upstream still gets a traceparent, flagged not sampled,
+// so that it does not start sampling the request on its own.
+func TestUnsampledPropagates(t *testing.T) {
+	rcv := &otlpReceiver{}
+	col := httptest.NewServer(rcv)
+	defer col.Close()
+	up := &recorder{}
+	ts := httptest.NewServer(up)
+	defer ts.Close()
+	cfg := baseConfig(ts.URL)
+	cfg.Tracing = tracing.Config{Exporter: tracing.ExporterHTTP, Endpoint: col.URL + "/v1/traces", SampleRatio: 1e-12}
+	tg := start(t, cfg)
+	resp, err := http.Get(tg.base + "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := tg.srv.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.traces()); n != 0 {
+		t.Errorf("got %d exported traces, want none", n)
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if len(up.reqs) != 1 {
+		t.Fatalf("upstream got %d requests", len(up.reqs))
+	}
+	if tp := up.reqs[0].Header.Get("Traceparent"); len(strings.Split(tp, "-")) != 4 || !strings.HasSuffix(tp, "-00") {
+		t.Errorf("upstream got traceparent %q, want one flagged not sampled (-00)", tp)
+	}
+}
+
+// BenchmarkServeTracing: one gateway request through the whole exchange
+// to an upstream on loopback, tracing off and on at 1% sampling (spans to
+// an in-process OTLP/HTTP collector). Run the two interleaved
+// (-count, benchstat) to compare; bench/run.sh has the end-to-end rows.
+func BenchmarkServeTracing(b *testing.B) {
+	for _, name := range []string{"off", "on-1pct"} {
+		b.Run(name, func(b *testing.B) {
+			rcv := &otlpReceiver{}
+			col := httptest.NewServer(rcv)
+			defer col.Close()
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"ok":true}`)
+			}))
+			defer ts.Close()
+			cfg := baseConfig(ts.URL)
+			if name != "off" {
+				cfg.Tracing = tracing.Config{Exporter: tracing.ExporterHTTP, Endpoint: col.URL + "/v1/traces", SampleRatio: 0.01}
+			}
+			tg, stop := startBench(b, cfg)
+			defer stop() // before the collector closes: flushes the spans
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Get(tg + "/a")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}
+
+// startBench starts a server for a benchmark: access records discarded,
+// events to no sink but the bus's own.
+func startBench(b *testing.B, cfg *config.Config) (string, func()) {
+	b.Helper()
+	cfg.WithDefaults()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Admin.Disabled = true
+	srv, err := NewServer(cfg, Options{Logger: slog.New(slog.DiscardHandler), AccessWriter: io.Discard, Listeners: []net.Listener{ln}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close(context.Background()) }
 }
