@@ -237,6 +237,27 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	shot("dashboard-1280x800", 1280, 800)
 	shot("dashboard-390x844", 390, 844)
+	// The theme toggle switches to the other scheme and back; the page's
+	// background follows.
+	bg := func() string {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := bg()
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("theme"))); err != nil {
+		t.Fatal(err)
+	}
+	if after := bg(); after == before {
+		t.Errorf("the theme toggle left the background at %s", after)
+	}
+	shot("dashboard-390x844-toggled", 390, 844)
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("theme"))); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatal(err)
 	}
