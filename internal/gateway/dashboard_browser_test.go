@@ -5,42 +5,20 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/portcullis/portcullis/internal/audit"
+	"github.com/portcullis/portcullis/internal/browsertest"
 )
-
-// chromium finds Debian's chromium; scripts/test-deps.sh installs it. The
-// test skips without it, except in CI where that is a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found (scripts/test-deps.sh installs it)")
-	}
-	t.Skip("chromium not found; install it with scripts/test-deps.sh")
-	return ""
-}
 
 // TestDashboardInChromium drives the admin dashboard in headless Chromium
 // against a running gateway with an audit log: sign in with the token, see
@@ -52,7 +30,6 @@ func chromium(t *testing.T) string {
 // Screenshots at 1280×800 and 390×844 go to DASHBOARD_SCREENSHOTS (a
 // directory) when set.
 func TestDashboardInChromium(t *testing.T) {
-	exe := chromium(t)
 	up := httptest.NewServer(&recorder{})
 	defer up.Close()
 	dir := t.TempDir()
@@ -77,62 +54,8 @@ func TestDashboardInChromium(t *testing.T) {
 	const banned = "198.51.100.23"
 	apiCall(t, admin, "POST", "/api/v1/decisions", `{"scope":"ip","value":"`+banned+`","duration":"1h","reason":"test ban"}`, http.StatusCreated)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if _, err := chromedp.Call(bctx, log.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	if _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu       sync.Mutex
-		problems []string
-		requests []string
-		stopped  bool
-	)
-	if err := chromedp.Listen(bctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			switch e.Type {
-			case runtime.ConsoleAPICalledTypeError, runtime.ConsoleAPICalledTypeWarning, runtime.ConsoleAPICalledTypeAssert:
-				problems = append(problems, fmt.Sprintf("console.%s: %s", e.Type, consoleText(e.Args)))
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, fmt.Sprintf("exception: %s (%s:%d)", e.ExceptionDetails.Text, e.ExceptionDetails.URL, e.ExceptionDetails.LineNumber))
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
-				problems = append(problems, fmt.Sprintf("log %s (%s): %s", e.Entry.Level, e.Entry.Source, e.Entry.Text))
-			}
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, e.Request.URL)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	br := browsertest.Start(t, 1280, 800, 90*time.Second)
+	bctx := br.Ctx
 
 	// Sign in.
 	if err := chromedp.Do(bctx,
@@ -290,8 +213,7 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// What the browser did, before the gateway stops (the live feed
 	// then reconnects and fails, which is not the page's fault).
-	mu.Lock()
-	stopped = true
+	problems, requests := br.Freeze()
 	for _, p := range problems {
 		t.Errorf("browser reported %s", p)
 	}
@@ -303,7 +225,6 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("the page made %d requests, all to %s", len(requests), adminURL.Host)
-	mu.Unlock()
 
 	// The audit file has the action, and it verifies.
 	if err := tg.srv.Close(context.Background()); err != nil {
@@ -365,18 +286,6 @@ func waitText(t *testing.T, ctx context.Context, expr, want string) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-func consoleText(args []*runtime.RemoteObject) string {
-	var parts []string
-	for _, a := range args {
-		if len(a.Value) > 0 {
-			parts = append(parts, string(a.Value))
-		} else {
-			parts = append(parts, a.Description)
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 func apiCall(t *testing.T, base, method, path, body string, want int) {
