@@ -49,3 +49,17 @@ func TestPortcullisConfig(t *testing.T) {
 		t.Errorf("ipfilter.deny: got none, want a few CIDRs so the filter does work")
 	}
 }
+
+// TestTracingConfig: the tracing row's config is the plain one with
+// tracing on at 1%, exported to the upstream's receiver.
+func TestTracingConfig(t *testing.T) {
+	t.Setenv("PORTCULLIS_ADDR", "127.0.0.1:18080")
+	t.Setenv("PORTCULLIS_UPSTREAM", "http://127.0.0.1:18081")
+	cfg, err := config.Load("portcullis-tracing.yaml")
+	if err != nil {
+		t.Fatalf("loading bench/portcullis-tracing.yaml: %v", err)
+	}
+	if tr := cfg.Tracing; tr.Exporter != "otlp-http" || tr.SampleRatio != 0.01 || tr.Endpoint != "http://127.0.0.1:18081/v1/traces" {
+		t.Errorf("tracing: got %+v, want otlp-http at 1%% to the upstream's /v1/traces", tr)
+	}
+}

@@ -13,6 +13,8 @@ declare -A need=(
   [dockerd]=docker.io          # deploy: Dockerfile.scratch is built and run by a daemon the test starts
   [wfuzz]=wfuzz            # waf corpora: wfuzz's injection word lists (internal/stage/waf)
   [sqlmap]=sqlmap          # waf corpora: sqlmap's payload templates
+  [pg_ctlcluster]=postgresql   # events: the PostgreSQL fleet sink against a real postgres (initdb on a free port)
+  [promtool]=prometheus        # deploy/monitoring: promtool check/test rules on the alert rules and the Grafana queries
 )
 # Files (not commands) the tests read, and their Debian package.
 declare -A need_files=(

@@ -6,6 +6,7 @@
 //	GET  /bench/users  → a realistic 4 KB page of customer records
 //	                     (users.json), each with an internal member the
 //	                     description does not declare
+//	POST /v1/traces   → an OTLP/HTTP trace receiver that discards (the tracing row)
 //
 // Usage: upstream [-addr 127.0.0.1:8081]
 package main
@@ -56,6 +57,14 @@ func handler() http.Handler {
 		h["Content-Type"] = jsonType
 		h["Content-Length"] = []string{strconv.Itoa(len(usersBody))}
 		_, _ = w.Write(usersBody)
+	})
+	// An OTLP/HTTP trace receiver for the tracing row: it reads each
+	// export and answers an empty ExportTraceServiceResponse (zero bytes
+	// in protobuf), as a collector that keeps up would.
+	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBody))
+		w.Header()["Content-Type"] = []string{"application/x-protobuf"}
+		w.WriteHeader(http.StatusOK)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = jsonType

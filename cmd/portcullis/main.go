@@ -49,6 +49,6 @@ func newRoot() *cobra.Command {
 	}
 	root.Version = readBuildInfo().String()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), newDecisions(), newInit(), newHealthcheck(), newVersion())
+	root.AddCommand(newServe(), newCheck(), newConfigCmd(), newDemo(), newKeys(), newScan(), newDecisions(), newAudit(), newInit(), newHealthcheck(), newVersion())
 	return root
 }

@@ -7,8 +7,12 @@ package config
 import (
 	"time"
 
+	"github.com/portcullis/portcullis/internal/alert"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/crowdsec"
+	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/tracing"
 	"github.com/portcullis/portcullis/internal/units"
 )
 
@@ -25,6 +29,14 @@ type Config struct {
 	Log Log `yaml:"log,omitempty" json:"log,omitempty"`
 	// Events configures security-event sinks.
 	Events Events `yaml:"events,omitempty" json:"events,omitempty"`
+	// Alerts are alert rules and the webhooks alerts are sent to. The
+	// built-in rules (events dropped, reload failed, store fallback,
+	// certificate expiring, denial spike) are on by default; without
+	// webhooks an alert is only an event.
+	Alerts alert.Config `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// Tracing exports OpenTelemetry traces (a span per stage and for the
+	// upstream call). Default: off.
+	Tracing tracing.Config `yaml:"tracing,omitempty" json:"tracing,omitempty"`
 	// Store is where state shared by nodes lives (rate limits, quotas,
 	// bans, nonces). Default: in memory, this node only.
 	Store store.Config `yaml:"store,omitempty" json:"store,omitempty"`
@@ -146,6 +158,9 @@ type Admin struct {
 	Token string `yaml:"token,omitempty" json:"token,omitempty"`
 	// Disabled turns the admin listener off. Default false.
 	Disabled bool `yaml:"disabled,omitempty" json:"disabled,omitempty"`
+	// SessionTTL is how long a dashboard login lasts (the session cookie
+	// and its server-side record). Default 8h.
+	SessionTTL time.Duration `yaml:"session_ttl,omitempty" json:"session_ttl,omitempty"`
 }
 
 // Log configures logging.
@@ -187,6 +202,24 @@ type Events struct {
 	// SQLite is a database file path for the embedded event store.
 	// Default "" (off).
 	SQLite string `yaml:"sqlite,omitempty" json:"sqlite,omitempty"`
+	// Postgres is the fleet event store: every node writes into one
+	// PostgreSQL database and any node's dashboard shows all of them.
+	// Default: none.
+	Postgres *events.PostgresConfig `yaml:"postgres,omitempty" json:"postgres,omitempty"`
+	// Audit is the tamper-evident audit log of security events and admin
+	// actions. Default: none.
+	Audit audit.Config `yaml:"audit,omitempty" json:"audit,omitempty"`
+	// Node names this gateway in events shared by a fleet (PostgreSQL) and
+	// in alerts. Default: the host name.
+	Node string `yaml:"node,omitempty" json:"node,omitempty"`
+	// RecentEvents is how many recent events the admin plane keeps in
+	// memory for the dashboard (its live feed and, without a store, its
+	// queries). Default 2000.
+	RecentEvents int `yaml:"recent_events,omitempty" json:"recent_events,omitempty"`
+	// RecentAccess is how many recent access records the admin plane keeps
+	// in memory, so that the dashboard can show an event's access record.
+	// Default 2000.
+	RecentAccess int `yaml:"recent_access,omitempty" json:"recent_access,omitempty"`
 }
 
 // API is one protected upstream API.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/units"
@@ -36,6 +37,9 @@ const (
 	DefaultUnhealthyThreshold    = 3
 	DefaultBreakerFailures       = 5
 	DefaultBreakerOpenFor        = 30 * time.Second
+	DefaultSessionTTL            = 8 * time.Hour
+	DefaultRecentEvents          = 2000
+	DefaultRecentAccess          = 2000
 )
 
 // WithDefaults fills every zero field of c (outside stage blocks) with the
@@ -68,6 +72,12 @@ func (c *Config) WithDefaults() *Config {
 	setDefault(&c.Events.QueueSize, DefaultEventsQueueSize)
 	setDefault(&c.Events.ClientBurst, DefaultEventsClientBurst)
 	setDefault(&c.Events.ClientRate, DefaultEventsClientRate)
+	setDefault(&c.Events.RecentEvents, DefaultRecentEvents)
+	setDefault(&c.Events.RecentAccess, DefaultRecentAccess)
+	setDefault(&c.Admin.SessionTTL, DefaultSessionTTL)
+	if c.Events.Node == "" {
+		c.Events.Node, _ = os.Hostname()
+	}
 	for i := range c.APIs {
 		a := &c.APIs[i]
 		setDefault(&a.PathPrefix, DefaultPathPrefix)

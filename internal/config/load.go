@@ -142,6 +142,10 @@ func (c *Config) absolutePaths() {
 		c.Log.Access = c.Path(c.Log.Access)
 	}
 	c.Events.JSONL, c.Events.SQLite = c.Path(c.Events.JSONL), c.Path(c.Events.SQLite)
+	c.Events.Audit.File, c.Events.Audit.SigningKey = c.Path(c.Events.Audit.File), c.Path(c.Events.Audit.SigningKey)
+	if pg := c.Events.Postgres; pg != nil {
+		pg.Spool = c.Path(pg.Spool)
+	}
 	for i := range c.APIs {
 		a := &c.APIs[i]
 		a.OpenAPI = c.Path(a.OpenAPI)

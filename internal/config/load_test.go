@@ -56,7 +56,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "unknown top-level key with suggestion",
 			yaml: "listner:\n  - addr: :80\n" + minimalAPI,
-			want: []string{`1:1: unknown key "listner" in the top level, did you mean "listeners"? (expected one of: listeners, server, admin, log, events, store, crowdsec, bans, detect, ipfilter, limits, apis)`},
+			want: []string{`1:1: unknown key "listner" in the top level, did you mean "listeners"? (expected one of: listeners, server, admin, log, events, alerts, tracing, store, crowdsec, bans, detect, ipfilter, limits, apis)`},
 		},
 		{
 			name: "unknown nested key without suggestion",

@@ -35,6 +35,12 @@ const (
 	// TypeStore: the shared store changed state (Redis became unreachable
 	// and the node fell back to local state, or Redis came back).
 	TypeStore = "store"
+	// TypeAdmin: an operator acted through the admin plane (a ban lifted
+	// or extended, a reload, a login). The audit log records these
+	// directly; the bus carries them to the other sinks and the live feed.
+	TypeAdmin = "admin"
+	// TypeAlert: an alert rule fired (the alert itself, as sent).
+	TypeAlert = "alert"
 )
 
 // Severities, lowest first.
@@ -84,6 +90,12 @@ type Event struct {
 	Mode string `json:"mode,omitempty"`
 	// Principal is the authenticated caller's id, when known.
 	Principal string `json:"principal,omitempty"`
+	// TraceID is the W3C trace id of the request's trace, when tracing is
+	// on and the request was sampled.
+	TraceID string `json:"trace_id,omitempty"`
+	// Node names the gateway node that produced the event (events.node);
+	// sinks shared by a fleet (PostgreSQL) fill it in.
+	Node string `json:"node,omitempty"`
 	// Attrs holds extra, type-specific fields.
 	Attrs map[string]any `json:"attrs,omitempty"`
 }
@@ -102,3 +114,27 @@ func (f PublisherFunc) Publish(e Event) bool { return f(e) }
 
 // Discard is a Publisher that drops everything (for tests and tools).
 var Discard Publisher = PublisherFunc(func(Event) bool { return true })
+
+// severityOrder lists the severities, lowest first.
+var severityOrder = []string{SeverityInfo, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// SeverityRank returns the position of s in the order info < low < medium
+// < high < critical, or -1 for an unknown severity.
+func SeverityRank(s string) int {
+	for i, v := range severityOrder {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// severitiesFrom returns min and every higher severity; nil when min is
+// empty or unknown (no filter).
+func severitiesFrom(min string) []string {
+	i := SeverityRank(min)
+	if i < 0 {
+		return nil
+	}
+	return severityOrder[i:]
+}

@@ -80,6 +80,8 @@ var migrations = []string{
 	CREATE INDEX idx_events_client_ip ON events(client_ip, time, id);
 	CREATE INDEX idx_events_type ON events(type, time, id);
 	CREATE INDEX idx_events_stage ON events(stage, time, id);`,
+	`CREATE INDEX idx_events_request_id ON events(request_id);
+	ALTER TABLE events ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';`,
 }
 
 // OpenSQLite opens (creating when missing, mode 0600, parent directories
@@ -163,8 +165,8 @@ func (s *Store) Close() error {
 }
 
 const insertSQL = `INSERT OR IGNORE INTO events (id, time, type, severity, request_id, client_ip, api,
-	method, path, stage, rules, status, reason, location, excerpt, score, mode, principal, attrs)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	method, path, stage, rules, status, reason, location, excerpt, score, mode, principal, attrs, trace_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Write inserts batch in one transaction. Events without an ID or Time get
 // one (as the bus would). An event whose id is already stored is ignored, so
@@ -194,7 +196,7 @@ func (s *Store) Write(ctx context.Context, batch []Event) error {
 		}
 		if _, err := stmt.ExecContext(ctx, e.ID, e.Time.UnixNano(), e.Type, e.Severity, e.RequestID,
 			e.ClientIP, e.API, e.Method, e.Path, e.Stage, rules, e.Status, e.Reason, e.Location,
-			e.Excerpt, e.Score, e.Mode, e.Principal, attrs); err != nil {
+			e.Excerpt, e.Score, e.Mode, e.Principal, attrs, e.TraceID); err != nil {
 			return fmt.Errorf("storing event %s: %w", e.ID, err)
 		}
 	}
@@ -230,6 +232,16 @@ type Filter struct {
 	ClientIP  string
 	API       string
 	RequestID string
+	// Principal keeps events of this principal id. Empty means any.
+	Principal string
+	// Rule keeps events that carry this rule id. Empty means any.
+	Rule string
+	// Severity keeps events of this severity or higher ("high" keeps high
+	// and critical). Empty means any.
+	Severity string
+	// Node keeps events of this gateway node (stores shared by a fleet;
+	// the SQLite store holds one node's events and ignores it).
+	Node string
 	// Limit is the most events Query returns. Zero or negative means
 	// DefaultQueryLimit (100); values above MaxQueryLimit (1000) are capped.
 	// Count ignores it.
@@ -260,10 +272,21 @@ func (s *Store) where(ctx context.Context, f Filter) (string, []any, error) {
 		{"client_ip", f.ClientIP},
 		{"api", f.API},
 		{"request_id", f.RequestID},
+		{"principal", f.Principal},
 	} {
 		if eq.val != "" {
 			conds = append(conds, eq.col+" = ?")
 			args = append(args, eq.val)
+		}
+	}
+	if f.Rule != "" {
+		conds = append(conds, "EXISTS (SELECT 1 FROM json_each(events.rules) WHERE value = ?)")
+		args = append(args, f.Rule)
+	}
+	if sev := severitiesFrom(f.Severity); sev != nil {
+		conds = append(conds, "severity IN ("+strings.TrimSuffix(strings.Repeat("?,", len(sev)), ",")+")")
+		for _, v := range sev {
+			args = append(args, v)
 		}
 	}
 	if f.Before != "" {
@@ -290,7 +313,7 @@ func (s *Store) where(ctx context.Context, f Filter) (string, []any, error) {
 }
 
 const selectCols = `id, time, type, severity, request_id, client_ip, api, method, path, stage,
-	rules, status, reason, location, excerpt, score, mode, principal, attrs`
+	rules, status, reason, location, excerpt, score, mode, principal, attrs, trace_id`
 
 // Query returns the events that match f, newest first (ties broken by id,
 // descending). To page, pass the last returned event's ID as the next
@@ -322,7 +345,7 @@ func (s *Store) Query(ctx context.Context, f Filter) ([]Event, error) {
 		)
 		if err := rows.Scan(&e.ID, &at, &e.Type, &e.Severity, &e.RequestID, &e.ClientIP, &e.API,
 			&e.Method, &e.Path, &e.Stage, &rules, &e.Status, &e.Reason, &e.Location, &e.Excerpt,
-			&e.Score, &e.Mode, &e.Principal, &attrs); err != nil {
+			&e.Score, &e.Mode, &e.Principal, &attrs, &e.TraceID); err != nil {
 			return nil, fmt.Errorf("reading events: %w", err)
 		}
 		e.Time = time.Unix(0, at).UTC()
@@ -365,18 +388,24 @@ var countByColumns = map[string]string{
 	"client_ip": "client_ip",
 	"api":       "api",
 	"severity":  "severity",
+	"principal": "principal",
 }
 
 // CountBy counts events at or after since (zero: all events), grouped by
-// field, which is one of "type", "stage", "client_ip", "api", "severity";
-// any other field returns an error wrapping ErrUnknownField. Events with an
-// empty value are counted under "".
+// field, which is one of "type", "stage", "client_ip", "api", "severity",
+// "principal" or "rule" (each rule id of an event counts once); any other
+// field returns an error wrapping ErrUnknownField. Events with an empty
+// value are counted under "".
 func (s *Store) CountBy(ctx context.Context, field string, since time.Time) (map[string]int64, error) {
 	col, ok := countByColumns[field]
+	from := " FROM events"
+	if field == "rule" {
+		col, ok, from = "r.value", true, " FROM events, json_each(events.rules) AS r"
+	}
 	if !ok {
 		return nil, fmt.Errorf("counting events by %q: %w", field, ErrUnknownField)
 	}
-	q := "SELECT " + col + ", COUNT(*) FROM events"
+	q := "SELECT " + col + ", COUNT(*)" + from
 	var args []any
 	if !since.IsZero() {
 		q += " WHERE time >= ?"

@@ -82,15 +82,17 @@ func (g *Gateway) buildRoute(i int) (*route, error) {
 		if o, ok := st.(pipeline.ExchangeObserver); ok {
 			r.exchangeObservers = append(r.exchangeObservers, o)
 		}
-		r.chain = append(r.chain, pipeline.Step{Stage: st})
+		r.chain = append(r.chain, pipeline.Step{Stage: g.traced(st)})
 	}
 	opts := proxy.Options{
-		Publisher:      g.deps.Events,
-		Logger:         g.deps.Logger,
-		Now:            g.deps.Now,
-		IsTLS:          isTLS,
-		StripPrefix:    b.StripPrefix,
-		ModifyResponse: func(resp *http.Response) error { return g.modifyResponse(r, resp) },
+		Publisher:       g.deps.Events,
+		Logger:          g.deps.Logger,
+		Now:             g.deps.Now,
+		IsTLS:           isTLS,
+		StripPrefix:     b.StripPrefix,
+		ModifyResponse:  func(resp *http.Response) error { return g.modifyResponse(r, resp) },
+		WrapTransport:   g.wrapTransport(),
+		ObserveUpstream: g.observeUpstream(api.Name),
 	}
 	if api.Upstream.TLS != nil {
 		tc, err := tlsconf.Upstream(api.Upstream.TLS, g.baseDir())

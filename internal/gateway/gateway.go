@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/portcullis/portcullis/internal/access"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/listener"
@@ -28,6 +30,7 @@ import (
 	"github.com/portcullis/portcullis/internal/redact"
 	"github.com/portcullis/portcullis/internal/stage/limits"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/tracing"
 )
 
 // Deps are the process-lifetime services a Gateway reports to. They survive
@@ -46,6 +49,11 @@ type Deps struct {
 	// Store is the shared state store (rate limits, bans, nonces). Nil
 	// means stages that need one use their own in-memory state.
 	Store store.Store
+	// Tracer traces each exchange (a server span, a span per stage, the
+	// upstream call). Nil turns tracing off at no cost.
+	Tracer *tracing.Tracer
+	// Recent keeps recent access records for the dashboard. Nil keeps none.
+	Recent *access.Ring
 }
 
 // Gateway is one compiled configuration. It is immutable once built and
@@ -102,8 +110,8 @@ func New(cfg *config.Config, deps Deps) (*Gateway, error) {
 		deps:     deps,
 		redactor: redact.New(cfg.Log.RedactHeaders, cfg.Log.RedactQuery),
 		hsts:     hstsValue(cfg.Server.HSTS),
-		pre:      pipeline.Chain{{Stage: limits.NewNormalizer()}},
 	}
+	g.pre = pipeline.Chain{{Stage: g.traced(limits.NewNormalizer())}}
 	var err error
 	if g.trusted, err = pipeline.NewTrustedProxies(cfg.Server.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
@@ -254,6 +262,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := pipeline.WithExchange(r.Context(), x)
+	var span trace.Span
+	if g.deps.Tracer != nil {
+		ctx, span = g.startSpan(ctx, r, x)
+	}
 	r = r.WithContext(ctx)
 	x.Request = r
 	defer x.Finish()
@@ -290,6 +302,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.deps.Events.Publish(e)
 	}
 	g.record(x, r, sw, body, out, tls)
+	if span != nil {
+		g.endSpan(span, x, out, sw.status)
+	}
 }
 
 // decide runs the exchange up to its outcome: the listener's verdict on the

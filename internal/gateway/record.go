@@ -4,6 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/access"
 
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/pipeline"
@@ -30,6 +33,7 @@ func (g *Gateway) events(x *pipeline.Exchange, r *http.Request, out pipeline.Out
 		API:       x.API,
 		Method:    r.Method,
 		Path:      g.redactor.Text(r.URL.EscapedPath()),
+		TraceID:   x.TraceID,
 	}
 	if x.Principal != nil {
 		base.Principal = x.Principal.ID
@@ -98,13 +102,17 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 		status = http.StatusOK
 	}
 	m := g.deps.Metrics
-	m.ObserveRequest(x.API, string(out.Decision), lat)
+	m.ObserveRequest(x.API, string(out.Decision), status, lat, body.n, sw.bytes)
 	var rules []string
 	if d := out.Denial; d != nil {
 		rules = d.Rules
 		if out.Decision != pipeline.Error && out.Decision != pipeline.Answer {
+			api := x.API
+			if api == "" {
+				api = "none"
+			}
 			for _, rule := range ruleLabels(d.Rules) {
-				m.Blocked.WithLabelValues(d.Stage, rule).Inc()
+				m.Blocked.WithLabelValues(api, d.Stage, rule).Inc()
 			}
 		}
 	}
@@ -117,14 +125,17 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	for _, fl := range x.Failures() {
 		m.StageFailures.WithLabelValues(fl.Stage).Inc()
 	}
-	if g.deps.Access == nil {
-		return
-	}
 	scheme := "http"
 	if tls {
 		scheme = "https"
 	}
 	path := r.URL.EscapedPath()
+	if g.deps.Recent != nil {
+		g.remember(x, r, out, status, body.n, sw.bytes, lat, scheme, path, rules)
+	}
+	if g.deps.Access == nil {
+		return
+	}
 	attrs := make([]slog.Attr, 0, 20)
 	attrs = append(attrs,
 		slog.String("request_id", x.ID),
@@ -174,5 +185,60 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	if ua := r.Header.Get("User-Agent"); ua != "" {
 		attrs = append(attrs, slog.String("user_agent", g.redactor.Safe(ua, 256)))
 	}
+	if x.TraceID != "" {
+		attrs = append(attrs, slog.String("trace_id", x.TraceID))
+	}
 	g.deps.Access.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
+}
+
+// remember keeps the exchange's access record in the recent ring, for the
+// dashboard's drill-down and charts.
+func (g *Gateway) remember(x *pipeline.Exchange, r *http.Request, out pipeline.Outcome, status int, in, outBytes int64,
+	lat time.Duration, scheme, path string, rules []string) {
+	rec := access.Record{
+		Time:      x.Start,
+		RequestID: x.ID,
+		ClientIP:  addrString(x.ClientIP),
+		Peer:      addrString(x.Peer),
+		Method:    r.Method,
+		Scheme:    scheme,
+		Proto:     r.Proto,
+		Host:      g.redactor.Safe(r.Host, 256),
+		Path:      g.redactor.Safe(path, 2048),
+		API:       x.API,
+		Operation: x.Operation,
+		Status:    status,
+		BytesIn:   in,
+		BytesOut:  outBytes,
+		LatencyMS: float64(lat.Microseconds()) / 1000,
+		Decision:  string(out.Decision),
+		Rules:     rules,
+		Upstream:  out.Target,
+		TraceID:   x.TraceID,
+	}
+	if r.URL.RawQuery != "" {
+		rec.Query = redact.Excerpt(g.redactor.Query(r.URL.RawQuery), 2048)
+	}
+	if x.Principal != nil {
+		rec.Principal = x.Principal.ID
+	}
+	if out.Denial != nil {
+		rec.Stage = out.Denial.Stage
+	}
+	if ua := r.Header.Get("User-Agent"); ua != "" {
+		rec.UserAgent = g.redactor.Safe(ua, 256)
+	}
+	g.deps.Recent.Add(rec)
+}
+
+// observeUpstream returns the proxy's upstream-latency callback for api.
+func (g *Gateway) observeUpstream(api string) func(string, time.Duration, bool) {
+	h := g.deps.Metrics.UpstreamDuration
+	return func(target string, d time.Duration, failed bool) {
+		outcome := "response"
+		if failed {
+			outcome = "error"
+		}
+		h.WithLabelValues(api, target, outcome).Observe(d.Seconds())
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/config"
@@ -54,6 +55,8 @@ type Options struct {
 	// OnReload, when set, is called after every reload attempt with its
 	// result (nil on success).
 	OnReload func(error)
+	// TraceExporter replaces the OTLP exporter when tracing is on (tests).
+	TraceExporter sdktrace.SpanExporter
 }
 
 // Server is a running Portcullis: listeners, admin plane, event bus and the
@@ -70,6 +73,7 @@ type Server struct {
 	feed    *crowdsec.Feed // nil without a crowdsec block
 	access  *slog.Logger
 	closers []io.Closer
+	mon     monitor
 
 	gw     atomic.Pointer[Gateway]
 	reload sync.Mutex // serialises reloads
@@ -133,7 +137,8 @@ func parseLevel(s string) slog.Level {
 }
 
 func (s *Server) deps() Deps {
-	return Deps{Metrics: s.metrics, Events: s.bus, Access: s.access, Logger: s.log, Now: s.now, Store: s.shared}
+	return Deps{Metrics: s.metrics, Events: s.bus, Access: s.access, Logger: s.log, Now: s.now, Store: s.shared,
+		Tracer: s.mon.tracer, Recent: s.mon.ring}
 }
 
 // openSinks opens the access log and the event bus with its sinks.
@@ -179,6 +184,9 @@ func (s *Server) openSinks(cfg *config.Config) error {
 		}
 		s.store = st
 		s.bus.AddSink(st)
+	}
+	if err := s.openMonitor(cfg); err != nil {
+		return err
 	}
 	for _, sk := range s.opts.Sinks {
 		s.bus.AddSink(sk)
@@ -296,18 +304,16 @@ func (s *Server) Start() error {
 			}
 		}
 		s.adminLn = ln
+		// The dashboard's live feeds never end by themselves: their
+		// requests' context ends when shutdown begins, so that a graceful
+		// shutdown does not wait for browsers to go away.
+		adminCtx, endFeeds := context.WithCancel(context.Background())
 		s.adminSrv = &http.Server{
-			Handler: admin.Handler(admin.Options{
-				Token:     cfg.Admin.Token,
-				Metrics:   s.metrics,
-				Store:     s.store,
-				Ready:     s.ready.Load,
-				Status:    s.status,
-				Reload:    s.Reload,
-				Decisions: storeDecisions{s: s},
-			}),
+			Handler:           admin.Handler(s.adminOptions(cfg)),
 			ReadHeaderTimeout: config.DefaultReadHeaderTimeout,
+			BaseContext:       func(net.Listener) context.Context { return adminCtx },
 		}
+		s.adminSrv.RegisterOnShutdown(endFeeds)
 		go func() {
 			if err := s.adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("admin listener stopped", "err", err)
@@ -315,6 +321,7 @@ func (s *Server) Start() error {
 		}()
 		s.log.Info("admin listening", "addr", ln.Addr().String())
 	}
+	s.noteCertificates()
 	if s.opts.WatchConfig {
 		s.startWatch()
 	}
@@ -393,6 +400,13 @@ func (s *Server) status() any {
 	if s.feed != nil {
 		doc["crowdsec"] = s.feed.Status()
 	}
+	doc["config"] = s.configInfo()
+	if s.mon.pg != nil {
+		doc["postgres"] = s.mon.pg.Stats()
+	}
+	if s.mon.alerts != nil {
+		doc["alerts"] = s.alertStatus()
+	}
 	return doc
 }
 
@@ -401,6 +415,7 @@ func (s *Server) status() any {
 // event and counted.
 func (s *Server) Reload() error {
 	err := s.reloadOnce()
+	s.noteReload(err, s.gw.Load().Config().File)
 	if s.opts.OnReload != nil {
 		s.opts.OnReload(err)
 	}
@@ -612,6 +627,7 @@ func (s *Server) closeAll() {
 		_ = s.bus.Close(ctx)
 		cancel()
 	}
+	s.closeMonitor()
 	for _, c := range s.closers {
 		_ = c.Close()
 	}

@@ -78,3 +78,7 @@ func (d storeDecisions) Add(ctx context.Context, r decision.Request) (store.Deci
 func (d storeDecisions) Remove(ctx context.Context, key string) (bool, error) {
 	return d.issuer().Revoke(ctx, key, "admin", "revoked through the admin API")
 }
+
+func (d storeDecisions) Extend(ctx context.Context, key string, until time.Time) (store.Decision, error) {
+	return d.issuer().Extend(ctx, key, until, "admin")
+}

@@ -18,11 +18,19 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	// Requests counts requests by API and decision ("allow", "deny",
-	// "error", "malformed", "answer").
+	// Requests counts requests by API, decision ("allow", "deny",
+	// "error", "malformed", "answer") and status class ("2xx" ... "5xx").
 	Requests *prometheus.CounterVec
-	// Blocked counts denials by stage and rule.
+	// Blocked counts denials by API, stage and rule.
 	Blocked *prometheus.CounterVec
+	// RequestBytes and ResponseBytes count body bytes received from
+	// clients and sent to them, by API.
+	RequestBytes  *prometheus.CounterVec
+	ResponseBytes *prometheus.CounterVec
+	// UpstreamDuration observes the time from sending a request to a
+	// target to its response headers (or failure), by API, target and
+	// outcome ("response", "error").
+	UpstreamDuration *prometheus.HistogramVec
 	// Detections counts findings that did not block, by stage and rule.
 	Detections *prometheus.CounterVec
 	// Duration observes request latency in seconds by API.
@@ -53,12 +61,25 @@ func New() *Metrics {
 		Registry: prometheus.NewRegistry(),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_requests_total",
-			Help: "Requests handled, by API and decision (allow, deny, error, malformed, answer: a stage answered in the upstream's place).",
-		}, []string{"api", "decision"}),
+			Help: "Requests handled, by API, decision (allow, deny, error, malformed, answer: a stage answered in the upstream's place) and status class (2xx ... 5xx).",
+		}, []string{"api", "decision", "status_class"}),
 		Blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_blocked_total",
-			Help: "Requests denied, by stage and rule.",
-		}, []string{"stage", "rule"}),
+			Help: "Requests denied, by API, stage and rule.",
+		}, []string{"api", "stage", "rule"}),
+		RequestBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_request_body_bytes_total",
+			Help: "Request body bytes read from clients, by API.",
+		}, []string{"api"}),
+		ResponseBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_response_body_bytes_total",
+			Help: "Response body bytes written to clients, by API.",
+		}, []string{"api"}),
+		UpstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "portcullis_upstream_duration_seconds",
+			Help:    "Time from sending a request to an upstream target to its response headers or failure, by API, target and outcome (response, error).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"api", "target", "outcome"}),
 		Detections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_detections_total",
 			Help: "Detections that did not block (detect mode), by stage and rule.",
@@ -102,7 +123,7 @@ func New() *Metrics {
 		}),
 	}
 	m.Registry.MustRegister(
-		m.Requests, m.Blocked, m.Detections, m.Duration, m.StageFailures,
+		m.Requests, m.Blocked, m.RequestBytes, m.ResponseBytes, m.UpstreamDuration, m.Detections, m.Duration, m.StageFailures,
 		m.Reloads, m.ConfigLastReloadSuccess, m.ConfigLastReloadTime,
 		m.TLSHandshakeErrors, m.InFlight, m.StoreFallback, m.StoreFallbacks,
 		collectors.NewGoCollector(),
@@ -111,13 +132,30 @@ func New() *Metrics {
 	return m
 }
 
-// ObserveRequest records one finished request.
-func (m *Metrics) ObserveRequest(api, decision string, d time.Duration) {
+// ObserveRequest records one finished request: its API ("" counts as
+// "none"), decision, status, latency and body bytes in and out.
+func (m *Metrics) ObserveRequest(api, decision string, status int, d time.Duration, in, out int64) {
 	if api == "" {
 		api = "none"
 	}
-	m.Requests.WithLabelValues(api, decision).Inc()
+	m.Requests.WithLabelValues(api, decision, statusClass(status)).Inc()
 	m.Duration.WithLabelValues(api).Observe(d.Seconds())
+	if in > 0 {
+		m.RequestBytes.WithLabelValues(api).Add(float64(in))
+	}
+	if out > 0 {
+		m.ResponseBytes.WithLabelValues(api).Add(float64(out))
+	}
+}
+
+// statusClasses are the status_class label values, indexed by status/100.
+var statusClasses = [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func statusClass(status int) string {
+	if status < 100 || status > 599 {
+		return statusClasses[0]
+	}
+	return statusClasses[status/100]
 }
 
 // ReloadResult records a configuration load or reload.

@@ -26,6 +26,10 @@ type Exchange struct {
 	ID string
 	// Start is when the gateway received the request.
 	Start time.Time
+	// TraceID is the W3C trace id of the request's span when tracing is on
+	// and the request is sampled, else "". It goes into the access record
+	// and every event.
+	TraceID string
 	// Request is the client's request. Stages may read it; only the gateway
 	// rewrites it for the upstream.
 	Request *http.Request

@@ -108,6 +108,14 @@ type Options struct {
 	// X-Forwarded-Proto. Nil means r.TLS != nil, which is wrong behind a
 	// listener that terminates TLS itself and hands plain requests on.
 	IsTLS func(r *http.Request) bool
+	// WrapTransport, when set, wraps the transport requests to targets go
+	// through (tracing: a client span and the traceparent header). Health
+	// checks do not go through it. Nil means the plain transport.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// ObserveUpstream, when set, is called once per request sent to a
+	// target with the time to its response headers (err false) or to the
+	// failure (err true). Nil means none.
+	ObserveUpstream func(target string, d time.Duration, err bool)
 }
 
 // DenialError carries a denial out of Options.ModifyResponse: a response
@@ -138,12 +146,13 @@ type Upstream struct {
 	breaker breakerConfig
 	health  *config.HealthCheck // defaults applied; nil when off
 
-	strip  string
-	isTLS  func(*http.Request) bool
-	pub    events.Publisher
-	log    *slog.Logger
-	now    func() time.Time
-	modify func(*http.Response) error
+	strip      string
+	isTLS      func(*http.Request) bool
+	pub        events.Publisher
+	log        *slog.Logger
+	now        func() time.Time
+	modify     func(*http.Response) error
+	onUpstream func(target string, d time.Duration, err bool)
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -253,13 +262,14 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 	}
 
 	u := &Upstream{
-		api:    api,
-		strip:  strip,
-		isTLS:  opts.IsTLS,
-		pub:    opts.Publisher,
-		log:    opts.Logger,
-		now:    opts.Now,
-		modify: opts.ModifyResponse,
+		api:        api,
+		strip:      strip,
+		isTLS:      opts.IsTLS,
+		pub:        opts.Publisher,
+		log:        opts.Logger,
+		now:        opts.Now,
+		modify:     opts.ModifyResponse,
+		onUpstream: opts.ObserveUpstream,
 		breaker: breakerConfig{
 			disabled: cfg.CircuitBreaker.Disabled,
 			failures: orInt(cfg.CircuitBreaker.Failures, config.DefaultBreakerFailures),
@@ -317,9 +327,13 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     anyHTTPS,
 	}
+	var rt http.RoundTripper = u.transport
+	if opts.WrapTransport != nil {
+		rt = opts.WrapTransport(rt)
+	}
 	u.proxy = &httputil.ReverseProxy{
 		Rewrite:   u.rewrite,
-		Transport: u.transport,
+		Transport: rt,
 		// FlushInterval stays zero: ReverseProxy then flushes
 		// text/event-stream and unknown-length bodies immediately, and
 		// never buffers a stream.
@@ -372,6 +386,9 @@ func (u *Upstream) Serve(w http.ResponseWriter, r *http.Request) pipeline.Outcom
 	}
 	w = newInformationalFilter(w)
 	a := &attempt{t: t, trial: trial, w: w, grant: grant}
+	if u.onUpstream != nil {
+		a.sent = u.now()
+	}
 	// Whatever happens below (including the ErrAbortHandler panic on a
 	// broken response stream), the attempt ends and a half-open trial slot
 	// is given back.
@@ -423,6 +440,9 @@ type attempt struct {
 	w      http.ResponseWriter
 	grant  *pipeline.Upgrade
 	tunnel *pipeline.Tunnel
+	// sent is when the request left for the target (zero without
+	// Options.ObserveUpstream).
+	sent time.Time
 }
 
 type attemptKey struct{}
@@ -438,6 +458,16 @@ func (u *Upstream) finish(a *attempt, o outcome) {
 	}
 	a.done = true
 	u.record(a, o)
+}
+
+// observed reports the attempt's upstream latency once: to the response
+// headers (failed false) or to the failure.
+func (u *Upstream) observed(a *attempt, failed bool) {
+	if u.onUpstream == nil || a == nil || a.sent.IsZero() || a.t == nil {
+		return
+	}
+	u.onUpstream(a.t.raw, u.now().Sub(a.sent), failed)
+	a.sent = time.Time{}
 }
 
 // rewrite builds the outbound request. ReverseProxy has already removed the
@@ -613,6 +643,7 @@ func quote(s string) string {
 func (u *Upstream) modifyResponse(resp *http.Response) error {
 	if resp.Request != nil {
 		if a := attemptFrom(resp.Request.Context()); a != nil {
+			u.observed(a, false)
 			switch resp.StatusCode {
 			case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 				u.finish(a, outcomeFailure)
@@ -687,6 +718,7 @@ func (u *Upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		return
 	}
 
+	u.observed(a, true)
 	u.finish(a, outcomeFailure)
 	d := &pipeline.Denial{
 		Status:   http.StatusBadGateway,

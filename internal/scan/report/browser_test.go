@@ -1,39 +1,18 @@
 package report
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-)
 
-// chromium finds Debian's chromium; scripts/test-deps.sh installs it. The
-// test skips without it, except in CI where that is a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found (scripts/test-deps.sh installs it)")
-	}
-	t.Skip("chromium not found; install it with scripts/test-deps.sh")
-	return ""
-}
+	"github.com/portcullis/portcullis/internal/browsertest"
+)
 
 // TestHTMLInChromium loads the HTML report from a file in headless
 // Chromium and checks: no console errors, no exceptions, no CSP
@@ -42,70 +21,14 @@ func chromium(t *testing.T) string {
 // severity filter works. It saves a screenshot and checks its size; set
 // REPORT_SCREENSHOT to a path to keep a copy.
 func TestHTMLInChromium(t *testing.T) {
-	exe := chromium(t)
+	br := browsertest.Start(t, 1280, 900, 60*time.Second)
+	bctx := br.Ctx
 	dir := t.TempDir()
 	paths, err := Write(dir, []string{FormatHTML}, sampleReport(), sampleOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pageURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(paths[0])}).String()
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-
-	// Start the browser and the tab, enable the log and network domains,
-	// then listen before navigating so no event is missed.
-	if _, err := chromedp.Call(bctx, log.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	if _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu       sync.Mutex
-		problems []string
-		requests []string
-	)
-	err = chromedp.Listen(bctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			switch e.Type {
-			case runtime.ConsoleAPICalledTypeError, runtime.ConsoleAPICalledTypeWarning, runtime.ConsoleAPICalledTypeAssert:
-				problems = append(problems, fmt.Sprintf("console.%s: %s", e.Type, argsText(e.Args)))
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, fmt.Sprintf("exception: %s (%s:%d)", e.ExceptionDetails.Text, e.ExceptionDetails.URL, e.ExceptionDetails.LineNumber))
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
-				problems = append(problems, fmt.Sprintf("log %s (%s): %s", e.Entry.Level, e.Entry.Source, e.Entry.Text))
-			}
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, e.Request.URL)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(pageURL),
@@ -168,8 +91,7 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Errorf("after expand all: got %d closed findings, want 0", closed)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
+	problems, requests := br.Recorded()
 	for _, p := range problems {
 		t.Errorf("browser reported %s", p)
 	}
@@ -219,16 +141,4 @@ func TestHTMLInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func argsText(args []*runtime.RemoteObject) string {
-	var parts []string
-	for _, a := range args {
-		if len(a.Value) > 0 {
-			parts = append(parts, string(a.Value))
-		} else {
-			parts = append(parts, a.Description)
-		}
-	}
-	return strings.Join(parts, " ")
 }
