@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -440,14 +441,21 @@ func (w *walker[C]) strEsc() (bool, error) {
 	src, i := w.src, w.i+1
 	escaped := false
 	for {
-		// Eight bytes at a time while none of them ends the fast scan
-		// (most strings of an API answer are longer than eight bytes).
-		for i+8 <= len(src) && !special8(binary.LittleEndian.Uint64(src[i:])) {
+		// Eight bytes at a time, and the first special byte of a word is
+		// found from its mask without a byte loop: member names and most
+		// values are shorter than eight bytes, and a document goes on
+		// after each of them, so nearly every string ends in this loop.
+		for i+8 <= len(src) {
+			if m := special8(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
+			}
 			i += 8
 		}
-		for i < len(src) && !strSpecial[src[i]] {
+		for i < len(src) && !strSpecial[src[i]] { // the document's last bytes
 			i++
 		}
+	special:
 		if i >= len(src) {
 			w.i = i
 			return false, w.errf("unexpected end in a string")
@@ -482,18 +490,21 @@ func (w *walker[C]) strEsc() (bool, error) {
 	}
 }
 
-// special8 reports whether any of the eight bytes in x is a quote, a
-// backslash or a control character (below 0x20), with the SWAR tests
-// "has a zero byte" (on x^quotes and x^backslashes) and "has a byte below
-// 0x20" (on x); both are exact as to whether there is one.
-func special8(x uint64) bool {
+// special8 returns a mask with the high bit of each of the eight bytes
+// of x (little endian: the lowest first) that may be a quote, a backslash
+// or a control character (below 0x20), with the SWAR tests "has a zero
+// byte" (on x^quotes and x^backslashes) and "has a byte below 0x20" (on
+// x). The mask is zero exactly when there is none, and its lowest set bit
+// is always a real one: a false bit can only come from a borrow out of a
+// real hit below it.
+func special8(x uint64) uint64 {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
 	q := x ^ (ones * '"')
 	b := x ^ (ones * '\\')
-	return ((q-ones)&^q|(b-ones)&^b|(x-ones*0x20)&^x)&highs != 0
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x) & highs
 }
 
 // strSpecial are the bytes that end the fast scan of a string.
@@ -665,11 +676,15 @@ type ptok struct {
 }
 
 func (p *Pointer) set(d int, t ptok) {
+	if d < len(p.toks) {
+		// The common case, a sibling or a parent's next member: the slot
+		// exists, so it is overwritten and the rest cut, without append.
+		p.toks[d] = t
+		p.toks = p.toks[:d+1]
+		return
+	}
 	if p.toks == nil {
 		p.toks = p.buf[:0]
-	}
-	if d < len(p.toks) {
-		p.toks = p.toks[:d]
 	}
 	for len(p.toks) < d {
 		p.toks = append(p.toks, ptok{})
