@@ -6,6 +6,16 @@ package dlp
 // as cards are printed. A grouped number followed by more groups (a card
 // and then a year) is tried on its shorter group boundaries too.
 func card[T Text](s T, i int) int {
+	// Every card number starts with four digits followed by a fifth or a
+	// separator (13-19 digits in one run, or a first group of exactly
+	// four): most numbers, dates and ids fail this before the arrays
+	// below are set up.
+	if len(s)-i < 13 || !isDigit(s[i+1]) || !isDigit(s[i+2]) || !isDigit(s[i+3]) {
+		return -1
+	}
+	if c := s[i+4]; !isDigit(c) && c != ' ' && c != '-' {
+		return -1
+	}
 	var d [19]byte
 	var ends [8]int   // index after each group
 	var counts [8]int // digits up to the end of each group

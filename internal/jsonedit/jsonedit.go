@@ -142,6 +142,11 @@ func (w *walker[C]) emit(pos int) {
 
 func (w *walker[C]) ws() {
 	src, i := w.src, w.i
+	// Every whitespace byte is at most ' ': one comparison ends the call
+	// for compact JSON, where it is made at each name, colon and value.
+	if i >= len(src) || src[i] > ' ' {
+		return
+	}
 	for i < len(src) && (src[i] == ' ' || src[i] == '\n' || src[i] == '\t' || src[i] == '\r') {
 		i++
 	}
