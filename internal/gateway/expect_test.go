@@ -135,3 +135,26 @@ func TestOneContinueAndNoExpectUpstream(t *testing.T) {
 		t.Fatalf("upstream Expect: got %q, want none", gotExpect)
 	}
 }
+
+// TestRefusedBodyAnswerReachesASendingClient: a client that sends its whole
+// (too large) body before reading gets the 413, not a connection reset: the
+// gateway reads and discards what it is still sending (up to lingerBytes)
+// before closing, since closing with unread data resets the connection and
+// can destroy the answer in the client's buffer.
+func TestRefusedBodyAnswerReachesASendingClient(t *testing.T) {
+	ts := httptest.NewServer(&recorder{})
+	defer ts.Close()
+	tg := start(t, baseConfig(ts.URL))
+	body := strings.Repeat("a pet's vet notes, ", 200<<10/19) // ~200 KB against a 1 KB limit
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := range 30 {
+		resp, err := c.Post("http://"+tg.addr+"/x", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("request %d: got %d, want 413", i, resp.StatusCode)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,7 +282,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// for Expect: 100-continue, ask for) the body it was refused
 			// for, holding the answer until read_timeout.
 			sw.Header().Set("Connection", "close")
-			defer func() { _ = http.NewResponseController(sw).SetReadDeadline(time.Now()) }()
+			defer lingerClose(sw, r)
 		}
 		switch {
 		case out.Denial.Status == proxy.StatusClientClosedRequest:
@@ -358,6 +359,31 @@ func (g *Gateway) decide(ctx context.Context, x *pipeline.Exchange, r *http.Requ
 
 // bodyLeft reports whether the client sent (or announced) a body that was
 // not read to its end: no stage read it, or reading it failed (too large).
+// Lingering close of a refused request whose body is unread (as nginx's
+// lingering_close): at most lingerBytes of it are read and thrown away, for
+// at most lingerTime.
+const (
+	lingerBytes = 256 << 10
+	lingerTime  = 2 * time.Second
+)
+
+// lingerClose ends a refused request whose body is still unread. The answer
+// is flushed first, so the client has it at once; then, unless the client
+// waits for 100 Continue (it sends nothing more), what it is still sending
+// is read and discarded for a moment, because closing a connection with
+// unread data resets it, and a reset can destroy the answer in the
+// client's receive buffer before it reads it (RFC 9112 §9.6). Then the read
+// deadline expires, so net/http reads no more of it and closes.
+func lingerClose(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	if !strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		_ = rc.SetReadDeadline(time.Now().Add(lingerTime))
+		_, _ = io.CopyN(io.Discard, r.Body, lingerBytes)
+	}
+	_ = rc.SetReadDeadline(time.Now())
+}
+
 func bodyLeft(x *pipeline.Exchange) bool {
 	r := x.Request
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
