@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -19,27 +17,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/portcullis/portcullis/internal/browsertest"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/stage/cors"
 	"github.com/portcullis/portcullis/internal/stage/csrf"
 	"github.com/portcullis/portcullis/internal/stage/headers"
 )
-
-// chromium finds Debian's chromium (scripts/test-deps.sh installs it);
-// the test skips without it, except in CI where that is a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found (scripts/test-deps.sh installs it)")
-	}
-	t.Skip("chromium not found; install it with scripts/test-deps.sh")
-	return ""
-}
 
 // page serves one HTML page on its own loopback origin.
 func page(t *testing.T, html string) string {
@@ -70,32 +53,6 @@ func waitEvent(t *testing.T, ch <-chan events.Event, d time.Duration, match func
 	}
 }
 
-// newBrowser starts headless Chromium with a profile of its own; it stops
-// with the test, and no step may take more than 90 seconds in all.
-func newBrowser(t *testing.T, exe string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	return bctx
-}
-
 // evalJS evaluates js in the browser's page, awaiting a promise, and
 // returns its string value.
 func evalJS(t *testing.T, bctx context.Context, js string) string {
@@ -119,7 +76,7 @@ func evalJS(t *testing.T, bctx context.Context, js string) string {
 // an inline script on a page served with a CSP is blocked and reported
 // as an event.
 func TestBrowserCORSCSRFAndCSP(t *testing.T) {
-	exe := chromium(t)
+	browsertest.Chromium(t) // skip (or fail in CI) before starting anything
 
 	var mu sync.Mutex
 	transfers := 0
@@ -178,7 +135,7 @@ func TestBrowserCORSCSRFAndCSP(t *testing.T) {
 	_, port, _ := net.SplitHostPort(tg.addr)
 	gw := "http://localhost:" + port
 
-	bctx := newBrowser(t, exe)
+	bctx := browsertest.Start(t, 1280, 800, 90*time.Second).Ctx
 	evalAsync := func(js string) string { t.Helper(); return evalJS(t, bctx, js) }
 	// fetchJS calls the gateway and says what the page could see.
 	fetchJS := func(path, init string) string {
@@ -282,7 +239,7 @@ func TestBrowserCORSCSRFAndCSP(t *testing.T) {
 //     of the API is not framed by another page, and the browser's report
 //     of the violation arrives as an event.
 func TestBrowserEnforcesSecurityHeaders(t *testing.T) {
-	exe := chromium(t)
+	browsertest.Chromium(t) // skip (or fail in CI) before starting anything
 
 	var img bytes.Buffer
 	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 2, 2))); err != nil {
@@ -319,7 +276,7 @@ func TestBrowserEnforcesSecurityHeaders(t *testing.T) {
 	_, port, _ := net.SplitHostPort(tg.addr)
 	gw := "http://localhost:" + port
 
-	bctx := newBrowser(t, exe)
+	bctx := browsertest.Start(t, 1280, 800, 90*time.Second).Ctx
 	if err := chromedp.Do(bctx, chromedp.Navigate(evil+"/"), chromedp.WaitReady("p")); err != nil {
 		t.Fatal(err)
 	}
