@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,9 +100,14 @@ func TestBusFloodSlowSink(t *testing.T) {
 		t.Fatalf("slow sink wrote %d events during the publish loop, want 0 (still blocked)", written)
 	}
 
+	// The fast sink holds every event; its Written counter moves just after
+	// its Write returns, so wait for the counter (never for the slow sink).
 	stats := b.Stats()
 	if len(stats) != 2 {
 		t.Fatalf("Stats: got %d sinks, want 2", len(stats))
+	}
+	for deadline := time.Now().Add(waitTimeout); stats[1].Written < total && time.Now().Before(deadline); stats = b.Stats() {
+		runtime.Gosched()
 	}
 	s, f := stats[0], stats[1]
 	if got, want := b.Published(), uint64(total); got != want {
