@@ -26,7 +26,8 @@
 // So the listener completes handshakes itself (bounded by
 // read_header_timeout), reports failed ones through
 // Options.OnHandshakeError, hands connections that negotiated "h2" to
-// net/http's HTTP/2 server unchanged, and wraps the others in the sniffer.
+// the HTTP/2 server (reading frames through an h2Conn that keeps the
+// connection's reset budget, see ResetBurst), and wraps the others in the sniffer.
 // Request.TLS is set on both paths; ConnState works whatever the path and is
 // what the gateway should use.
 //
@@ -55,7 +56,6 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
 
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/pipeline"
@@ -146,7 +146,6 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 	if lc.RedirectHTTPS {
 		handler = redirect(h, opts.HTTPSPort)
 	}
-	handler = l.countResets(handler)
 	l.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: sc.ReadHeaderTimeout,
@@ -158,7 +157,6 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			ctx = context.WithValue(ctx, budgetKey{}, newConnBudget(c, l.sniff.now()))
 			return context.WithValue(ctx, connKey{}, c)
 		},
 	}
@@ -168,20 +166,27 @@ func New(lc config.Listener, sc config.Server, tlsSrv *tlsconf.Server, h http.Ha
 		if lc.DisableHTTP2 {
 			l.tlsCfg.NextProtos = []string{"http/1.1"}
 			l.srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+			break
 		}
+		h2s := &http2.Server{}
+		// Registers h2s for graceful shutdown (GOAWAY) with l.srv.
+		if err := http2.ConfigureServer(l.srv, h2s); err != nil {
+			return nil, fmt.Errorf("listener %s: http2: %w", lc.Addr, err)
+		}
+		l.srv.TLSNextProto[http2.NextProtoTLS] = l.serveTLSH2(h2s)
 	case lc.H2C:
 		h2s := &http2.Server{}
 		// Registers h2s for graceful shutdown (GOAWAY) with l.srv.
 		if err := http2.ConfigureServer(l.srv, h2s); err != nil {
 			return nil, fmt.Errorf("listener %s: h2c: %w", lc.Addr, err)
 		}
-		l.srv.Handler = refuseH2CUpgrade(h2c.NewHandler(handler, h2s))
+		l.srv.Handler = l.priorKnowledge(h2s, handler, refuseH2CUpgrade(handler))
 	}
 	return l, nil
 }
 
 // refuseH2CUpgrade removes an "Upgrade: h2c" request's upgrade before the
-// h2c handler sees it, so the request is answered over HTTP/1.1 as if it
+// gateway sees it (so it is neither taken up nor passed upstream), so the request is answered over HTTP/1.1 as if it
 // had asked for nothing (RFC 9110 section 7.8 lets a server ignore
 // Upgrade). Prior-knowledge HTTP/2 (the preface) is still served.
 //
