@@ -97,6 +97,7 @@ type inspection struct {
 	headerBytes    int // the part of corazaBytes from headers and cookies
 	budgetExceeded bool
 	budgetLoc      string
+	charged        int64 // KiB charged against the client budget
 }
 
 // allProse reports whether v is prose, or an encoding of prose: every

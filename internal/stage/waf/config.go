@@ -58,6 +58,13 @@ type Config struct {
 	// detectors read every byte whatever the cap. Default 16KiB; zero
 	// means 16KiB; -1 switches the cap off.
 	MaxInspectBytes int `yaml:"max_inspect_bytes,omitempty" json:"max_inspect_bytes,omitempty"`
+	// ClientBudget charges each client for the CRS inspection it causes:
+	// the text of a request beyond free_bytes, in KiB, against a rate
+	// per client (principal, else address) kept in the store; a client
+	// past it gets 429 before the CRS runs (rule waf.client-budget).
+	// Default on: 256 KiB per second, bursts of 1024 KiB, 2 KiB free per
+	// request; rate -1 switches it off.
+	ClientBudget ClientBudget `yaml:"client_budget,omitempty" json:"client_budget,omitempty"`
 }
 
 // DefaultMaxInspectBytes is MaxInspectBytes' default.
@@ -132,6 +139,7 @@ func (c Config) withDefaults() Config {
 	if c.Status == 0 {
 		c.Status = DefaultStatus
 	}
+	c.ClientBudget = c.ClientBudget.withDefaults()
 	return c
 }
 
@@ -155,6 +163,7 @@ func (c Config) Validate() field.List {
 	if c.Status != 0 && (c.Status < 400 || c.Status > 599) {
 		errs = append(errs, field.Errorf("status", "%d is not a 4xx or 5xx status", c.Status))
 	}
+	errs = append(errs, c.ClientBudget.validate()...)
 	for i, e := range c.Exclusions {
 		p := "exclusions[" + strconv.Itoa(i) + "]"
 		ids := e.ruleIDs()

@@ -13,7 +13,7 @@ var Module = pipeline.ModuleOf[Config]{ID: ID, Key: "waf",
 		if c == nil {
 			return nil, nil
 		}
-		return New(*c, Options{BaseDir: b.Path(".")})
+		return New(*c, Options{BaseDir: b.Path("."), API: b.API, Store: b.Store})
 	}}
 
 // OperationKeys implements pipeline.OperationNamer: the exclusions'

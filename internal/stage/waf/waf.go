@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/types"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/redact"
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // ID is the stage id: the config key, log field, metric label and event
@@ -99,6 +101,11 @@ type Options struct {
 	// BaseDir resolves a relative CustomRules path. Default "": the
 	// current directory.
 	BaseDir string
+	// API is the API's name; it namespaces the client budget's store keys.
+	API string
+	// Store keeps the client budgets (Config.ClientBudget). Nil uses a
+	// private Memory store (this node only).
+	Store store.Limiter
 }
 
 // Stage is the compiled waf stage of one API. The Coraza WAF (CRS parsed
@@ -117,6 +124,8 @@ type Stage struct {
 	// request: custom rules may match anything.
 	feedAll bool
 	lv      levers
+	api     string
+	budget  store.Limiter // nil: no client budget
 }
 
 // levers are the speed measures of issue 17, each of which can be turned
@@ -245,6 +254,12 @@ func newStage(c Config, opts Options, lv levers) (*Stage, error) {
 	s.waf = w
 	s.feedAll = c.CustomRules != ""
 	s.scanners = scannerNames()
+	if c.ClientBudget.on() {
+		s.api, s.budget = opts.API, opts.Store
+		if s.budget == nil {
+			s.budget = store.NewMemory(nil)
+		}
+	}
 	return s, nil
 }
 
@@ -283,13 +298,26 @@ type Verdict struct {
 	// type claims.
 	ParseError bool
 	budget     bool
+	// overBudget: the client's inspection budget is spent (the CRS did
+	// not run); retryAfter is when it admits this request's cost, charged.
+	overBudget bool
+	retryAfter time.Duration
+	charged    int64
 }
 
 // Request implements pipeline.Stage.
 func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
-	v, err := s.Inspect(x)
+	v, err := s.inspect(ctx, x)
 	if err != nil {
 		return nil, err
+	}
+	if v.overBudget {
+		if s.cfg.Mode == ModeDetect {
+			x.AddFinding(pipeline.Finding{Stage: ID, Rules: []string{RuleClientBudget}, Mode: ModeDetect,
+				Reason: "the client's inspection budget is spent", Severity: "low"})
+		} else {
+			return s.budgetDenial(v), nil
+		}
 	}
 	if v.budget {
 		return &pipeline.Denial{
@@ -351,6 +379,10 @@ func severity(score int) string {
 // Inspect inspects x's request and returns the verdict without acting on
 // it. Request calls it; tests and the payload table use it directly.
 func (s *Stage) Inspect(x *pipeline.Exchange) (Verdict, error) {
+	return s.inspect(context.Background(), x)
+}
+
+func (s *Stage) inspect(ctx context.Context, x *pipeline.Exchange) (Verdict, error) {
 	in := inspection{s: s, x: x, argLoc: map[string]string{}, raw: map[string]string{}}
 	if err := in.collect(); err != nil {
 		return Verdict{}, err
@@ -361,12 +393,23 @@ func (s *Stage) Inspect(x *pipeline.Exchange) (Verdict, error) {
 	if in.budgetExceeded {
 		return Verdict{Blocked: true, Rules: []string{RuleInspectLimit}, Location: in.budgetLoc, Score: in.s.cfg.AnomalyThreshold, budget: true}, nil
 	}
+	over := Verdict{}
 	if (in.needCoraza || s.feedAll) && !(s.lv.ownFirst && in.ownScore() >= s.cfg.AnomalyThreshold) {
+		if retry, ok := in.charge(ctx); !ok {
+			over = Verdict{overBudget: true, retryAfter: retry, charged: in.charged}
+			if s.cfg.Mode != ModeDetect {
+				// Refused before the CRS runs: what it would cost is what
+				// the budget protects.
+				return over, nil
+			}
+		}
 		if err := in.runCoraza(); err != nil {
 			return Verdict{}, err
 		}
 	}
-	return in.verdict(), nil
+	v := in.verdict()
+	v.overBudget, v.retryAfter, v.charged = over.overBudget, over.retryAfter, over.charged
+	return v, nil
 }
 
 // verdict applies scoped exclusions and sums the score.
