@@ -69,7 +69,14 @@ func TestHandlerPassesCleanRecordsWithoutCopying(t *testing.T) {
 	m := testing.AllocsPerRun(200, func() {
 		plain.Info("access", "path", "/pets/1", "status", 200, "ua", "Mozilla/5.0 (X11; Linux x86_64)")
 	})
-	if n > m {
+	// Under -race sync.Pool drops items at random (slog's buffers among
+	// them), so either side may allocate a buffer now and then; a copy of
+	// the record costs several allocations, which the slack does not hide.
+	slack := 0.0
+	if raceEnabled {
+		slack = 1
+	}
+	if n > m+slack {
 		t.Errorf("masking a clean record costs %v allocations, a plain handler %v", n, m)
 	}
 }
