@@ -124,11 +124,7 @@ func (in *inspection) charge(ctx context.Context) (retry time.Duration, ok bool)
 	if s.budget == nil {
 		return 0, true
 	}
-	n := in.corazaBytes
-	for _, h := range in.headers {
-		n += len(h[0]) + len(h[1])
-	}
-	c := s.cfg.ClientBudget.cost(n)
+	c := s.cfg.ClientBudget.cost(in.crsText())
 	if c == 0 {
 		return 0, true
 	}
@@ -146,6 +142,16 @@ func (in *inspection) charge(ctx context.Context) (retry time.Duration, ok bool)
 		return 0, true
 	}
 	return res.RetryAfter, false
+}
+
+// crsText is how many bytes the CRS reads for in: the values and their
+// decodings, and the headers.
+func (in *inspection) crsText() int {
+	n := in.corazaBytes
+	for _, h := range in.headers {
+		n += len(h[0]) + len(h[1])
+	}
+	return n
 }
 
 // budgetDenial is the answer to a client past its inspection budget.

@@ -1,9 +1,24 @@
 package waf
 
+import "github.com/portcullis/portcullis/internal/pipeline"
+
 // Levers names the speed levers for the tests of package waf_test.
 type Levers = levers
 
 // NewWithLevers is New with some levers off.
 func NewWithLevers(c Config, opts Options, prose, rxPrefilter, ownFirst, re2 bool) (*Stage, error) {
 	return newStage(c, opts, levers{prose: prose, rxPrefilter: rxPrefilter, ownFirst: ownFirst, re2: re2})
+}
+
+// CostOf is what x would be charged against its client's budget, in KiB
+// (0: free, or the CRS would not run), without charging it.
+func (s *Stage) CostOf(x *pipeline.Exchange) (int64, error) {
+	in := inspection{s: s, x: x, argLoc: map[string]string{}, raw: map[string]string{}}
+	if err := in.collect(); err != nil || in.parseErr != "" || in.budgetExceeded {
+		return 0, err
+	}
+	if !(in.needCoraza || s.feedAll) {
+		return 0, nil
+	}
+	return s.cfg.ClientBudget.cost(in.crsText()), nil
 }
