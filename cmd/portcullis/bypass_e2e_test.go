@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -486,7 +487,7 @@ apis:
 	var wg sync.WaitGroup
 	// Rapid reset from 127.0.0.2 over h2c prior knowledge.
 	wg.Add(1)
-	resets := 0
+	resets, closed := 0, false
 	go func() {
 		defer wg.Done()
 		c, err := dialFrom("127.0.0.2", n.addr)
@@ -496,7 +497,7 @@ apis:
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		resets = rapidReset(c, 2000)
+		resets, closed = rapidReset(c, 2000)
 	}()
 	// HTTP/1 clients from 127.0.0.2 that close at once.
 	wg.Add(1)
@@ -569,6 +570,9 @@ apis:
 		}
 	}
 	t.Logf("%d resets sent; %d events: %d suppressed summaries, %d rapid-reset", resets, len(evs), suppressed, rapid)
+	if !closed {
+		t.Errorf("the server did not close the resetting connection within 30 s")
+	}
 	if failures != 0 {
 		t.Errorf("got %d stage.failure events, want none", failures)
 	}
@@ -584,29 +588,42 @@ apis:
 }
 
 // rapidReset opens and at once resets up to n streams on an h2c
-// connection and returns how many it sent before the server closed it.
-func rapidReset(c net.Conn, n int) int {
+// connection, returns how many it sent before the server closed it, and
+// whether the server closed it (read to EOF or a reset before c's
+// deadline). The writes can all land in socket buffers long before a
+// loaded server has read them, so it waits for the server's close rather
+// than stopping the gateway while the frames are still unread.
+func rapidReset(c net.Conn, n int) (sent int, closed bool) {
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, c)
+		read <- err
+	}()
+	wait := func() bool {
+		err := <-read
+		var ne net.Error
+		return !(errors.As(err, &ne) && ne.Timeout())
+	}
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		return 0
+		return 0, wait()
 	}
 	fr := http2.NewFramer(c, c)
 	if fr.WriteSettings() != nil {
-		return 0
+		return 0, wait()
 	}
 	var hb bytes.Buffer
 	enc := hpack.NewEncoder(&hb)
 	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "a"}, {":path", "/slow"}} {
 		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
-	go func() { _, _ = io.Copy(io.Discard, c) }()
 	for i := 0; i < n; i++ {
 		id := uint32(2*i + 1)
 		if fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}) != nil ||
 			fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
-			return i
+			return i, wait()
 		}
 	}
-	return n
+	return n, wait()
 }
 
 // clientFrom is an HTTP/1.1 client whose connections come from local.
