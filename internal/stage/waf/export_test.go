@@ -22,3 +22,13 @@ func (s *Stage) CostOf(x *pipeline.Exchange) (int64, error) {
 	}
 	return s.cfg.ClientBudget.cost(in.crsText()), nil
 }
+
+// The phrase sets (filled by init) and their matchers, for the comparison with a general
+// Aho-Corasick implementation.
+var (
+	GatePatterns      = func() []string { return gatePatterns }
+	GateOfPattern     = func(i int) uint16 { return uint16(gateOfPattern[i]) }
+	CRSPhrasePatterns = func() []string { return crsPhrasePatterns }
+	Gates             = func(v string) uint16 { return uint16(gates(v)) }
+	CRSPhrase         = crsPhrase
+)

@@ -15,9 +15,14 @@ const maxRepeat = 8
 // per request. The value the upstream gets is unchanged; only what the
 // detectors read is folded.
 func fold(v string) string {
-	if len(v) < 2*maxRepeat {
+	if len(v) < 2*maxRepeat || !repeats(v) {
 		return v
 	}
+	return foldRuns(v)
+}
+
+// foldRuns is fold's scan: it cuts each run it meets, left to right.
+func foldRuns(v string) string {
 	var b strings.Builder
 	last := 0 // v[last:i] not yet written
 	for i := 0; i < len(v); {
@@ -51,6 +56,37 @@ func fold(v string) string {
 	}
 	b.WriteString(v[last:])
 	return b.String()
+}
+
+// repeats reports whether v holds more than maxRepeat consecutive
+// copies of a unit of 1 to 4 bytes, i.e. a stretch of unit*maxRepeat
+// bytes (8 or more) each equal to the byte unit places on. fold's own
+// scan runs only when it is true; most values, prose among them, have no
+// such run.
+//
+// Such a stretch always covers a byte at a multiple of 8, so only those
+// bytes are compared with the four after them; where one is equal, the
+// stretch through it is measured. Prose has short equal pairs ("ll",
+// "e e") that end within a byte or two.
+func repeats(v string) bool {
+	for k := 0; k < len(v); k += 8 {
+		for unit := 1; unit <= 4 && k+unit < len(v); unit++ {
+			if v[k] != v[k+unit] {
+				continue
+			}
+			i, j := k, k+1 // v[x] == v[x+unit] for every x in [i, j)
+			for i > 0 && v[i-1] == v[i-1+unit] {
+				i--
+			}
+			for j+unit < len(v) && v[j] == v[j+unit] {
+				j++
+			}
+			if j-i >= unit*maxRepeat {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Junk values: at least junkMinBytes (after folding) of which at least

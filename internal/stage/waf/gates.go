@@ -1,14 +1,9 @@
 package waf
 
-import (
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
-)
-
 // Gates: one Aho-Corasick pass over a value finds which detectors can
 // possibly match it, so that ordinary text never reaches their regular
 // expressions (Go's regexp costs tens of microseconds per kilobyte; the
-// pass costs about a microsecond). The automaton is Coraza's own
-// dependency.
+// pass costs about a nanosecond a byte, see phrases).
 
 // gate is a bit set of detectors worth running on a value.
 type gate uint16
@@ -31,8 +26,10 @@ const (
 )
 
 var (
-	gateAC       ahocorasick.AhoCorasick
-	gateOfPatten []gate
+	gateSet *phrases
+	// gatePatterns are the gate phrases and gateOfPattern their gates.
+	gatePatterns  []string
+	gateOfPattern []gate
 )
 
 func init() {
@@ -48,26 +45,17 @@ func init() {
 		{gateScheme, []string{"script", "data:", "mocha:", "view-source:", "&#", "\\u", "\\x"}},
 		{gateSQL, []string{"@@", "utl_", "dbms_", "ctxsys", "order", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
 	}
-	var pats []string
 	for _, g := range groups {
 		for _, w := range g.words {
-			pats = append(pats, w)
-			gateOfPatten = append(gateOfPatten, g.g)
+			gatePatterns = append(gatePatterns, w)
+			gateOfPattern = append(gateOfPattern, g.g)
 		}
 	}
-	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.StandardMatch, DFA: true})
-	gateAC = b.Build(pats)
+	gateSet = newPhrases(gatePatterns, gateOfPattern)
 }
 
 // gates returns the detectors worth running on v.
-func gates(v string) gate {
-	var g gate
-	it := gateAC.IterOverlapping(v)
-	for m := it.Next(); m != nil; m = it.Next() {
-		g |= gateOfPatten[m.Pattern()]
-	}
-	return g
-}
+func gates(v string) gate { return gateSet.marks(v) }
 
 // charset is the set of bytes a value holds, computed in one pass so that
 // each detector's "does it have any of these characters" test is a few
@@ -100,7 +88,10 @@ func (c *charset) any(set string) bool {
 // A value that holds one is never kept away from the CRS as inert or
 // prose: "java.lang.Runtime" and "etc/passwd" are made of harmless
 // characters.
-var crsPhraseAC ahocorasick.AhoCorasick
+var (
+	crsPhraseSet      *phrases
+	crsPhrasePatterns []string
+)
 
 func init() {
 	var pats []string
@@ -117,12 +108,12 @@ func init() {
 	pats = append(pats, "runtime", "processbuilder", "clonetransformer", "forclosure", "instantiatefactory",
 		"instantiatetransformer", "invokertransformer", "prototypeclonefactory", "prototypeserializationfactory",
 		"whileclosure", "getruntime", "classloader")
-	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.LeftMostFirstMatch, DFA: true})
-	crsPhraseAC = b.Build(pats)
+	marks := make([]gate, len(pats))
+	for i := range marks {
+		marks[i] = 1
+	}
+	crsPhrasePatterns, crsPhraseSet = pats, newPhrases(pats, marks)
 }
 
 // crsPhrase reports whether v holds one of crsPhrases.
-func crsPhrase(v string) bool {
-	it := crsPhraseAC.Iter(v)
-	return it.Next() != nil
-}
+func crsPhrase(v string) bool { return crsPhraseSet.any(v) }

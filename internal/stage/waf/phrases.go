@@ -1,0 +1,132 @@
+package waf
+
+// phrases is an Aho-Corasick automaton compiled to a dense DFA over
+// ASCII-case-folded byte classes: finding every phrase of a set in a
+// value (overlapping occurrences included) is one table lookup per byte,
+// with no allocation. It replaced a general Aho-Corasick library whose
+// iterators allocated per call and per match and cost 15-20 ns a byte on
+// free text; a value reaches these sets several times per request (the
+// detector gates twice, the CRS phrase check for every decoded variant),
+// so they were a third of the stage's time on a free-text GET.
+type phrases struct {
+	class  [256]uint8 // byte → class; 0 is every byte in no phrase
+	nclass int
+	// next[state*nclass+class] is the DFA's transition, premultiplied
+	// (state*nclass) so that a step is one add and one load, with
+	// matchBit set when the target state ends a phrase.
+	next []uint32
+	out  []gate // the marks of every phrase ending at state (with its suffixes')
+}
+
+const matchBit = 1 << 31
+
+// newPhrases compiles pats (matched without regard to ASCII case); a
+// phrase's occurrence reports mark[i]. Empty phrases are ignored.
+func newPhrases(pats []string, mark []gate) *phrases {
+	p := &phrases{nclass: 1}
+	for _, s := range pats {
+		for i := 0; i < len(s); i++ {
+			c := lowerASCII(s[i])
+			if p.class[c] == 0 {
+				p.class[c] = uint8(p.nclass)
+				p.nclass++
+			}
+		}
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		p.class[c] = p.class[c+'a'-'A']
+	}
+	// The trie: goto transitions (-1 is none) and marks.
+	trie := make([]int32, p.nclass)
+	for i := range trie {
+		trie[i] = -1
+	}
+	p.out = []gate{0}
+	for k, s := range pats {
+		st := int32(0)
+		for i := 0; i < len(s); i++ {
+			c := int32(p.class[s[i]])
+			nx := trie[st*int32(p.nclass)+c]
+			if nx < 0 {
+				nx = int32(len(p.out))
+				p.out = append(p.out, 0)
+				for j := 0; j < p.nclass; j++ {
+					trie = append(trie, -1)
+				}
+				trie[st*int32(p.nclass)+c] = nx
+			}
+			st = nx
+		}
+		if s != "" {
+			p.out[st] |= mark[k]
+		}
+	}
+	// Breadth first: each state's failure is the longest proper suffix
+	// that is a trie state; a missing transition is its failure's.
+	fail := make([]int32, len(p.out))
+	queue := make([]int32, 0, len(p.out))
+	for c := 0; c < p.nclass; c++ {
+		if t := trie[c]; t < 0 {
+			trie[c] = 0
+		} else {
+			queue = append(queue, t) // fail[t] = 0
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for c := 0; c < p.nclass; c++ {
+			i := int(s)*p.nclass + c
+			t := trie[i]
+			f := trie[int(fail[s])*p.nclass+c]
+			if t < 0 {
+				trie[i] = f
+				continue
+			}
+			fail[t] = f
+			p.out[t] |= p.out[f]
+			queue = append(queue, t)
+		}
+	}
+	p.next = make([]uint32, len(trie))
+	for i, t := range trie {
+		p.next[i] = uint32(t) * uint32(p.nclass)
+		if p.out[t] != 0 {
+			p.next[i] |= matchBit
+		}
+	}
+	return p
+}
+
+// marks returns the marks of every phrase that occurs in v.
+func (p *phrases) marks(v string) gate {
+	var g gate
+	st := uint32(0)
+	for i := 0; i < len(v); i++ {
+		st = p.next[st+uint32(p.class[v[i]])]
+		if st&matchBit != 0 {
+			st &^= matchBit
+			g |= p.out[st/uint32(p.nclass)]
+		}
+	}
+	return g
+}
+
+// any reports whether a phrase occurs in v.
+func (p *phrases) any(v string) bool {
+	st := uint32(0)
+	for i := 0; i < len(v); i++ {
+		st = p.next[st+uint32(p.class[v[i]])]
+		if st&matchBit != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
