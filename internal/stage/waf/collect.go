@@ -597,13 +597,7 @@ func (in *inspection) inertUA(v string) bool {
 			return false
 		}
 	}
-	lv := strings.ToLower(v)
-	for _, s := range in.s.scanners {
-		if strings.Contains(lv, s) {
-			return false
-		}
-	}
-	return true
+	return !in.s.scanners.in(v)
 }
 
 func inertContentType(v string) bool {

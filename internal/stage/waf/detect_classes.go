@@ -106,7 +106,8 @@ var (
 // detectClasses runs the detectors of this file on v.
 func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	if cs.any("=<>!") {
-		if sqlBoolStart.MatchString(v) || sqlNumTautology(v) {
+		// sqlNumCmp needs digits and '=' or '<' ("!=" and "<>" have them).
+		if sqlBoolStart.MatchString(v) || cs.any("=<") && cs.any("0123456789") && sqlNumTautology(v) {
 			out = append(out, RuleSQLi2)
 		}
 	}
@@ -134,7 +135,7 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	if cs.any("*") && cs.any("(") && ldapWildcard.MatchString(v) {
 		out = append(out, RuleLDAP)
 	}
-	if cs.any(";") && strings.Contains(strings.ToLower(v), "return") && ssjsReturn.MatchString(v) && !prose(v) {
+	if cs.any(";") && containsFold(v, "return") && ssjsReturn.MatchString(v) && !prose(v) {
 		out = append(out, RuleSSJS)
 	}
 	return out

@@ -220,22 +220,12 @@ func oobDomain(v string) bool {
 	if strings.IndexByte(v, '.') < 0 {
 		return false
 	}
-	l := strings.ToLower(v)
-	for _, m := range oobMarkers {
-		if strings.Contains(l, m) {
-			return true
-		}
-	}
-	return false
+	return oobSet.in(v)
 }
 
+var oobSet = newFoldSet(oobMarkers)
+
 // scannerValue reports whether a header value names a scanner.
-func scannerValue(v string) bool {
-	l := strings.ToLower(v)
-	for _, m := range scannerMarkers {
-		if strings.Contains(l, m) {
-			return true
-		}
-	}
-	return false
-}
+func scannerValue(v string) bool { return scannerSet.in(v) }
+
+var scannerSet = newFoldSet(scannerMarkers)

@@ -1,5 +1,10 @@
 package waf
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // phrases is an Aho-Corasick automaton compiled to a dense DFA over
 // ASCII-case-folded byte classes: finding every phrase of a set in a
 // value (overlapping occurrences included) is one table lookup per byte,
@@ -118,6 +123,73 @@ func (p *phrases) any(v string) bool {
 	for i := 0; i < len(v); i++ {
 		st = p.next[st+uint32(p.class[v[i]])]
 		if st&matchBit != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// foldSet is a list of lower-case substrings found in a value in any
+// case: with the DFA when the value is ASCII (where folding ASCII is
+// lower-casing), with strings.ToLower otherwise, so that the answer is
+// strings.Contains(strings.ToLower(v), s) for some s, exactly.
+type foldSet struct {
+	list []string
+	dfa  *phrases
+}
+
+func newFoldSet(list []string) foldSet {
+	marks := make([]gate, len(list))
+	for i := range marks {
+		marks[i] = 1
+	}
+	return foldSet{list: list, dfa: newPhrases(list, marks)}
+}
+
+// in reports whether v contains one of the set, in any case.
+func (f foldSet) in(v string) bool {
+	if ascii(v) {
+		return f.dfa.any(v)
+	}
+	l := strings.ToLower(v)
+	for _, s := range f.list {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func ascii(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold reports whether v contains lower (lower-case ASCII) in any
+// ASCII case, as strings.Contains(strings.ToLower(v), lower) does for
+// the letters of lower, without lower-casing v.
+func containsFold(v, lower string) bool {
+	if lower == "" {
+		return true
+	}
+	first := lower[0]
+	upper := first
+	if first >= 'a' && first <= 'z' {
+		upper -= 'a' - 'A'
+	}
+	for i := 0; i+len(lower) <= len(v); i++ {
+		if c := v[i]; c != first && c != upper {
+			continue
+		}
+		j := 1
+		for j < len(lower) && lowerASCII(v[i+j]) == lower[j] {
+			j++
+		}
+		if j == len(lower) {
 			return true
 		}
 	}

@@ -143,7 +143,7 @@ func detectShell(v string, g gate, cs *charset) bool {
 	if shellScan(n) || leadingProgram(n) {
 		return true
 	}
-	if reconCommands[strings.ToLower(strings.TrimSpace(n))] {
+	if t := strings.TrimSpace(n); len(t) <= maxReconCommand && reconCommands[strings.ToLower(t)] {
 		return true
 	}
 	if g&(gateWindows|gateVBS) != 0 && windowsShape(n) || hasCommandLineShape(n) && commandLine(n) {
@@ -194,6 +194,10 @@ func leadingProgram(v string) bool {
 // attempt.
 var reconCommands = map[string]bool{"whoami": true, "uname": true, "ifconfig": true, "ipconfig": true, "systeminfo": true,
 	"netstat": true, "tasklist": true, "printenv": true, "uname -a": true, "id;": true, "whoami;": true}
+
+// maxReconCommand is the longest of reconCommands: a longer value is not
+// one (and is not lower-cased to find out).
+const maxReconCommand = len("systeminfo")
 
 // shellScan finds a separator followed by a command.
 func shellScan(v string) bool {

@@ -119,7 +119,7 @@ type Stage struct {
 	skip     []scopedExclusion // target-only exclusions: locations not inspected
 	ignoreH  map[string]bool
 	redactor *redact.Redactor
-	scanners []string
+	scanners foldSet
 	// feedAll gives Coraza every value, inert or not, and runs it on every
 	// request: custom rules may match anything.
 	feedAll bool
@@ -253,7 +253,7 @@ func newStage(c Config, opts Options, lv levers) (*Stage, error) {
 	}
 	s.waf = w
 	s.feedAll = c.CustomRules != ""
-	s.scanners = scannerNames()
+	s.scanners = newFoldSet(scannerNames())
 	if c.ClientBudget.on() {
 		s.api, s.budget = opts.API, opts.Store
 		if s.budget == nil {

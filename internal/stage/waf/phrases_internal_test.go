@@ -1,0 +1,86 @@
+package waf
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestContainsFold compares containsFold with lower-casing first, on
+// values around the edges (case mixes, a partial word at the end,
+// overlapping starts, non-ASCII text).
+func TestContainsFold(t *testing.T) {
+	for _, v := range []string{"", "r", "return", "RETURN", "ReTuRn x", "x retur", "rreturn", "re return", "retuRN;",
+		"Ünïcödé return", "réturn", "RETURNED", "turn", "a;b", "ret\x00urn", "returnreturn"} {
+		for _, sub := range []string{"return", "r", "eval(", ""} {
+			if got, want := containsFold(v, sub), strings.Contains(strings.ToLower(v), sub); got != want {
+				t.Errorf("containsFold(%q, %q) = %v, want %v", v, sub, got, want)
+			}
+		}
+	}
+}
+
+// TestMaxReconCommand: detectShell skips the map lookup for values longer
+// than maxReconCommand, so it must be the longest command.
+func TestMaxReconCommand(t *testing.T) {
+	for c := range reconCommands {
+		if len(c) > maxReconCommand {
+			t.Errorf("recon command %q is longer than maxReconCommand (%d)", c, maxReconCommand)
+		}
+	}
+}
+
+// TestFoldSetsAgreeWithLowerCasing compares each foldSet with
+// lower-casing and strings.Contains on every committed corpus value, in
+// upper case too, and with a marker spliced into ASCII and non-ASCII text.
+func TestFoldSetsAgreeWithLowerCasing(t *testing.T) {
+	files, err := filepath.Glob("testdata/corpus/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus files: %v", err)
+	}
+	var values []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct{ Payloads []string }
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, v := range c.Payloads {
+			values = append(values, v, strings.ToUpper(v))
+		}
+	}
+	sets := map[string][]string{"scanner": scannerMarkers, "oob": oobMarkers, "user agents": scannerNames()}
+	for _, list := range sets {
+		for _, m := range list[:min(len(list), 20)] {
+			values = append(values, "Mozilla/5.0 "+strings.ToUpper(m[:len(m)/2])+m[len(m)/2:], "Ünïcode "+m+" ✓", m[:len(m)-1]+"\u212a")
+		}
+	}
+	found := 0
+	for name, list := range sets {
+		set := newFoldSet(list)
+		for _, v := range values {
+			want := false
+			l := strings.ToLower(v)
+			for _, m := range list {
+				if strings.Contains(l, m) {
+					want = true
+					break
+				}
+			}
+			if got := set.in(v); got != want {
+				t.Fatalf("%s set: in(%q) = %v, lower-casing says %v", name, v, got, want)
+			}
+			if want {
+				found++
+			}
+		}
+	}
+	if found < 100 {
+		t.Fatalf("only %d values hold a marker: the comparison means little", found)
+	}
+}
