@@ -160,6 +160,12 @@ func (f foldSet) in(v string) bool {
 	return false
 }
 
+// maybe reports whether v can contain one of the set under a regular
+// expression's (?i), which folds Unicode too ('ſ' matches s, 'K' matches
+// k): it is in(v) for ASCII values and true for any other, so that a
+// gate built on it never skips what the expression would match.
+func (f foldSet) maybe(v string) bool { return !ascii(v) || f.dfa.any(v) }
+
 func ascii(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if v[i] >= utf8.RuneSelf {

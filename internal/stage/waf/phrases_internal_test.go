@@ -84,3 +84,44 @@ func TestFoldSetsAgreeWithLowerCasing(t *testing.T) {
 		t.Fatalf("only %d values hold a marker: the comparison means little", found)
 	}
 }
+
+// TestGatesAreNecessary: the cheap tests put before some expressions must
+// hold wherever the expression matches (a gate may let through what does
+// not match, never keep back what does), on every committed corpus value
+// and on shapes written for each branch.
+func TestGatesAreNecessary(t *testing.T) {
+	files, _ := filepath.Glob("testdata/corpus/*.json")
+	values := []string{`if exist c:\x del x`, `IF /I "%a%"=="b" echo`, `if %x% EQU 1 calc`, `if not defined X set`,
+		`if errorlevel 1 goto`, `if a==b cmd`, `x=1;if [1]==[1] id`, `if (%a%) == (b) x`, `IF EXIST ſ`, "' and 1=1", "or 2<>3", "(4521=4521", "'1'!='2"}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct{ Payloads []string }
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, c.Payloads...)
+	}
+	matched := map[string]int{}
+	for _, v := range values {
+		cs := charsetOf(v)
+		if winIf.MatchString(v) {
+			matched["winIf"]++
+			if !winIfWords.maybe(v) {
+				t.Errorf("winIf matches %q, but its gate keeps it back", v)
+			}
+		}
+		if sqlNumCmp.MatchString(v) {
+			matched["sqlNumCmp"]++
+			if !(cs.any("=<") && cs.any("0123456789")) {
+				t.Errorf("sqlNumCmp matches %q, but its gate keeps it back", v)
+			}
+		}
+	}
+	if matched["winIf"] < 8 || matched["sqlNumCmp"] < 20 {
+		t.Fatalf("too few matches to mean anything: %v", matched)
+	}
+	t.Logf("matches checked: %v", matched)
+}
