@@ -2,6 +2,7 @@ package waf
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -138,7 +139,14 @@ func (in *inspection) charge(ctx context.Context) (retry time.Duration, ok bool)
 		c = b.Burst // a request the budget could never admit costs all of it
 	}
 	res, err := s.budget.Allow(ctx, key, store.Limit{Rate: b.Rate, Period: b.Per, Burst: b.Burst}, c)
-	if err != nil || res.Allowed {
+	if err != nil {
+		// The budget fails open (the request is still inspected in full:
+		// an unreachable store must not let attacks through), and says so
+		// as a stage failure (event and metric) rather than silently.
+		in.x.AddFailure(ID, fmt.Errorf("client budget: %w (inspecting without it)", err))
+		return 0, true
+	}
+	if res.Allowed {
 		return 0, true
 	}
 	return res.RetryAfter, false

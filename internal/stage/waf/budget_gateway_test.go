@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/stage/waf"
@@ -43,6 +44,7 @@ func TestExpensiveFloodLeavesHealthyClientsServed(t *testing.T) {
 	t.Cleanup(up.Close)
 
 	var nodes []string
+	rec := &recorder{}
 	for i := 0; i < 2; i++ {
 		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: srv.Addr()}), "flood:", now)
 		t.Cleanup(func() { _ = st.Close() })
@@ -51,7 +53,7 @@ func TestExpensiveFloodLeavesHealthyClientsServed(t *testing.T) {
 			APIs: []config.API{{Name: "api", Upstream: config.Upstream{Targets: []string{up.URL}},
 				Stages: config.Blocks{"waf": &waf.Config{ClientBudget: waf.ClientBudget{Rate: 20, Burst: 40}}}}},
 		}
-		g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: &recorder{}, Store: st, Now: now,
+		g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: rec, Store: st, Now: now,
 			Access: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -114,6 +116,11 @@ func TestExpensiveFloodLeavesHealthyClientsServed(t *testing.T) {
 
 	if healthyStatus[http.StatusOK] != healthyN {
 		t.Errorf("healthy client: %v, want all %d answered 200", healthyStatus, healthyN)
+	}
+	for _, e := range rec.all() {
+		if e.Type == events.TypeStageFailure {
+			t.Errorf("stage failure (the budget failed open): %s", e.Reason)
+		}
 	}
 	if floodStatus[http.StatusOK] != 4 || floodStatus[http.StatusTooManyRequests] != attackers*perAttacker-4 {
 		t.Errorf("flood: %v, want exactly 4 inspected and passed (40 KiB burst / 9 KiB, across both nodes) and the rest 429", floodStatus)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/store/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // clock is a settable test clock.
@@ -218,4 +220,32 @@ func BenchmarkClientBudget(b *testing.B) {
 	b.Run("normal", func(b *testing.B) { run(b, `{"filter":"status:eq:active;sort=-created_at,limit=20"}`, false) })
 	b.Run("expensive-inspected", func(b *testing.B) { run(b, body, false) })
 	b.Run("expensive-refused", func(b *testing.B) { run(b, body, true) })
+}
+
+// TestClientBudgetStoreDownFailsOpenAndSays: with the budget's store gone
+// (a real redis-server, stopped) an expensive request is still inspected
+// in full — an attack in it is refused by the CRS — and the budget's
+// failure is recorded on the exchange (a stage.failure event), not lost.
+func TestClientBudgetStoreDownFailsOpenAndSays(t *testing.T) {
+	srv := redistest.Start(t)
+	st := store.NewRedis(redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond}), "down:", nil)
+	t.Cleanup(func() { _ = st.Close() })
+	s, err := New(Config{ClientBudget: ClientBudget{Rate: 20, Burst: 40}}, Options{API: "api", Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	ctx := context.Background()
+	x := from(expensive(), "198.51.100.7", "")
+	if d, err := s.Request(ctx, x); err != nil || d != nil {
+		t.Fatalf("benign expensive request with the store down: got %+v, %v, want it inspected and passed", d, err)
+	}
+	if f := x.Failures(); len(f) != 1 || f[0].Stage != ID || !strings.Contains(f[0].Err.Error(), "client budget") {
+		t.Fatalf("failures: %+v, want one client budget failure of the waf stage", f)
+	}
+	attack := from(jsonRequest(`{"filter":"`+filterText(10<<10)+`","q":"1' UNION SELECT password FROM users--"}`), "198.51.100.7", "")
+	d, err := s.Request(ctx, attack)
+	if err != nil || d == nil || d.Status != http.StatusForbidden {
+		t.Fatalf("attack with the store down: got %+v, %v, want 403 from the inspection", d, err)
+	}
 }
