@@ -411,7 +411,7 @@ func (l *loader) schema(proxy *base.SchemaProxy) (*Schema, error) {
 		return nil, l.errorAt(n, "schema: "+firstLine(err.Error()))
 	}
 	raw := l.raw.shared(n, 0)
-	s := &Schema{Raw: raw, Location: loc, v: compiled}
+	s := &Schema{Raw: raw, Location: loc, v: compiled, q: quickOf(raw)}
 	l.schemas[loc] = s
 	return s, nil
 }
