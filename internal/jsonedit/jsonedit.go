@@ -710,7 +710,15 @@ func (p *Pointer) String(d int) string {
 	if d < 0 || d >= len(p.toks) {
 		return ""
 	}
-	var b []byte
+	return string(p.Append(nil, d))
+}
+
+// Append appends the pointer down to depth d (String) to b: a visitor
+// that reports several pointers keeps them in one buffer.
+func (p *Pointer) Append(b []byte, d int) []byte {
+	if d < 0 || d >= len(p.toks) {
+		return b
+	}
 	for _, t := range p.toks[:d+1] {
 		b = append(b, '/')
 		if t.name == nil {
@@ -728,5 +736,5 @@ func (p *Pointer) String(d int) string {
 			}
 		}
 	}
-	return string(b)
+	return b
 }

@@ -84,11 +84,37 @@ type policy struct {
 	set   dlp.Set    // kinds looked for
 	exact map[string]*fieldRule
 	globs []*fieldRule
-	// ends[first][last] is set for the first and last characters of the
-	// normalized exact names: most member names are ruled out by them
-	// before any normalizing.
-	ends *[256][256]bool
+	// ends[first] has bit last&63 set for the first and last characters
+	// of the normalized exact names: most member names are ruled out by
+	// them before any normalizing (2 KiB: it stays in the cache).
+	ends *[256]uint64
 }
+
+// mayRule reports whether a field rule may cover a member name: false,
+// from its first and last bytes alone, for most names.
+func (p *policy) mayRule(name []byte) bool {
+	if len(p.globs) > 0 {
+		return true
+	}
+	if len(name) == 0 {
+		return false
+	}
+	f, l := lowerSep[name[0]], lowerSep[name[len(name)-1]]
+	if f == 0 || l == 0 {
+		f, l = ends(name) // a separator at an end: normalize
+	}
+	return p.ends[f]&(1<<(l&63)) != 0
+}
+
+// lowerSep maps a byte to its lower case, and the separators normalizing
+// drops ('_', '-', '.', ' ') to 0.
+var lowerSep = func() (t [256]byte) {
+	for c := range t {
+		t[c] = lower(byte(c))
+	}
+	t['_'], t['-'], t['.'], t[' '] = 0, 0, 0, 0
+	return t
+}()
 
 // Stage masks sensitive values in answers. It is read-only after New and
 // safe for concurrent use.
@@ -145,7 +171,7 @@ func New(c Config) (*Stage, error) {
 	}
 	fields = append(fields, c.Fields...)
 	build := func(op string) *policy {
-		p := &policy{exact: map[string]*fieldRule{}, ends: &[256][256]bool{}}
+		p := &policy{exact: map[string]*fieldRule{}, ends: &[256]uint64{}}
 		for _, k := range dlp.Kinds() {
 			p.kinds[k] = def
 		}
@@ -179,7 +205,7 @@ func New(c Config) (*Stage, error) {
 				p.globs = append(p.globs, r)
 			} else {
 				p.exact[n] = r
-				p.ends[n[0]][n[len(n)-1]] = true
+				p.ends[n[0]] |= 1 << (n[len(n)-1] & 63)
 			}
 		}
 		return p
@@ -269,7 +295,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 		if pass := x.TakeJSON(resp); pass != nil {
 			// An earlier body stage (contract) walks with us: one pass over
 			// the answer, its visitor first. Its verdict comes first too.
-			v.before = pass.Visitor
+			v.before, v.beforeScalars = pass.Visitor, !pass.NoScalars
 			out, changed, err = jsonedit.Rewrite(body, mctx{first: pass.Root}, v, x.Buffer(len(body)), 0)
 			if d, derr := pass.Done(err); d != nil || derr != nil {
 				if d != nil && d.Stage == "" {
@@ -328,7 +354,10 @@ type record struct {
 }
 
 type visitor struct {
-	before  jsonedit.Visitor[jsonedit.Ctx] // an earlier stage's visitor sharing the walk (contract's), or nil
+	before jsonedit.Visitor[jsonedit.Ctx] // an earlier stage's visitor sharing the walk (contract's), or nil
+	// beforeScalars: before's Scalar must be called (it may drop, stop
+	// or replace values; contract's never does: JSONPass.NoScalars).
+	beforeScalars bool
 	s       *Stage
 	p       *policy
 	ptr     jsonedit.Pointer
@@ -354,11 +383,8 @@ func (v *visitor) note(rule string, act action, where, what string) {
 
 // fieldRule returns the rule for a member name, or nil.
 func (v *visitor) fieldRule(name []byte) *fieldRule {
-	if len(v.p.globs) == 0 {
-		f, l := ends(name)
-		if !v.p.ends[f][l] {
-			return nil
-		}
+	if !v.p.mayRule(name) {
+		return nil
 	}
 	v.norm = appendNormalized(v.norm[:0], name)
 	if r, ok := v.p.exact[string(v.norm)]; ok {
@@ -422,17 +448,19 @@ func glob(parts []string, s string) bool {
 // the masking never sees, and a scalar it replaces the masking sees as
 // replaced.
 func (v *visitor) Member(parent mctx, name []byte) (mctx, jsonedit.Action) {
-	var first jsonedit.Ctx
+	child := mctx{rule: parent.rule, depth: parent.depth + 1}
 	if v.before != nil {
 		c, act := v.before.Member(parent.first, name)
 		if act != jsonedit.Keep {
 			return mctx{}, act
 		}
-		first = c
+		child.first = c
 	}
-	child, act := v.member(parent, name)
-	child.first = first
-	return child, act
+	v.ptr.Name(parent.depth, name)
+	if parent.rule != nil || !v.p.mayRule(name) {
+		return child, jsonedit.Keep // most members: no rule can cover them
+	}
+	return v.member(parent, child, name)
 }
 
 func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
@@ -449,7 +477,7 @@ func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
 }
 
 func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
-	if v.before != nil {
+	if v.beforeScalars {
 		repl, act := v.before.Scalar(ctx.first, k, raw)
 		switch act {
 		case jsonedit.Drop, jsonedit.Stop:
@@ -464,12 +492,9 @@ func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedi
 	return v.scalar(ctx, k, raw)
 }
 
-func (v *visitor) member(parent mctx, name []byte) (mctx, jsonedit.Action) {
-	v.ptr.Name(parent.depth, name)
-	child := mctx{rule: parent.rule, depth: parent.depth + 1}
-	if parent.rule != nil {
-		return child, jsonedit.Keep
-	}
+// member applies the field rules to a member its policy may cover
+// (Member has set the pointer and child).
+func (v *visitor) member(parent, child mctx, name []byte) (mctx, jsonedit.Action) {
 	r := v.fieldRule(name)
 	if r == nil {
 		return child, jsonedit.Keep
@@ -493,9 +518,15 @@ func (v *visitor) scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedi
 		}
 		return nil, jsonedit.Keep
 	}
+	if len(raw) < dlp.MinLength {
+		return nil, jsonedit.Keep // too short to be any sensitive value (a string's quotes aside, decoding only shortens)
+	}
 	var text []byte
 	switch k {
 	case jsonedit.String:
+		if len(raw)-2 < dlp.MinLength {
+			return nil, jsonedit.Keep
+		}
 		text = raw[1 : len(raw)-1]
 		if bytes.IndexByte(text, '\\') >= 0 {
 			v.dec = jsonedit.AppendUnquoted(v.dec[:0], text)
