@@ -358,14 +358,14 @@ type visitor struct {
 	// beforeScalars: before's Scalar must be called (it may drop, stop
 	// or replace values; contract's never does: JSONPass.NoScalars).
 	beforeScalars bool
-	s       *Stage
-	p       *policy
-	ptr     jsonedit.Pointer
-	recs    []record
-	blocked bool
-	norm    []byte
-	dec     []byte
-	buf     [8]dlp.Match
+	s             *Stage
+	p             *policy
+	ptr           jsonedit.Pointer
+	recs          []record
+	blocked       bool
+	norm          []byte
+	dec           []byte
+	buf           [8]dlp.Match
 }
 
 func (v *visitor) note(rule string, act action, where, what string) {
