@@ -84,10 +84,11 @@ type policy struct {
 	set   dlp.Set    // kinds looked for
 	exact map[string]*fieldRule
 	globs []*fieldRule
-	// ends[first] has bit last&63 set for the first and last characters
-	// of the normalized exact names: most member names are ruled out by
-	// them before any normalizing (2 KiB: it stays in the cache).
-	ends *[256]uint64
+	// ends[first] has bit last&63 set, and seconds[first] bit second&63
+	// (0 for a one-character name), for the characters of the normalized
+	// exact names: most member names are ruled out by them before any
+	// normalizing (4 KiB: they stay in the cache).
+	ends, seconds *[256]uint64
 }
 
 // mayRule reports whether a field rule may cover a member name: false,
@@ -96,14 +97,19 @@ func (p *policy) mayRule(name []byte) bool {
 	if len(p.globs) > 0 {
 		return true
 	}
-	if len(name) == 0 {
+	n := len(name)
+	if n == 0 {
 		return false
 	}
-	f, l := lowerSep[name[0]], lowerSep[name[len(name)-1]]
-	if f == 0 || l == 0 {
-		f, l = ends(name) // a separator at an end: normalize
+	f, l := lowerSep[name[0]], lowerSep[name[n-1]]
+	var s byte
+	if n > 1 {
+		s = lowerSep[name[1]]
 	}
-	return p.ends[f]&(1<<(l&63)) != 0
+	if f == 0 || l == 0 || n > 1 && s == 0 {
+		f, s, l = ends(name) // a separator in the way: normalize
+	}
+	return p.ends[f]&(1<<(l&63)) != 0 && p.seconds[f]&(1<<(s&63)) != 0
 }
 
 // lowerSep maps a byte to its lower case, and the separators normalizing
@@ -171,7 +177,7 @@ func New(c Config) (*Stage, error) {
 	}
 	fields = append(fields, c.Fields...)
 	build := func(op string) *policy {
-		p := &policy{exact: map[string]*fieldRule{}, ends: &[256]uint64{}}
+		p := &policy{exact: map[string]*fieldRule{}, ends: &[256]uint64{}, seconds: &[256]uint64{}}
 		for _, k := range dlp.Kinds() {
 			p.kinds[k] = def
 		}
@@ -206,6 +212,11 @@ func New(c Config) (*Stage, error) {
 			} else {
 				p.exact[n] = r
 				p.ends[n[0]] |= 1 << (n[len(n)-1] & 63)
+				second := byte(0)
+				if len(n) > 1 {
+					second = n[1]
+				}
+				p.seconds[n[0]] |= 1 << (second & 63)
 			}
 		}
 		return p
@@ -398,14 +409,17 @@ func (v *visitor) fieldRule(name []byte) *fieldRule {
 	return nil
 }
 
-// ends returns the first and last characters a name has once
-// normalized.
-func ends(name []byte) (byte, byte) {
-	var f, l byte
+// ends returns the first, second (0 when there is none) and last
+// characters a name has once normalized.
+func ends(name []byte) (byte, byte, byte) {
+	var f, s, l byte
 	for _, c := range name {
 		if c != '_' && c != '-' && c != '.' && c != ' ' {
+			if f != 0 {
+				s = lower(c)
+				break
+			}
 			f = lower(c)
-			break
 		}
 	}
 	for i := len(name) - 1; i >= 0; i-- {
@@ -414,7 +428,7 @@ func ends(name []byte) (byte, byte) {
 			break
 		}
 	}
-	return f, l
+	return f, s, l
 }
 
 func lower(c byte) byte {
