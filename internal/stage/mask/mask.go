@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/portcullis/portcullis/internal/dlp"
 	"github.com/portcullis/portcullis/internal/events"
@@ -299,7 +300,8 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if len(body) == 0 {
 		return nil, nil
 	}
-	v := &visitor{s: s, p: p}
+	v := newVisitor(s, p)
+	defer v.release()
 	var out []byte
 	var changed bool
 	if jsonBody {
@@ -319,7 +321,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 		}
 		if err != nil && !errors.Is(err, jsonedit.ErrStopped) {
 			// Not JSON after all: inspect it as text.
-			v = &visitor{s: s, p: p}
+			v.reset(s, p)
 			out, changed, err = v.text(body)
 		}
 	} else {
@@ -377,6 +379,28 @@ type visitor struct {
 	norm          []byte
 	dec           []byte
 	buf           [8]dlp.Match
+}
+
+// visitors recycles the visitors (and their buffers) of finished answers.
+var visitors = sync.Pool{New: func() any { return new(visitor) }}
+
+func newVisitor(s *Stage, p *policy) *visitor {
+	v := visitors.Get().(*visitor)
+	v.reset(s, p)
+	return v
+}
+
+// reset readies v for an answer, keeping its buffers.
+func (v *visitor) reset(s *Stage, p *policy) {
+	recs, norm, dec := v.recs[:0], v.norm[:0], v.dec[:0]
+	*v = visitor{s: s, p: p, recs: recs, norm: norm, dec: dec}
+}
+
+// release gives v back once the answer's findings are recorded (they
+// hold none of its memory).
+func (v *visitor) release() {
+	v.reset(nil, nil)
+	visitors.Put(v)
 }
 
 func (v *visitor) note(rule string, act action, where, what string) {
