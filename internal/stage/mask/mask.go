@@ -93,23 +93,27 @@ type policy struct {
 }
 
 // mayRule reports whether a field rule may cover a member name: false,
-// from its first and last bytes alone, for most names.
+// from its first, second and last bytes alone, for most names. It is
+// small enough to be inlined in Member.
 func (p *policy) mayRule(name []byte) bool {
+	n := len(name)
+	if n < 2 || len(p.globs) > 0 {
+		return p.mayRuleNormalized(name)
+	}
+	f, s, l := lowerSep[name[0]], lowerSep[name[1]], lowerSep[name[n-1]]
+	if f == 0 || s == 0 || l == 0 {
+		return p.mayRuleNormalized(name) // a separator in the way
+	}
+	return p.ends[f]&(1<<(l&63)) != 0 && p.seconds[f]&(1<<(s&63)) != 0
+}
+
+// mayRuleNormalized is mayRule for names shorter than two bytes or with
+// a separator at the places it looks, and for policies with globs.
+func (p *policy) mayRuleNormalized(name []byte) bool {
 	if len(p.globs) > 0 {
 		return true
 	}
-	n := len(name)
-	if n == 0 {
-		return false
-	}
-	f, l := lowerSep[name[0]], lowerSep[name[n-1]]
-	var s byte
-	if n > 1 {
-		s = lowerSep[name[1]]
-	}
-	if f == 0 || l == 0 || n > 1 && s == 0 {
-		f, s, l = ends(name) // a separator in the way: normalize
-	}
+	f, s, l := ends(name)
 	return p.ends[f]&(1<<(l&63)) != 0 && p.seconds[f]&(1<<(s&63)) != 0
 }
 
@@ -516,16 +520,28 @@ func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
 
 func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
 	if v.beforeScalars {
-		repl, act := v.before.Scalar(ctx.first, k, raw)
-		switch act {
-		case jsonedit.Drop, jsonedit.Stop:
-			return nil, act
-		case jsonedit.Replace:
-			if r, act := v.scalar(ctx, k, repl); act != jsonedit.Keep {
-				return r, act
-			}
-			return repl, jsonedit.Replace
+		return v.sharedScalar(ctx, k, raw)
+	}
+	if ctx.rule == nil && (len(raw) < dlp.MinLength || k == jsonedit.String && len(raw) < dlp.MinLength+2) {
+		// Too short to be any sensitive value (a string has its quotes;
+		// decoding only shortens): most values end here, in one call.
+		return nil, jsonedit.Keep
+	}
+	return v.scalar(ctx, k, raw)
+}
+
+// sharedScalar is Scalar when the visitor walked first has a say on
+// scalars too.
+func (v *visitor) sharedScalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
+	repl, act := v.before.Scalar(ctx.first, k, raw)
+	switch act {
+	case jsonedit.Drop, jsonedit.Stop:
+		return nil, act
+	case jsonedit.Replace:
+		if r, act := v.scalar(ctx, k, repl); act != jsonedit.Keep {
+			return r, act
 		}
+		return repl, jsonedit.Replace
 	}
 	return v.scalar(ctx, k, raw)
 }
