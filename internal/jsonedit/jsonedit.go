@@ -245,9 +245,11 @@ func (w *walker[C]) object(ctx C, depth int) error {
 		if escaped {
 			name = AppendUnquoted(nil, name) // rare: a copy the visitor may keep
 		}
-		w.ws()
-		if w.i >= len(w.src) || w.src[w.i] != ':' {
-			return w.errf("expected ':' after a member name")
+		if w.i >= len(w.src) || w.src[w.i] != ':' { // compact JSON: the colon follows the name
+			w.ws()
+			if w.i >= len(w.src) || w.src[w.i] != ':' {
+				return w.errf("expected ':' after a member name")
+			}
 		}
 		w.i++
 		w.ws()
