@@ -85,7 +85,8 @@ response_rows() {
   IFS='|' read -r scenario method path body <<<"$RESPONSE_SCENARIO"
   row "$scenario" "bare proxy" "$bare_url$path" "$method" "$body"
   for name in "${order[@]}"; do
-    [[ $name == portcullis+openapi || $name == portcullis+response ]] || continue
+    # (and their @base twins under BENCH_BASELINE_REV: before/after figures)
+    [[ ${name%@base} == portcullis+openapi || ${name%@base} == portcullis+response ]] || continue
     row "$scenario" "$name" "${gateway_url[$name]}$path" "$method" "$body"
   done
 }

@@ -16,6 +16,20 @@ func card[T Text](s T, i int) int {
 	if c := s[i+4]; !isDigit(c) && c != ' ' && c != '-' {
 		return -1
 	}
+	// Thirteen digits at least, with no more than one separator between
+	// two of them (a superset of what the loop below accepts): dates,
+	// times, phone numbers and short ids stop here, before its arrays are
+	// set up.
+	for j, nd := i, 0; nd < 13; j++ {
+		if j >= len(s) {
+			return -1
+		}
+		if c := s[j]; isDigit(c) {
+			nd++
+		} else if c != ' ' && c != '-' || j+1 >= len(s) || !isDigit(s[j+1]) {
+			return -1
+		}
+	}
 	var d [19]byte
 	var ends [8]int   // index after each group
 	var counts [8]int // digits up to the end of each group

@@ -13,7 +13,6 @@
 package jsonedit
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -127,6 +126,11 @@ type walker[C any] struct {
 	max     int
 }
 
+// errf is never inlined: a syntax error is rare, and its formatting
+// inlined at each of the walker's checks made the hot functions too big
+// for the compiler to inline their own small calls.
+//
+//go:noinline
 func (w *walker[C]) errf(format string, a ...any) error {
 	return &SyntaxError{Offset: w.i, Msg: fmt.Sprintf(format, a...)}
 }
@@ -233,13 +237,19 @@ func (w *walker[C]) object(ctx C, depth int) error {
 			w.last = mstart // resume the copy at this member
 			skipping = -1
 		}
-		name, err := w.memberName()
+		escaped, err := w.strEsc()
 		if err != nil {
 			return err
 		}
-		w.ws()
-		if w.i >= len(w.src) || w.src[w.i] != ':' {
-			return w.errf("expected ':' after a member name")
+		name := w.src[mstart+1 : w.i-1]
+		if escaped {
+			name = AppendUnquoted(nil, name) // rare: a copy the visitor may keep
+		}
+		if w.i >= len(w.src) || w.src[w.i] != ':' { // compact JSON: the colon follows the name
+			w.ws()
+			if w.i >= len(w.src) || w.src[w.i] != ':' {
+				return w.errf("expected ':' after a member name")
+			}
 		}
 		w.i++
 		w.ws()
@@ -247,8 +257,14 @@ func (w *walker[C]) object(ctx C, depth int) error {
 		if act == Stop {
 			return ErrStopped
 		}
-		if err := w.entry(child, act, depth, mstart, prevComma, &kept, &skipping); err != nil {
+		drop, err := w.entry(child, act, depth)
+		if err != nil {
 			return err
+		}
+		if drop {
+			skipping = w.drop(mstart, prevComma, kept)
+		} else {
+			kept = true
 		}
 		w.ws()
 		if w.i >= len(w.src) {
@@ -271,34 +287,39 @@ func (w *walker[C]) object(ctx C, depth int) error {
 	}
 }
 
-// entry walks (or, when the visitor or its scalar says Drop, leaves out)
-// the value of a member or element that starts at start. Nothing of it
-// has been written yet when it is dropped: it goes with the comma before
-// it, or for a first entry the output resumes at the next one (skipping).
-func (w *walker[C]) entry(child C, act Action, depth, start, prevComma int, kept *bool, skipping *int) error {
-	drop := act == Drop
-	var err error
-	if drop {
-		err = w.skipValue(depth)
-	} else {
-		drop, err = w.value(child, depth)
+// entry walks the value of a member or element (or steps over it when
+// the visitor said Drop) and reports whether it is to be left out. A
+// string, the most common value, is walked here: one call less per
+// member.
+func (w *walker[C]) entry(child C, act Action, depth int) (bool, error) {
+	switch {
+	case act == Drop:
+		return true, w.skipValue(depth)
+	case w.i < len(w.src) && w.src[w.i] == '"':
+		start := w.i
+		if _, err := w.strEsc(); err != nil {
+			return false, err
+		}
+		return w.scalar(child, String, start)
 	}
-	if err != nil {
-		return err
-	}
-	if !drop {
-		*kept = true
-		return nil
-	}
+	return w.value(child, depth)
+}
+
+// drop leaves out the entry that started at start and ends at w.i.
+// Nothing of it has been written yet: it goes with the comma before it,
+// or for a first entry the output resumes at the next one (the position
+// returned, the caller's skipping; -1 when the entry was not first).
+func (w *walker[C]) drop(start, prevComma int, kept bool) int {
 	w.changed = true
-	if *kept {
+	skipping := -1
+	if kept {
 		w.emit(prevComma)
 	} else {
 		w.emit(start)
-		*skipping = start
+		skipping = start
 	}
 	w.last = w.i
-	return nil
+	return skipping
 }
 
 func (w *walker[C]) array(ctx C, depth int) error {
@@ -322,8 +343,14 @@ func (w *walker[C]) array(ctx C, depth int) error {
 		if act == Stop {
 			return ErrStopped
 		}
-		if err := w.entry(child, act, depth, estart, prevComma, &kept, &skipping); err != nil {
+		drop, err := w.entry(child, act, depth)
+		if err != nil {
 			return err
+		}
+		if drop {
+			skipping = w.drop(estart, prevComma, kept)
+		} else {
+			kept = true
 		}
 		w.ws()
 		if w.i >= len(w.src) {
@@ -420,20 +447,6 @@ func (w *walker[C]) skipLiteral(lit string) error {
 	return nil
 }
 
-// memberName reads a member name and returns it decoded.
-func (w *walker[C]) memberName() ([]byte, error) {
-	start := w.i
-	escaped, err := w.strEsc()
-	if err != nil {
-		return nil, err
-	}
-	raw := w.src[start+1 : w.i-1]
-	if !escaped {
-		return raw, nil
-	}
-	return AppendUnquoted(nil, raw), nil // rare: a copy the visitor may keep
-}
-
 func (w *walker[C]) str() error {
 	_, err := w.strEsc()
 	return err
@@ -451,7 +464,7 @@ func (w *walker[C]) strEsc() (bool, error) {
 		// values are shorter than eight bytes, and a document goes on
 		// after each of them, so nearly every string ends in this loop.
 		for i+8 <= len(src) {
-			if m := special8(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+			if m := special8(load64(src[i : i+8])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				goto special
 			}
@@ -493,6 +506,14 @@ func (w *walker[C]) strEsc() (bool, error) {
 			return false, w.errf("control character in a string")
 		}
 	}
+}
+
+// load64 reads eight bytes, the lowest first (one load: the compiler
+// combines the shifts; encoding/binary's call was not inlined here).
+func load64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // special8 returns a mask with the high bit of each of the eight bytes
@@ -710,7 +731,15 @@ func (p *Pointer) String(d int) string {
 	if d < 0 || d >= len(p.toks) {
 		return ""
 	}
-	var b []byte
+	return string(p.Append(nil, d))
+}
+
+// Append appends the pointer down to depth d (String) to b: a visitor
+// that reports several pointers keeps them in one buffer.
+func (p *Pointer) Append(b []byte, d int) []byte {
+	if d < 0 || d >= len(p.toks) {
+		return b
+	}
 	for _, t := range p.toks[:d+1] {
 		b = append(b, '/')
 		if t.name == nil {
@@ -728,5 +757,5 @@ func (p *Pointer) String(d int) string {
 			}
 		}
 	}
-	return string(b)
+	return b
 }

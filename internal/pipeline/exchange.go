@@ -97,7 +97,8 @@ type Exchange struct {
 	Upgrade *Upgrade
 
 	mu       sync.Mutex
-	buffers  [][]byte // Buffer's, recycled by Finish
+	buffers  []*[]byte  // Buffer's, recycled by Finish
+	bufs     [2]*[]byte // buffers' first backing array (a body read and its rewrite)
 	findings []Finding
 	failures []Failure
 	done     []func()

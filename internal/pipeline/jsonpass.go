@@ -24,6 +24,9 @@ type JSONPass struct {
 	// Visitor and Root walk it.
 	Visitor jsonedit.Visitor[jsonedit.Ctx]
 	Root    jsonedit.Ctx
+	// NoScalars says that Visitor.Scalar always returns (nil, Keep): a
+	// walker sharing the pass need not call it on every value.
+	NoScalars bool
 	// Done is called once after the walk with its error (nil, a
 	// *jsonedit.SyntaxError, or jsonedit.ErrStopped when this or the other
 	// visitor stopped): the stage records its findings and may refuse the

@@ -103,7 +103,15 @@ type respBody struct {
 	decoded []byte // identity; aliases raw when not encoded
 	rest    io.ReadCloser
 	err     error
+	rd      bodyReader // resp.Body once the body is buffered (setLength)
 }
+
+// bodyReader is a buffered body as resp.Body (kept in respBody: no
+// allocation per answer).
+type bodyReader struct{ bytes.Reader }
+
+// Close does nothing: the bytes are the exchange's.
+func (*bodyReader) Close() error { return nil }
 
 // ResponseBody returns the body of the upstream response resp, decoded
 // (identity or gzip), for a response stage to inspect. It is read at most
@@ -221,7 +229,7 @@ func (rb *respBody) readMore(max int64) {
 		}
 		rb.decoded = dec
 	}
-	setLength(resp, rb.raw)
+	rb.setLength(rb.raw)
 }
 
 // gunzip decodes a gzip body of at most max decoded bytes.
@@ -265,14 +273,22 @@ func (x *Exchange) SetResponseBody(resp *http.Response, b []byte) {
 	for _, k := range []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
 		delete(h, k)
 	}
-	setLength(resp, b)
+	rb.setLength(b)
 }
 
-func setLength(resp *http.Response, b []byte) {
-	resp.Body = io.NopCloser(bytes.NewReader(b))
+// setLength makes b the body of rb's response, identity-encoded, with its
+// length.
+func (rb *respBody) setLength(b []byte) {
+	resp := rb.resp
+	rb.rd.Reset(b)
+	resp.Body = &rb.rd
 	resp.ContentLength = int64(len(b))
 	resp.TransferEncoding = nil
-	resp.Header["Content-Length"] = []string{strconv.Itoa(len(b))}
+	var num [20]byte
+	n := strconv.AppendInt(num[:0], int64(len(b)), 10)
+	if v := resp.Header["Content-Length"]; len(v) != 1 || v[0] != string(n) {
+		resp.Header["Content-Length"] = []string{string(n)}
+	}
 	resp.Uncompressed = false
 }
 
@@ -297,28 +313,33 @@ const maxPooled = 256 << 10
 // it must not be kept past that: the answer bodies of a busy gateway then
 // cost no allocation, and the garbage collector no work.
 func (x *Exchange) Buffer(n int) []byte {
-	var b []byte
-	if p, ok := bufferPool.Get().(*[]byte); ok && cap(*p) >= n {
-		b = (*p)[:0]
-	} else {
+	// The pool holds pointers, each kept with its buffer from Get to Put:
+	// a reused buffer costs no allocation at all.
+	p, ok := bufferPool.Get().(*[]byte)
+	if !ok || cap(*p) < n {
 		if ok {
 			bufferPool.Put(p)
 		}
-		b = make([]byte, 0, max(n, 4096))
+		b := make([]byte, 0, max(n, 4096))
+		p = &b
 	}
 	x.mu.Lock()
-	x.buffers = append(x.buffers, b)
+	if x.buffers == nil {
+		x.buffers = x.bufs[:0]
+	}
+	x.buffers = append(x.buffers, p)
 	x.mu.Unlock()
-	return b
+	return (*p)[:0]
 }
 
 // releaseBuffers gives the exchange's buffers back to the pool.
 func (x *Exchange) releaseBuffers() {
-	for _, b := range x.buffers {
-		if cap(b) <= maxPooled {
-			b = b[:0]
-			bufferPool.Put(&b)
+	for i, p := range x.buffers {
+		if cap(*p) <= maxPooled {
+			*p = (*p)[:0]
+			bufferPool.Put(p)
 		}
+		x.buffers[i] = nil
 	}
 	x.buffers = nil
 }

@@ -204,11 +204,22 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if root == nil {
 		root = (&compiler{open: s.open, memo: map[uintptr]*cnode{}}).node(media.Schema.Raw, 0)
 	}
-	v := &visitor{filter: mode == ModeFilter, stop: mode == ModeBlock}
+	// The visitor and the pass are one allocation: an answer's check costs
+	// two (this and Done's closure), whatever it finds.
+	w := &walk{v: visitor{filter: mode == ModeFilter, stop: mode == ModeBlock}}
+	v := &w.v
+	v.reported = v.rbuf[:0]
 	// The walk is shared with the next body stage (mask), if there is one:
 	// one pass over the answer for both.
-	return x.DeferJSON(resp, &pipeline.JSONPass{Stage: ID, Body: body, Visitor: v, Root: jsonedit.Ctx{Ref: root},
-		Done: func(err error) (*pipeline.Denial, error) { return s.done(x, v, mode, media, body, err), nil }})
+	w.pass = pipeline.JSONPass{Stage: ID, Body: body, Visitor: v, Root: jsonedit.Ctx{Ref: root}, NoScalars: true,
+		Done: func(err error) (*pipeline.Denial, error) { return s.done(x, v, mode, media, body, err), nil }}
+	return x.DeferJSON(resp, &w.pass)
+}
+
+// walk is one answer's visitor and the pass that carries it.
+type walk struct {
+	v    visitor
+	pass pipeline.JSONPass
 }
 
 // done judges the walk of an answer.
@@ -216,20 +227,30 @@ func (s *Stage) done(x *pipeline.Exchange, v *visitor, mode string, media *opena
 	switch {
 	case errors.Is(err, jsonedit.ErrStopped) && v.stopped:
 		return s.breach(x, true, RuleUndeclaredProperty, "the upstream response does not match the API description",
-			"undeclared property "+v.undeclared[0])
+			"undeclared property "+string(v.reported[:v.first]))
 	case errors.Is(err, jsonedit.ErrStopped):
 		return nil // the stage walked alongside refuses the answer
 	case err != nil:
 		return s.breach(x, mode == ModeBlock, RuleMalformed, "the upstream response is not valid JSON", clip(err.Error(), 200))
 	}
-	if len(v.undeclared) > 0 {
+	if v.count > 0 {
 		what := "found"
 		if v.filter {
 			what = "removed"
 		}
-		x.AddFinding(pipeline.Finding{Stage: ID, Rules: []string{RuleUndeclaredProperty}, Location: "response:" + v.undeclared[0],
-			Reason: fmt.Sprintf("%d undeclared properties %s: %s%s", v.count, what, strings.Join(v.undeclared, ", "), more(v.count, len(v.undeclared))),
-			Mode:   modeName(mode), Severity: events.SeverityMedium})
+		// "12 undeclared properties removed: /a/0/x, /a/1/x, …", built in
+		// one allocation.
+		var r strings.Builder
+		r.Grow(40 + len(v.reported))
+		var num [20]byte
+		r.Write(strconv.AppendInt(num[:0], int64(v.count), 10))
+		r.WriteString(" undeclared properties ")
+		r.WriteString(what)
+		r.WriteString(": ")
+		r.Write(v.reported)
+		r.WriteString(more(v.count, v.named))
+		x.AddFinding(pipeline.Finding{Stage: ID, Rules: ruleUndeclared, Location: "response:" + string(v.reported[:v.first]),
+			Reason: r.String(), Mode: modeName(mode), Severity: events.SeverityMedium})
 	}
 	if mode == ModeFilter {
 		return nil
@@ -263,6 +284,10 @@ func (s *Stage) breach(x *pipeline.Exchange, block bool, rule, reason, detail st
 	return nil
 }
 
+// ruleUndeclared is the rules of an undeclared-property finding (shared:
+// findings are read, never changed).
+var ruleUndeclared = []string{RuleUndeclaredProperty}
+
 // more marks a list of pointers that names only some of them.
 func more(count, named int) string {
 	if count > named {
@@ -287,9 +312,13 @@ func nodeOf(c jsonedit.Ctx) *cnode {
 
 // cnode is a schema compiled for the walk.
 type cnode struct {
-	props  map[string]*cnode // declared properties, allOf/oneOf/anyOf members' included
-	list   []prop            // the same, when there are few: a scan beats hashing
-	extra  *cnode            // the schema of undeclared members' values (additionalProperties)
+	props map[string]*cnode // declared properties, allOf/oneOf/anyOf members' included
+	list  []prop            // the same, as a list
+	// slots is an open-addressing table of list's indexes (+1; 0 is an
+	// empty slot) by nameHash, at least twice as long as list: a lookup
+	// is one hash of three bytes and, nearly always, one comparison.
+	slots  []uint16
+	extra  *cnode // the schema of undeclared members' values (additionalProperties)
 	items  *cnode
 	closed bool // an undeclared member breaks the contract
 }
@@ -301,16 +330,56 @@ type prop struct {
 
 // lookup returns the declared property name.
 func (n *cnode) lookup(name []byte) (*cnode, bool) {
-	if n.list == nil {
+	if n.slots == nil {
+		if len(n.props) == 0 {
+			return nil, false
+		}
 		sub, ok := n.props[string(name)]
 		return sub, ok
 	}
-	for _, p := range n.list {
-		if len(p.name) == len(name) && p.name == string(name) {
+	mask := uint(len(n.slots) - 1)
+	for h := nameHash(name) & mask; ; h = (h + 1) & mask {
+		i := n.slots[h]
+		if i == 0 {
+			return nil, false
+		}
+		if p := &n.list[i-1]; p.name == string(name) {
 			return p.n, true
 		}
 	}
-	return nil, false
+}
+
+// nameHash hashes a property name by its length and its first and last
+// bytes: the declared names of one object rarely share all three.
+func nameHash[T ~string | ~[]byte](s T) uint {
+	if len(s) == 0 {
+		return 0
+	}
+	return uint(len(s))*0x9e37 ^ uint(s[0])*0x1f3 ^ uint(s[len(s)-1])*0x2b
+}
+
+// index builds n's list and slots from its props.
+func (n *cnode) index() {
+	if len(n.props) == 0 || len(n.props) > 1<<14 {
+		return // no property, or so many that the map is as good
+	}
+	n.list = make([]prop, 0, len(n.props))
+	for k, v := range n.props {
+		n.list = append(n.list, prop{k, v})
+	}
+	size := 8
+	for size < 2*len(n.list) {
+		size *= 2
+	}
+	n.slots = make([]uint16, size)
+	mask := uint(size - 1)
+	for i, p := range n.list {
+		h := nameHash(p.name) & mask
+		for n.slots[h] != 0 {
+			h = (h + 1) & mask
+		}
+		n.slots[h] = uint16(i + 1)
+	}
 }
 
 // free is the node of an unconstrained value.
@@ -334,12 +403,7 @@ func (c *compiler) node(m map[string]any, depth int) *cnode {
 	n := &cnode{props: map[string]*cnode{}}
 	c.memo[key] = n
 	c.fill(n, m, depth, 0)
-	if len(n.props) <= 24 {
-		n.list = make([]prop, 0, len(n.props))
-		for k, v := range n.props {
-			n.list = append(n.list, prop{k, v})
-		}
-	}
+	n.index()
 	n.closed = closed(m, c.open)
 	if it := openapi.ItemsSchema(m); it != nil {
 		n.items = c.node(it, depth+1)
@@ -387,9 +451,15 @@ type visitor struct {
 	filter, stop bool
 	stopped      bool // the walk stopped at an undeclared member (block)
 
-	ptr        jsonedit.Pointer
-	undeclared []string
-	count      int
+	ptr jsonedit.Pointer
+	// reported holds the pointers of the first maxReported undeclared
+	// members, joined by ", " (the first one is reported[:first]), in
+	// rbuf while they fit: nothing is allocated per member.
+	reported []byte
+	first    int
+	named    int
+	count    int
+	rbuf     [192]byte
 }
 
 func (v *visitor) Member(parent jsonedit.Ctx, name []byte) (jsonedit.Ctx, jsonedit.Action) {
@@ -405,8 +475,15 @@ func (v *visitor) Member(parent jsonedit.Ctx, name []byte) (jsonedit.Ctx, jsoned
 		return jsonedit.Ctx{Ref: p.extra, Depth: parent.Depth + 1}, jsonedit.Keep
 	}
 	v.count++
-	if len(v.undeclared) < maxReported {
-		v.undeclared = append(v.undeclared, v.ptr.String(parent.Depth))
+	if v.named < maxReported {
+		if v.named > 0 {
+			v.reported = append(v.reported, ", "...)
+		}
+		v.reported = v.ptr.Append(v.reported, parent.Depth)
+		if v.named == 0 {
+			v.first = len(v.reported)
+		}
+		v.named++
 	}
 	switch {
 	case v.stop:

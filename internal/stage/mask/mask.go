@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/portcullis/portcullis/internal/dlp"
 	"github.com/portcullis/portcullis/internal/events"
@@ -84,11 +85,47 @@ type policy struct {
 	set   dlp.Set    // kinds looked for
 	exact map[string]*fieldRule
 	globs []*fieldRule
-	// ends[first][last] is set for the first and last characters of the
-	// normalized exact names: most member names are ruled out by them
-	// before any normalizing.
-	ends *[256][256]bool
+	// ends[first] has bit last&63 set, and seconds[first] bit second&63
+	// (0 for a one-character name), for the characters of the normalized
+	// exact names: most member names are ruled out by them before any
+	// normalizing (4 KiB: they stay in the cache).
+	ends, seconds *[256]uint64
 }
+
+// mayRule reports whether a field rule may cover a member name: false,
+// from its first, second and last bytes alone, for most names. It is
+// small enough to be inlined in Member.
+func (p *policy) mayRule(name []byte) bool {
+	n := len(name)
+	if n < 2 || len(p.globs) > 0 {
+		return p.mayRuleNormalized(name)
+	}
+	f, s, l := lowerSep[name[0]], lowerSep[name[1]], lowerSep[name[n-1]]
+	if f == 0 || s == 0 || l == 0 {
+		return p.mayRuleNormalized(name) // a separator in the way
+	}
+	return p.ends[f]&(1<<(l&63)) != 0 && p.seconds[f]&(1<<(s&63)) != 0
+}
+
+// mayRuleNormalized is mayRule for names shorter than two bytes or with
+// a separator at the places it looks, and for policies with globs.
+func (p *policy) mayRuleNormalized(name []byte) bool {
+	if len(p.globs) > 0 {
+		return true
+	}
+	f, s, l := ends(name)
+	return p.ends[f]&(1<<(l&63)) != 0 && p.seconds[f]&(1<<(s&63)) != 0
+}
+
+// lowerSep maps a byte to its lower case, and the separators normalizing
+// drops ('_', '-', '.', ' ') to 0.
+var lowerSep = func() (t [256]byte) {
+	for c := range t {
+		t[c] = lower(byte(c))
+	}
+	t['_'], t['-'], t['.'], t[' '] = 0, 0, 0, 0
+	return t
+}()
 
 // Stage masks sensitive values in answers. It is read-only after New and
 // safe for concurrent use.
@@ -145,7 +182,7 @@ func New(c Config) (*Stage, error) {
 	}
 	fields = append(fields, c.Fields...)
 	build := func(op string) *policy {
-		p := &policy{exact: map[string]*fieldRule{}, ends: &[256][256]bool{}}
+		p := &policy{exact: map[string]*fieldRule{}, ends: &[256]uint64{}, seconds: &[256]uint64{}}
 		for _, k := range dlp.Kinds() {
 			p.kinds[k] = def
 		}
@@ -179,7 +216,12 @@ func New(c Config) (*Stage, error) {
 				p.globs = append(p.globs, r)
 			} else {
 				p.exact[n] = r
-				p.ends[n[0]][n[len(n)-1]] = true
+				p.ends[n[0]] |= 1 << (n[len(n)-1] & 63)
+				second := byte(0)
+				if len(n) > 1 {
+					second = n[1]
+				}
+				p.seconds[n[0]] |= 1 << (second & 63)
 			}
 		}
 		return p
@@ -262,14 +304,15 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if len(body) == 0 {
 		return nil, nil
 	}
-	v := &visitor{s: s, p: p}
+	v := newVisitor(s, p)
+	defer v.release()
 	var out []byte
 	var changed bool
 	if jsonBody {
 		if pass := x.TakeJSON(resp); pass != nil {
 			// An earlier body stage (contract) walks with us: one pass over
 			// the answer, its visitor first. Its verdict comes first too.
-			v.before = pass.Visitor
+			v.before, v.beforeScalars = pass.Visitor, !pass.NoScalars
 			out, changed, err = jsonedit.Rewrite(body, mctx{first: pass.Root}, v, x.Buffer(len(body)), 0)
 			if d, derr := pass.Done(err); d != nil || derr != nil {
 				if d != nil && d.Stage == "" {
@@ -282,7 +325,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 		}
 		if err != nil && !errors.Is(err, jsonedit.ErrStopped) {
 			// Not JSON after all: inspect it as text.
-			v = &visitor{s: s, p: p}
+			v.reset(s, p)
 			out, changed, err = v.text(body)
 		}
 	} else {
@@ -328,15 +371,40 @@ type record struct {
 }
 
 type visitor struct {
-	before  jsonedit.Visitor[jsonedit.Ctx] // an earlier stage's visitor sharing the walk (contract's), or nil
-	s       *Stage
-	p       *policy
-	ptr     jsonedit.Pointer
-	recs    []record
-	blocked bool
-	norm    []byte
-	dec     []byte
-	buf     [8]dlp.Match
+	before jsonedit.Visitor[jsonedit.Ctx] // an earlier stage's visitor sharing the walk (contract's), or nil
+	// beforeScalars: before's Scalar must be called (it may drop, stop
+	// or replace values; contract's never does: JSONPass.NoScalars).
+	beforeScalars bool
+	s             *Stage
+	p             *policy
+	ptr           jsonedit.Pointer
+	recs          []record
+	blocked       bool
+	norm          []byte
+	dec           []byte
+	buf           [8]dlp.Match
+}
+
+// visitors recycles the visitors (and their buffers) of finished answers.
+var visitors = sync.Pool{New: func() any { return new(visitor) }}
+
+func newVisitor(s *Stage, p *policy) *visitor {
+	v := visitors.Get().(*visitor)
+	v.reset(s, p)
+	return v
+}
+
+// reset readies v for an answer, keeping its buffers.
+func (v *visitor) reset(s *Stage, p *policy) {
+	recs, norm, dec := v.recs[:0], v.norm[:0], v.dec[:0]
+	*v = visitor{s: s, p: p, recs: recs, norm: norm, dec: dec}
+}
+
+// release gives v back once the answer's findings are recorded (they
+// hold none of its memory).
+func (v *visitor) release() {
+	v.reset(nil, nil)
+	visitors.Put(v)
 }
 
 func (v *visitor) note(rule string, act action, where, what string) {
@@ -354,11 +422,8 @@ func (v *visitor) note(rule string, act action, where, what string) {
 
 // fieldRule returns the rule for a member name, or nil.
 func (v *visitor) fieldRule(name []byte) *fieldRule {
-	if len(v.p.globs) == 0 {
-		f, l := ends(name)
-		if !v.p.ends[f][l] {
-			return nil
-		}
+	if !v.p.mayRule(name) {
+		return nil
 	}
 	v.norm = appendNormalized(v.norm[:0], name)
 	if r, ok := v.p.exact[string(v.norm)]; ok {
@@ -372,14 +437,17 @@ func (v *visitor) fieldRule(name []byte) *fieldRule {
 	return nil
 }
 
-// ends returns the first and last characters a name has once
-// normalized.
-func ends(name []byte) (byte, byte) {
-	var f, l byte
+// ends returns the first, second (0 when there is none) and last
+// characters a name has once normalized.
+func ends(name []byte) (byte, byte, byte) {
+	var f, s, l byte
 	for _, c := range name {
 		if c != '_' && c != '-' && c != '.' && c != ' ' {
+			if f != 0 {
+				s = lower(c)
+				break
+			}
 			f = lower(c)
-			break
 		}
 	}
 	for i := len(name) - 1; i >= 0; i-- {
@@ -388,7 +456,7 @@ func ends(name []byte) (byte, byte) {
 			break
 		}
 	}
-	return f, l
+	return f, s, l
 }
 
 func lower(c byte) byte {
@@ -422,17 +490,19 @@ func glob(parts []string, s string) bool {
 // the masking never sees, and a scalar it replaces the masking sees as
 // replaced.
 func (v *visitor) Member(parent mctx, name []byte) (mctx, jsonedit.Action) {
-	var first jsonedit.Ctx
+	child := mctx{rule: parent.rule, depth: parent.depth + 1}
 	if v.before != nil {
 		c, act := v.before.Member(parent.first, name)
 		if act != jsonedit.Keep {
 			return mctx{}, act
 		}
-		first = c
+		child.first = c
 	}
-	child, act := v.member(parent, name)
-	child.first = first
-	return child, act
+	v.ptr.Name(parent.depth, name)
+	if parent.rule != nil || !v.p.mayRule(name) {
+		return child, jsonedit.Keep // most members: no rule can cover them
+	}
+	return v.member(parent, child, name)
 }
 
 func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
@@ -449,27 +519,36 @@ func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
 }
 
 func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
-	if v.before != nil {
-		repl, act := v.before.Scalar(ctx.first, k, raw)
-		switch act {
-		case jsonedit.Drop, jsonedit.Stop:
-			return nil, act
-		case jsonedit.Replace:
-			if r, act := v.scalar(ctx, k, repl); act != jsonedit.Keep {
-				return r, act
-			}
-			return repl, jsonedit.Replace
-		}
+	if v.beforeScalars {
+		return v.sharedScalar(ctx, k, raw)
+	}
+	if ctx.rule == nil && (len(raw) < dlp.MinLength || k == jsonedit.String && len(raw) < dlp.MinLength+2) {
+		// Too short to be any sensitive value (a string has its quotes;
+		// decoding only shortens): most values end here, in one call.
+		return nil, jsonedit.Keep
 	}
 	return v.scalar(ctx, k, raw)
 }
 
-func (v *visitor) member(parent mctx, name []byte) (mctx, jsonedit.Action) {
-	v.ptr.Name(parent.depth, name)
-	child := mctx{rule: parent.rule, depth: parent.depth + 1}
-	if parent.rule != nil {
-		return child, jsonedit.Keep
+// sharedScalar is Scalar when the visitor walked first has a say on
+// scalars too.
+func (v *visitor) sharedScalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
+	repl, act := v.before.Scalar(ctx.first, k, raw)
+	switch act {
+	case jsonedit.Drop, jsonedit.Stop:
+		return nil, act
+	case jsonedit.Replace:
+		if r, act := v.scalar(ctx, k, repl); act != jsonedit.Keep {
+			return r, act
+		}
+		return repl, jsonedit.Replace
 	}
+	return v.scalar(ctx, k, raw)
+}
+
+// member applies the field rules to a member its policy may cover
+// (Member has set the pointer and child).
+func (v *visitor) member(parent, child mctx, name []byte) (mctx, jsonedit.Action) {
 	r := v.fieldRule(name)
 	if r == nil {
 		return child, jsonedit.Keep
@@ -493,9 +572,15 @@ func (v *visitor) scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedi
 		}
 		return nil, jsonedit.Keep
 	}
+	if len(raw) < dlp.MinLength {
+		return nil, jsonedit.Keep // too short to be any sensitive value (a string's quotes aside, decoding only shortens)
+	}
 	var text []byte
 	switch k {
 	case jsonedit.String:
+		if len(raw)-2 < dlp.MinLength {
+			return nil, jsonedit.Keep
+		}
 		text = raw[1 : len(raw)-1]
 		if bytes.IndexByte(text, '\\') >= 0 {
 			v.dec = jsonedit.AppendUnquoted(v.dec[:0], text)
