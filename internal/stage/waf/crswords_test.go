@@ -74,3 +74,21 @@ func TestBase64FormStyle(t *testing.T) {
 	}
 	t.Errorf("got variants %q, want \"$&&dir c:/\" among them", got)
 }
+
+// TestCRLFHeaderStartsTheLine: a header injected after a line break sets
+// a field only when its name starts the line; an indented line is a
+// continuation (obs-fold), as in every indented code snippet.
+func TestCRLFHeaderStartsTheLine(t *testing.T) {
+	for _, tt := range []struct {
+		v    string
+		want bool
+	}{
+		{"/\r\nSet-Cookie: crlf=injection", true},
+		{"x\n\nLocation: https://evil.example", true},
+		{"return mux.handler(r.Host, r.URL.Path)\n\t}\n\n\thost := stripHostPort(r.Host)", false},
+	} {
+		if got := crlfHeader.MatchString(tt.v); got != tt.want {
+			t.Errorf("crlfHeader(%q): got %v, want %v", tt.v, got, tt.want)
+		}
+	}
+}
