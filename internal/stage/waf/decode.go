@@ -256,6 +256,12 @@ func Variants(dst []string, s string, base64Hint bool) []string {
 			}
 		}
 		if ok {
+			// The decoding is a value of its own, read the way a value
+			// is: form-style percent-encoding inside base64 ("%26%26dir+c:")
+			// has its '+' as spaces too.
+			if strings.IndexByte(b, '%') >= 0 && strings.IndexByte(b, '+') >= 0 && !strings.Contains(b, "%20") {
+				b = strings.ReplaceAll(b, "+", " ")
+			}
 			if bd, _ := Decode(b); bd != "" {
 				dst = append(dst, bd)
 			}

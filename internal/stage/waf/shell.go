@@ -72,6 +72,25 @@ func init() {
 	for _, w := range windowsCommands {
 		add(w, cmdWindows)
 	}
+	// The Windows commands and PowerShell aliases the CRS knows only
+	// inside 932125/932370/932380 (removed by the API tuning: they fire on
+	// code), as cmd.exe words: a command only where a shell runs it. An
+	// alias of three letters or more (iwr, iex, gwmi) is no English word
+	// and counts after any separator, as PowerShell commands do.
+	for _, w := range crsRuleWords("REQUEST-932-APPLICATION-ATTACK-RCE.conf", 932370, 932380) {
+		if shellWords[w] == 0 {
+			add(w, cmdWindows)
+		}
+	}
+	for _, w := range crsRuleWords("REQUEST-932-APPLICATION-ATTACK-RCE.conf", 932125) {
+		if shellWords[w] == 0 {
+			k := cmdWindows
+			if len(w) >= 3 {
+				k |= cmdStrong
+			}
+			add(w, k)
+		}
+	}
 	for _, w := range strongCommands {
 		add(w, cmdStrong)
 	}
