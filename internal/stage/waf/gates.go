@@ -108,11 +108,7 @@ func init() {
 	pats = append(pats, "runtime", "processbuilder", "clonetransformer", "forclosure", "instantiatefactory",
 		"instantiatetransformer", "invokertransformer", "prototypeclonefactory", "prototypeserializationfactory",
 		"whileclosure", "getruntime", "classloader")
-	marks := make([]gate, len(pats))
-	for i := range marks {
-		marks[i] = 1
-	}
-	crsPhrasePatterns, crsPhraseSet = pats, newPhrases(pats, marks)
+	crsPhrasePatterns, crsPhraseSet = pats, anyOf(pats)
 }
 
 // crsPhrase reports whether v holds one of crsPhrases.

@@ -138,12 +138,15 @@ type foldSet struct {
 	dfa  *phrases
 }
 
-func newFoldSet(list []string) foldSet {
-	marks := make([]gate, len(list))
+func newFoldSet(list []string) foldSet { return foldSet{list: list, dfa: anyOf(list)} }
+
+// anyOf compiles pats for phrases.any (every phrase marked alike).
+func anyOf(pats []string) *phrases {
+	marks := make([]gate, len(pats))
 	for i := range marks {
 		marks[i] = 1
 	}
-	return foldSet{list: list, dfa: newPhrases(list, marks)}
+	return newPhrases(pats, marks)
 }
 
 // in reports whether v contains one of the set, in any case.

@@ -32,10 +32,9 @@ func TestMaxReconCommand(t *testing.T) {
 	}
 }
 
-// TestFoldSetsAgreeWithLowerCasing compares each foldSet with
-// lower-casing and strings.Contains on every committed corpus value, in
-// upper case too, and with a marker spliced into ASCII and non-ASCII text.
-func TestFoldSetsAgreeWithLowerCasing(t *testing.T) {
+// corpusPayloads returns every payload of the committed corpus files.
+func corpusPayloads(t *testing.T) []string {
+	t.Helper()
 	files, err := filepath.Glob("testdata/corpus/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus files: %v", err)
@@ -50,9 +49,18 @@ func TestFoldSetsAgreeWithLowerCasing(t *testing.T) {
 		if err := json.Unmarshal(b, &c); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		for _, v := range c.Payloads {
-			values = append(values, v, strings.ToUpper(v))
-		}
+		values = append(values, c.Payloads...)
+	}
+	return values
+}
+
+// TestFoldSetsAgreeWithLowerCasing compares each foldSet with
+// lower-casing and strings.Contains on every committed corpus value, in
+// upper case too, and with a marker spliced into ASCII and non-ASCII text.
+func TestFoldSetsAgreeWithLowerCasing(t *testing.T) {
+	var values []string
+	for _, v := range corpusPayloads(t) {
+		values = append(values, v, strings.ToUpper(v))
 	}
 	sets := map[string][]string{"scanner": scannerMarkers, "oob": oobMarkers, "user agents": scannerNames()}
 	for _, list := range sets {
@@ -90,20 +98,9 @@ func TestFoldSetsAgreeWithLowerCasing(t *testing.T) {
 // not match, never keep back what does), on every committed corpus value
 // and on shapes written for each branch.
 func TestGatesAreNecessary(t *testing.T) {
-	files, _ := filepath.Glob("testdata/corpus/*.json")
 	values := []string{`if exist c:\x del x`, `IF /I "%a%"=="b" echo`, `if %x% EQU 1 calc`, `if not defined X set`,
 		`if errorlevel 1 goto`, `if a==b cmd`, `x=1;if [1]==[1] id`, `if (%a%) == (b) x`, `IF EXIST ſ`, "' and 1=1", "or 2<>3", "(4521=4521", "'1'!='2"}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c struct{ Payloads []string }
-		if err := json.Unmarshal(b, &c); err != nil {
-			t.Fatal(err)
-		}
-		values = append(values, c.Payloads...)
-	}
+	values = append(values, corpusPayloads(t)...)
 	matched := map[string]int{}
 	for _, v := range values {
 		cs := charsetOf(v)
