@@ -341,7 +341,7 @@ func (r *Redactor) maskSegments(s string, i, j int, mask func(from, to int)) boo
 	found := false
 	seg := i
 	for k := i; k <= j; k++ {
-		if k < j && s[k] != '/' && s[k] != '.' && s[k] != '~' {
+		if k < j && !segmentSep[s[k]] {
 			continue
 		}
 		if k > seg && credentialRun(s[seg:k]) {
@@ -355,10 +355,30 @@ func (r *Redactor) maskSegments(s string, i, j int, mask func(from, to int)) boo
 
 // runByte is a byte of a token-like run: base64, base64url, hex, and the
 // separators keys use.
-func runByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '_' || c == '-' || c == '.' || c == '+' || c == '/' || c == '~'
-}
+func runByte(c byte) bool { return runBytes[c] }
+
+// runBytes is runByte as a table (one load per byte of every text that
+// is redacted, which is every event reason and log field).
+var runBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+			b == '_' || b == '-' || b == '.' || b == '+' || b == '/' || b == '~'
+	}
+	return t
+}()
+
+// segmentSep are the bytes maskSegments splits a run at.
+var segmentSep = [256]bool{'/': true, '.': true, '~': true}
+
+// prefixFirst are the first bytes of keyPrefixes: a run starting with
+// another byte is compared with none of them.
+var prefixFirst = func() (t [256]bool) {
+	for _, p := range keyPrefixes {
+		t[p[0]] = true
+	}
+	return t
+}()
 
 // valueAfter returns the span of the value that follows a name ending at
 // j: for "name": "value", up to the closing quote; for a header line's
@@ -404,9 +424,11 @@ func credentialRun(run string) bool {
 	if isJWT(run) {
 		return true
 	}
-	for _, p := range keyPrefixes {
-		if strings.HasPrefix(run, p) && len(run) >= len(p)+minPrefixed-4 {
-			return true
+	if prefixFirst[run[0]] {
+		for _, p := range keyPrefixes {
+			if strings.HasPrefix(run, p) && len(run) >= len(p)+minPrefixed-4 {
+				return true
+			}
 		}
 	}
 	return random(run)
@@ -448,8 +470,8 @@ func random(s string) bool {
 	if len(s) >= minHexRun && allHex(s) {
 		return true
 	}
-	if len(s) < minEntropyRun {
-		return false
+	if len(s) < minEntropyRun || !hasUpper(s) {
+		return false // (no upper case: the answer below is false too, found cheaper)
 	}
 	var lower, upper bool
 	wordy, run, start := 0, 0, 0 // run: lower-case letters from start
@@ -476,6 +498,16 @@ func random(s string) bool {
 		}
 	}
 	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
+}
+
+// hasUpper reports whether s has an ASCII upper-case letter.
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 func b2i(b bool) int {
