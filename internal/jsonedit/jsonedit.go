@@ -270,12 +270,26 @@ func (w *walker[C]) object(ctx C, depth int) error {
 				return w.errf("expected ':' after a member name")
 			}
 		}
-		w.i = skipWS(src, i+1)
+		i = skipWS(src, i+1)
 		child, act := w.v.Member(ctx, name)
-		if act == Stop {
+		var drop bool
+		var err error
+		switch {
+		case act == Stop:
 			return ErrStopped
+		case act != Drop && i < len(src) && src[i] == '"':
+			// A string, the most common value, walked here: one call
+			// less per member.
+			end, _ := scanString(src, i)
+			if end < 0 {
+				return w.strErr(end)
+			}
+			w.i = end
+			drop, err = w.scalar(child, String, i)
+		default:
+			w.i = i
+			drop, err = w.entry(child, act, depth)
 		}
-		drop, err := w.entry(child, act, depth)
 		if err != nil {
 			return err
 		}
