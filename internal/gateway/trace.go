@@ -20,18 +20,32 @@ import (
 
 // startSpan starts the exchange's server span, continuing an incoming
 // traceparent only when the trust policy allows it, and sets x.TraceID
-// when the span is sampled.
+// when the span is sampled. A new trace the sampler leaves out (99 in a
+// hundred at 1%) gets no span at all: only x.Traceparent for the
+// upstream, and span is nil.
 func (g *Gateway) startSpan(ctx context.Context, r *http.Request, x *pipeline.Exchange) (context.Context, trace.Span) {
 	t := g.deps.Tracer
-	switch t.Trust {
-	case tracing.TrustAlways:
-		ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	case tracing.TrustTrustedProxies:
-		if x.TrustedPeer {
+	// Extract only when there is a header: Header.Get of "traceparent"
+	// would canonicalize (allocate) the key on every request.
+	continued := false
+	if _, ok := r.Header["Traceparent"]; ok {
+		switch {
+		case t.Trust == tracing.TrustAlways, t.Trust == tracing.TrustTrustedProxies && x.TrustedPeer:
 			ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			continued = trace.SpanContextFromContext(ctx).IsValid()
 		}
 	}
-	ctx, span := t.Tracer.Start(ctx, "portcullis "+r.Method, trace.WithSpanKind(trace.SpanKindServer))
+	var span trace.Span
+	if continued {
+		ctx, span = t.Tracer.Start(ctx, "portcullis "+r.Method, serverSpan)
+	} else {
+		root := t.NewRoot()
+		if !root.Sampled {
+			x.Traceparent = root.Traceparent()
+			return ctx, nil
+		}
+		ctx, span = t.StartRoot(ctx, root, "portcullis "+r.Method, serverSpan)
+	}
 	if sc := span.SpanContext(); span.IsRecording() && sc.IsValid() {
 		x.TraceID = sc.TraceID().String()
 		span.SetAttributes(
@@ -43,6 +57,8 @@ func (g *Gateway) startSpan(ctx context.Context, r *http.Request, x *pipeline.Ex
 	}
 	return ctx, span
 }
+
+var serverSpan = trace.WithSpanKind(trace.SpanKindServer)
 
 // endSpan finishes the server span with the outcome.
 func (g *Gateway) endSpan(span trace.Span, x *pipeline.Exchange, out pipeline.Outcome, status int) {
@@ -68,7 +84,8 @@ func (g *Gateway) endSpan(span trace.Span, x *pipeline.Exchange, out pipeline.Ou
 
 // traced wraps a stage so that each call is a child span named
 // "stage <id>", when tracing is on; otherwise it returns st as it is.
-// Unsampled requests skip the span entirely.
+// Unsampled requests skip the span entirely: x.TraceID is set exactly
+// when the server span records, and reading it costs no context lookup.
 func (g *Gateway) traced(st pipeline.Stage) pipeline.Stage {
 	if g.deps.Tracer == nil {
 		return st
@@ -105,23 +122,39 @@ func (g *Gateway) wrapTransport() func(http.RoundTripper) http.RoundTripper {
 // (flags 00: not sampled, so that the upstream does not sample either).
 // otelhttp's work per request (attributes, body wrapper, metrics) is most
 // of what tracing costs, and an unsampled request has no span to put it
-// in: at 1% sampling it is paid once in a hundred requests.
+// in: at 1% sampling it is paid once in a hundred requests. Whether the
+// request is recorded is read from the exchange (x.TraceID), and a new
+// trace left out brings its header ready-made (x.Traceparent): no
+// context lookup for a span that was never started.
 type sampledTransport struct {
 	traced, plain http.RoundTripper
 	propagator    propagation.TextMapPropagator
 }
 
 func (t sampledTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if trace.SpanFromContext(r.Context()).IsRecording() {
+	ctx := r.Context()
+	x := pipeline.FromContext(ctx)
+	switch {
+	case x != nil && x.TraceID != "":
 		return t.traced.RoundTrip(r)
-	}
-	if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+	case x != nil && x.Traceparent != "":
 		// The header is set in place, unlike RoundTrip's contract: the
 		// request is httputil.ReverseProxy's outgoing copy, whose header
 		// map it cloned from the client's for this exchange alone, and
 		// setting traceparent again (a retry) writes the same value.
 		// Cloning it again would cost more than the rest of this path.
-		t.propagator.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
+		// The canonical key is written directly (Header.Set would
+		// canonicalize it again), replacing whatever the client sent.
+		r.Header["Traceparent"] = []string{x.Traceparent}
+		delete(r.Header, "Tracestate")
+	case x == nil && trace.SpanFromContext(ctx).IsRecording():
+		return t.traced.RoundTrip(r)
+	default:
+		// An incoming trace continued but not recorded: its span
+		// context (and tracestate) goes on, flagged not sampled.
+		if trace.SpanContextFromContext(ctx).IsValid() {
+			t.propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
+		}
 	}
 	return t.plain.RoundTrip(r)
 }
@@ -133,7 +166,7 @@ type tracedStage struct {
 }
 
 func (s tracedStage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.Denial, error) {
-	if !trace.SpanFromContext(ctx).IsRecording() {
+	if x.TraceID == "" {
 		return s.Stage.Request(ctx, x)
 	}
 	ctx, span := s.tracer.Start(ctx, s.name, trace.WithAttributes(attribute.String("portcullis.stage", s.Stage.ID())))
@@ -156,7 +189,7 @@ type tracedResponseStage struct {
 }
 
 func (s tracedResponseStage) Response(ctx context.Context, x *pipeline.Exchange, resp *http.Response) (*pipeline.Denial, error) {
-	if !trace.SpanFromContext(ctx).IsRecording() {
+	if x.TraceID == "" {
 		return s.rs.Response(ctx, x, resp)
 	}
 	ctx, span := s.tracer.Start(ctx, s.name+" response", trace.WithAttributes(attribute.String("portcullis.stage", s.rs.ID())))

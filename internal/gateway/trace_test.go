@@ -251,6 +251,75 @@ func TestUnsampledPropagates(t *testing.T) {
 	}
 }
 
+// TestUnsampledTraceparentFromClient: what the upstream gets for an
+// unsampled request that came with trace headers. From a client whose
+// traceparent is not continued (trust_incoming: never), a new trace's
+// traceparent replaces the client's and the client's tracestate is
+// dropped (it belongs to the trace it no longer joins). A continued
+// parent flagged not sampled (trust_incoming: always) goes on: the same
+// trace id, a new span id, flags 00, its tracestate kept.
+func TestUnsampledTraceparentFromClient(t *testing.T) {
+	const (
+		parentTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+		parentSpan  = "00f067aa0ba902b7"
+	)
+	for _, c := range []struct {
+		trust, flags  string
+		wantSameTrace bool
+		wantState     string
+	}{
+		{trust: tracing.TrustNever, flags: "01", wantSameTrace: false, wantState: ""},
+		{trust: tracing.TrustAlways, flags: "00", wantSameTrace: true, wantState: "vendor=opaque"},
+	} {
+		t.Run(c.trust, func(t *testing.T) {
+			rcv := &otlpReceiver{}
+			col := httptest.NewServer(rcv)
+			defer col.Close()
+			up := &recorder{}
+			ts := httptest.NewServer(up)
+			defer ts.Close()
+			cfg := baseConfig(ts.URL)
+			cfg.Tracing = tracing.Config{Exporter: tracing.ExporterHTTP, Endpoint: col.URL + "/v1/traces", SampleRatio: 1e-12, TrustIncoming: c.trust}
+			tg := start(t, cfg)
+			req, _ := http.NewRequest("GET", tg.base+"/a", nil)
+			req.Header.Set("Traceparent", "00-"+parentTrace+"-"+parentSpan+"-"+c.flags)
+			req.Header.Set("Tracestate", "vendor=opaque")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := up.last()
+			if got == nil {
+				t.Fatal("the upstream got no request")
+			}
+			tp := got.Header.Values("Traceparent")
+			if len(tp) != 1 {
+				t.Fatalf("upstream got traceparent %q, want one", tp)
+			}
+			parts := strings.Split(tp[0], "-")
+			if len(parts) != 4 || parts[0] != "00" || len(parts[1]) != 32 || len(parts[2]) != 16 || parts[3] != "00" {
+				t.Fatalf("upstream got traceparent %q, want a W3C one flagged not sampled", tp[0])
+			}
+			if same := parts[1] == parentTrace; same != c.wantSameTrace {
+				t.Errorf("upstream got trace id %s; continuing the client's: %v, want %v", parts[1], same, c.wantSameTrace)
+			}
+			if parts[2] == parentSpan {
+				t.Errorf("upstream got the client's span id %s as its parent, want the gateway's", parts[2])
+			}
+			if st := got.Header.Get("Tracestate"); st != c.wantState {
+				t.Errorf("upstream got tracestate %q, want %q", st, c.wantState)
+			}
+			if err := tg.srv.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(rcv.traces()); n != 0 {
+				t.Errorf("got %d exported traces, want none", n)
+			}
+		})
+	}
+}
+
 // BenchmarkServeTracing: one gateway request through the whole exchange
 // to an upstream on loopback, tracing off and on at 1% sampling (spans to
 // an in-process OTLP/HTTP collector). Run the two interleaved

@@ -30,6 +30,12 @@ type Exchange struct {
 	// and the request is sampled, else "". It goes into the access record
 	// and every event.
 	TraceID string
+	// Traceparent is the W3C traceparent the upstream gets for a request
+	// that tracing is on for but does not record (a new trace the sampler
+	// left out: flags 00), "" otherwise (tracing off, the request
+	// recorded, or an incoming trace continued: the span context in the
+	// request's context is injected then).
+	Traceparent string
 	// Request is the client's request. Stages may read it; only the gateway
 	// rewrites it for the upstream.
 	Request *http.Request

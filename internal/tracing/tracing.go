@@ -7,10 +7,14 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -116,6 +120,10 @@ type Tracer struct {
 	Propagator propagation.TextMapPropagator
 	// Trust is the TrustIncoming policy, defaults applied.
 	Trust string
+
+	// root is the provider's sampler for spans without a parent (the
+	// ratio); NewRoot asks it before any span exists.
+	root sdktrace.Sampler
 }
 
 // Options are what New needs beyond the config.
@@ -159,9 +167,11 @@ func New(cfg Config, opts Options) (*Tracer, error) {
 	if opts.Version != "" {
 		attrs = append(attrs, attribute.String("service.version", opts.Version))
 	}
+	root := sdktrace.TraceIDRatioBased(ratio)
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(root)),
+		sdktrace.WithIDGenerator(presetIDs{}),
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
 	)
 	trust := cfg.TrustIncoming
@@ -173,6 +183,7 @@ func New(cfg Config, opts Options) (*Tracer, error) {
 		Tracer:     tp.Tracer("github.com/portcullis/portcullis/internal/gateway"),
 		Propagator: propagation.TraceContext{},
 		Trust:      trust,
+		root:       root,
 	}, nil
 }
 
@@ -232,3 +243,94 @@ func (t *Tracer) Shutdown(ctx context.Context) error {
 	}
 	return t.Provider.Shutdown(ctx)
 }
+
+// Root is a new trace decided before its first span: its ids and whether
+// the sampler records it. See Tracer.NewRoot.
+type Root struct {
+	TraceID trace.TraceID
+	SpanID  trace.SpanID
+	Sampled bool
+}
+
+// NewRoot picks the ids of a new trace (one with no parent to continue)
+// and asks the provider's root sampler about it, without starting a span.
+// An unsampled root needs nothing more than its Traceparent for the
+// upstream: no span, no context value, none of the SDK's work per span,
+// which is what tracing at 1% costs on the 99% of requests it does not
+// record. A sampled one is started with StartRoot, which gives its
+// server span these ids, so the SDK's sampler (the same ratio on the same
+// trace id) decides as NewRoot did.
+func (t *Tracer) NewRoot() Root {
+	var r Root
+	for !r.TraceID.IsValid() {
+		binary.NativeEndian.PutUint64(r.TraceID[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(r.TraceID[8:], rand.Uint64())
+	}
+	r.SpanID = newSpanID()
+	res := t.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: r.TraceID})
+	r.Sampled = res.Decision == sdktrace.RecordAndSample
+	return r
+}
+
+// StartRoot starts the span of root, a sampled Root from NewRoot, as a
+// new root span with root's ids.
+func (t *Tracer) StartRoot(ctx context.Context, root Root, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	p := &preset{root: root}
+	ctx = context.WithValue(ctx, presetKey{}, p)
+	return t.Tracer.Start(ctx, name, append(opts, trace.WithNewRoot())...)
+}
+
+// Traceparent is the W3C traceparent header of a span: version 00, the
+// trace and span ids, and flags 01 when sampled, 00 when not. It is what
+// propagation.TraceContext injects, built in one allocation.
+func (r Root) Traceparent() string {
+	var b [55]byte
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], r.TraceID[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], r.SpanID[:])
+	copy(b[52:], "-00")
+	if r.Sampled {
+		b[54] = '1'
+	}
+	return string(b[:])
+}
+
+func newSpanID() trace.SpanID {
+	var sid trace.SpanID
+	for !sid.IsValid() {
+		binary.NativeEndian.PutUint64(sid[:], rand.Uint64())
+	}
+	return sid
+}
+
+// presetIDs is the provider's id generator: random ids like the SDK's
+// own, except for the root span StartRoot starts, which gets the ids
+// NewRoot chose (they travel in the context, used once).
+type presetIDs struct{}
+
+type presetKey struct{}
+
+type preset struct {
+	root Root
+	used atomic.Bool
+}
+
+// NewIDs returns the ids of a new root span.
+func (presetIDs) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	// Only StartRoot's own Start finds an unused preset: a root started
+	// later under the same context (WithNewRoot, maybe on another
+	// goroutine) gets fresh ids, not a second copy of these.
+	if p, ok := ctx.Value(presetKey{}).(*preset); ok && p.used.CompareAndSwap(false, true) {
+		return p.root.TraceID, p.root.SpanID
+	}
+	var tid trace.TraceID
+	for !tid.IsValid() {
+		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	}
+	return tid, newSpanID()
+}
+
+// NewSpanID returns the id of a span in an existing trace.
+func (presetIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
