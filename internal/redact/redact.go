@@ -168,29 +168,39 @@ func (r *Redactor) Query(rawQuery string) string {
 	if rawQuery == "" {
 		return ""
 	}
-	var b strings.Builder
-	b.Grow(len(rawQuery))
-	for rest := rawQuery; ; {
-		i := strings.IndexAny(rest, "&;")
-		part := rest
-		if i >= 0 {
-			part = rest[:i]
+	var b strings.Builder // used from the first part that changes
+	done := 0             // rawQuery[:done] is settled (written to b once b is used)
+	for pos := 0; pos <= len(rawQuery); {
+		end := pos
+		for end < len(rawQuery) && rawQuery[end] != '&' && rawQuery[end] != ';' {
+			end++
 		}
-		b.WriteString(r.param(part))
-		if i < 0 {
-			break
+		part := rawQuery[pos:end]
+		if red := r.param(part); red != part {
+			if b.Len() == 0 {
+				b.Grow(len(rawQuery))
+			}
+			b.WriteString(rawQuery[done:pos])
+			b.WriteString(red)
+			done = end
 		}
-		b.WriteByte(rest[i])
-		rest = rest[i+1:]
+		pos = end + 1
 	}
+	if done == 0 {
+		return rawQuery // nothing masked: no copy
+	}
+	b.WriteString(rawQuery[done:])
 	return b.String()
 }
 
 func (r *Redactor) param(part string) string {
 	name, value, hasValue := strings.Cut(part, "=")
-	dec, err := url.QueryUnescape(name)
-	if err != nil {
-		return Mask
+	dec := name
+	if strings.ContainsAny(name, "%+") {
+		var err error
+		if dec, err = url.QueryUnescape(name); err != nil {
+			return Mask
+		}
 	}
 	if hasValue && r.SecretName(dec) {
 		return name + "=" + Mask
@@ -198,7 +208,10 @@ func (r *Redactor) param(part string) string {
 	if !hasValue {
 		return r.Text(part)
 	}
-	return name + "=" + r.Text(value)
+	if red := r.Text(value); red != value {
+		return name + "=" + red
+	}
+	return part
 }
 
 // URL returns path?query with secrets masked.
@@ -296,7 +309,7 @@ func (r *Redactor) Text(s string) string {
 		}
 		run := s[i:j]
 		switch {
-		case strings.ContainsAny(run, "/.~") && r.maskSegments(s, i, j, mask):
+		case segmented(run) && r.maskSegments(s, i, j, mask):
 			// A path: only the segments shaped like credentials are
 			// masked ("/v1/keys/pk_live_.../rotate").
 		case credentialRun(run):
@@ -404,12 +417,32 @@ func credentialRun(run string) bool {
 	if isJWT(run) {
 		return true
 	}
-	for _, p := range keyPrefixes {
-		if strings.HasPrefix(run, p) && len(run) >= len(p)+minPrefixed-4 {
-			return true
+	if prefixInitial[run[0]] {
+		for _, p := range keyPrefixes {
+			if strings.HasPrefix(run, p) && len(run) >= len(p)+minPrefixed-4 {
+				return true
+			}
 		}
 	}
 	return random(run)
+}
+
+// prefixInitial marks the first bytes of keyPrefixes.
+var prefixInitial = func() (set [256]bool) {
+	for _, p := range keyPrefixes {
+		set[p[0]] = true
+	}
+	return set
+}()
+
+// segmented reports whether a run holds a path or dotted-name separator.
+func segmented(run string) bool {
+	for i := 0; i < len(run); i++ {
+		if c := run[i]; c == '/' || c == '.' || c == '~' {
+			return true
+		}
+	}
+	return false
 }
 
 // isJWT matches the compact JWS/JWE serialisation: base64url segments
@@ -467,8 +500,15 @@ func random(s string) bool {
 			run++
 			continue
 		}
-		if (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]) {
-			wordy += run + b2i(capital)
+		w := run + b2i(capital) // the word's length, its capital included
+		switch {
+		case (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]):
+			wordy += w
+		case w >= 2 && w <= 3 && plusWord(s, start-b2i(capital), i) && pronounceable(s[start-b2i(capital):start+run]):
+			// A short word between '+' (a form-encoded space): "the+box+
+			// was+crushed" is a sentence, not a key, though few of its
+			// words are long.
+			wordy += w
 		}
 		run, capital = 0, false
 		if c >= 'A' && c <= 'Z' {
@@ -476,6 +516,12 @@ func random(s string) bool {
 		}
 	}
 	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
+}
+
+// plusWord reports whether s[from:to] stands between '+' signs (or the
+// ends of s).
+func plusWord(s string, from, to int) bool {
+	return (from == 0 || s[from-1] == '+') && (to == len(s) || s[to] == '+')
 }
 
 func b2i(b bool) int {

@@ -13,6 +13,12 @@ func TestQuery(t *testing.T) {
 		{"access%5Ftoken=abc", "access%5Ftoken=[REDACTED]"},
 		{"bad%zz=1", "[REDACTED]"},
 		{"flag", "flag"},
+		// A sentence in form encoding is text, though most of its words
+		// are short; a key with '+' in it is still a key.
+		{"q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20",
+			"q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20"},
+		{"q=Nf3kLp+9xZt7Wq1+Vb6Rc0Hy4Ms5Jd3Ke2Ga+is", "q=[REDACTED]"},
+		{"q=the+Nf3kLp9xZt7Wq1Vb6Rc0Hy4Ms5Jd3Ke2Ga+key", "q=[REDACTED]"},
 	}
 	for _, tc := range cases {
 		if got := r.Query(tc.in); got != tc.want {
