@@ -248,6 +248,23 @@ func (r *Redactor) Safe(s string, n int) string { return Excerpt(r.Text(s), n) }
 // Excerpt returns at most n bytes of s with control characters escaped, so
 // that an excerpt can be put in a log line safely (no log injection).
 func Excerpt(s string, n int) string {
+	if len(s) <= n && printable(s) {
+		return s // the common case: nothing to escape or cut, no copy
+	}
+	return excerpt(s, n)
+}
+
+// printable reports whether s has no byte Excerpt escapes.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func excerpt(s string, n int) string {
 	var b strings.Builder
 	for i, c := range []byte(s) {
 		if b.Len() >= n {

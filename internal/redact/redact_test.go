@@ -1,6 +1,9 @@
 package redact
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 func TestQuery(t *testing.T) {
 	r := New(nil, []string{"session_token"})
@@ -45,5 +48,22 @@ func TestExcerpt(t *testing.T) {
 	}
 	if got := Excerpt("abcdef", 3); got != "abc…" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestExcerptFastPath: returning a short printable string as it is gives
+// what the escaping loop gives, for every length around the cut.
+func TestExcerptFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("ab \\\x00\x1f\x7f\xc3\xa9\n\"~")
+	for range 20000 {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		n := rng.IntN(14)
+		if got, want := Excerpt(string(b), n), excerpt(string(b), n); got != want {
+			t.Fatalf("Excerpt(%q, %d) = %q, want %q", b, n, got, want)
+		}
 	}
 }
