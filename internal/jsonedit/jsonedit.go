@@ -144,6 +144,19 @@ func (w *walker[C]) emit(pos int) {
 	w.last = pos
 }
 
+// skipWS returns the index of the first byte at or after i that is not
+// JSON whitespace. Every whitespace byte is at most ' ': one comparison
+// returns for compact JSON.
+func skipWS(src []byte, i int) int {
+	if i >= len(src) || src[i] > ' ' {
+		return i
+	}
+	for i < len(src) && (src[i] == ' ' || src[i] == '\n' || src[i] == '\t' || src[i] == '\r') {
+		i++
+	}
+	return i
+}
+
 func (w *walker[C]) ws() {
 	src, i := w.src, w.i
 	// Every whitespace byte is at most ' ': one comparison ends the call
@@ -219,45 +232,64 @@ func (w *walker[C]) object(ctx C, depth int) error {
 	if depth > w.max {
 		return w.errf("nested deeper than %d", w.max)
 	}
-	w.i++ // {
-	w.ws()
-	if w.i < len(w.src) && w.src[w.i] == '}' {
-		w.i++
+	// The index lives in i between the visitor's calls (w.i is written
+	// before each and read after): the loop does not reload it at every
+	// check.
+	src := w.src
+	i := skipWS(src, w.i+1) // after the {
+	if i < len(src) && src[i] == '}' {
+		w.i = i + 1
 		return nil
 	}
 	kept := false   // a member of this object has been written
 	skipping := -1  // dropping a first member: where the output resumes is the next member
 	prevComma := -1 // the comma before the current member
 	for {
-		if w.i >= len(w.src) || w.src[w.i] != '"' {
+		if i >= len(src) || src[i] != '"' {
+			w.i = i
 			return w.errf("expected a member name")
 		}
-		mstart := w.i
+		mstart := i
 		if skipping >= 0 {
 			w.last = mstart // resume the copy at this member
 			skipping = -1
 		}
-		escaped, err := w.strEsc()
-		if err != nil {
-			return err
+		end, escaped := scanString(src, i)
+		if end < 0 {
+			return w.strErr(end)
 		}
-		name := w.src[mstart+1 : w.i-1]
+		name := src[mstart+1 : end-1]
 		if escaped {
 			name = AppendUnquoted(nil, name) // rare: a copy the visitor may keep
 		}
-		if w.i >= len(w.src) || w.src[w.i] != ':' { // compact JSON: the colon follows the name
-			w.ws()
-			if w.i >= len(w.src) || w.src[w.i] != ':' {
+		i = end
+		if i >= len(src) || src[i] != ':' { // compact JSON: the colon follows the name
+			i = skipWS(src, i)
+			if i >= len(src) || src[i] != ':' {
+				w.i = i
 				return w.errf("expected ':' after a member name")
 			}
 		}
-		w.i++
-		w.ws()
+		i = skipWS(src, i+1)
 		child, act := w.v.Member(ctx, name)
-		if act == Stop {
+		var drop bool
+		var err error
+		switch {
+		case act == Stop:
 			return ErrStopped
+		case act != Drop && i < len(src) && src[i] == '"':
+			// A string, the most common value, walked here: one call
+			// less per member.
+			end, _ := scanString(src, i)
+			if end < 0 {
+				return w.strErr(end)
+			}
+			w.i = end
+			drop, err = w.scalar(child, String, i)
+		default:
+			w.i = i
+			drop, err = w.entry(child, act, depth)
 		}
-		drop, err := w.entry(child, act, depth)
 		if err != nil {
 			return err
 		}
@@ -266,22 +298,23 @@ func (w *walker[C]) object(ctx C, depth int) error {
 		} else {
 			kept = true
 		}
-		w.ws()
-		if w.i >= len(w.src) {
+		i = skipWS(src, w.i)
+		if i >= len(src) {
+			w.i = i
 			return w.errf("unexpected end in an object")
 		}
-		switch w.src[w.i] {
+		switch src[i] {
 		case ',':
-			prevComma = w.i
-			w.i++
-			w.ws()
+			prevComma = i
+			i = skipWS(src, i+1)
 		case '}':
 			if skipping >= 0 {
-				w.last = w.i // every member so far was dropped
+				w.last = i // every member so far was dropped
 			}
-			w.i++
+			w.i = i + 1
 			return nil
 		default:
+			w.i = i
 			return w.errf("expected ',' or '}' in an object")
 		}
 	}
@@ -297,9 +330,11 @@ func (w *walker[C]) entry(child C, act Action, depth int) (bool, error) {
 		return true, w.skipValue(depth)
 	case w.i < len(w.src) && w.src[w.i] == '"':
 		start := w.i
-		if _, err := w.strEsc(); err != nil {
-			return false, err
+		end, _ := scanString(w.src, start)
+		if end < 0 {
+			return false, w.strErr(end)
 		}
+		w.i = end
 		return w.scalar(child, String, start)
 	}
 	return w.value(child, depth)
@@ -352,22 +387,24 @@ func (w *walker[C]) array(ctx C, depth int) error {
 		} else {
 			kept = true
 		}
-		w.ws()
-		if w.i >= len(w.src) {
+		src := w.src
+		i := skipWS(src, w.i)
+		if i >= len(src) {
+			w.i = i
 			return w.errf("unexpected end in an array")
 		}
-		switch w.src[w.i] {
+		switch src[i] {
 		case ',':
-			prevComma = w.i
-			w.i++
-			w.ws()
+			prevComma = i
+			w.i = skipWS(src, i+1)
 		case ']':
 			if skipping >= 0 {
-				w.last = w.i
+				w.last = i
 			}
-			w.i++
+			w.i = i + 1
 			return nil
 		default:
+			w.i = i
 			return w.errf("expected ',' or ']' in an array")
 		}
 	}
@@ -453,10 +490,49 @@ func (w *walker[C]) str() error {
 }
 
 // strEsc steps over a string (w.i at its opening quote) and reports
-// whether it has escapes. It works on locals: the loop is the walker's
-// hottest.
+// whether it has escapes.
 func (w *walker[C]) strEsc() (bool, error) {
-	src, i := w.src, w.i+1
+	end, escaped := scanString(w.src, w.i)
+	if end < 0 {
+		return false, w.strErr(end)
+	}
+	w.i = end
+	return escaped, nil
+}
+
+// String errors, as scanString returns them: -(offset+1)*8 - code.
+const (
+	errStrEnd = 1 + iota
+	errStrU
+	errStrEscape
+	errStrControl
+)
+
+// strErr turns what scanString returned for a bad string into the
+// walker's error, at the offending offset.
+//
+//go:noinline
+func (w *walker[C]) strErr(end int) error {
+	code, off := (-end)%8, (-end)/8-1
+	w.i = off
+	switch code {
+	case errStrU:
+		return w.errf("bad \\u escape")
+	case errStrEscape:
+		return w.errf("bad escape \\%c", w.src[off+1])
+	case errStrControl:
+		return w.errf("control character in a string")
+	}
+	return w.errf("unexpected end in a string")
+}
+
+// scanString steps over the string that opens at src[i] and returns the
+// index after its closing quote and whether it has escapes, or a
+// negative number for a bad string (strErr reads it). A function of its
+// arguments alone: its loop, the walker's hottest, keeps everything in
+// registers.
+func scanString(src []byte, i int) (int, bool) {
+	i++
 	escaped := false
 	for {
 		// Eight bytes at a time, and the first special byte of a word is
@@ -475,35 +551,29 @@ func (w *walker[C]) strEsc() (bool, error) {
 		}
 	special:
 		if i >= len(src) {
-			w.i = i
-			return false, w.errf("unexpected end in a string")
+			return -(i+1)*8 - errStrEnd, false
 		}
-		switch c := src[i]; c {
+		switch src[i] {
 		case '"':
-			w.i = i + 1
-			return escaped, nil
+			return i + 1, escaped
 		case '\\':
 			escaped = true
 			if i+1 >= len(src) {
-				w.i = i
-				return false, w.errf("unexpected end in a string")
+				return -(i+1)*8 - errStrEnd, false
 			}
 			switch src[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if len(src)-i < 6 || !isHex(src[i+2]) || !isHex(src[i+3]) || !isHex(src[i+4]) || !isHex(src[i+5]) {
-					w.i = i
-					return false, w.errf("bad \\u escape")
+					return -(i+1)*8 - errStrU, false
 				}
 				i += 6
 			default:
-				w.i = i
-				return false, w.errf("bad escape \\%c", src[i+1])
+				return -(i+1)*8 - errStrEscape, false
 			}
 		default:
-			w.i = i
-			return false, w.errf("control character in a string")
+			return -(i+1)*8 - errStrControl, false
 		}
 	}
 }
@@ -545,7 +615,18 @@ var strSpecial = func() (t [256]bool) {
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 func (w *walker[C]) number() error {
-	s, i := w.src, w.i
+	end := scanNumber(w.src, w.i)
+	if end < 0 {
+		w.i = -end - 1
+		return w.errf("bad number")
+	}
+	w.i = end
+	return nil
+}
+
+// scanNumber steps over the number at s[i] and returns the index after
+// it, or -(offset+1) of the byte that makes it bad.
+func scanNumber(s []byte, i int) int {
 	if i < len(s) && s[i] == '-' {
 		i++
 	}
@@ -557,14 +638,12 @@ func (w *walker[C]) number() error {
 			i++
 		}
 	default:
-		w.i = i
-		return w.errf("bad number")
+		return -i - 1
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
 		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			w.i = i
-			return w.errf("bad number")
+			return -i - 1
 		}
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
@@ -576,15 +655,13 @@ func (w *walker[C]) number() error {
 			i++
 		}
 		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			w.i = i
-			return w.errf("bad number")
+			return -i - 1
 		}
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
 		}
 	}
-	w.i = i
-	return nil
+	return i
 }
 
 // AppendUnquoted appends the decoded content of a JSON string (raw is what

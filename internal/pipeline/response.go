@@ -56,13 +56,24 @@ var streamedTypes = []string{
 	"application/jsonl", "application/json-seq", "multipart/x-mixed-replace",
 }
 
+// HeaderValue returns the first value of h under key, which must be in
+// canonical form ("Content-Type"): h.Get(key) without canonicalizing the
+// key again (which showed in the profile of every buffered answer, a few
+// times per response stage).
+func HeaderValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // Streamed reports whether resp is a stream, a protocol switch or a
 // partial representation, which response stages never buffer.
 func Streamed(resp *http.Response) bool {
 	if resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode == http.StatusPartialContent {
 		return true
 	}
-	mt := MediaType(resp.Header.Get("Content-Type"))
+	mt := MediaType(HeaderValue(resp.Header, "Content-Type"))
 	if mt == "" {
 		return false
 	}
@@ -159,7 +170,7 @@ func (rb *respBody) read(max int64) {
 		rb.state = BodyStreamed
 		return
 	}
-	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	enc := strings.ToLower(strings.TrimSpace(HeaderValue(resp.Header, "Content-Encoding")))
 	switch enc {
 	case "", "identity", "gzip", "x-gzip":
 	default:
@@ -219,7 +230,7 @@ func (rb *respBody) readMore(max int64) {
 	rb.rest = nil
 	rb.state = BodyRead
 	rb.decoded = rb.raw
-	if enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc == "gzip" || enc == "x-gzip" {
+	if enc := strings.ToLower(strings.TrimSpace(HeaderValue(resp.Header, "Content-Encoding"))); enc == "gzip" || enc == "x-gzip" {
 		dec, st := gunzip(rb.raw, max)
 		if st != BodyRead {
 			rb.state = st
@@ -268,7 +279,7 @@ func (x *Exchange) SetResponseBody(resp *http.Response, b []byte) {
 	rb.state, rb.err = BodyRead, nil
 	rb.raw, rb.decoded = b, b
 	h := resp.Header
-	h.Del("Content-Encoding")
+	delete(h, "Content-Encoding")
 	// The validators and digests described the upstream's bytes.
 	for _, k := range []string{"Etag", "Content-Md5", "Digest", "Content-Digest", "Repr-Digest"} {
 		delete(h, k)

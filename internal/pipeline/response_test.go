@@ -176,3 +176,19 @@ func TestReplyIsWrittenAsIs(t *testing.T) {
 		t.Fatal("clone lost the reply")
 	}
 }
+
+// TestHeaderValueIsGet checks HeaderValue against http.Header.Get for
+// canonical keys, present, absent, empty and repeated.
+func TestHeaderValueIsGet(t *testing.T) {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Add("Content-Encoding", "gzip")
+	h.Add("Content-Encoding", "br")
+	h["Etag"] = []string{}
+	h["content-length"] = []string{"12"} // not canonical: Get does not find it either
+	for _, k := range []string{"Content-Type", "Content-Encoding", "Etag", "Content-Length", "X-None"} {
+		if got, want := HeaderValue(h, k), h.Get(k); got != want {
+			t.Errorf("HeaderValue(%q) = %q, want %q", k, got, want)
+		}
+	}
+}

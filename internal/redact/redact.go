@@ -371,7 +371,7 @@ func (r *Redactor) maskSegments(s string, i, j int, mask func(from, to int)) boo
 	found := false
 	seg := i
 	for k := i; k <= j; k++ {
-		if k < j && s[k] != '/' && s[k] != '.' && s[k] != '~' {
+		if k < j && !segmentSep[s[k]] {
 			continue
 		}
 		if k > seg && credentialRun(s[seg:k]) {
@@ -385,10 +385,30 @@ func (r *Redactor) maskSegments(s string, i, j int, mask func(from, to int)) boo
 
 // runByte is a byte of a token-like run: base64, base64url, hex, and the
 // separators keys use.
-func runByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '_' || c == '-' || c == '.' || c == '+' || c == '/' || c == '~'
-}
+func runByte(c byte) bool { return runBytes[c] }
+
+// runBytes is runByte as a table (one load per byte of every text that
+// is redacted, which is every event reason and log field).
+var runBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+			b == '_' || b == '-' || b == '.' || b == '+' || b == '/' || b == '~'
+	}
+	return t
+}()
+
+// segmentSep are the bytes maskSegments splits a run at.
+var segmentSep = [256]bool{'/': true, '.': true, '~': true}
+
+// prefixFirst are the first bytes of keyPrefixes: a run starting with
+// another byte is compared with none of them.
+var prefixFirst = func() (t [256]bool) {
+	for _, p := range keyPrefixes {
+		t[p[0]] = true
+	}
+	return t
+}()
 
 // valueAfter returns the span of the value that follows a name ending at
 // j: for "name": "value", up to the closing quote; for a header line's
@@ -434,7 +454,7 @@ func credentialRun(run string) bool {
 	if isJWT(run) {
 		return true
 	}
-	if prefixInitial[run[0]] {
+	if prefixFirst[run[0]] {
 		for _, p := range keyPrefixes {
 			if strings.HasPrefix(run, p) && len(run) >= len(p)+minPrefixed-4 {
 				return true
@@ -443,14 +463,6 @@ func credentialRun(run string) bool {
 	}
 	return random(run)
 }
-
-// prefixInitial marks the first bytes of keyPrefixes.
-var prefixInitial = func() (set [256]bool) {
-	for _, p := range keyPrefixes {
-		set[p[0]] = true
-	}
-	return set
-}()
 
 // segmented reports whether a run holds a path or dotted-name separator.
 func segmented(run string) bool {
@@ -498,8 +510,8 @@ func random(s string) bool {
 	if len(s) >= minHexRun && allHex(s) {
 		return true
 	}
-	if len(s) < minEntropyRun {
-		return false
+	if len(s) < minEntropyRun || !hasUpper(s) {
+		return false // (no upper case: the answer below is false too, found cheaper)
 	}
 	var lower, upper bool
 	wordy, run, start := 0, 0, 0 // run: lower-case letters from start
@@ -539,6 +551,16 @@ func random(s string) bool {
 // ends of s).
 func plusWord(s string, from, to int) bool {
 	return (from == 0 || s[from-1] == '+') && (to == len(s) || s[to] == '+')
+}
+
+// hasUpper reports whether s has an ASCII upper-case letter.
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 func b2i(b bool) int {

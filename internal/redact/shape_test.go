@@ -133,3 +133,92 @@ func TestRandomPlanting(t *testing.T) {
 		}
 	}
 }
+
+// TestTablesMatchTheirDefinitions checks the byte tables Text reads
+// against what they stand for: runBytes against runByte's character
+// classes, segmentSep against maskSegments' separators, and prefixFirst
+// against every key prefix (a run that starts with no prefixFirst byte
+// starts with no prefix).
+func TestTablesMatchTheirDefinitions(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		want := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+			b == '_' || b == '-' || b == '.' || b == '+' || b == '/' || b == '~'
+		if runByte(b) != want {
+			t.Errorf("runByte(%q) = %v, want %v", b, !want, want)
+		}
+		if got, want := segmentSep[b], b == '/' || b == '.' || b == '~'; got != want {
+			t.Errorf("segmentSep[%q] = %v, want %v", b, got, want)
+		}
+		starts := false
+		for _, p := range keyPrefixes {
+			starts = starts || p[0] == b
+		}
+		if prefixFirst[b] != starts {
+			t.Errorf("prefixFirst[%q] = %v, want %v", b, prefixFirst[b], starts)
+		}
+	}
+}
+
+// randomUngated is random as it was before its upper-case gate.
+func randomUngated(s string) bool {
+	if len(s) >= minHexRun && allHex(s) {
+		return true
+	}
+	if len(s) < minEntropyRun {
+		return false
+	}
+	var lower, upper bool
+	wordy, run, start := 0, 0, 0
+	capital := false
+	for i := 0; i <= len(s); i++ {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		if c >= 'a' && c <= 'z' {
+			lower = true
+			if run == 0 {
+				start = i
+			}
+			run++
+			continue
+		}
+		if (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]) {
+			wordy += run + b2i(capital)
+		}
+		run, capital = 0, false
+		if c >= 'A' && c <= 'Z' {
+			upper, capital = true, true
+		}
+	}
+	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
+}
+
+// TestRandomGateIsNecessary compares random with its ungated form on
+// random runs (lower case only, mixed case, hex, base64) and the
+// planting test's tokens: the gate changes no answer.
+func TestRandomGateIsNecessary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabets := []string{"abcdefghijklmnopqrstuvwxyz_/-.", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+		"0123456789abcdef", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", "abcdefghijklmnopqrstuvwxyzQ0123456789"}
+	trues := 0
+	for n := 0; n < 200000; n++ {
+		a := alphabets[n%len(alphabets)]
+		b := make([]byte, 20+rng.IntN(40))
+		for i := range b {
+			b[i] = a[rng.IntN(len(a))]
+		}
+		s := string(b)
+		got, want := random(s), randomUngated(s)
+		if got != want {
+			t.Fatalf("random(%q) = %v, ungated %v", s, got, want)
+		}
+		if want {
+			trues++
+		}
+	}
+	if trues < 1000 {
+		t.Fatalf("only %d random runs: the test proves little", trues)
+	}
+}

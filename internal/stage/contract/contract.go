@@ -157,7 +157,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified {
 		return nil, nil
 	}
-	ct := resp.Header.Get("Content-Type")
+	ct := pipeline.HeaderValue(resp.Header, "Content-Type")
 	mt := pipeline.MediaType(ct)
 	if len(rd.Content) == 0 {
 		if ct == "" && resp.ContentLength == 0 {

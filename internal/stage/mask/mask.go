@@ -282,7 +282,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if op, ok := s.ops[x.Operation]; ok {
 		p = op
 	}
-	mt := pipeline.MediaType(resp.Header.Get("Content-Type"))
+	mt := pipeline.MediaType(pipeline.HeaderValue(resp.Header, "Content-Type"))
 	jsonBody := mt == "application/json" || strings.HasSuffix(mt, "+json")
 	if !jsonBody && !textual(mt) {
 		return nil, nil
