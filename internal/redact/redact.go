@@ -516,6 +516,7 @@ func random(s string) bool {
 	var lower, upper bool
 	wordy, run, start := 0, 0, 0 // run: lower-case letters from start
 	capital := false
+	sentence := strings.Count(s, "+") >= 3 // form-encoded words, perhaps
 	for i := 0; i <= len(s); i++ {
 		var c byte
 		if i < len(s) {
@@ -533,7 +534,7 @@ func random(s string) bool {
 		switch {
 		case (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]):
 			wordy += w
-		case w >= 2 && w <= 3 && plusWord(s, start-b2i(capital), i) && pronounceable(s[start-b2i(capital):start+run]):
+		case sentence && w >= 2 && w <= 3 && plusWord(s, start-b2i(capital), i) && pronounceable(s[start-b2i(capital):start+run]):
 			// A short word between '+' (a form-encoded space): "the+box+
 			// was+crushed" is a sentence, not a key, though few of its
 			// words are long.
@@ -547,10 +548,9 @@ func random(s string) bool {
 	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
 }
 
-// plusWord reports whether s[from:to] stands between '+' signs (or the
-// ends of s).
+// plusWord reports whether s[from:to] stands between two '+' signs.
 func plusWord(s string, from, to int) bool {
-	return (from == 0 || s[from-1] == '+') && (to == len(s) || s[to] == '+')
+	return from > 0 && s[from-1] == '+' && to < len(s) && s[to] == '+'
 }
 
 // hasUpper reports whether s has an ASCII upper-case letter.

@@ -21,6 +21,7 @@ func TestQuery(t *testing.T) {
 		{"q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20",
 			"q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20"},
 		{"q=Nf3kLp+9xZt7Wq1+Vb6Rc0Hy4Ms5Jd3Ke2Ga+is", "q=[REDACTED]"},
+		{"q=pre+IqkQdIzpymGqH0zS4MuRwo7", "q=[REDACTED]"},
 		{"q=the+Nf3kLp9xZt7Wq1Vb6Rc0Hy4Ms5Jd3Ke2Ga+key", "q=[REDACTED]"},
 	}
 	for _, tc := range cases {
