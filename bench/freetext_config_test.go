@@ -104,7 +104,7 @@ func BenchmarkFreeTextPipeline(b *testing.B) {
 	// The access logger as the server builds it (redact.Handler over
 	// JSON), writing nowhere: the record's cost without the write.
 	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{},
-		Access: slog.New(redact.Handler(slog.NewJSONHandler(io.Discard, nil)))})
+		Access: slog.New(redact.JSONHandler(io.Discard))})
 	if err != nil {
 		b.Fatal(err)
 	}
