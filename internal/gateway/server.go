@@ -164,7 +164,7 @@ func (s *Server) openSinks(cfg *config.Config) error {
 		aw = f
 	}
 	if aw != nil {
-		s.access = slog.New(redact.Handler(slog.NewJSONHandler(aw, nil))) // nor in an access record
+		s.access = slog.New(redact.JSONHandler(aw)) // nor in an access record
 	}
 
 	s.bus = events.NewBus(events.BusOptions{QueueSize: cfg.Events.QueueSize, Logger: s.log, Now: s.now,

@@ -168,29 +168,39 @@ func (r *Redactor) Query(rawQuery string) string {
 	if rawQuery == "" {
 		return ""
 	}
-	var b strings.Builder
-	b.Grow(len(rawQuery))
-	for rest := rawQuery; ; {
-		i := strings.IndexAny(rest, "&;")
-		part := rest
-		if i >= 0 {
-			part = rest[:i]
+	var b strings.Builder // used from the first part that changes
+	done := 0             // rawQuery[:done] is settled (written to b once b is used)
+	for pos := 0; pos <= len(rawQuery); {
+		end := pos
+		for end < len(rawQuery) && rawQuery[end] != '&' && rawQuery[end] != ';' {
+			end++
 		}
-		b.WriteString(r.param(part))
-		if i < 0 {
-			break
+		part := rawQuery[pos:end]
+		if red := r.param(part); red != part {
+			if b.Len() == 0 {
+				b.Grow(len(rawQuery))
+			}
+			b.WriteString(rawQuery[done:pos])
+			b.WriteString(red)
+			done = end
 		}
-		b.WriteByte(rest[i])
-		rest = rest[i+1:]
+		pos = end + 1
 	}
+	if done == 0 {
+		return rawQuery // nothing masked: no copy
+	}
+	b.WriteString(rawQuery[done:])
 	return b.String()
 }
 
 func (r *Redactor) param(part string) string {
 	name, value, hasValue := strings.Cut(part, "=")
-	dec, err := url.QueryUnescape(name)
-	if err != nil {
-		return Mask
+	dec := name
+	if strings.ContainsAny(name, "%+") {
+		var err error
+		if dec, err = url.QueryUnescape(name); err != nil {
+			return Mask
+		}
 	}
 	if hasValue && r.SecretName(dec) {
 		return name + "=" + Mask
@@ -198,7 +208,10 @@ func (r *Redactor) param(part string) string {
 	if !hasValue {
 		return r.Text(part)
 	}
-	return name + "=" + r.Text(value)
+	if red := r.Text(value); red != value {
+		return name + "=" + red
+	}
+	return part
 }
 
 // URL returns path?query with secrets masked.
@@ -235,6 +248,23 @@ func (r *Redactor) Safe(s string, n int) string { return Excerpt(r.Text(s), n) }
 // Excerpt returns at most n bytes of s with control characters escaped, so
 // that an excerpt can be put in a log line safely (no log injection).
 func Excerpt(s string, n int) string {
+	if len(s) <= n && printable(s) {
+		return s // the common case: nothing to escape or cut, no copy
+	}
+	return excerpt(s, n)
+}
+
+// printable reports whether s has no byte Excerpt escapes.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func excerpt(s string, n int) string {
 	var b strings.Builder
 	for i, c := range []byte(s) {
 		if b.Len() >= n {
@@ -296,7 +326,7 @@ func (r *Redactor) Text(s string) string {
 		}
 		run := s[i:j]
 		switch {
-		case strings.ContainsAny(run, "/.~") && r.maskSegments(s, i, j, mask):
+		case segmented(run) && r.maskSegments(s, i, j, mask):
 			// A path: only the segments shaped like credentials are
 			// masked ("/v1/keys/pk_live_.../rotate").
 		case credentialRun(run):
@@ -434,6 +464,16 @@ func credentialRun(run string) bool {
 	return random(run)
 }
 
+// segmented reports whether a run holds a path or dotted-name separator.
+func segmented(run string) bool {
+	for i := 0; i < len(run); i++ {
+		if c := run[i]; c == '/' || c == '.' || c == '~' {
+			return true
+		}
+	}
+	return false
+}
+
 // isJWT matches the compact JWS/JWE serialisation: base64url segments
 // separated by dots, the first a JSON object ("eyJ").
 func isJWT(run string) bool {
@@ -476,6 +516,7 @@ func random(s string) bool {
 	var lower, upper bool
 	wordy, run, start := 0, 0, 0 // run: lower-case letters from start
 	capital := false
+	sentence := strings.Count(s, "+") >= 3 // form-encoded words, perhaps
 	for i := 0; i <= len(s); i++ {
 		var c byte
 		if i < len(s) {
@@ -489,8 +530,15 @@ func random(s string) bool {
 			run++
 			continue
 		}
-		if (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]) {
-			wordy += run + b2i(capital)
+		w := run + b2i(capital) // the word's length, its capital included
+		switch {
+		case (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]):
+			wordy += w
+		case sentence && w >= 2 && w <= 3 && plusWord(s, start-b2i(capital), i) && pronounceable(s[start-b2i(capital):start+run]):
+			// A short word between '+' (a form-encoded space): "the+box+
+			// was+crushed" is a sentence, not a key, though few of its
+			// words are long.
+			wordy += w
 		}
 		run, capital = 0, false
 		if c >= 'A' && c <= 'Z' {
@@ -498,6 +546,11 @@ func random(s string) bool {
 		}
 	}
 	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
+}
+
+// plusWord reports whether s[from:to] stands between two '+' signs.
+func plusWord(s string, from, to int) bool {
+	return from > 0 && s[from-1] == '+' && to < len(s) && s[to] == '+'
 }
 
 // hasUpper reports whether s has an ASCII upper-case letter.

@@ -1,6 +1,9 @@
 package redact
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 func TestQuery(t *testing.T) {
 	r := New(nil, []string{"session_token"})
@@ -13,6 +16,13 @@ func TestQuery(t *testing.T) {
 		{"access%5Ftoken=abc", "access%5Ftoken=[REDACTED]"},
 		{"bad%zz=1", "[REDACTED]"},
 		{"flag", "flag"},
+		// A sentence in form encoding is text, though most of its words
+		// are short; a key with '+' in it is still a key.
+		{"q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20",
+			"q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20"},
+		{"q=Nf3kLp+9xZt7Wq1+Vb6Rc0Hy4Ms5Jd3Ke2Ga+is", "q=[REDACTED]"},
+		{"q=pre+IqkQdIzpymGqH0zS4MuRwo7", "q=[REDACTED]"},
+		{"q=the+Nf3kLp9xZt7Wq1Vb6Rc0Hy4Ms5Jd3Ke2Ga+key", "q=[REDACTED]"},
 	}
 	for _, tc := range cases {
 		if got := r.Query(tc.in); got != tc.want {
@@ -39,5 +49,22 @@ func TestExcerpt(t *testing.T) {
 	}
 	if got := Excerpt("abcdef", 3); got != "abc…" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestExcerptFastPath: returning a short printable string as it is gives
+// what the escaping loop gives, for every length around the cut.
+func TestExcerptFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("ab \\\x00\x1f\x7f\xc3\xa9\n\"~")
+	for range 20000 {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		n := rng.IntN(14)
+		if got, want := Excerpt(string(b), n), excerpt(string(b), n); got != want {
+			t.Fatalf("Excerpt(%q, %d) = %q, want %q", b, n, got, want)
+		}
 	}
 }

@@ -184,8 +184,12 @@ func randomUngated(s string) bool {
 			run++
 			continue
 		}
-		if (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]) {
-			wordy += run + b2i(capital)
+		w := run + b2i(capital)
+		switch {
+		case (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]):
+			wordy += w
+		case strings.Count(s, "+") >= 3 && w >= 2 && w <= 3 && plusWord(s, start-b2i(capital), i) && pronounceable(s[start-b2i(capital):start+run]):
+			wordy += w
 		}
 		run, capital = 0, false
 		if c >= 'A' && c <= 'Z' {

@@ -98,7 +98,7 @@ func New(t testing.TB, api config.API, upstream http.Handler, opts ...Options) *
 	g, err := gateway.New(cfg, gateway.Deps{
 		Metrics: e.Metrics,
 		Events:  rec,
-		Access:  slog.New(redact.Handler(slog.NewJSONHandler(lockedWriter{&e.mu, &e.access}, nil))),
+		Access:  slog.New(redact.JSONHandler(lockedWriter{&e.mu, &e.access})),
 		Logger:  slog.New(redact.Handler(slog.NewJSONHandler(lockedWriter{&e.mu, &e.log}, nil))),
 		Now:     func() time.Time { return e.now() },
 	})

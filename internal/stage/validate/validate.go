@@ -364,14 +364,13 @@ func (s *Stage) checkBody(x *pipeline.Exchange, op *openapi.Operation, p *proble
 			p.add(RuleMalformed, "/body", "is not valid UTF-8")
 			return nil
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			p.add(RuleMalformed, "/body", "is not valid JSON")
-			return nil
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			p.add(RuleMalformed, "/body", "is not valid JSON (data after the value)")
+		var err error
+		if v, err = decodeJSON(body); err != nil {
+			msg := "is not valid JSON"
+			if err == errTrailing {
+				msg += " (data after the value)"
+			}
+			p.add(RuleMalformed, "/body", msg)
 			return nil
 		}
 	case mt == "application/x-www-form-urlencoded":

@@ -72,9 +72,12 @@ func TestCorpora(t *testing.T) {
 		t.Fatal(err)
 	}
 	as, bs := uint32(attackSampleCI), uint32(benignSampleCI)
+	if *corpusSample > 0 {
+		as, bs = uint32(*corpusSample), uint32(*corpusSample)
+	}
 	res := runCorpus(t, stageInspector(t, s), as, bs)
 	out := renderCorpus("waf stage, paranoia 1", res)
-	if *corpusFull && !*corpusNoBase {
+	if (*corpusFull || *corpusSample > 0) && !*corpusNoBase {
 		out += "\n" + renderCorpus("Coraza + CRS v4 alone, paranoia 1", runCorpus(t, corazaInspector(t), as, bs))
 	}
 	t.Log("\n" + out)

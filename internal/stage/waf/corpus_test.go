@@ -29,8 +29,9 @@ import (
 // where each set comes from. Debian's wfuzz, sqlmap and fortunes packages
 // are read where they are installed (scripts/test-deps.sh installs them).
 var (
-	corpusFull = flag.Bool("waf.corpus-full", false, "run every corpus request (bench/waf-corpus.sh); default: a bounded sample")
-	corpusOut  = flag.String("waf.corpus-table", "", "write the corpus tables (markdown) to this file")
+	corpusFull   = flag.Bool("waf.corpus-full", false, "run every corpus request (bench/waf-corpus.sh); default: a bounded sample")
+	corpusSample = flag.Uint("waf.corpus-sample", 0, "run 1 in N of every attack and benign case (the same cases through the stage and through Coraza + CRS alone); 0: the CI sample, or every case with -waf.corpus-full")
+	corpusOut    = flag.String("waf.corpus-table", "", "write the corpus tables (markdown) to this file")
 )
 
 // corpusPlaces are where the corpus puts a value: a value position, or a
@@ -342,7 +343,7 @@ func corpusRequest(place, v string) (*http.Request, bool) {
 // sampled reports whether a case is in the bounded CI sample: a fixed
 // 1-in-n choice by hash, so every run checks the same cases.
 func sampled(n uint32, parts ...string) bool {
-	if *corpusFull || n <= 1 {
+	if *corpusFull && *corpusSample == 0 || n <= 1 {
 		return true
 	}
 	h := fnv.New32a()

@@ -1,0 +1,215 @@
+package redact
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// JSONHandler is Handler(slog.NewJSONHandler(w, nil)), byte for byte,
+// with a faster path for the records the access log writes: flat
+// attributes of strings, integers, floats, booleans, string lists and
+// groups of them, none of them sensitive. Anything else (and any record
+// with a value to mask) goes through the general handlers. The access
+// record is written on every request, and the general JSON handler's
+// per-attribute dispatch and its json.Marshal of every float and list
+// cost more than the record's own redaction (TestJSONHandlerMatches holds
+// the two to the same bytes).
+func JSONHandler(w io.Writer) slog.Handler {
+	return &jsonHandler{w: w, slow: Handler(slog.NewJSONHandler(w, nil))}
+}
+
+type jsonHandler struct {
+	mu   sync.Mutex
+	w    io.Writer
+	slow slog.Handler
+}
+
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func (h *jsonHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.slow.Enabled(ctx, l) }
+
+func (h *jsonHandler) WithAttrs(as []slog.Attr) slog.Handler { return h.slow.WithAttrs(as) }
+
+func (h *jsonHandler) WithGroup(name string) slog.Handler { return h.slow.WithGroup(name) }
+
+func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
+	if y := r.Time.Year(); !r.Time.IsZero() && (y < 0 || y >= 10000) || sensitiveText(r.Message) {
+		return h.slow.Handle(ctx, r)
+	}
+	bp := jsonBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			*bp = (*bp)[:0]
+			jsonBufs.Put(bp)
+		}
+	}()
+	b := append((*bp)[:0], '{')
+	if !r.Time.IsZero() {
+		b = append(b, `"time":"`...)
+		b = r.Time.Round(0).AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"level":`...)
+	b = appendJSONString(b, r.Level.String(), false)
+	b = append(b, `,"msg":`...)
+	b = appendJSONString(b, r.Message, false)
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		b, ok = appendAttr(b, a, 0)
+		return ok
+	})
+	if !ok {
+		return h.slow.Handle(ctx, r) // something to mask or a kind left to slog
+	}
+	b = append(b, "}\n"...)
+	*bp = b
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := h.w.Write(b)
+	return err
+}
+
+// appendAttr appends ,"key":value; false when the attribute needs the
+// general handlers (a kind not handled here, an empty key or group, a
+// value to mask).
+func appendAttr(b []byte, a slog.Attr, depth int) ([]byte, bool) {
+	if a.Key == "" || depth > 4 {
+		return b, false
+	}
+	b = append(b, ',')
+	b = appendJSONString(b, a.Key, false)
+	b = append(b, ':')
+	v := a.Value
+	switch v.Kind() {
+	case slog.KindString:
+		s := v.String()
+		if sensitiveText(s) {
+			return b, false
+		}
+		b = appendJSONString(b, s, false)
+	case slog.KindInt64:
+		b = strconv.AppendInt(b, v.Int64(), 10)
+	case slog.KindUint64:
+		b = strconv.AppendUint(b, v.Uint64(), 10)
+	case slog.KindBool:
+		b = strconv.AppendBool(b, v.Bool())
+	case slog.KindFloat64:
+		f := v.Float64()
+		// json.Marshal's form: %f between 1e-6 and 1e21, else an
+		// exponent it spells its own way (left to it).
+		if math.IsNaN(f) || math.IsInf(f, 0) || f != 0 && (math.Abs(f) < 1e-6 || math.Abs(f) >= 1e21) {
+			return b, false
+		}
+		b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	case slog.KindAny:
+		list, isList := v.Any().([]string)
+		if !isList {
+			return b, false
+		}
+		if list == nil {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		for i, s := range list {
+			if sensitiveText(s) {
+				return b, false
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s, true) // as slog's json.Encoder writes it
+		}
+		b = append(b, ']')
+	case slog.KindGroup:
+		g := v.Group()
+		if len(g) == 0 {
+			return b, false
+		}
+		b = append(b, '{')
+		mark := len(b)
+		for _, ga := range g {
+			var ok bool
+			if b, ok = appendAttr(b, ga, depth+1); !ok {
+				return b, false
+			}
+		}
+		b = append(b[:mark], b[mark+1:]...) // the first member's comma
+		b = append(b, '}')
+	default:
+		return b, false
+	}
+	return b, true
+}
+
+// sensitiveText reports what Handler masks in a string.
+func sensitiveText(s string) bool { return attrSensitive(slog.String("", s), 0) }
+
+// appendJSONString appends s quoted as slog's JSON handler writes a
+// string (marshal false) or as its json.Encoder (no HTML escaping) writes
+// one in a list (marshal true): control characters, quotes and
+// backslashes escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029
+// escaped; the encoder spells backspace and form feed \b and \f.
+func appendJSONString(b []byte, s string, marshal bool) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				if marshal {
+					b = append(b, '\\', 'b')
+				} else {
+					b = append(b, '\\', 'u', '0', '0', '0', '8')
+				}
+			case '\f':
+				if marshal {
+					b = append(b, '\\', 'f')
+				} else {
+					b = append(b, '\\', 'u', '0', '0', '0', 'c')
+				}
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
