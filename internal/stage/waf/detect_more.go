@@ -120,6 +120,9 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 	if g&gateJSGlobal != 0 && cs.any(".[") && jsGlobal.MatchString(v) {
 		out = append(out, RuleJS)
 	}
+	if cs.any(".-<") && (domSet.in(v) || cs.any("<") && openComment(v)) {
+		out = append(out, RuleJS)
+	}
 	if g&gateSSJS != 0 && ssjs.MatchString(v) {
 		out = append(out, RuleSSJS)
 	}
@@ -152,6 +155,34 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 		out = append(out, RuleCmd)
 	}
 	return detectClasses(v, g, cs, out)
+}
+
+// domSet is CRS 941180's list (Node-Validator's deny list) but for "<!--",
+// which openComment judges: DOM calls and properties that XSS uses, the
+// CSS binding that runs script, CDATA sections.
+var domSet = newFoldSet([]string{"document.cookie", "document.domain", "document.queryselector", "document.body.appendchild",
+	"document.write", ".parentnode", ".innerhtml", "window.location", "-moz-binding", "<![cdata["})
+
+// openComment reports an HTML comment opener that is not a complete
+// comment of text: "<!--" with no "-->" after it (what comments out the
+// rest of a page, or hides markup from a filter), or with markup inside
+// ("<!--<img src=x onerror=…>-->"). CRS 941180 matched every "<!--", and
+// with it every Markdown document that carries an HTML comment of notes
+// ("<!--- TODO: more examples -->"); a closed comment of text does
+// nothing in a page.
+func openComment(v string) bool {
+	for {
+		i := strings.Index(v, "<!--")
+		if i < 0 {
+			return false
+		}
+		v = v[i+4:]
+		end := strings.Index(v, "-->")
+		if end < 0 || strings.ContainsAny(v[:end], "<>") {
+			return true
+		}
+		v = v[end+3:]
+	}
 }
 
 // tautology reports whether a comparison of a and b is always true:

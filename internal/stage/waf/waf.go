@@ -95,6 +95,7 @@ var APITunedRules = map[int]string{
 	932370: "a Windows command after a line break, '{' or a backtick: Markdown code spans and package paths (\"`cmd/compile/internal/ir`\"), Go and C lines that begin with a field access (\"sc.countError(\"); waf.cmdi reads the same cmd.exe commands where a shell would run them (corpora: cmdi-windows 100% without it)",
 	932380: "932370's second Windows command list, same false positives (\"`cmd/compile/...`\", \"goto either\"); waf.cmdi covers the commands",
 	934100: "Node.js keywords (\"for (let i...; console.log\"): code snippets in free text",
+	941180: "Node-Validator's deny list: its \"<!--\" matches every Markdown document with an HTML comment of notes (\"<!--- TODO … -->\"); waf.js carries the list (domSet) and flags a comment opener only when it is left open or holds markup (openComment)",
 	941390: "a JavaScript method call (\"fetch(url).then(...)\"); XSS needs markup or a URL scheme that 941100-941380 and libinjection catch",
 	942151: "an SQL function name followed by '(' in prose; 942100 (libinjection) and the other 942 rules catch injections",
 }
@@ -543,12 +544,37 @@ func (in *inspection) libinjectionCheck(loc, v string, g gate) {
 	if !in.s.cfg.libinjection() || plainWord(v) {
 		return
 	}
-	if ok, _ := libinjection.IsSQLi(v); ok {
+	if ok, fp := libinjection.IsSQLi(v); ok && !weakSQLi(v, fp) {
 		in.hits = append(in.hits, hit{rule: RuleSQLi, loc: loc, score: builtinScore, tags: []string{"attack-sqli"}})
 	}
 	if (strings.ContainsAny(v, "<>=`") || g&gateScheme != 0) && libinjection.IsXSS(v) {
 		in.hits = append(in.hits, hit{rule: RuleXSS, loc: loc, score: builtinScore, tags: []string{"attack-xss"}})
 	}
+}
+
+// weakSQLi reports whether libinjection's match on v is the expression
+// syntax of text that spans lines (source code, comments, Markdown), not
+// an injection: v has a line break and the fingerprint fp is only
+// strings, barewords, numbers, variables, operators and parentheses, with
+// no SQL keyword, function, logic operator, comment, UNION or statement
+// separator. libinjection reads the first five tokens as if the value
+// were inside a quoted SQL literal, so a quote in the first line of a Go
+// comment ("a JSON tag of \"-\".\n// Map values…") makes "sos", the
+// whole line one string token. An injection that does something needs one
+// of the missing tokens (or, 1=1, --, union, sleep(), ;); a keyword-free
+// probe ('-'0) is one line.
+func weakSQLi(v, fp string) bool {
+	if strings.IndexByte(v, '\n') < 0 {
+		return false
+	}
+	for i := 0; i < len(fp); i++ {
+		switch fp[i] {
+		case 's', 'n', '1', 'v', 'o', '(', ')':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // crsScore maps a CRS severity to its anomaly score contribution (the
