@@ -14,8 +14,6 @@ import (
 	"unicode/utf8"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
-	"github.com/corazawaf/coraza/v3/types"
-	"github.com/corazawaf/libinjection-go"
 
 	"github.com/portcullis/portcullis/internal/pipeline"
 )
@@ -685,19 +683,11 @@ func (in *inspection) runCoraza() error {
 		if score == 0 {
 			continue
 		}
-		if id == 942100 && weakSQLiMatch(mr.MatchedDatas()) {
-			continue // libinjection, as in libinjectionCheck
-		}
 		loc := ""
 		if mds := mr.MatchedDatas(); len(mds) > 0 {
 			loc = in.locate(mds[0].Variable().Name(), mds[0].Key())
 		}
-		if id == 920540 && in.jsonBody && strings.HasPrefix(loc, "body:") {
-			// A "\u0026" left in a JSON string after decoding was written
-			// "\\u0026": text about escapes (code, docs), which the
-			// upstream's JSON decoder keeps as text. The CRS skips this
-			// rule for JSON bodies for that reason; the decoded forms of
-			// the value (Variants) are inspected anyway.
+		if refine, ok := crsRefiners[id]; ok && !in.keepCRSMatch(refine, loc, mr.MatchedDatas()) {
 			continue
 		}
 		in.hits = append(in.hits, hit{rule: strconv.Itoa(id), tags: md.Tags(), loc: loc, score: score})
@@ -710,19 +700,6 @@ func (in *inspection) runCoraza() error {
 		}
 	}
 	return nil
-}
-
-// weakSQLiMatch reports whether every value CRS 942100 (libinjection)
-// matched is a weakSQLi match: the rule is judged as the stage's own
-// libinjection check is.
-func weakSQLiMatch(mds []types.MatchData) bool {
-	for _, md := range mds {
-		ok, fp := libinjection.IsSQLi(md.Value())
-		if ok && !weakSQLi(md.Value(), fp) {
-			return false
-		}
-	}
-	return len(mds) > 0
 }
 
 // locate maps a Coraza variable and key back to a Portcullis location.

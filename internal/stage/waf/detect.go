@@ -1,8 +1,9 @@
 package waf
 
 import (
-	re2 "github.com/wasilibs/go-re2"
 	"strings"
+
+	re2 "github.com/wasilibs/go-re2"
 )
 
 // Built-in detectors cover injection classes the CRS does not see at

@@ -1,8 +1,9 @@
 package waf
 
 import (
-	re2 "github.com/wasilibs/go-re2"
 	"strings"
+
+	re2 "github.com/wasilibs/go-re2"
 )
 
 // More built-in rule ids (issue 17's classes).
@@ -165,11 +166,13 @@ var domSet = newFoldSet([]string{"document.cookie", "document.domain", "document
 
 // openComment reports an HTML comment opener that is not a complete
 // comment of text: "<!--" with no "-->" after it (what comments out the
-// rest of a page, or hides markup from a filter), or with markup inside
-// ("<!--<img src=x onerror=…>-->"). CRS 941180 matched every "<!--", and
-// with it every Markdown document that carries an HTML comment of notes
-// ("<!--- TODO: more examples -->"); a closed comment of text does
-// nothing in a page.
+// rest of a page, or hides markup from a filter), or with syntax inside:
+// markup ("<!--<img src=x onerror=…>-->"), a server-side include or
+// edge-side directive ("<!--#exec cmd=\"ls\" -->", "<!--esi …-->"),
+// attributes, quotes, variables or shell punctuation. CRS 941180 matched
+// every "<!--", and with it every Markdown document that carries an HTML
+// comment of notes ("<!--- TODO: more examples -->"); a closed comment of
+// text does nothing in a page.
 func openComment(v string) bool {
 	for {
 		i := strings.Index(v, "<!--")
@@ -178,7 +181,8 @@ func openComment(v string) bool {
 		}
 		v = v[i+4:]
 		end := strings.Index(v, "-->")
-		if end < 0 || strings.ContainsAny(v[:end], "<>") {
+		body := strings.TrimLeft(v[:max(end, 0)], "- \t\r\n")
+		if end < 0 || strings.ContainsAny(v[:end], "<>=#\"'`$&;|{}[]\\") || len(body) >= 3 && strings.EqualFold(body[:3], "esi") {
 			return true
 		}
 		v = v[end+3:]

@@ -552,31 +552,6 @@ func (in *inspection) libinjectionCheck(loc, v string, g gate) {
 	}
 }
 
-// weakSQLi reports whether libinjection's match on v is the expression
-// syntax of text that spans lines (source code, comments, Markdown), not
-// an injection: v has a line break and the fingerprint fp is only
-// strings, barewords, numbers, variables, operators and parentheses, with
-// no SQL keyword, function, logic operator, comment, UNION or statement
-// separator. libinjection reads the first five tokens as if the value
-// were inside a quoted SQL literal, so a quote in the first line of a Go
-// comment ("a JSON tag of \"-\".\n// Map values…") makes "sos", the
-// whole line one string token. An injection that does something needs one
-// of the missing tokens (or, 1=1, --, union, sleep(), ;); a keyword-free
-// probe ('-'0) is one line.
-func weakSQLi(v, fp string) bool {
-	if strings.IndexByte(v, '\n') < 0 {
-		return false
-	}
-	for i := 0; i < len(fp); i++ {
-		switch fp[i] {
-		case 's', 'n', '1', 'v', 'o', '(', ')':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // crsScore maps a CRS severity to its anomaly score contribution (the
 // values of CRS's tx.critical_anomaly_score and friends).
 func crsScore(sev types.RuleSeverity) int {
