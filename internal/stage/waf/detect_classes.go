@@ -53,7 +53,13 @@ var (
 	// backslash, or what is left of an encoded one after a filter strips
 	// the '%' or decodes once (..2f, ..%252f, ..0x2f, ..%uEFC8), with two
 	// or more dots (....// collapses to ../ when a filter removes ../).
-	dotdot = re2.MustCompile(`(?i)(?:\.{2,}|%2e%2e|0x2e0x2e|%252e%252e)(?:[\\/]|2f|5c|0x2f|0x5c|%2f|%5c|%252f|%255c|%c0%af|%c1%9c|%u[0-9a-f]{4})`)
+	//
+	// A stray '%' before the separator is what "%25%5c" leaves after one
+	// decoding ("%\\"), which decoders that drop an invalid escape read as
+	// "\\"; a private-use character (U+E000-U+F8FF: %uF025, %uEFC8) is
+	// what IIS's best-fit mapping turns into a separator, and no text puts
+	// one after "..".
+	dotdot = re2.MustCompile(`(?i)(?:\.{2,}|%2e%2e|0x2e0x2e|%252e%252e)(?:%?[\\/]|2f|5c|0x2f|0x5c|%(?:25)*(?:2f|5c|u[0-9a-f]{4}|c0%(?:25)*af|c1%(?:25)*9c)|[\x{E000}-\x{F8FF}])`)
 	// systemPath: a value that is an absolute path into the system's own
 	// directories, or a Windows system location, with nothing else.
 	systemPath = re2.MustCompile(`(?i)^\s*(?:file:/*)?/+(?:etc|proc|boot|root|sys|var/(?:lock|spool|mail|run|backups|db))/[\w.+-]+[^\s]*$|\b[a-z]:[\\/]+(?:windows|winnt|boot\.ini|inetpub|system32|system volume information|documents and settings)\b|[\\/](?:windows|winnt)[\\/]+(?:repair|system32|win\.ini|system\.ini|debug|panther)\b`)
@@ -172,11 +178,11 @@ func traversal(v string) bool {
 		return true
 	}
 	// One step is enough when its dots or separator are encoded in a way
-	// only a decoder bug reads as a separator (..0x2f, ..%uF025, 0x2e0x2e\):
-	// no text writes those.
+	// only a decoder bug reads as a separator (..0x2f, ..%uF025 and its
+	// decoded private-use character, 0x2e0x2e\): no text writes those.
 	if len(m) == 1 {
 		l := strings.ToLower(m[0])
-		return strings.Contains(l, "0x") || strings.Contains(l, "%u") || strings.Contains(l, "%c0") || strings.Contains(l, "%c1") || strings.Contains(l, "%25")
+		return strings.Contains(l, "0x") || strings.Contains(l, "%u") || strings.Contains(l, "%c0") || strings.Contains(l, "%c1") || strings.Contains(l, "%25") || !ascii(l)
 	}
 	return false
 }
