@@ -18,9 +18,63 @@ import (
 // absolute paths into the system's own directories.
 const RuleTraversal = "waf.traversal"
 
+// RuleProbe is what scanners send to see a parser break rather than to
+// exploit it: printf conversions in a run (a format-string probe), a
+// value of nothing but injection metacharacters, an attribute closed and
+// markup opened at a value's start.
+const RuleProbe = "waf.probe"
+
 func init() {
 	builtinRules[RuleTraversal] = true
 	builtinTags[RuleTraversal] = []string{"attack-lfi"}
+	builtinRules[RuleProbe] = true
+	builtinTags[RuleProbe] = []string{"attack-injection-generic"}
+}
+
+var (
+	// formatConv: a printf conversion that reads the stack (%x, %p,
+	// %8.8x, %2$x) or writes through it (%n).
+	formatConv = re2.MustCompile(`%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l)?[xXnp]`)
+	// htmlBreakout: a value that starts by closing a quoted attribute and
+	// its tag, then opens a tag: "\">xxx<P>yyy".
+	htmlBreakout = re2.MustCompile(`^\s*['"]+\s*/?>[^<]{0,80}<[a-zA-Z]`)
+)
+
+// probe reports a RuleProbe shape in v.
+func probe(v string, cs *charset) bool {
+	if cs.any("%") && strings.Count(v, "%") >= 4 && len(formatConv.FindAllStringIndex(v, 4)) >= 4 {
+		return true
+	}
+	if cs.any(">") && cs.any(`"'`) && htmlBreakout.MatchString(v) {
+		return true
+	}
+	return metaRun(v)
+}
+
+// metaRun reports a value of 6 to 32 bytes of nothing but ASCII
+// punctuation with a quote, an angle bracket and a parenthesis or ';'
+// in it ("<>\"'%;)(&+"): a string made to break SQL, HTML and shell
+// parsing at once. Text, passwords and emoticons hold letters or digits.
+func metaRun(v string) bool {
+	if len(v) < 6 || len(v) > 32 {
+		return false
+	}
+	var quote, angle, other bool
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\'' || c == '"':
+			quote = true
+		case c == '<' || c == '>':
+			angle = true
+		case c == '(' || c == ')' || c == ';':
+			other = true
+		case c > ' ' && c < 0x7f && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'):
+		default:
+			return false
+		}
+	}
+	return quote && angle && other
 }
 
 var (
@@ -141,8 +195,11 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	if cs.any(";") && cs.any("&%") && unknownEntity(v) {
 		out = append(out, RuleXXE)
 	}
-	if cs.any("*") && cs.any("(") && ldapWildcard.MatchString(v) {
+	if cs.any("*") && (cs.any("(") && ldapWildcard.MatchString(v) || cs.any("|&") && ldapMeta(v)) {
 		out = append(out, RuleLDAP)
+	}
+	if cs.any("%>'\"") && probe(v, cs) {
+		out = append(out, RuleProbe)
 	}
 	if cs.any(";") && containsFold(v, "return") && ssjsReturn.MatchString(v) && !prose(v) {
 		out = append(out, RuleSSJS)
@@ -185,6 +242,23 @@ func traversal(v string) bool {
 		return strings.Contains(l, "0x") || strings.Contains(l, "%u") || strings.Contains(l, "%c0") || strings.Contains(l, "%c1") || strings.Contains(l, "%25") || !ascii(l)
 	}
 	return false
+}
+
+// ldapMeta reports a value made only of LDAP filter metacharacters, a
+// wildcard and an OR or AND among them ("*|", "*)(|", "&*"): what a probe
+// puts into a filter to see it break or match everything; no name,
+// search term or text is only these.
+func ldapMeta(v string) bool {
+	v = strings.TrimSpace(v)
+	if len(v) < 2 || len(v) > 16 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if strings.IndexByte("*()|&!", v[i]) < 0 {
+			return false
+		}
+	}
+	return strings.ContainsAny(v, "|&")
 }
 
 // unknownEntity reports an entity reference (entityRef) whose name HTML
