@@ -42,13 +42,29 @@ var (
 
 // probe reports a RuleProbe shape in v.
 func probe(v string, cs *charset) bool {
-	if cs.any("%") && strings.Count(v, "%") >= 4 && len(formatConv.FindAllStringIndex(v, 4)) >= 4 {
+	if cs.any("%") && strings.Count(v, "%") >= 4 && formatRun(v) {
 		return true
 	}
 	if cs.any(">") && cs.any(`"'`) && htmlBreakout.MatchString(v) {
 		return true
 	}
 	return metaRun(v)
+}
+
+// formatRun reports four printf conversions (formatConv) in v. A '%'
+// before two hex digits is a URL escape ("%20pounds", "%0Ap"), not a
+// conversion with a width.
+func formatRun(v string) bool {
+	n := 0
+	for _, m := range formatConv.FindAllStringIndex(v, -1) {
+		if m[0]+2 < len(v) && ishex(v[m[0]+1]) && ishex(v[m[0]+2]) {
+			continue
+		}
+		if n++; n == 4 {
+			return true
+		}
+	}
+	return false
 }
 
 // metaRun reports a value of 6 to 32 bytes of nothing but ASCII
