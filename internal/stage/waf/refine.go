@@ -43,6 +43,9 @@ var crsRefiners = map[int]crsRefiner{
 	// 933160, a high-risk PHP function called: "file (if it is not
 	// already there)" in prose. See phpCall.
 	933160: phpCall,
+	// 932130, a Unix shell expansion, read with the spaces a shell reads
+	// (see cmdLineSpaced).
+	932130: func(v string, _ bool) bool { return shellExpr932130.MatchString(cmdLineSpaced(v)) },
 }
 
 // phpCall933160 is CRS 933160's expression with the call's arguments
@@ -177,4 +180,39 @@ func lines(v string) bool {
 		i += 1 + j
 	}
 	return false
+}
+
+// shellExpr932130 is CRS 932130's expression (a Unix shell expansion:
+// $(…), ${…}, <(…), /bin/c[a]t).
+var shellExpr932130 = re2.MustCompile(`(?sm)` + crsRulePattern("REQUEST-932-APPLICATION-ATTACK-RCE.conf", 932130))
+
+// cmdLineSpaced is Coraza's t:cmdLine but for one step: it deletes
+// '\', '"', ''' and '^', turns ',' and ';' into spaces, folds runs of
+// spaces and lower-cases, and keeps a space before '(' or '/'. In a Unix
+// shell, "$ (id)" and "> (x)" are no expansions (the characters must
+// touch), and that removal is what makes an IRC log line ("<nick> (text)")
+// read as process substitution.
+func cmdLineSpaced(v string) string {
+	var b strings.Builder
+	b.Grow(len(v))
+	space := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch c {
+		case '\\', '"', '\'', '^':
+			continue
+		case ',', ';', ' ', '\t', '\n', '\r':
+			space = true
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
