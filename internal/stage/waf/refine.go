@@ -187,11 +187,11 @@ func lines(v string) bool {
 var shellExpr932130 = re2.MustCompile(`(?sm)` + crsRulePattern("REQUEST-932-APPLICATION-ATTACK-RCE.conf", 932130))
 
 // cmdLineSpaced is Coraza's t:cmdLine but for one step: it deletes
-// '\', '"', ”' and '^', turns ',' and ';' into spaces, folds runs of
-// spaces and lower-cases, and keeps a space before '(' or '/'. In a Unix
-// shell, "$ (id)" and "> (x)" are no expansions (the characters must
-// touch), and that removal is what makes an IRC log line ("<nick> (text)")
-// read as process substitution.
+// backslashes, double and single quotes and carets, turns ',' and ';'
+// into spaces, folds runs of spaces and lower-cases, and keeps a space
+// before '(' or '/'. In a Unix shell, "$ (id)" and "> (x)" are no
+// expansions (the characters must touch), and that removal is what makes
+// an IRC log line ("<nick> (text)") read as process substitution.
 func cmdLineSpaced(v string) string {
 	var b strings.Builder
 	b.Grow(len(v))
