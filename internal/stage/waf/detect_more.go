@@ -121,7 +121,7 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 	if g&gateJSGlobal != 0 && cs.any(".[") && jsGlobal.MatchString(v) {
 		out = append(out, RuleJS)
 	}
-	if cs.any(".-<") && (domSet.in(v) || cs.any("<") && openComment(v)) {
+	if g&gateDOM != 0 || cs.any("<") && openComment(v) {
 		out = append(out, RuleJS)
 	}
 	if g&gateSSJS != 0 && ssjs.MatchString(v) {
@@ -158,11 +158,12 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 	return detectClasses(v, g, cs, out)
 }
 
-// domSet is CRS 941180's list (Node-Validator's deny list) but for "<!--",
-// which openComment judges: DOM calls and properties that XSS uses, the
-// CSS binding that runs script, CDATA sections.
-var domSet = newFoldSet([]string{"document.cookie", "document.domain", "document.queryselector", "document.body.appendchild",
-	"document.write", ".parentnode", ".innerhtml", "window.location", "-moz-binding", "<![cdata["})
+// domWords are CRS 941180's list (Node-Validator's deny list) but for
+// "<!--", which openComment judges: DOM calls and properties that XSS
+// uses, the CSS binding that runs script, CDATA sections. They are found
+// by the gates' one pass over the value (gateDOM).
+var domWords = []string{"document.cookie", "document.domain", "document.queryselector", "document.body.appendchild",
+	"document.write", ".parentnode", ".innerhtml", "window.location", "-moz-binding", "<![cdata["}
 
 // openComment reports an HTML comment opener that is not a complete
 // comment of text: "<!--" with no "-->" after it (what comments out the
