@@ -86,11 +86,14 @@ type inspection struct {
 	argLoc     map[string]string // Coraza ARGS key → location
 	raw        map[string]string // location → first raw value (for excerpts)
 	needCoraza bool
-	denied     bool
-	deniedBy   string
-	parseErr   string
-	parseLoc   string
-	variants   []string
+	// jsonBody: the body is JSON, whose strings are \u-escaped by design
+	// (see runCoraza, CRS 920540).
+	jsonBody bool
+	denied   bool
+	deniedBy string
+	parseErr string
+	parseLoc string
+	variants []string
 	// corazaBytes counts what is given to Coraza; past
 	// Config.MaxInspectBytes the request is refused.
 	corazaBytes    int
@@ -398,6 +401,7 @@ func (in *inspection) collectBody() error {
 }
 
 func (in *inspection) collectJSON(body []byte) {
+	in.jsonBody = true
 	err := WalkJSON(body, func(ptr []byte, s string, key bool) {
 		loc := "body:" + string(ptr)
 		if in.x.Proven.Has(loc) || in.skipped(loc) {
@@ -682,6 +686,9 @@ func (in *inspection) runCoraza() error {
 		loc := ""
 		if mds := mr.MatchedDatas(); len(mds) > 0 {
 			loc = in.locate(mds[0].Variable().Name(), mds[0].Key())
+		}
+		if refine, ok := crsRefiners[id]; ok && !in.keepCRSMatch(refine, loc, mr.MatchedDatas()) {
+			continue
 		}
 		in.hits = append(in.hits, hit{rule: strconv.Itoa(id), tags: md.Tags(), loc: loc, score: score})
 	}

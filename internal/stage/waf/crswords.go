@@ -22,24 +22,13 @@ import (
 // patterns alternate between, with the evasion classes (["^]* between
 // letters) taken out.
 func crsRuleWords(file string, ids ...int) []string {
-	b, err := fs.ReadFile(coreruleset.FS, "@owasp_crs/"+file)
-	if err != nil {
-		return nil
-	}
-	text := strings.ReplaceAll(string(b), "\\\n", "")
 	var out []string
 	for _, id := range ids {
-		at := strings.Index(text, "id:"+strconv.Itoa(id)+",")
-		if at < 0 {
+		pat := crsRulePattern(file, id)
+		if pat == "" {
 			continue
 		}
-		rule := text[strings.LastIndex(text[:at], "SecRule "):at]
-		m := regexp.MustCompile(`"@rx ((?:[^"\\]|\\.)*)"`).FindStringSubmatch(rule)
-		if m == nil {
-			continue
-		}
-		pat := strings.ReplaceAll(m[1], `[\"\^]*`, "")
-		pat = strings.ReplaceAll(pat, `\"`, `"`)
+		pat = strings.ReplaceAll(pat, `["\^]*`, "")
 		re, err := syntax.Parse(pat, syntax.Perl)
 		if err != nil {
 			continue
@@ -47,6 +36,26 @@ func crsRuleWords(file string, ids ...int) []string {
 		out = append(out, wordsOf(re.Simplify())...)
 	}
 	return out
+}
+
+// crsRulePattern returns the @rx pattern of CRS rule id in file, as
+// Coraza reads it ("" if the rule has none).
+func crsRulePattern(file string, id int) string {
+	b, err := fs.ReadFile(coreruleset.FS, "@owasp_crs/"+file)
+	if err != nil {
+		return ""
+	}
+	text := strings.ReplaceAll(string(b), "\\\n", "")
+	at := strings.Index(text, "id:"+strconv.Itoa(id)+",")
+	if at < 0 {
+		return ""
+	}
+	rule := text[strings.LastIndex(text[:at], "SecRule "):at]
+	m := regexp.MustCompile(`"@rx ((?:[^"\\]|\\.)*)"`).FindStringSubmatch(rule)
+	if m == nil {
+		return ""
+	}
+	return strings.ReplaceAll(m[1], `\"`, `"`)
 }
 
 // wordsOf returns the words re matches between two non-word characters

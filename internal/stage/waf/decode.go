@@ -14,8 +14,11 @@ import (
 
 // maxDecodeRounds bounds how many layers of encoding Variants peels off
 // (double and triple URL encoding, URL inside HTML entities...). Each round
-// only shrinks the string, so the bound is about cost, not termination.
-const maxDecodeRounds = 4
+// only shrinks the string, so the bound is about cost, not termination;
+// a round that changes nothing ends the loop, so ordinary values pay for
+// one. Six: the CRLF lists already triple-encode ("%25250a"), and a
+// client's own encoding and the place's come on top.
+const maxDecodeRounds = 6
 
 // URLDecode decodes %XX and IIS-style %uXXXX escapes. '+' is kept: query
 // and form values arrive with '+' already turned into spaces by their
@@ -213,9 +216,10 @@ func Decode(s string) (string, bool) {
 }
 
 // Variants appends to dst the decoded forms of s worth inspecting besides s
-// itself: the fully decoded form, and the decoding of a base64 value (itself
-// fully decoded). Detection is case-insensitive in every detector, so mixed
-// case needs no variant of its own.
+// itself: the fully decoded form, and the decoding of a base64 value
+// (itself fully decoded, and decoded once more when it is base64 again).
+// Detection is case-insensitive in every detector, so mixed case needs no
+// variant of its own.
 func Variants(dst []string, s string, base64Hint bool) []string {
 	var d string
 	var changed bool
@@ -264,6 +268,15 @@ func Variants(dst []string, s string, base64Hint bool) []string {
 			}
 			if bd, _ := Decode(b); bd != "" {
 				dst = append(dst, bd)
+				// Base64 inside base64 (a value an application decodes
+				// twice, or a base64 payload put into a base64 field):
+				// one layer more, as URL encodings are peeled more than
+				// once.
+				if b2, ok := Base64Text(bd); ok {
+					if bd2, _ := Decode(b2); bd2 != "" {
+						dst = append(dst, bd2)
+					}
+				}
 			}
 		}
 	}

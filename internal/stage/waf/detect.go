@@ -1,8 +1,9 @@
 package waf
 
 import (
-	re2 "github.com/wasilibs/go-re2"
 	"strings"
+
+	re2 "github.com/wasilibs/go-re2"
 )
 
 // Built-in detectors cover injection classes the CRS does not see at
@@ -30,8 +31,10 @@ var (
 	// or a second response. The name starts the line: a line that begins
 	// with a space or a tab continues the previous field (obs-fold, RFC
 	// 9112 5.2) and sets nothing, and it is how code indents
-	// ("\n\thost := ...").
-	crlfHeader = re2.MustCompile(`(?i)[\r\n][\r\n]*(?:set-cookie|location|content-type|content-length|content-disposition|refresh|x-xss-protection|access-control-allow-[a-z-]+|transfer-encoding|cache-control|link|x-forwarded-[a-z-]+|host|http/\d)\s*[:/ ]`)
+	// ("\n\thost := ..."). A "0a" or "0d" right after the break is what
+	// IIS-style nesting leaves ("%%0a0a" decodes to "%\n0a"; a filter that
+	// strips "%0a" leaves "%0a"): the break is the injection either way.
+	crlfHeader = re2.MustCompile(`(?i)[\r\n](?:[\r\n]|0[ad])*(?:set-cookie|location|content-type|content-length|content-disposition|refresh|x-xss-protection|access-control-allow-[a-z-]+|transfer-encoding|cache-control|link|x-forwarded-[a-z-]+|host|http/\d)\s*[:/ ]`)
 	// XPath: closing a predicate and adding a union, absolute node walks,
 	// XPath functions after a boolean operator.
 	xpathExpr = re2.MustCompile(`(?i)'\s*\)?\s*\]\s*\||\|\s*//|//\*|//[a-z][\w-]*\s*\[|//node\(\)|\b(?:or|and)\s+(?:true|false|count|contains|string-length|name|position|substring|doc|text|starts-with|not)\s*\(|\b(?:count|contains|string-length|substring|starts-with)\s*\(\s*(?:/|name\s*\()`)

@@ -18,9 +18,79 @@ import (
 // absolute paths into the system's own directories.
 const RuleTraversal = "waf.traversal"
 
+// RuleProbe is what scanners send to see a parser break rather than to
+// exploit it: printf conversions in a run (a format-string probe), a
+// value of nothing but injection metacharacters, an attribute closed and
+// markup opened at a value's start.
+const RuleProbe = "waf.probe"
+
 func init() {
 	builtinRules[RuleTraversal] = true
 	builtinTags[RuleTraversal] = []string{"attack-lfi"}
+	builtinRules[RuleProbe] = true
+	builtinTags[RuleProbe] = []string{"attack-injection-generic"}
+}
+
+var (
+	// formatConv: a printf conversion that reads the stack (%x, %p,
+	// %8.8x, %2$x) or writes through it (%n).
+	formatConv = re2.MustCompile(`%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l)?[xXnp]`)
+	// htmlBreakout: a value that starts by closing a quoted attribute and
+	// its tag, then opens a tag: "\">xxx<P>yyy".
+	htmlBreakout = re2.MustCompile(`^\s*['"]+\s*/?>[^<]{0,80}<[a-zA-Z]`)
+)
+
+// probe reports a RuleProbe shape in v.
+func probe(v string, cs *charset) bool {
+	if cs.any("%") && strings.Count(v, "%") >= 4 && formatRun(v) {
+		return true
+	}
+	if cs.any(">") && cs.any(`"'`) && htmlBreakout.MatchString(v) {
+		return true
+	}
+	return metaRun(v)
+}
+
+// formatRun reports four printf conversions (formatConv) in v. A '%'
+// before two hex digits is a URL escape ("%20pounds", "%0Ap"), not a
+// conversion with a width.
+func formatRun(v string) bool {
+	n := 0
+	for _, m := range formatConv.FindAllStringIndex(v, -1) {
+		if m[0]+2 < len(v) && ishex(v[m[0]+1]) && ishex(v[m[0]+2]) {
+			continue
+		}
+		if n++; n == 4 {
+			return true
+		}
+	}
+	return false
+}
+
+// metaRun reports a value of 6 to 32 bytes of nothing but ASCII
+// punctuation with a quote, an angle bracket and a parenthesis or ';'
+// in it ("<>\"'%;)(&+"): a string made to break SQL, HTML and shell
+// parsing at once. Text, passwords and emoticons hold letters or digits.
+func metaRun(v string) bool {
+	if len(v) < 6 || len(v) > 32 {
+		return false
+	}
+	var quote, angle, other bool
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\'' || c == '"':
+			quote = true
+		case c == '<' || c == '>':
+			angle = true
+		case c == '(' || c == ')' || c == ';':
+			other = true
+		case c > ' ' && c < 0x7f && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'):
+		default:
+			return false
+		}
+	}
+	return quote && angle && other
 }
 
 var (
@@ -53,7 +123,13 @@ var (
 	// backslash, or what is left of an encoded one after a filter strips
 	// the '%' or decodes once (..2f, ..%252f, ..0x2f, ..%uEFC8), with two
 	// or more dots (....// collapses to ../ when a filter removes ../).
-	dotdot = re2.MustCompile(`(?i)(?:\.{2,}|%2e%2e|0x2e0x2e|%252e%252e)(?:[\\/]|2f|5c|0x2f|0x5c|%2f|%5c|%252f|%255c|%c0%af|%c1%9c|%u[0-9a-f]{4})`)
+	//
+	// A stray '%' before the separator is what "%25%5c" leaves after one
+	// decoding ("%\\"), which decoders that drop an invalid escape read as
+	// "\\"; a private-use character (U+E000-U+F8FF: %uF025, %uEFC8) is
+	// what IIS's best-fit mapping turns into a separator, and no text puts
+	// one after "..".
+	dotdot = re2.MustCompile(`(?i)(?:\.{2,}|%2e%2e|0x2e0x2e|%252e%252e)(?:%?[\\/]|2f|5c|0x2f|0x5c|%(?:25)*(?:2f|5c|u[0-9a-f]{4}|c0%(?:25)*af|c1%(?:25)*9c)|[\x{E000}-\x{F8FF}])`)
 	// systemPath: a value that is an absolute path into the system's own
 	// directories, or a Windows system location, with nothing else.
 	systemPath = re2.MustCompile(`(?i)^\s*(?:file:/*)?/+(?:etc|proc|boot|root|sys|var/(?:lock|spool|mail|run|backups|db))/[\w.+-]+[^\s]*$|\b[a-z]:[\\/]+(?:windows|winnt|boot\.ini|inetpub|system32|system volume information|documents and settings)\b|[\\/](?:windows|winnt)[\\/]+(?:repair|system32|win\.ini|system\.ini|debug|panther)\b`)
@@ -135,8 +211,11 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	if cs.any(";") && cs.any("&%") && unknownEntity(v) {
 		out = append(out, RuleXXE)
 	}
-	if cs.any("*") && cs.any("(") && ldapWildcard.MatchString(v) {
+	if cs.any("*") && (cs.any("(") && ldapWildcard.MatchString(v) || cs.any("|&") && ldapMeta(v)) {
 		out = append(out, RuleLDAP)
+	}
+	if cs.any("%>'\"") && probe(v, cs) {
+		out = append(out, RuleProbe)
 	}
 	if cs.any(";") && containsFold(v, "return") && ssjsReturn.MatchString(v) && !prose(v) {
 		out = append(out, RuleSSJS)
@@ -172,13 +251,30 @@ func traversal(v string) bool {
 		return true
 	}
 	// One step is enough when its dots or separator are encoded in a way
-	// only a decoder bug reads as a separator (..0x2f, ..%uF025, 0x2e0x2e\):
-	// no text writes those.
+	// only a decoder bug reads as a separator (..0x2f, ..%uF025 and its
+	// decoded private-use character, 0x2e0x2e\): no text writes those.
 	if len(m) == 1 {
 		l := strings.ToLower(m[0])
-		return strings.Contains(l, "0x") || strings.Contains(l, "%u") || strings.Contains(l, "%c0") || strings.Contains(l, "%c1") || strings.Contains(l, "%25")
+		return strings.Contains(l, "0x") || strings.Contains(l, "%u") || strings.Contains(l, "%c0") || strings.Contains(l, "%c1") || strings.Contains(l, "%25") || !ascii(l)
 	}
 	return false
+}
+
+// ldapMeta reports a value made only of LDAP filter metacharacters, a
+// wildcard and an OR or AND among them ("*|", "*)(|", "&*"): what a probe
+// puts into a filter to see it break or match everything; no name,
+// search term or text is only these.
+func ldapMeta(v string) bool {
+	v = strings.TrimSpace(v)
+	if len(v) < 2 || len(v) > 16 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if strings.IndexByte("*()|&!", v[i]) < 0 {
+			return false
+		}
+	}
+	return strings.ContainsAny(v, "|&")
 }
 
 // unknownEntity reports an entity reference (entityRef) whose name HTML

@@ -1,8 +1,9 @@
 package waf
 
 import (
-	re2 "github.com/wasilibs/go-re2"
 	"strings"
+
+	re2 "github.com/wasilibs/go-re2"
 )
 
 // More built-in rule ids (issue 17's classes).
@@ -120,6 +121,9 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 	if g&gateJSGlobal != 0 && cs.any(".[") && jsGlobal.MatchString(v) {
 		out = append(out, RuleJS)
 	}
+	if g&gateDOM != 0 || cs.any("<") && openComment(v) {
+		out = append(out, RuleJS)
+	}
 	if g&gateSSJS != 0 && ssjs.MatchString(v) {
 		out = append(out, RuleSSJS)
 	}
@@ -152,6 +156,38 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 		out = append(out, RuleCmd)
 	}
 	return detectClasses(v, g, cs, out)
+}
+
+// domWords are CRS 941180's list (Node-Validator's deny list) but for
+// "<!--", which openComment judges: DOM calls and properties that XSS
+// uses, the CSS binding that runs script, CDATA sections. They are found
+// by the gates' one pass over the value (gateDOM).
+var domWords = []string{"document.cookie", "document.domain", "document.queryselector", "document.body.appendchild",
+	"document.write", ".parentnode", ".innerhtml", "window.location", "-moz-binding", "<![cdata["}
+
+// openComment reports an HTML comment opener that is not a complete
+// comment of text: "<!--" with no "-->" after it (what comments out the
+// rest of a page, or hides markup from a filter), or with syntax inside:
+// markup ("<!--<img src=x onerror=…>-->"), a server-side include or
+// edge-side directive ("<!--#exec cmd=\"ls\" -->", "<!--esi …-->"),
+// attributes, quotes, variables or shell punctuation. CRS 941180 matched
+// every "<!--", and with it every Markdown document that carries an HTML
+// comment of notes ("<!--- TODO: more examples -->"); a closed comment of
+// text does nothing in a page.
+func openComment(v string) bool {
+	for {
+		i := strings.Index(v, "<!--")
+		if i < 0 {
+			return false
+		}
+		v = v[i+4:]
+		end := strings.Index(v, "-->")
+		body := strings.TrimLeft(v[:max(end, 0)], "- \t\r\n")
+		if end < 0 || strings.ContainsAny(v[:end], "<>=#\"'`$&;|{}[]\\") || len(body) >= 3 && strings.EqualFold(body[:3], "esi") {
+			return true
+		}
+		v = v[end+3:]
+	}
 }
 
 // tautology reports whether a comparison of a and b is always true:

@@ -23,6 +23,7 @@ const (
 	gateSQLFunc
 	gateSSTI
 	gateWinForIf
+	gateDOM
 )
 
 var (
@@ -41,7 +42,7 @@ func init() {
 		{gateDeserialize, deserializeWords}, {gateXPath, xpathWords}, {gateWindows, windowsMarkers},
 		{gateWindows, []string{"set /a", "%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%temp%\\", "%appdata%", "%userprofile%", "%systemdrive%", "%homedrive%"}},
 		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb("}},
-		{gateOOB, oobMarkers}, {gateSQLFunc, sqlFuncWords}, {gateSSTI, sstiWords}, {gateWinForIf, winForIfWords},
+		{gateOOB, oobMarkers}, {gateSQLFunc, sqlFuncWords}, {gateSSTI, sstiWords}, {gateWinForIf, winForIfWords}, {gateDOM, domWords},
 		{gateScheme, []string{"script", "data:", "mocha:", "view-source:", "&#", "\\u", "\\x"}},
 		{gateSQL, []string{"@@", "utl_", "dbms_", "ctxsys", "order", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
 	}
