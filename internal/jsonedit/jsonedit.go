@@ -254,7 +254,7 @@ func (w *walker[C]) object(ctx C, depth int) error {
 			w.last = mstart // resume the copy at this member
 			skipping = -1
 		}
-		end, escaped := scanString(src, i)
+		end, escaped := ScanString(src, i)
 		if end < 0 {
 			return w.strErr(end)
 		}
@@ -280,7 +280,7 @@ func (w *walker[C]) object(ctx C, depth int) error {
 		case act != Drop && i < len(src) && src[i] == '"':
 			// A string, the most common value, walked here: one call
 			// less per member.
-			end, _ := scanString(src, i)
+			end, _ := ScanString(src, i)
 			if end < 0 {
 				return w.strErr(end)
 			}
@@ -330,7 +330,7 @@ func (w *walker[C]) entry(child C, act Action, depth int) (bool, error) {
 		return true, w.skipValue(depth)
 	case w.i < len(w.src) && w.src[w.i] == '"':
 		start := w.i
-		end, _ := scanString(w.src, start)
+		end, _ := ScanString(w.src, start)
 		if end < 0 {
 			return false, w.strErr(end)
 		}
@@ -492,7 +492,7 @@ func (w *walker[C]) str() error {
 // strEsc steps over a string (w.i at its opening quote) and reports
 // whether it has escapes.
 func (w *walker[C]) strEsc() (bool, error) {
-	end, escaped := scanString(w.src, w.i)
+	end, escaped := ScanString(w.src, w.i)
 	if end < 0 {
 		return false, w.strErr(end)
 	}
@@ -526,12 +526,14 @@ func (w *walker[C]) strErr(end int) error {
 	return w.errf("unexpected end in a string")
 }
 
-// scanString steps over the string that opens at src[i] and returns the
-// index after its closing quote and whether it has escapes, or a
-// negative number for a bad string (strErr reads it). A function of its
+// ScanString steps over the JSON string that opens at src[i] (its
+// quote) and returns the index after its closing quote and whether it has
+// escapes, or a negative number for a bad string (a control byte, a bad
+// escape, no end; strErr reads which). AppendUnquoted decodes what it
+// accepts. A function of its
 // arguments alone: its loop, the walker's hottest, keeps everything in
 // registers.
-func scanString(src []byte, i int) (int, bool) {
+func ScanString(src []byte, i int) (int, bool) {
 	i++
 	escaped := false
 	for {
@@ -615,7 +617,7 @@ var strSpecial = func() (t [256]bool) {
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 func (w *walker[C]) number() error {
-	end := scanNumber(w.src, w.i)
+	end := ScanNumber(w.src, w.i)
 	if end < 0 {
 		w.i = -end - 1
 		return w.errf("bad number")
@@ -624,9 +626,10 @@ func (w *walker[C]) number() error {
 	return nil
 }
 
-// scanNumber steps over the number at s[i] and returns the index after
-// it, or -(offset+1) of the byte that makes it bad.
-func scanNumber(s []byte, i int) int {
+// ScanNumber steps over the JSON number literal at s[i] (RFC 8259's
+// grammar) and returns the index after it, or -(offset+1) of the byte
+// that makes it bad.
+func ScanNumber(s []byte, i int) int {
 	if i < len(s) && s[i] == '-' {
 		i++
 	}

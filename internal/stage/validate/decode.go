@@ -3,9 +3,8 @@ package validate
 import (
 	"encoding/json"
 	"errors"
-	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/portcullis/portcullis/internal/jsonedit"
 )
 
 // decodeJSON reads one JSON document (surrounded by optional whitespace)
@@ -165,141 +164,26 @@ func (d *decoder) array(depth int) (any, error) {
 
 // str reads a string at d.i (its opening quote).
 func (d *decoder) str() (string, error) {
-	d.i++
-	start := d.i
-	for d.i < len(d.data) {
-		switch c := d.data[d.i]; {
-		case c == '"':
-			s := string(d.data[start:d.i])
-			d.i++
-			return s, nil
-		case c == '\\':
-			return d.escaped(start)
-		case c < 0x20:
-			return "", errSyntax
-		default:
-			d.i++
-		}
+	end, escaped := jsonedit.ScanString(d.data, d.i)
+	if end < 0 {
+		return "", errSyntax
 	}
-	return "", errSyntax
-}
-
-// escaped finishes a string that has an escape, from start (after the
-// opening quote); d.i is at the first backslash. Lone surrogates become
-// U+FFFD as in encoding/json.
-func (d *decoder) escaped(start int) (string, error) {
-	buf := make([]byte, 0, d.i-start+16)
-	buf = append(buf, d.data[start:d.i]...)
-	for d.i < len(d.data) {
-		c := d.data[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			return string(buf), nil
-		case c < 0x20:
-			return "", errSyntax
-		case c != '\\':
-			buf = append(buf, c)
-			d.i++
-			continue
-		}
-		if d.i+1 >= len(d.data) {
-			return "", errSyntax
-		}
-		e := d.data[d.i+1]
-		d.i += 2
-		switch e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, ok := d.hex4()
-			if !ok {
-				return "", errSyntax
-			}
-			if utf16.IsSurrogate(r) {
-				r = d.pair(r)
-			}
-			buf = utf8.AppendRune(buf, r)
-		default:
-			return "", errSyntax
-		}
+	raw := d.data[d.i+1 : end-1]
+	d.i = end
+	if !escaped {
+		return string(raw), nil
 	}
-	return "", errSyntax
-}
-
-// pair reads the low half after the surrogate r when the next escape is
-// one; otherwise (or when the two do not pair) r stands alone as U+FFFD
-// and the next escape is read on its own.
-func (d *decoder) pair(r rune) rune {
-	if d.i+1 < len(d.data) && d.data[d.i] == '\\' && d.data[d.i+1] == 'u' {
-		save := d.i
-		d.i += 2
-		if r2, ok := d.hex4(); ok {
-			if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-				return dec
-			}
-		}
-		d.i = save
-	}
-	return utf8.RuneError
-}
-
-func (d *decoder) hex4() (rune, bool) {
-	if len(d.data)-d.i < 4 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(d.data[d.i:d.i+4]), 16, 32)
-	if err != nil {
-		return 0, false
-	}
-	d.i += 4
-	return rune(n), true
+	// Lone surrogates become U+FFFD, as in encoding/json.
+	return string(jsonedit.AppendUnquoted(make([]byte, 0, len(raw)), raw)), nil
 }
 
 // number reads a number literal of RFC 8259 as a json.Number.
 func (d *decoder) number() (any, error) {
-	start := d.i
-	digits := func() int {
-		n := 0
-		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
-			d.i++
-			n++
-		}
-		return n
-	}
-	if d.data[d.i] == '-' {
-		d.i++
-	}
-	switch {
-	case d.i < len(d.data) && d.data[d.i] == '0':
-		d.i++
-	case digits() == 0:
+	end := jsonedit.ScanNumber(d.data, d.i)
+	if end < 0 {
 		return nil, errSyntax
 	}
-	if d.i < len(d.data) && d.data[d.i] == '.' {
-		d.i++
-		if digits() == 0 {
-			return nil, errSyntax
-		}
-	}
-	if d.i < len(d.data) && (d.data[d.i] == 'e' || d.data[d.i] == 'E') {
-		d.i++
-		if d.i < len(d.data) && (d.data[d.i] == '+' || d.data[d.i] == '-') {
-			d.i++
-		}
-		if digits() == 0 {
-			return nil, errSyntax
-		}
-	}
-	return json.Number(d.data[start:d.i]), nil
+	n := json.Number(d.data[d.i:end])
+	d.i = end
+	return n, nil
 }
