@@ -111,19 +111,8 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k] = v
-		d.space()
-		if d.i >= len(d.data) {
-			return nil, errSyntax
-		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case '}':
-			d.i++
-			return m, nil
-		default:
-			return nil, errSyntax
+		if end, err := d.after('}'); end || err != nil {
+			return m, err
 		}
 	}
 }
@@ -145,21 +134,29 @@ func (d *decoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.data) {
-			return nil, errSyntax
-		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case ']':
-			d.i++
-			return a, nil
-		default:
-			return nil, errSyntax
+		if end, err := d.after(']'); end || err != nil {
+			return a, err
 		}
 	}
+}
+
+// after reads what follows a member or an element: a comma (more to
+// come) or the closing byte of its object or array (end).
+func (d *decoder) after(closing byte) (end bool, err error) {
+	d.space()
+	if d.i >= len(d.data) {
+		return false, errSyntax
+	}
+	switch d.data[d.i] {
+	case ',':
+		d.i++
+		d.space()
+		return false, nil
+	case closing:
+		d.i++
+		return true, nil
+	}
+	return false, errSyntax
 }
 
 // str reads a string at d.i (its opening quote).
