@@ -34,11 +34,7 @@ func TestFreeTextConfig(t *testing.T) {
 	if cfg.Log.Access == "off" {
 		t.Errorf("log.access is off, want the access log on")
 	}
-	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{}, Access: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := freeTextGateway(t, cfg)
 	key, _ := os.ReadFile("identity-apikey.headers")
 	name, value, _ := strings.Cut(strings.TrimSpace(string(key)), ": ")
 	body, err := os.ReadFile("body-prose.json")
@@ -74,6 +70,18 @@ func TestFreeTextConfig(t *testing.T) {
 	}
 }
 
+// freeTextGateway builds the in-process gateway of cfg (closed with the
+// test), with the access logger the server builds (redact.JSONHandler)
+// writing nowhere: the record's cost without the write.
+func freeTextGateway(tb testing.TB, cfg *config.Config) *gateway.Gateway {
+	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{}, Access: slog.New(redact.JSONHandler(io.Discard))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(g.Close)
+	return g
+}
+
 // freeTextConfig loads portcullis-freetext.yaml in front of a real
 // upstream on loopback (closed with the test).
 func freeTextConfig(tb testing.TB) *config.Config {
@@ -100,15 +108,7 @@ const freeTextQuery = "q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday
 //
 //	go test ./bench -run XXX -bench FreeTextPipeline -cpuprofile cpu.out
 func BenchmarkFreeTextPipeline(b *testing.B) {
-	cfg := freeTextConfig(b)
-	// The access logger as the server builds it (redact.Handler over
-	// JSON), writing nowhere: the record's cost without the write.
-	g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{},
-		Access: slog.New(redact.JSONHandler(io.Discard))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Close()
+	g := freeTextGateway(b, freeTextConfig(b))
 	body, _ := os.ReadFile("body-prose.json")
 	for _, tt := range []struct{ name, method, target, body string }{
 		{"POST-prose", "POST", "/bench", string(body)},

@@ -1,10 +1,7 @@
 package bench
 
 import (
-	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/config"
-	"github.com/portcullis/portcullis/internal/gateway"
 )
 
 // BenchmarkGatewayUsers sends GET /bench/users (the 4 KB page) through an
@@ -39,25 +35,14 @@ func BenchmarkGatewayUsers(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv, err := gateway.NewServer(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), AccessWriter: io.Discard,
-				Listeners: []net.Listener{ln}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := srv.Start(); err != nil {
-				b.Fatal(err)
-			}
+			addr, stop := startServer(b, cfg)
 			defer func() {
 				// Not timed: Close waits for connections the client left idle
 				// (up to seconds, which showed as milliseconds per request).
 				b.StopTimer()
-				_ = srv.Close(context.Background())
+				stop()
 			}()
-			url := "http://" + ln.Addr().String() + "/bench/users"
+			url := "http://" + addr + "/bench/users"
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			b.SetBytes(int64(len(doc)))
 			b.ReportAllocs()

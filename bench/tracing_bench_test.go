@@ -2,11 +2,8 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,7 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/portcullis/portcullis/internal/config"
-	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/tracing"
 )
 
@@ -203,19 +199,7 @@ func startTracingRow(b *testing.B, row, upstream string) (string, func()) {
 	if probs := cfg.Validate(); len(probs) > 0 {
 		b.Fatal(probs)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := gateway.NewServer(cfg, gateway.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), AccessWriter: io.Discard,
-		Listeners: []net.Listener{ln}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	return ln.Addr().String(), func() { _ = srv.Close(context.Background()) }
+	return startServer(b, cfg)
 }
 
 // checkTracingRow fails the row when what reached the upstream and the
