@@ -206,12 +206,33 @@ func (r *Redactor) param(part string) string {
 		return name + "=" + Mask
 	}
 	if !hasValue {
-		return r.Text(part)
+		return r.encodedText(part)
 	}
-	if red := r.Text(value); red != value {
+	if red := r.encodedText(value); red != value {
 		return name + "=" + red
 	}
 	return part
+}
+
+// encodedText is Text for a URL-encoded value, judged on the text it
+// encodes: the hex digits of an escape are not part of a word ("don%27t"
+// made the run "27t", "%0Aand" made "0Aand", and ordinary sentences were
+// masked as keys), and an escaped separator does not split a key
+// ("abc%2Bdef…" is one run). '+' stays as it is: a key sent with a raw '+'
+// is still one run. A value whose decoded text holds a credential is
+// masked whole, since an encoded span maps to no decoded one.
+func (r *Redactor) encodedText(v string) string {
+	if strings.IndexByte(v, '%') < 0 {
+		return r.Text(v)
+	}
+	dec, err := url.PathUnescape(v)
+	if err != nil {
+		return r.Text(v) // not valid escapes: judged as sent
+	}
+	if r.Text(dec) == dec {
+		return v
+	}
+	return Mask
 }
 
 // URL returns path?query with secrets masked.
@@ -516,7 +537,6 @@ func random(s string) bool {
 	var lower, upper bool
 	wordy, run, start := 0, 0, 0 // run: lower-case letters from start
 	capital := false
-	sentence := strings.Count(s, "+") >= 3 // form-encoded words, perhaps
 	for i := 0; i <= len(s); i++ {
 		var c byte
 		if i < len(s) {
@@ -530,27 +550,54 @@ func random(s string) bool {
 			run++
 			continue
 		}
-		w := run + b2i(capital) // the word's length, its capital included
-		switch {
-		case (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]):
-			wordy += w
-		case sentence && w >= 2 && w <= 3 && plusWord(s, start-b2i(capital), i) && pronounceable(s[start-b2i(capital):start+run]):
-			// A short word between '+' (a form-encoded space): "the+box+
-			// was+crushed" is a sentence, not a key, though few of its
-			// words are long.
-			wordy += w
+		if (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]) {
+			wordy += run + b2i(capital)
 		}
 		run, capital = 0, false
 		if c >= 'A' && c <= 'Z' {
 			upper, capital = true, true
 		}
 	}
-	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
+	return lower && upper && 2*wordy < len(s) && !formSentence(s) && entropy(s) >= 3.5
 }
 
-// plusWord reports whether s[from:to] stands between two '+' signs.
-func plusWord(s string, from, to int) bool {
-	return from > 0 && s[from-1] == '+' && to < len(s) && s[to] == '+'
+// formSentence reports a form-encoded sentence: three or more '+' (the
+// spaces of form encoding), and half of the run or more in whole words
+// between them ('+', '.' or '-' on each side; letters only, lower case,
+// capitalised or all capitals): "and+cry.++If+I+have+to+cry",
+// "the+five-hundred+I+owe", "HOODLUMS+FROM+ANOTHER+WORLD". Words
+// of every length count, and no test of how a word sounds ("Slightly" has
+// four consonants in a row). A key's pieces between '+' hold digits or
+// inner capitals ("Nf3kLp+9xZt7Wq1+Vb6Rc0Hy4Ms5Jd3Ke2Ga" stays a key).
+func formSentence(s string) bool {
+	if strings.Count(s, "+") < 3 {
+		return false
+	}
+	words := 0
+	for tok := range strings.FieldsFuncSeq(s, func(c rune) bool { return c == '+' || c == '.' || c == '-' }) {
+		if plainWord(tok) {
+			words += len(tok)
+		}
+	}
+	return 2*words >= len(s)
+}
+
+// plainWord: letters only, in lower case, capitalised or all capitals
+// (not the inner capitals of random text).
+func plainWord(w string) bool {
+	if w == "" {
+		return false
+	}
+	upper := 0
+	for i := 0; i < len(w); i++ {
+		switch c := w[i]; {
+		case c >= 'A' && c <= 'Z':
+			upper++
+		case c < 'a' || c > 'z':
+			return false
+		}
+	}
+	return upper == 0 || upper == len(w) || upper == 1 && w[0] <= 'Z'
 }
 
 // hasUpper reports whether s has an ASCII upper-case letter.

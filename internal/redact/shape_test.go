@@ -184,19 +184,15 @@ func randomUngated(s string) bool {
 			run++
 			continue
 		}
-		w := run + b2i(capital)
-		switch {
-		case (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]):
-			wordy += w
-		case strings.Count(s, "+") >= 3 && w >= 2 && w <= 3 && plusWord(s, start-b2i(capital), i) && pronounceable(s[start-b2i(capital):start+run]):
-			wordy += w
+		if (run >= 4 || capital && run >= 2) && pronounceable(s[start-b2i(capital):start+run]) {
+			wordy += run + b2i(capital)
 		}
 		run, capital = 0, false
 		if c >= 'A' && c <= 'Z' {
 			upper, capital = true, true
 		}
 	}
-	return lower && upper && 2*wordy < len(s) && entropy(s) >= 3.5
+	return lower && upper && 2*wordy < len(s) && !formSentence(s) && entropy(s) >= 3.5
 }
 
 // TestRandomGateIsNecessary compares random with its ungated form on
