@@ -114,6 +114,7 @@ func newLab(next http.Handler, vuln bool, now func() time.Time) http.Handler {
 		"GET /files":                     l.files,
 		"GET /redirect":                  l.redirect,
 		"GET /reports":                   l.reports,
+		"GET /announcements":             l.announcements,
 		"GET /profile":                   l.auth(l.getProfile),
 		"PUT /profile":                   l.auth(l.putProfile),
 		"POST /notes":                    l.auth(l.createNote),
@@ -618,6 +619,32 @@ func (l *lab) reports(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(map[string]any{"orders": 3, "revenue": 1234})
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write(b)
+}
+
+// --- announcements (optional authentication) ---
+
+// announcements answers anyone, and a caller who presents a token gets
+// the announcements addressed to them too; a token that is presented
+// must be valid (a wrong one is refused, not taken for none). The
+// description declares bearerAuth as required, as FastAPI's does for an
+// optional credential: a scan must tell this from a forgotten check, in
+// both modes.
+func (l *lab) announcements(w http.ResponseWriter, r *http.Request) {
+	items := []string{"The lab is open."}
+	if authz := r.Header.Get("Authorization"); authz != "" {
+		tok, ok := strings.CutPrefix(authz, "Bearer ")
+		user := ""
+		if ok {
+			user, ok = l.verify(strings.TrimSpace(tok))
+		}
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lab", error="invalid_token"`)
+			labProblem(w, http.StatusUnauthorized, "the bearer token is not valid")
+			return
+		}
+		items = append(items, "Welcome back, "+user+".")
+	}
+	labJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
 // --- profile (exposure, privilege fields) ---

@@ -46,11 +46,20 @@ var _ = runs("authentication", runAuthentication)
 
 func runAuthentication(ctx context.Context, s *scanner) {
 	// Operations that answer without credentials although they need some.
+	var optional []string
 	for _, o := range s.ops {
 		switch {
 		case o.anon != nil && o.anon.ok():
-			s.report(checkAuthnMissing, o, "", ConfidenceCertain, s.evidence(o.anon,
-				"the description requires credentials, but a request without any got "+fmt.Sprint(o.anon.status)))
+			wrong := s.wrongCredential(ctx, o)
+			if optionalAuth(wrong) {
+				optional = append(optional, o.key())
+				continue
+			}
+			detail := "the description requires credentials, but a request without any got " + fmt.Sprint(o.anon.status)
+			if wrong != nil && wrong.err == nil {
+				detail += fmt.Sprintf(", and one with a wrong credential got %d", wrong.status)
+			}
+			s.report(checkAuthnMissing, o, "", ConfidenceCertain, s.evidence(o.anon, detail))
 		case o.anon != nil && gatewayRefusal(o.anon):
 			s.reportBlocked(checkAuthnMissing, o, "", o.anon)
 		case len(s.ids) == 0 && !o.op.Public() && o.res.ok():
@@ -58,8 +67,109 @@ func runAuthentication(ctx context.Context, s *scanner) {
 				"the description requires credentials, but the scan sent none and got "+fmt.Sprint(o.res.status)))
 		}
 	}
+	switch len(optional) {
+	case 0:
+	case 1:
+		s.note("1 operation answers without credentials although the description requires them; it refuses a wrong credential, so its authentication is optional (check the description): %s", optional[0])
+	default:
+		s.note("%d operations answer without credentials although the description requires them; they refuse a wrong credential, so their authentication is optional (check the description): %s",
+			len(optional), strings.Join(optional, ", "))
+	}
 	s.jwtChecks(ctx)
 	s.loginChecks(ctx)
+}
+
+// optionalAuth reports whether the answer to a wrong credential (on an
+// operation that answered none with 2xx) is the target's own refusal:
+// an operation whose authentication is optional checks a credential
+// when one is presented, while a forgotten check ignores it and answers
+// the wrong one like none. A refusal by a gateway in front says nothing
+// of the operation behind it, and anything but 401/403 (a 2xx, a 400, a
+// 500, no answer at all) leaves the finding standing.
+func optionalAuth(wrong *result) bool {
+	return wrong != nil && wrong.err == nil && !gatewayRefusal(wrong) &&
+		(wrong.status == http.StatusUnauthorized || wrong.status == http.StatusForbidden)
+}
+
+// wrongCredential sends o's anonymous request again with identity 1's
+// credentials forged (wrongHeaders); nil when identity 1 has none to
+// forge. It sends only what the scan already sent without credentials
+// (a secured GET), once.
+func (s *scanner) wrongCredential(ctx context.Context, o *opState) *result {
+	if len(s.ids) == 0 || o.op.Method != http.MethodGet {
+		return nil
+	}
+	h := wrongHeaders(s.ids[0].header())
+	if len(h) == 0 {
+		return nil
+	}
+	r := o.req.clone()
+	r.ident = -1
+	for k, vs := range h {
+		r.header[k] = vs
+	}
+	return s.send(ctx, r)
+}
+
+// wrongHeaders returns the credential headers h with every credential
+// replaced by a wrong one of the same scheme and shape: the scheme word
+// ("Bearer ", "Token ") and cookie names kept, a JWT's header and payload
+// kept with its signature changed, any other token changed character by
+// character within its class (letters stay letters, digits digits), so
+// that a server which checks the format before the value still looks the
+// value up and refuses it.
+func wrongHeaders(h http.Header) http.Header {
+	out := http.Header{}
+	for k, vs := range h {
+		for _, v := range vs {
+			if strings.EqualFold(k, "Cookie") {
+				var parts []string
+				for _, c := range strings.Split(v, ";") {
+					name, val, ok := strings.Cut(strings.TrimSpace(c), "=")
+					if ok {
+						c = name + "=" + wrongToken(val)
+					}
+					parts = append(parts, c)
+				}
+				out.Add(k, strings.Join(parts, "; "))
+				continue
+			}
+			if scheme, tok, ok := strings.Cut(v, " "); ok && tok != "" && !strings.Contains(scheme, ".") {
+				out.Add(k, scheme+" "+wrongToken(tok))
+				continue
+			}
+			out.Add(k, wrongToken(v))
+		}
+	}
+	return out
+}
+
+// wrongToken returns tok changed in every letter and digit: only its
+// signature when it is a JWT.
+func wrongToken(tok string) string {
+	if i := strings.LastIndexByte(tok, '.'); i >= 0 && strings.Count(tok, ".") == 2 && i < len(tok)-1 {
+		if _, ok := parseJWT(tok); ok {
+			return tok[:i+1] + rotate(tok[i+1:])
+		}
+	}
+	return rotate(tok)
+}
+
+// rotate shifts every ASCII letter and digit by one within its class
+// (a→b, z→a, 9→0), which changes each one and keeps the text's shape.
+func rotate(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = 'a' + (c-'a'+1)%26
+		case c >= 'A' && c <= 'Z':
+			b[i] = 'A' + (c-'A'+1)%26
+		case c >= '0' && c <= '9':
+			b[i] = '0' + (c-'0'+1)%10
+		}
+	}
+	return string(b)
 }
 
 // authProbe returns an operation that proves credentials matter: a

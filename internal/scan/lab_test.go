@@ -146,6 +146,12 @@ func TestScanVulnerableDemoFindsEveryPlantedFlaw(t *testing.T) {
 			t.Errorf("%s lacks OWASP, remediation, severity or confidence: %+v", f.CheckID, f)
 		}
 	}
+	checkOptionalAuth(t, rep)
+	for _, f := range rep.Findings {
+		if f.CheckID == "authn.missing" && f.Operation == "GET /reports" && !strings.Contains(f.Evidence.Detail, "a wrong credential got 200") {
+			t.Errorf("authn.missing on GET /reports: got detail %q, want the wrong credential's 200 in it", f.Evidence.Detail)
+		}
+	}
 	for _, p := range plantedFlaws {
 		t.Run(p.check+" "+p.op, func(t *testing.T) {
 			ops, ok := found[p.check]
@@ -169,9 +175,32 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
+// checkOptionalAuth checks the lab's GET /announcements, which answers
+// anyone and refuses a wrong token although its description requires
+// one (optional authentication, as FastAPI describes it): no
+// authn.missing finding, and a note that names it.
+func checkOptionalAuth(t *testing.T, rep *Report) {
+	t.Helper()
+	for _, f := range rep.Findings {
+		if f.CheckID == "authn.missing" && f.Operation == "GET /announcements" {
+			t.Errorf("authn.missing on GET /announcements, whose authentication is optional: %s", f.Evidence.Detail)
+		}
+	}
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "authentication is optional") && strings.Contains(n, "GET /announcements") {
+			if strings.Contains(n, "GET /reports") {
+				t.Errorf("the optional-authentication note names GET /reports, which ignores credentials: %s", n)
+			}
+			return
+		}
+	}
+	t.Errorf("no note says that GET /announcements has optional authentication: %q", rep.Notes)
+}
+
 func TestScanFixedLabReportsNothing(t *testing.T) {
 	t.Parallel()
 	rep := scanHandler(t, demo.NewAPI(demo.APIOptions{Lab: true}), nil)
+	checkOptionalAuth(t, rep)
 	for _, f := range rep.Findings {
 		t.Errorf("false positive %s on %s at %s: %s\n%s\n%s", f.CheckID, f.Operation, f.Location, f.Evidence.Detail, f.Evidence.Request, f.Evidence.Response)
 	}

@@ -280,3 +280,29 @@ func TestEveryGroupRegistersItsChecksAndRunner(t *testing.T) {
 		}
 	}
 }
+
+func TestWrongHeadersKeepTheSchemeAndChangeTheCredential(t *testing.T) {
+	jwt := b64json(map[string]any{"alg": "HS256", "typ": "JWT"}) + "." + b64json(map[string]any{"sub": "alice"}) + ".c2lnbmF0dXJl"
+	jwtHead, _, _ := strings.Cut(jwt, ".")
+	tests := []struct {
+		name, header, value string
+		want                func(got string) bool
+	}{
+		{"bearer jwt: signature changed", "Authorization", "Bearer " + jwt, func(got string) bool {
+			return strings.HasPrefix(got, "Bearer "+jwtHead+".") && got != "Bearer "+jwt && strings.Count(got, ".") == 2
+		}},
+		{"token scheme", "Authorization", "Token abc123", func(got string) bool { return got == "Token bcd234" }},
+		{"api key", "X-Api-Key", "k-Zz9", func(got string) bool { return got == "l-Aa0" }},
+		{"cookie", "Cookie", "session=abc; theme=z", func(got string) bool { return got == "session=bcd; theme=a" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			h.Set(tt.header, tt.value)
+			got := wrongHeaders(h).Get(tt.header)
+			if !tt.want(got) {
+				t.Errorf("got %q for %q", got, tt.value)
+			}
+		})
+	}
+}

@@ -813,3 +813,84 @@ func TestJUnitHostileEvidence(t *testing.T) {
 		t.Errorf("got %q, want %q", f[0].Message, want)
 	}
 }
+
+// TestNotesInEveryFormat checks that a note (here the optional
+// authentication one of the authentication checks, with characters each
+// format escapes) reaches the terminal summary and every file format.
+func TestNotesInEveryFormat(t *testing.T) {
+	const note = `2 operations answer without credentials although the description requires them; they refuse a wrong credential, so their authentication is optional (check the description): GET /articles?tag=<a>&b, GET /articles/{slug}`
+	r := sampleReport()
+	r.Notes = []string{note}
+	dir := t.TempDir()
+	if _, err := Write(dir, Formats, r, sampleOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var js scan.Report
+	if err := json.Unmarshal(read("report.json"), &js); err != nil {
+		t.Fatal(err)
+	}
+	var sr struct {
+		Runs []struct {
+			Invocations []struct {
+				Notifications []struct {
+					Message struct {
+						Text string `json:"text"`
+					} `json:"message"`
+				} `json:"toolExecutionNotifications"`
+			} `json:"invocations"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(read("report.sarif"), &sr); err != nil {
+		t.Fatal(err)
+	}
+	var sarifNotes []string
+	for _, run := range sr.Runs {
+		for _, inv := range run.Invocations {
+			for _, n := range inv.Notifications {
+				sarifNotes = append(sarifNotes, n.Message.Text)
+			}
+		}
+	}
+	var doc junitDocT
+	if err := xml.Unmarshal(read("report.junit.xml"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var junitNotes []string
+	for _, p := range doc.Props {
+		if strings.HasPrefix(p.Name, "note.") {
+			junitNotes = append(junitNotes, p.Value)
+		}
+	}
+	page, err := html.Parse(bytes.NewReader(read("report.html")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for n := range page.Descendants() {
+		if n.Type == html.TextNode {
+			text.WriteString(n.Data)
+		}
+	}
+	var term bytes.Buffer
+	if err := Summary(&term, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, ok := range map[string]bool{
+		"json":     slices.Contains(js.Notes, note),
+		"sarif":    slices.Contains(sarifNotes, note),
+		"junit":    slices.Contains(junitNotes, note),
+		"html":     strings.Contains(text.String(), note),
+		"terminal": strings.Contains(term.String(), note),
+	} {
+		if !ok {
+			t.Errorf("%s: the note is missing", name)
+		}
+	}
+}
