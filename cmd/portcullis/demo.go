@@ -226,6 +226,10 @@ func (c demoCheck) expectation() string {
 	return strings.Join(parts, " and ")
 }
 
+// demoShutdownTimeout is how long the demo lets requests finish when it
+// is stopped.
+const demoShutdownTimeout = 5 * time.Second
+
 // demoConfig is the embedded default configuration the demo runs.
 func demoConfig(gatewayAddr, adminAddr, upstreamURL, dataDir string) *config.Config {
 	return &config.Config{
@@ -234,6 +238,9 @@ func demoConfig(gatewayAddr, adminAddr, upstreamURL, dataDir string) *config.Con
 			// The demo trusts loopback as a proxy so that X-Forwarded-For from
 			// curl shows the ipfilter at work. Never trust clients in production.
 			TrustedProxies: []string{"127.0.0.0/8", "::1"},
+			// Ctrl-C should stop the demo soon: requests still running
+			// after this are cut off.
+			ShutdownTimeout: demoShutdownTimeout,
 		},
 		Admin: config.Admin{Addr: adminAddr, Token: "demo-admin-token"},
 		Log:   config.Log{Access: filepath.Join(dataDir, "access.log")},
@@ -355,7 +362,11 @@ func startDemo(addr, adminAddr, upstreamAddr string, logLevel slog.Level) (*demo
 		cleanup()
 		return nil, err
 	}
-	closers = append(closers, func() { _ = srv.Close(context.Background()) })
+	closers = append(closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		defer cancel()
+		_ = srv.Close(ctx)
+	})
 	env.close = cleanup
 	return env, nil
 }
@@ -377,6 +388,10 @@ func runDemo(ctx context.Context, out io.Writer, addr, adminAddr, upstreamAddr s
 	if selftest {
 		return demoSelftest(out, env.base, checks)
 	}
+	// Listen for Ctrl-C before saying so: a SIGINT that came between the
+	// line and the listening would kill the process without cleaning up.
+	sig, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	fmt.Fprintf(out, `
 Portcullis demo
@@ -392,8 +407,6 @@ Try these (each prints the status code; expected answer on the right):
 		fmt.Fprintf(out, "\n  # %s → %d\n  %s\n", c.Title, c.Expect, c.curl(env.base))
 	}
 	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
-	sig, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-sig.Done()
 	return nil
 }

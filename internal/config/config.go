@@ -127,7 +127,8 @@ type Server struct {
 	// and such headers from clients are ignored and replaced.
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty" json:"trusted_proxies,omitempty"`
 	// ShutdownTimeout is how long in-flight requests may take to finish on
-	// shutdown. Default 30s.
+	// shutdown; those still running then are cut off (their connections
+	// closed, their upstream calls cancelled). Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout,omitempty" json:"shutdown_timeout,omitempty"`
 	// HSTS is the Strict-Transport-Security header sent on TLS responses.
 	HSTS HSTS `yaml:"hsts,omitempty" json:"hsts,omitempty"`

@@ -589,11 +589,19 @@ func resolved(path string) string {
 }
 
 // Close shuts listeners down gracefully (in-flight requests finish within
-// ctx), then drains the event bus and closes sinks.
+// ctx), then drains the event bus and closes sinks. WebSocket tunnels are
+// closed first: the HTTP server neither waits for nor closes them. When
+// ctx ends before every request has finished, the connections left are
+// closed, which cancels their requests (and their upstream calls), so
+// Close returns soon after ctx ends, with ctx's error.
 func (s *Server) Close(ctx context.Context) error {
 	s.ready.Store(false)
 	if s.stopWatch != nil {
 		s.stopWatch()
+	}
+	g := s.gw.Load()
+	if g != nil {
+		g.CloseTunnels()
 	}
 	var first error
 	for _, l := range s.listeners {
@@ -601,14 +609,21 @@ func (s *Server) Close(ctx context.Context) error {
 			first = err
 		}
 	}
+	if first != nil {
+		for _, l := range s.listeners {
+			_ = l.Close()
+		}
+	}
 	if s.adminSrv != nil {
-		_ = s.adminSrv.Shutdown(ctx)
+		if err := s.adminSrv.Shutdown(ctx); err != nil {
+			_ = s.adminSrv.Close()
+		}
 	}
 	for _, t := range s.tlsSrvs {
 		t.Close()
 	}
-	if g := s.gw.Load(); g != nil {
-		g.CloseTunnels()
+	if g != nil {
+		g.CloseTunnels() // any opened while the listeners drained
 		g.Close()
 	}
 	s.closeAll()
