@@ -188,7 +188,14 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	if x.TraceID != "" {
 		attrs = append(attrs, slog.String("trace_id", x.TraceID))
 	}
-	g.deps.Access.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
+	// The handler directly, as Logger.LogAttrs would call it but without
+	// the caller's program counter (the access handler writes no source).
+	ctx := context.Background()
+	if h := g.deps.Access.Handler(); h.Enabled(ctx, slog.LevelInfo) {
+		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "access", 0)
+		rec.AddAttrs(attrs...)
+		_ = h.Handle(ctx, rec)
+	}
 }
 
 // remember keeps the exchange's access record in the recent ring, for the
