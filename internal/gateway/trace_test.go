@@ -73,6 +73,25 @@ func (o *otlpReceiver) traces() map[string][]*tracepb.Span {
 	return out
 }
 
+// startTraced starts a recording upstream and a gateway in front of it
+// that traces as tr says, exporting to rcv: at tr.Endpoint, or, when that
+// is empty, through an OTLP/HTTP collector started here. All of them stop
+// with the test, the gateway first.
+func startTraced(t *testing.T, tr tracing.Config, rcv *otlpReceiver) (*testGateway, *recorder) {
+	t.Helper()
+	if tr.Endpoint == "" {
+		col := httptest.NewServer(rcv)
+		t.Cleanup(col.Close)
+		tr.Endpoint = col.URL + "/v1/traces"
+	}
+	up := &recorder{}
+	ts := httptest.NewServer(up)
+	t.Cleanup(ts.Close)
+	cfg := baseConfig(ts.URL)
+	cfg.Tracing = tr
+	return start(t, cfg), up
+}
+
 // TestTracesToOTLP: with tracing on (sample ratio 1), an in-process OTLP
 // receiver gets one trace per request, over HTTP and over gRPC: a server
 // span, a span per stage under it, and the upstream call; the upstream
@@ -83,12 +102,8 @@ func TestTracesToOTLP(t *testing.T) {
 	for _, exporter := range []string{tracing.ExporterHTTP, tracing.ExporterGRPC} {
 		t.Run(exporter, func(t *testing.T) {
 			rcv := &otlpReceiver{}
-			var endpoint string
-			if exporter == tracing.ExporterHTTP {
-				ts := httptest.NewServer(rcv)
-				defer ts.Close()
-				endpoint = ts.URL + "/v1/traces"
-			} else {
+			tr := tracing.Config{Exporter: exporter, Insecure: true, SampleRatio: 1}
+			if exporter == tracing.ExporterGRPC {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					t.Fatal(err)
@@ -96,15 +111,10 @@ func TestTracesToOTLP(t *testing.T) {
 				gs := grpc.NewServer()
 				collector.RegisterTraceServiceServer(gs, rcv)
 				go func() { _ = gs.Serve(ln) }()
-				defer gs.Stop()
-				endpoint = ln.Addr().String()
+				t.Cleanup(gs.Stop)
+				tr.Endpoint = ln.Addr().String()
 			}
-			up := &recorder{}
-			ts := httptest.NewServer(up)
-			defer ts.Close()
-			cfg := baseConfig(ts.URL)
-			cfg.Tracing = tracing.Config{Exporter: exporter, Endpoint: endpoint, Insecure: true, SampleRatio: 1}
-			tg := start(t, cfg)
+			tg, up := startTraced(t, tr, rcv)
 
 			const foreign = "4bf92f3577b34da6a3ce929d0e0e4736"
 			var rids []string
@@ -222,14 +232,7 @@ func spanNames(spans []*tracepb.Span) []string {
 // so that it does not start sampling the request on its own.
 func TestUnsampledPropagates(t *testing.T) {
 	rcv := &otlpReceiver{}
-	col := httptest.NewServer(rcv)
-	defer col.Close()
-	up := &recorder{}
-	ts := httptest.NewServer(up)
-	defer ts.Close()
-	cfg := baseConfig(ts.URL)
-	cfg.Tracing = tracing.Config{Exporter: tracing.ExporterHTTP, Endpoint: col.URL + "/v1/traces", SampleRatio: 1e-12}
-	tg := start(t, cfg)
+	tg, up := startTraced(t, tracing.Config{Exporter: tracing.ExporterHTTP, SampleRatio: 1e-12}, rcv)
 	resp, err := http.Get(tg.base + "/a")
 	if err != nil {
 		t.Fatal(err)
@@ -273,14 +276,7 @@ func TestUnsampledTraceparentFromClient(t *testing.T) {
 	} {
 		t.Run(c.trust, func(t *testing.T) {
 			rcv := &otlpReceiver{}
-			col := httptest.NewServer(rcv)
-			defer col.Close()
-			up := &recorder{}
-			ts := httptest.NewServer(up)
-			defer ts.Close()
-			cfg := baseConfig(ts.URL)
-			cfg.Tracing = tracing.Config{Exporter: tracing.ExporterHTTP, Endpoint: col.URL + "/v1/traces", SampleRatio: 1e-12, TrustIncoming: c.trust}
-			tg := start(t, cfg)
+			tg, up := startTraced(t, tracing.Config{Exporter: tracing.ExporterHTTP, SampleRatio: 1e-12, TrustIncoming: c.trust}, rcv)
 			req, _ := http.NewRequest("GET", tg.base+"/a", nil)
 			req.Header.Set("Traceparent", "00-"+parentTrace+"-"+parentSpan+"-"+c.flags)
 			req.Header.Set("Tracestate", "vendor=opaque")
