@@ -4,10 +4,14 @@
 // number spelling are kept). It is how the response stages filter
 // undeclared properties (internal/stage/contract) and mask sensitive
 // values (internal/stage/mask) without decoding the document into a tree
-// and encoding it again.
+// and encoding it again. Filter is the walk those two stages share: the
+// contract's shapes and the masking's gates applied in one pass, with no
+// call per part for what nothing changes. (The generic walker with a
+// visitor that came before it, Rewrite, is kept in the tests as the
+// reference FuzzFilter holds Filter to.)
 //
-// Nothing is allocated for a document that is not changed: Rewrite
-// returns the input itself. The walker validates the document as it goes
+// Nothing is allocated for a document that is not changed: Filter.Run
+// returns the input itself. The walk validates the document as it goes
 // (RFC 8259 grammar, UTF-8 is not checked) and stops at a nesting depth
 // limit, so that a hostile upstream cannot exhaust the stack.
 package jsonedit
@@ -43,29 +47,11 @@ const (
 	Drop
 	// Replace puts the returned bytes (a JSON value) in place of a scalar.
 	Replace
-	// Stop ends the walk at once; Rewrite returns ErrStopped.
+	// Stop ends the walk at once; Filter.Run returns ErrStopped.
 	Stop
 )
 
-// Visitor decides, for each part of the document, what to keep. C is the
-// context a container passes to its children (a schema, a path, a field
-// rule); the root gets the context given to Rewrite.
-type Visitor[C any] interface {
-	// Member is called for each member of an object with its decoded name
-	// (valid until Rewrite returns; it must not be changed). It returns the context of the
-	// member's value and Keep, Drop or Stop.
-	Member(parent C, name []byte) (C, Action)
-	// Element is called for each element of an array.
-	Element(parent C, index int) (C, Action)
-	// Scalar is called for each string, number, boolean and null. raw is
-	// the value as written (a string with its quotes). It returns Keep,
-	// Stop, Replace with the new value's JSON text, or Drop to remove the
-	// member or element holding the value (a scalar at the root becomes
-	// null).
-	Scalar(ctx C, kind Kind, raw []byte) ([]byte, Action)
-}
-
-// ErrStopped is returned by Rewrite when the visitor asked to stop.
+// ErrStopped is returned when the walk was asked to stop.
 var ErrStopped = errors.New("jsonedit: stopped by the visitor")
 
 // SyntaxError is a malformed document: what was expected at which offset.
@@ -76,54 +62,15 @@ type SyntaxError struct {
 
 func (e *SyntaxError) Error() string { return fmt.Sprintf("jsonedit: offset %d: %s", e.Offset, e.Msg) }
 
-// DefaultMaxDepth is the nesting limit when Rewrite is given 0.
+// DefaultMaxDepth is the nesting limit when none is given.
 const DefaultMaxDepth = 128
 
-// Rewrite walks src with v. It returns the rewritten document (appended
-// to dst[:0]) and true when the visitor dropped or replaced anything, or
-// src itself and false when nothing changed. A malformed document, one
-// nested deeper than maxDepth (0: DefaultMaxDepth) or a Stop returns an
-// error.
-func Rewrite[C any](src []byte, root C, v Visitor[C], dst []byte, maxDepth int) ([]byte, bool, error) {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
-	}
-	w := &walker[C]{src: src, v: v, max: maxDepth}
-	if dst != nil {
-		w.out = dst[:0]
-	}
-	w.ws()
-	start := w.i
-	dropped, err := w.value(root, 0)
-	if err != nil {
-		return nil, false, err
-	}
-	if dropped { // a scalar at the root has no holder to drop: it becomes null
-		w.changed = true
-		w.emit(start)
-		w.out = append(w.out, "null"...)
-		w.last = w.i
-	}
-	w.ws()
-	if w.i != len(src) {
-		return nil, false, w.errf("data after the document")
-	}
-	if !w.changed {
-		return src, false, nil
-	}
-	w.out = append(w.out, src[w.last:]...)
-	return w.out, true, nil
-}
-
-type walker[C any] struct {
-	src     []byte
-	i       int
-	v       Visitor[C]
-	out     []byte
-	last    int // src[last:] has not been copied to out yet
-	skip    bool
-	changed bool
-	max     int
+// scanner steps over JSON: the validating skips Filter uses for what it
+// does not visit, and its errors.
+type scanner struct {
+	src []byte
+	i   int
+	max int
 }
 
 // errf is never inlined: a syntax error is rare, and its formatting
@@ -131,17 +78,8 @@ type walker[C any] struct {
 // for the compiler to inline their own small calls.
 //
 //go:noinline
-func (w *walker[C]) errf(format string, a ...any) error {
+func (w *scanner) errf(format string, a ...any) error {
 	return &SyntaxError{Offset: w.i, Msg: fmt.Sprintf(format, a...)}
-}
-
-// emit copies the source up to pos into the output.
-func (w *walker[C]) emit(pos int) {
-	if w.out == nil {
-		w.out = make([]byte, 0, len(w.src)) // the rewrite is rarely larger
-	}
-	w.out = append(w.out, w.src[w.last:pos]...)
-	w.last = pos
 }
 
 // skipWS returns the index of the first byte at or after i that is not
@@ -157,7 +95,7 @@ func skipWS(src []byte, i int) int {
 	return i
 }
 
-func (w *walker[C]) ws() {
+func (w *scanner) ws() {
 	src, i := w.src, w.i
 	// Every whitespace byte is at most ' ': one comparison ends the call
 	// for compact JSON, where it is made at each name, colon and value.
@@ -170,248 +108,8 @@ func (w *walker[C]) ws() {
 	w.i = i
 }
 
-// value walks one value. It reports whether the visitor asked to drop
-// the scalar it is (the caller drops the member or element).
-func (w *walker[C]) value(ctx C, depth int) (bool, error) {
-	if w.i >= len(w.src) {
-		return false, w.errf("unexpected end, expected a value")
-	}
-	switch c := w.src[w.i]; {
-	case c == '{':
-		return false, w.object(ctx, depth+1)
-	case c == '[':
-		return false, w.array(ctx, depth+1)
-	case c == '"':
-		start := w.i
-		if err := w.str(); err != nil {
-			return false, err
-		}
-		return w.scalar(ctx, String, start)
-	case c == '-' || c >= '0' && c <= '9':
-		start := w.i
-		if err := w.number(); err != nil {
-			return false, err
-		}
-		return w.scalar(ctx, Number, start)
-	case c == 't':
-		return w.literal(ctx, "true", Bool)
-	case c == 'f':
-		return w.literal(ctx, "false", Bool)
-	case c == 'n':
-		return w.literal(ctx, "null", Null)
-	}
-	return false, w.errf("unexpected %q, expected a value", w.src[w.i])
-}
-
-func (w *walker[C]) literal(ctx C, lit string, k Kind) (bool, error) {
-	start := w.i
-	if len(w.src)-w.i < len(lit) || string(w.src[w.i:w.i+len(lit)]) != lit {
-		return false, w.errf("expected %s", lit)
-	}
-	w.i += len(lit)
-	return w.scalar(ctx, k, start)
-}
-
-func (w *walker[C]) scalar(ctx C, k Kind, start int) (bool, error) {
-	repl, act := w.v.Scalar(ctx, k, w.src[start:w.i])
-	switch act {
-	case Stop:
-		return false, ErrStopped
-	case Drop:
-		return true, nil
-	case Replace:
-		w.changed = true
-		w.emit(start)
-		w.out = append(w.out, repl...)
-		w.last = w.i
-	}
-	return false, nil
-}
-
-func (w *walker[C]) object(ctx C, depth int) error {
-	if depth > w.max {
-		return w.errf("nested deeper than %d", w.max)
-	}
-	// The index lives in i between the visitor's calls (w.i is written
-	// before each and read after): the loop does not reload it at every
-	// check.
-	src := w.src
-	i := skipWS(src, w.i+1) // after the {
-	if i < len(src) && src[i] == '}' {
-		w.i = i + 1
-		return nil
-	}
-	kept := false   // a member of this object has been written
-	skipping := -1  // dropping a first member: where the output resumes is the next member
-	prevComma := -1 // the comma before the current member
-	for {
-		if i >= len(src) || src[i] != '"' {
-			w.i = i
-			return w.errf("expected a member name")
-		}
-		mstart := i
-		if skipping >= 0 {
-			w.last = mstart // resume the copy at this member
-			skipping = -1
-		}
-		end, escaped := ScanString(src, i)
-		if end < 0 {
-			return w.strErr(end)
-		}
-		name := src[mstart+1 : end-1]
-		if escaped {
-			name = AppendUnquoted(nil, name) // rare: a copy the visitor may keep
-		}
-		i = end
-		if i >= len(src) || src[i] != ':' { // compact JSON: the colon follows the name
-			i = skipWS(src, i)
-			if i >= len(src) || src[i] != ':' {
-				w.i = i
-				return w.errf("expected ':' after a member name")
-			}
-		}
-		i = skipWS(src, i+1)
-		child, act := w.v.Member(ctx, name)
-		var drop bool
-		var err error
-		switch {
-		case act == Stop:
-			return ErrStopped
-		case act != Drop && i < len(src) && src[i] == '"':
-			// A string, the most common value, walked here: one call
-			// less per member.
-			end, _ := ScanString(src, i)
-			if end < 0 {
-				return w.strErr(end)
-			}
-			w.i = end
-			drop, err = w.scalar(child, String, i)
-		default:
-			w.i = i
-			drop, err = w.entry(child, act, depth)
-		}
-		if err != nil {
-			return err
-		}
-		if drop {
-			skipping = w.drop(mstart, prevComma, kept)
-		} else {
-			kept = true
-		}
-		i = skipWS(src, w.i)
-		if i >= len(src) {
-			w.i = i
-			return w.errf("unexpected end in an object")
-		}
-		switch src[i] {
-		case ',':
-			prevComma = i
-			i = skipWS(src, i+1)
-		case '}':
-			if skipping >= 0 {
-				w.last = i // every member so far was dropped
-			}
-			w.i = i + 1
-			return nil
-		default:
-			w.i = i
-			return w.errf("expected ',' or '}' in an object")
-		}
-	}
-}
-
-// entry walks the value of a member or element (or steps over it when
-// the visitor said Drop) and reports whether it is to be left out. A
-// string, the most common value, is walked here: one call less per
-// member.
-func (w *walker[C]) entry(child C, act Action, depth int) (bool, error) {
-	switch {
-	case act == Drop:
-		return true, w.skipValue(depth)
-	case w.i < len(w.src) && w.src[w.i] == '"':
-		start := w.i
-		end, _ := ScanString(w.src, start)
-		if end < 0 {
-			return false, w.strErr(end)
-		}
-		w.i = end
-		return w.scalar(child, String, start)
-	}
-	return w.value(child, depth)
-}
-
-// drop leaves out the entry that started at start and ends at w.i.
-// Nothing of it has been written yet: it goes with the comma before it,
-// or for a first entry the output resumes at the next one (the position
-// returned, the caller's skipping; -1 when the entry was not first).
-func (w *walker[C]) drop(start, prevComma int, kept bool) int {
-	w.changed = true
-	skipping := -1
-	if kept {
-		w.emit(prevComma)
-	} else {
-		w.emit(start)
-		skipping = start
-	}
-	w.last = w.i
-	return skipping
-}
-
-func (w *walker[C]) array(ctx C, depth int) error {
-	if depth > w.max {
-		return w.errf("nested deeper than %d", w.max)
-	}
-	w.i++ // [
-	w.ws()
-	if w.i < len(w.src) && w.src[w.i] == ']' {
-		w.i++
-		return nil
-	}
-	kept, skipping, prevComma := false, -1, -1
-	for index := 0; ; index++ {
-		estart := w.i
-		if skipping >= 0 {
-			w.last = estart
-			skipping = -1
-		}
-		child, act := w.v.Element(ctx, index)
-		if act == Stop {
-			return ErrStopped
-		}
-		drop, err := w.entry(child, act, depth)
-		if err != nil {
-			return err
-		}
-		if drop {
-			skipping = w.drop(estart, prevComma, kept)
-		} else {
-			kept = true
-		}
-		src := w.src
-		i := skipWS(src, w.i)
-		if i >= len(src) {
-			w.i = i
-			return w.errf("unexpected end in an array")
-		}
-		switch src[i] {
-		case ',':
-			prevComma = i
-			w.i = skipWS(src, i+1)
-		case ']':
-			if skipping >= 0 {
-				w.last = i
-			}
-			w.i = i + 1
-			return nil
-		default:
-			w.i = i
-			return w.errf("expected ',' or ']' in an array")
-		}
-	}
-}
-
 // skipValue validates and steps over a value without visiting it.
-func (w *walker[C]) skipValue(depth int) error {
+func (w *scanner) skipValue(depth int) error {
 	if w.i >= len(w.src) {
 		return w.errf("unexpected end, expected a value")
 	}
@@ -476,7 +174,7 @@ func (w *walker[C]) skipValue(depth int) error {
 	return w.errf("unexpected %q, expected a value", w.src[w.i])
 }
 
-func (w *walker[C]) skipLiteral(lit string) error {
+func (w *scanner) skipLiteral(lit string) error {
 	if len(w.src)-w.i < len(lit) || string(w.src[w.i:w.i+len(lit)]) != lit {
 		return w.errf("expected %s", lit)
 	}
@@ -484,14 +182,14 @@ func (w *walker[C]) skipLiteral(lit string) error {
 	return nil
 }
 
-func (w *walker[C]) str() error {
+func (w *scanner) str() error {
 	_, err := w.strEsc()
 	return err
 }
 
 // strEsc steps over a string (w.i at its opening quote) and reports
 // whether it has escapes.
-func (w *walker[C]) strEsc() (bool, error) {
+func (w *scanner) strEsc() (bool, error) {
 	end, escaped := ScanString(w.src, w.i)
 	if end < 0 {
 		return false, w.strErr(end)
@@ -512,7 +210,7 @@ const (
 // walker's error, at the offending offset.
 //
 //go:noinline
-func (w *walker[C]) strErr(end int) error {
+func (w *scanner) strErr(end int) error {
 	code, off := (-end)%8, (-end)/8-1
 	w.i = off
 	switch code {
@@ -616,7 +314,7 @@ var strSpecial = func() (t [256]bool) {
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-func (w *walker[C]) number() error {
+func (w *scanner) number() error {
 	end := ScanNumber(w.src, w.i)
 	if end < 0 {
 		w.i = -end - 1

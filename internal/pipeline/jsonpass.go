@@ -9,10 +9,10 @@ import (
 // JSONPass is a response stage's walk of a JSON answer, handed to a later
 // body stage so that the two share one pass over the document instead of
 // walking it twice. The stage that defers it (DeferJSON) decides nothing
-// until Done; the stage that takes it (TakeJSON) walks the body with its
-// own visitor, which calls the pass's visitor first on every part and
-// skips what it drops, sets the rewritten body, and returns Done's denial
-// as the deferring stage's. A pass nobody takes is walked alone after the
+// until Done; the stage that takes it (TakeJSON) adds its own side to the
+// pass's walk (jsonedit.Filter's Inspector: what the contract drops it
+// never sees), runs it, sets the rewritten body, and returns Done's
+// denial as the deferring stage's. A pass nobody takes is walked alone after the
 // last response stage (Chain.RunResponse).
 type JSONPass struct {
 	// Stage is the id of the stage that deferred the pass (a denial from
@@ -21,12 +21,9 @@ type JSONPass struct {
 	// Body is the answer body the pass is for, as ResponseBody returned
 	// it (a pass walked alone walks the body as it is by then).
 	Body []byte
-	// Visitor and Root walk it.
-	Visitor jsonedit.Visitor[jsonedit.Ctx]
-	Root    jsonedit.Ctx
-	// NoScalars says that Visitor.Scalar always returns (nil, Keep): a
-	// walker sharing the pass need not call it on every value.
-	NoScalars bool
+	// Filter is the walk, with the deferring stage's side set (its
+	// Shape); the stage that takes the pass may set its Inspector.
+	Filter *jsonedit.Filter
 	// Done is called once after the walk with its error (nil, a
 	// *jsonedit.SyntaxError, or jsonedit.ErrStopped when this or the other
 	// visitor stopped): the stage records its findings and may refuse the
@@ -65,7 +62,7 @@ func (x *Exchange) runJSON(resp *http.Response, p *JSONPass) (*Denial, error) {
 	if rb := x.resp; rb != nil && rb.resp == resp && rb.state == BodyRead {
 		body = rb.decoded
 	}
-	out, changed, err := jsonedit.Rewrite(body, p.Root, p.Visitor, x.Buffer(len(body)), 0)
+	out, changed, err := p.Filter.Run(body, x.Buffer(len(body)))
 	d, derr := p.Done(err)
 	if d == nil && derr == nil && changed {
 		x.SetResponseBody(resp, out)

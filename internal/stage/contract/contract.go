@@ -55,7 +55,7 @@ type Stage struct {
 	ops        map[string]string // operation key → mode
 	// compiled are the response schemas compiled for the walk (Compile);
 	// a schema missing here is compiled per answer.
-	compiled map[*openapi.Schema]*cnode
+	compiled map[*openapi.Schema]*jsonedit.Shape
 }
 
 var (
@@ -107,8 +107,8 @@ func New(c Config) (*Stage, error) {
 // at load: property lookups become one map access and whether an object
 // is closed is decided here, not per member of every answer.
 func (s *Stage) Compile(spec *openapi.Spec) {
-	c := &compiler{open: s.open, memo: map[uintptr]*cnode{}}
-	s.compiled = map[*openapi.Schema]*cnode{}
+	c := &compiler{open: s.open, memo: map[uintptr]*jsonedit.Shape{}}
+	s.compiled = map[*openapi.Schema]*jsonedit.Shape{}
 	for _, op := range spec.Operations() {
 		for _, rd := range op.Responses {
 			for mt, m := range rd.Content {
@@ -202,54 +202,59 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	}
 	root := s.compiled[media.Schema]
 	if root == nil {
-		root = (&compiler{open: s.open, memo: map[uintptr]*cnode{}}).node(media.Schema.Raw, 0)
+		root = (&compiler{open: s.open, memo: map[uintptr]*jsonedit.Shape{}}).node(media.Schema.Raw, 0)
 	}
-	// The visitor and the pass are one allocation: an answer's check costs
+	// The walk and the pass are one allocation: an answer's check costs
 	// two (this and Done's closure), whatever it finds.
-	w := &walk{v: visitor{filter: mode == ModeFilter, stop: mode == ModeBlock}}
-	v := &w.v
-	v.reported = v.rbuf[:0]
+	w := &walk{f: jsonedit.Filter{Shape: root, Undeclared: jsonedit.Keep, Limit: maxReported}}
+	switch mode {
+	case ModeFilter:
+		w.f.Undeclared = jsonedit.Drop
+	case ModeBlock:
+		w.f.Undeclared = jsonedit.Stop
+	}
+	f := &w.f
 	// The walk is shared with the next body stage (mask), if there is one:
 	// one pass over the answer for both.
-	w.pass = pipeline.JSONPass{Stage: ID, Body: body, Visitor: v, Root: jsonedit.Ctx{Ref: root}, NoScalars: true,
-		Done: func(err error) (*pipeline.Denial, error) { return s.done(x, v, mode, media, body, err), nil }}
+	w.pass = pipeline.JSONPass{Stage: ID, Body: body, Filter: f,
+		Done: func(err error) (*pipeline.Denial, error) { return s.done(x, f, mode, media, body, err), nil }}
 	return x.DeferJSON(resp, &w.pass)
 }
 
-// walk is one answer's visitor and the pass that carries it.
+// walk is one answer's walk and the pass that carries it.
 type walk struct {
-	v    visitor
+	f    jsonedit.Filter
 	pass pipeline.JSONPass
 }
 
 // done judges the walk of an answer.
-func (s *Stage) done(x *pipeline.Exchange, v *visitor, mode string, media *openapi.MediaType, body []byte, err error) *pipeline.Denial {
+func (s *Stage) done(x *pipeline.Exchange, v *jsonedit.Filter, mode string, media *openapi.MediaType, body []byte, err error) *pipeline.Denial {
 	switch {
-	case errors.Is(err, jsonedit.ErrStopped) && v.stopped:
+	case errors.Is(err, jsonedit.ErrStopped) && v.Stopped:
 		return s.breach(x, true, RuleUndeclaredProperty, "the upstream response does not match the API description",
-			"undeclared property "+string(v.reported[:v.first]))
+			"undeclared property "+string(v.Reported[:v.First]))
 	case errors.Is(err, jsonedit.ErrStopped):
 		return nil // the stage walked alongside refuses the answer
 	case err != nil:
 		return s.breach(x, mode == ModeBlock, RuleMalformed, "the upstream response is not valid JSON", clip(err.Error(), 200))
 	}
-	if v.count > 0 {
+	if v.Count > 0 {
 		what := "found"
-		if v.filter {
+		if mode == ModeFilter {
 			what = "removed"
 		}
 		// "12 undeclared properties removed: /a/0/x, /a/1/x, …", built in
 		// one allocation.
 		var r strings.Builder
-		r.Grow(40 + len(v.reported))
+		r.Grow(40 + len(v.Reported))
 		var num [20]byte
-		r.Write(strconv.AppendInt(num[:0], int64(v.count), 10))
+		r.Write(strconv.AppendInt(num[:0], int64(v.Count), 10))
 		r.WriteString(" undeclared properties ")
 		r.WriteString(what)
 		r.WriteString(": ")
-		r.Write(v.reported)
-		r.WriteString(more(v.count, v.named))
-		x.AddFinding(pipeline.Finding{Stage: ID, Rules: ruleUndeclared, Location: "response:" + string(v.reported[:v.first]),
+		r.Write(v.Reported)
+		r.WriteString(more(v.Count, v.Named))
+		x.AddFinding(pipeline.Finding{Stage: ID, Rules: ruleUndeclared, Location: "response:" + string(v.Reported[:v.First]),
 			Reason: r.String(), Mode: modeName(mode), Severity: events.SeverityMedium})
 	}
 	if mode == ModeFilter {
@@ -303,96 +308,17 @@ func modeName(m string) string {
 	return "log"
 }
 
-// nodeOf is the compiled schema of the value a walker's context is at
-// (nil: unconstrained); the context's depth is the value's.
-func nodeOf(c jsonedit.Ctx) *cnode {
-	n, _ := c.Ref.(*cnode)
-	return n
-}
-
-// cnode is a schema compiled for the walk.
-type cnode struct {
-	props map[string]*cnode // declared properties, allOf/oneOf/anyOf members' included
-	list  []prop            // the same, as a list
-	// slots is an open-addressing table of list's indexes (+1; 0 is an
-	// empty slot) by nameHash, at least twice as long as list: a lookup
-	// is one hash of three bytes and, nearly always, one comparison.
-	slots  []uint16
-	extra  *cnode // the schema of undeclared members' values (additionalProperties)
-	items  *cnode
-	closed bool // an undeclared member breaks the contract
-}
-
-type prop struct {
-	name string
-	n    *cnode
-}
-
-// lookup returns the declared property name.
-func (n *cnode) lookup(name []byte) (*cnode, bool) {
-	if n.slots == nil {
-		if len(n.props) == 0 {
-			return nil, false
-		}
-		sub, ok := n.props[string(name)]
-		return sub, ok
-	}
-	mask := uint(len(n.slots) - 1)
-	for h := nameHash(name) & mask; ; h = (h + 1) & mask {
-		i := n.slots[h]
-		if i == 0 {
-			return nil, false
-		}
-		if p := &n.list[i-1]; p.name == string(name) {
-			return p.n, true
-		}
-	}
-}
-
-// nameHash hashes a property name by its length and its first and last
-// bytes: the declared names of one object rarely share all three.
-func nameHash[T ~string | ~[]byte](s T) uint {
-	if len(s) == 0 {
-		return 0
-	}
-	return uint(len(s))*0x9e37 ^ uint(s[0])*0x1f3 ^ uint(s[len(s)-1])*0x2b
-}
-
-// index builds n's list and slots from its props.
-func (n *cnode) index() {
-	if len(n.props) == 0 || len(n.props) > 1<<14 {
-		return // no property, or so many that the map is as good
-	}
-	n.list = make([]prop, 0, len(n.props))
-	for k, v := range n.props {
-		n.list = append(n.list, prop{k, v})
-	}
-	size := 8
-	for size < 2*len(n.list) {
-		size *= 2
-	}
-	n.slots = make([]uint16, size)
-	mask := uint(size - 1)
-	for i, p := range n.list {
-		h := nameHash(p.name) & mask
-		for n.slots[h] != 0 {
-			h = (h + 1) & mask
-		}
-		n.slots[h] = uint16(i + 1)
-	}
-}
-
 // free is the node of an unconstrained value.
-var free = &cnode{}
+var free = &jsonedit.Shape{}
 
 // compiler compiles raw schemas, each once (recursive schemas share
 // their nodes).
 type compiler struct {
 	open bool
-	memo map[uintptr]*cnode
+	memo map[uintptr]*jsonedit.Shape
 }
 
-func (c *compiler) node(m map[string]any, depth int) *cnode {
+func (c *compiler) node(m map[string]any, depth int) *jsonedit.Shape {
 	if m == nil || depth > 64 {
 		return free
 	}
@@ -400,36 +326,36 @@ func (c *compiler) node(m map[string]any, depth int) *cnode {
 	if n, ok := c.memo[key]; ok {
 		return n
 	}
-	n := &cnode{props: map[string]*cnode{}}
+	n := &jsonedit.Shape{Props: map[string]*jsonedit.Shape{}}
 	c.memo[key] = n
 	c.fill(n, m, depth, 0)
-	n.index()
-	n.closed = closed(m, c.open)
+	n.Index()
+	n.Closed = closed(m, c.open)
 	if it := openapi.ItemsSchema(m); it != nil {
-		n.items = c.node(it, depth+1)
+		n.Items = c.node(it, depth+1)
 	}
 	if ap, ok := m["additionalProperties"].(map[string]any); ok {
-		n.extra = c.node(ap, depth+1)
+		n.Extra = c.node(ap, depth+1)
 	}
 	return n
 }
 
 // fill adds m's properties and those of its allOf/oneOf/anyOf members.
-func (c *compiler) fill(n *cnode, m map[string]any, depth, level int) {
+func (c *compiler) fill(n *jsonedit.Shape, m map[string]any, depth, level int) {
 	if m == nil || level > 16 {
 		return
 	}
 	if props, ok := m["properties"].(map[string]any); ok {
 		for name, p := range props {
-			if _, seen := n.props[name]; seen {
+			if _, seen := n.Props[name]; seen {
 				continue
 			}
 			switch t := p.(type) {
 			case map[string]any:
-				n.props[name] = c.node(t, depth+1)
+				n.Props[name] = c.node(t, depth+1)
 			case bool:
 				if t {
-					n.props[name] = free
+					n.Props[name] = free
 				}
 			}
 		}
@@ -443,69 +369,6 @@ func (c *compiler) fill(n *cnode, m map[string]any, depth, level int) {
 			}
 		}
 	}
-}
-
-// visitor removes (filter), stops at (block) or notes (log) members their
-// object's schema does not declare.
-type visitor struct {
-	filter, stop bool
-	stopped      bool // the walk stopped at an undeclared member (block)
-
-	ptr jsonedit.Pointer
-	// reported holds the pointers of the first maxReported undeclared
-	// members, joined by ", " (the first one is reported[:first]), in
-	// rbuf while they fit: nothing is allocated per member.
-	reported []byte
-	first    int
-	named    int
-	count    int
-	rbuf     [192]byte
-}
-
-func (v *visitor) Member(parent jsonedit.Ctx, name []byte) (jsonedit.Ctx, jsonedit.Action) {
-	p := nodeOf(parent)
-	if p == nil || p == free {
-		return jsonedit.Ctx{Depth: parent.Depth + 1}, jsonedit.Keep
-	}
-	v.ptr.Name(parent.Depth, name)
-	if sub, ok := p.lookup(name); ok {
-		return jsonedit.Ctx{Ref: sub, Depth: parent.Depth + 1}, jsonedit.Keep
-	}
-	if p.extra != nil || !p.closed {
-		return jsonedit.Ctx{Ref: p.extra, Depth: parent.Depth + 1}, jsonedit.Keep
-	}
-	v.count++
-	if v.named < maxReported {
-		if v.named > 0 {
-			v.reported = append(v.reported, ", "...)
-		}
-		v.reported = v.ptr.Append(v.reported, parent.Depth)
-		if v.named == 0 {
-			v.first = len(v.reported)
-		}
-		v.named++
-	}
-	switch {
-	case v.stop:
-		v.stopped = true
-		return jsonedit.Ctx{}, jsonedit.Stop
-	case v.filter:
-		return jsonedit.Ctx{}, jsonedit.Drop
-	}
-	return jsonedit.Ctx{Depth: parent.Depth + 1}, jsonedit.Keep
-}
-
-func (v *visitor) Element(parent jsonedit.Ctx, i int) (jsonedit.Ctx, jsonedit.Action) {
-	p := nodeOf(parent)
-	if p == nil || p == free {
-		return jsonedit.Ctx{Depth: parent.Depth + 1}, jsonedit.Keep
-	}
-	v.ptr.Index(parent.Depth, i)
-	return jsonedit.Ctx{Ref: p.items, Depth: parent.Depth + 1}, jsonedit.Keep
-}
-
-func (v *visitor) Scalar(jsonedit.Ctx, jsonedit.Kind, []byte) ([]byte, jsonedit.Action) {
-	return nil, jsonedit.Keep
 }
 
 // closed reports whether an object schema's undeclared properties break

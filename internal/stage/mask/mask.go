@@ -85,47 +85,11 @@ type policy struct {
 	set   dlp.Set    // kinds looked for
 	exact map[string]*fieldRule
 	globs []*fieldRule
-	// ends[first] has bit last&63 set, and seconds[first] bit second&63
-	// (0 for a one-character name), for the characters of the normalized
-	// exact names: most member names are ruled out by them before any
-	// normalizing (4 KiB: they stay in the cache).
-	ends, seconds *[256]uint64
+	// gate rules out, from their first, second and last characters, the
+	// member names no exact rule covers (all pass when there are globs):
+	// most names are ruled out before any normalizing.
+	gate jsonedit.NameGate
 }
-
-// mayRule reports whether a field rule may cover a member name: false,
-// from its first, second and last bytes alone, for most names. It is
-// small enough to be inlined in Member.
-func (p *policy) mayRule(name []byte) bool {
-	n := len(name)
-	if n < 2 || len(p.globs) > 0 {
-		return p.mayRuleNormalized(name)
-	}
-	f, s, l := lowerSep[name[0]], lowerSep[name[1]], lowerSep[name[n-1]]
-	if f == 0 || s == 0 || l == 0 {
-		return p.mayRuleNormalized(name) // a separator in the way
-	}
-	return p.ends[f]&(1<<(l&63)) != 0 && p.seconds[f]&(1<<(s&63)) != 0
-}
-
-// mayRuleNormalized is mayRule for names shorter than two bytes or with
-// a separator at the places it looks, and for policies with globs.
-func (p *policy) mayRuleNormalized(name []byte) bool {
-	if len(p.globs) > 0 {
-		return true
-	}
-	f, s, l := ends(name)
-	return p.ends[f]&(1<<(l&63)) != 0 && p.seconds[f]&(1<<(s&63)) != 0
-}
-
-// lowerSep maps a byte to its lower case, and the separators normalizing
-// drops ('_', '-', '.', ' ') to 0.
-var lowerSep = func() (t [256]byte) {
-	for c := range t {
-		t[c] = lower(byte(c))
-	}
-	t['_'], t['-'], t['.'], t[' '] = 0, 0, 0, 0
-	return t
-}()
 
 // Stage masks sensitive values in answers. It is read-only after New and
 // safe for concurrent use.
@@ -182,7 +146,7 @@ func New(c Config) (*Stage, error) {
 	}
 	fields = append(fields, c.Fields...)
 	build := func(op string) *policy {
-		p := &policy{exact: map[string]*fieldRule{}, ends: &[256]uint64{}, seconds: &[256]uint64{}}
+		p := &policy{exact: map[string]*fieldRule{}}
 		for _, k := range dlp.Kinds() {
 			p.kinds[k] = def
 		}
@@ -214,14 +178,10 @@ func New(c Config) (*Stage, error) {
 			if strings.Contains(n, "*") {
 				r.glob = strings.Split(n, "*")
 				p.globs = append(p.globs, r)
+				p.gate.All = true
 			} else {
 				p.exact[n] = r
-				p.ends[n[0]] |= 1 << (n[len(n)-1] & 63)
-				second := byte(0)
-				if len(n) > 1 {
-					second = n[1]
-				}
-				p.seconds[n[0]] |= 1 << (second & 63)
+				p.gate.Add(n)
 			}
 		}
 		return p
@@ -311,9 +271,12 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 	if jsonBody {
 		if pass := x.TakeJSON(resp); pass != nil {
 			// An earlier body stage (contract) walks with us: one pass over
-			// the answer, its visitor first. Its verdict comes first too.
-			v.before, v.beforeScalars = pass.Visitor, !pass.NoScalars
-			out, changed, err = jsonedit.Rewrite(body, mctx{first: pass.Root}, v, x.Buffer(len(body)), 0)
+			// the answer, its side first (what it drops we never see). Its
+			// verdict comes first too.
+			f := pass.Filter
+			f.Inspector, f.Gate, f.MinScalar = v, &p.gate, dlp.MinLength
+			out, changed, err = f.Run(body, x.Buffer(len(body)))
+			f.Inspector = nil
 			if d, derr := pass.Done(err); d != nil || derr != nil {
 				if d != nil && d.Stage == "" {
 					d.Stage = pass.Stage
@@ -321,7 +284,9 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange, resp *http.Res
 				return d, derr
 			}
 		} else {
-			out, changed, err = jsonedit.Rewrite(body, mctx{}, v, x.Buffer(len(body)), 0)
+			v.walk = jsonedit.Filter{Inspector: v, Gate: &p.gate, MinScalar: dlp.MinLength}
+			out, changed, err = v.walk.Run(body, x.Buffer(len(body)))
+			v.walk.Inspector = nil
 		}
 		if err != nil && !errors.Is(err, jsonedit.ErrStopped) {
 			// Not JSON after all: inspect it as text.
@@ -353,14 +318,6 @@ func textual(mt string) bool {
 		mt == "application/x-www-form-urlencoded" || mt == "application/javascript" || mt == "application/yaml"
 }
 
-// mctx is the walker's context: the field rule covering the value (its
-// whole content is masked or logged), and the depth.
-type mctx struct {
-	rule  *fieldRule
-	depth int
-	first jsonedit.Ctx // the context of the visitor walked first (visitor.before)
-}
-
 // record is what the answer's events say about one rule.
 type record struct {
 	rule  string
@@ -370,20 +327,21 @@ type record struct {
 	what  string // the field rule's name
 }
 
+// visitor is the masking side of an answer's walk (a jsonedit.Inspector:
+// the walk's tag is the field rule covering a value, whose whole content
+// is masked or logged).
 type visitor struct {
-	before jsonedit.Visitor[jsonedit.Ctx] // an earlier stage's visitor sharing the walk (contract's), or nil
-	// beforeScalars: before's Scalar must be called (it may drop, stop
-	// or replace values; contract's never does: JSONPass.NoScalars).
-	beforeScalars bool
-	s             *Stage
-	p             *policy
-	ptr           jsonedit.Pointer
-	recs          []record
-	blocked       bool
-	norm          []byte
-	dec           []byte
-	buf           [8]dlp.Match
+	s       *Stage
+	p       *policy
+	recs    []record
+	blocked bool
+	norm    []byte
+	dec     []byte
+	buf     [8]dlp.Match
+	walk    jsonedit.Filter // the walk when mask walks alone
 }
+
+var _ jsonedit.Inspector = (*visitor)(nil)
 
 // visitors recycles the visitors (and their buffers) of finished answers.
 var visitors = sync.Pool{New: func() any { return new(visitor) }}
@@ -397,7 +355,7 @@ func newVisitor(s *Stage, p *policy) *visitor {
 // reset readies v for an answer, keeping its buffers.
 func (v *visitor) reset(s *Stage, p *policy) {
 	recs, norm, dec := v.recs[:0], v.norm[:0], v.dec[:0]
-	*v = visitor{s: s, p: p, recs: recs, norm: norm, dec: dec}
+	v.s, v.p, v.recs, v.blocked, v.norm, v.dec = s, p, recs, false, norm, dec
 }
 
 // release gives v back once the answer's findings are recorded (they
@@ -420,11 +378,9 @@ func (v *visitor) note(rule string, act action, where, what string) {
 	v.recs = append(v.recs, record{rule: rule, act: act, count: 1, where: []string{where}, what: what})
 }
 
-// fieldRule returns the rule for a member name, or nil.
+// fieldRule returns the rule for a member name (one the policy's gate
+// let through), or nil.
 func (v *visitor) fieldRule(name []byte) *fieldRule {
-	if !v.p.mayRule(name) {
-		return nil
-	}
 	v.norm = appendNormalized(v.norm[:0], name)
 	if r, ok := v.p.exact[string(v.norm)]; ok {
 		return r
@@ -435,35 +391,6 @@ func (v *visitor) fieldRule(name []byte) *fieldRule {
 		}
 	}
 	return nil
-}
-
-// ends returns the first, second (0 when there is none) and last
-// characters a name has once normalized.
-func ends(name []byte) (byte, byte, byte) {
-	var f, s, l byte
-	for _, c := range name {
-		if c != '_' && c != '-' && c != '.' && c != ' ' {
-			if f != 0 {
-				s = lower(c)
-				break
-			}
-			f = lower(c)
-		}
-	}
-	for i := len(name) - 1; i >= 0; i-- {
-		if c := name[i]; c != '_' && c != '-' && c != '.' && c != ' ' {
-			l = lower(c)
-			break
-		}
-	}
-	return f, s, l
-}
-
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // glob matches s against parts (a pattern split on '*').
@@ -485,89 +412,34 @@ func glob(parts []string, s string) bool {
 	return true
 }
 
-// Member, Element and Scalar show each part to the visitor walked first
-// (contract's), then to the masking: what the first drops or stops at
-// the masking never sees, and a scalar it replaces the masking sees as
-// replaced.
-func (v *visitor) Member(parent mctx, name []byte) (mctx, jsonedit.Action) {
-	child := mctx{rule: parent.rule, depth: parent.depth + 1}
-	if v.before != nil {
-		c, act := v.before.Member(parent.first, name)
-		if act != jsonedit.Keep {
-			return mctx{}, act
-		}
-		child.first = c
-	}
-	v.ptr.Name(parent.depth, name)
-	if parent.rule != nil || !v.p.mayRule(name) {
-		return child, jsonedit.Keep // most members: no rule can cover them
-	}
-	return v.member(parent, child, name)
-}
-
-func (v *visitor) Element(parent mctx, i int) (mctx, jsonedit.Action) {
-	var first jsonedit.Ctx
-	if v.before != nil {
-		c, act := v.before.Element(parent.first, i)
-		if act != jsonedit.Keep {
-			return mctx{}, act
-		}
-		first = c
-	}
-	v.ptr.Index(parent.depth, i)
-	return mctx{rule: parent.rule, depth: parent.depth + 1, first: first}, jsonedit.Keep
-}
-
-func (v *visitor) Scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
-	if v.beforeScalars {
-		return v.sharedScalar(ctx, k, raw)
-	}
-	if ctx.rule == nil && (len(raw) < dlp.MinLength || k == jsonedit.String && len(raw) < dlp.MinLength+2) {
-		// Too short to be any sensitive value (a string has its quotes;
-		// decoding only shortens): most values end here, in one call.
-		return nil, jsonedit.Keep
-	}
-	return v.scalar(ctx, k, raw)
-}
-
-// sharedScalar is Scalar when the visitor walked first has a say on
-// scalars too.
-func (v *visitor) sharedScalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
-	repl, act := v.before.Scalar(ctx.first, k, raw)
-	switch act {
-	case jsonedit.Drop, jsonedit.Stop:
-		return nil, act
-	case jsonedit.Replace:
-		if r, act := v.scalar(ctx, k, repl); act != jsonedit.Keep {
-			return r, act
-		}
-		return repl, jsonedit.Replace
-	}
-	return v.scalar(ctx, k, raw)
-}
-
-// member applies the field rules to a member its policy may cover
-// (Member has set the pointer and child).
-func (v *visitor) member(parent, child mctx, name []byte) (mctx, jsonedit.Action) {
+// Member applies the field rules to a member the policy's gate lets
+// through, outside any value a rule covers.
+func (v *visitor) Member(p *jsonedit.Pointer, d int, name []byte) (any, jsonedit.Action) {
 	r := v.fieldRule(name)
 	if r == nil {
-		return child, jsonedit.Keep
+		return nil, jsonedit.Keep
 	}
-	v.note(RuleField, r.act, v.ptr.String(parent.depth), r.name)
+	v.note(RuleField, r.act, p.String(d), r.name)
 	switch r.act {
 	case blockIt:
 		v.blocked = true
-		return child, jsonedit.Stop
+		return nil, jsonedit.Stop
 	case dropIt:
-		return child, jsonedit.Drop
+		return nil, jsonedit.Drop
 	}
-	child.rule = r
-	return child, jsonedit.Keep
+	return r, jsonedit.Keep
 }
 
-func (v *visitor) scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
-	if ctx.rule != nil {
-		if ctx.rule.act == maskIt && (k == jsonedit.String || k == jsonedit.Number) {
+// Scalar masks, removes or refuses a value a field rule covers or one
+// long enough to hold a sensitive value (the walk's gates).
+func (v *visitor) Scalar(p *jsonedit.Pointer, d int, tag any, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
+	rule, _ := tag.(*fieldRule)
+	return v.scalar(p, d, rule, k, raw)
+}
+
+func (v *visitor) scalar(ptr *jsonedit.Pointer, d int, rule *fieldRule, k jsonedit.Kind, raw []byte) ([]byte, jsonedit.Action) {
+	if rule != nil {
+		if rule.act == maskIt && (k == jsonedit.String || k == jsonedit.Number) {
 			return v.s.repl, jsonedit.Replace
 		}
 		return nil, jsonedit.Keep
@@ -598,7 +470,7 @@ func (v *visitor) scalar(ctx mctx, k jsonedit.Kind, raw []byte) ([]byte, jsonedi
 	if len(ms) == 0 {
 		return nil, jsonedit.Keep
 	}
-	where := v.ptr.String(ctx.depth - 1)
+	where := ptr.String(d)
 	if where == "" {
 		where = "/"
 	}
