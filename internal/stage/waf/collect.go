@@ -325,6 +325,11 @@ func (in *inspection) collectHeaders() {
 			case "user-agent":
 				in.value(collGet, "", loc, v, true)
 				if !in.inertUA(v) {
+					// Not a browser's or a library's: quotes, '$', '<',
+					// braces (PHP or a template for a log to run, a
+					// JNDI lookup). Most CRS attack rules read ARGS only,
+					// so it is an argument too, as an application header is.
+					in.value(collGet, "header."+ln, loc, v, false)
 					in.needCoraza = true
 				}
 				continue
@@ -553,13 +558,23 @@ func (in *inspection) collectMultipart(body []byte, boundary string) {
 	}
 }
 
+// collectXML gives every text node and attribute value to the detectors.
+// Coraza gets each value under a name of its own that says nothing of the
+// document's structure ("xml1", "xml2", …; the location keeps the path):
+// element and attribute names are the schema's, not values, and rules
+// that read ARGS_NAMES would otherwise judge them, e.g. 941130 matches
+// every namespace declaration ("xmlns:soap") of a SOAP envelope and every
+// "xlink:href" of an SVG. The CRS's own XML processing (XML:/*) does not
+// give them to those rules either.
 func (in *inspection) collectXML(body []byte) {
+	n := 0
 	err := WalkXML(body, func(ptr, s string) {
 		loc := "body:" + ptr
 		if in.x.Proven.Has(loc) || in.skipped(loc) {
 			return
 		}
-		in.value(collPost, "xml"+strings.ReplaceAll(ptr, "/", "."), loc, s, false)
+		n++
+		in.value(collPost, "xml"+strconv.Itoa(n), loc, s, false)
 	})
 	switch {
 	case errors.Is(err, ErrXXE):

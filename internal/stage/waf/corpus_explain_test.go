@@ -10,9 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/portcullis/portcullis/internal/pipeline"
 	"github.com/portcullis/portcullis/internal/stage/waf"
 )
 
@@ -37,9 +35,7 @@ func TestCorpusExplain(t *testing.T) {
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("User-Agent", browserUA)
 		r.Host = "api.example.com"
-		x := pipeline.NewExchange(r, "t", time.Unix(0, 0))
-		x.BodyLimit = 1 << 20
-		v, err := s.Inspect(x)
+		v, err := inspectRequest(s, r)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,13 @@ var (
 	// A MongoDB-style query operator as a key or inside a value:
 	// {"$ne": 1}, user[$ne]=x, {"$where": "..."}.
 	nosqlOperators = re2.MustCompile(`(?i)(?:^|[\[{,"'\s])\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|not|nor|elemmatch|function|accumulator|jsonschema|size|all|type|mod|text|lookup|set|unset|inc|rename|push|comment|natural|slice|meta|options|search|geowithin|near|bitsallset|bitsanyset)\b`)
+	// nosqlSigilKey: an operator object written into a value with a
+	// stand-in for the '$' sigil ({"&exists":false}, {'#ne': 1}): a filter
+	// that strips or refuses '$' lets it through to a decoder (PHP's, a
+	// query-string parser's) that maps the sigil back. The key is quoted
+	// and followed by ':' inside an object; '@' is left out, since
+	// JSON-LD keys start with it ({"@type": "Person"}).
+	nosqlSigilKey = re2.MustCompile(`(?i)[{,]\s*["']?[&#%!~^*]\s*(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|expr|or|and|not|nor|elemmatch|size|all|type|mod)["']?\s*:`)
 	// Template expressions that evaluate something: arithmetic, dunder or
 	// object-graph walks, Java/EL, log4j lookups.
 	sstiExpr = re2.MustCompile(`(?is)` +
@@ -48,7 +55,7 @@ var cjkNewlines = strings.NewReplacer("\u560a", "\n", "\u560d", "\r")
 func detectString(v string, header bool, g gate) []string {
 	var out []string
 	cs := charsetOf(v)
-	if cs.any("$") && nosqlOperators.MatchString(v) {
+	if cs.any("$") && nosqlOperators.MatchString(v) || cs.any("{") && cs.any(":") && cs.any("&#%!~^*") && sigilAfterBrace(v) && nosqlSigilKey.MatchString(v) {
 		out = append(out, RuleNoSQL)
 	}
 	if cs.any("{%@") && sstiExpr.MatchString(v) {
@@ -97,10 +104,31 @@ func closeOpen(v string) bool {
 			continue
 		}
 		j := i + 1
-		for j < len(v) && v[j] == ' ' {
+		for j < len(v) && (v[j] == ' ' || v[j] >= '\t' && v[j] <= '\r') {
 			j++
 		}
 		if j < len(v) && (v[j] == '(' || v[j] == ')') {
+			return true
+		}
+	}
+	return false
+}
+
+// sigilAfterBrace reports a '$' stand-in of nosqlSigilKey right after
+// '{' or ',' (blanks and one quote between): the gate of that expression.
+func sigilAfterBrace(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '{' && v[i] != ',' {
+			continue
+		}
+		j := i + 1
+		for j < len(v) && (v[j] == ' ' || v[j] >= '\t' && v[j] <= '\r') {
+			j++
+		}
+		if j < len(v) && (v[j] == '"' || v[j] == '\'') {
+			j++
+		}
+		if j < len(v) && strings.IndexByte("&#%!~^*", v[j]) >= 0 {
 			return true
 		}
 	}

@@ -22,7 +22,7 @@ var crsRefiners = map[int]crsRefiner{
 	// 942100 is libinjection: judged as libinjectionCheck judges it.
 	942100: func(v string, _ bool) bool {
 		ok, fp := libinjection.IsSQLi(v)
-		return !ok || !weakSQLi(v, fp)
+		return !ok || !weakSQLi(v, fp) && !goCommand(v, fp)
 	},
 	// 920540, a "\u0026" left in a value: in a JSON string it was written
 	// "\\u0026", and in text of several lines it is text about escapes
@@ -44,8 +44,14 @@ var crsRefiners = map[int]crsRefiner{
 	// already there)" in prose. See phpCall.
 	933160: phpCall,
 	// 932130, a Unix shell expansion, read with the spaces a shell reads
-	// (see cmdLineSpaced).
-	932130: func(v string, _ bool) bool { return shellExpr932130.MatchString(cmdLineSpaced(v)) },
+	// (see cmdLineSpaced), and with the inline code spans of a Markdown
+	// text read as names (see docMask: "`zsysnum_${GOOS}.go`").
+	932130: func(v string, _ bool) bool {
+		if m, ok := docMask(v); ok {
+			v = m
+		}
+		return shellExpr932130.MatchString(cmdLineSpaced(v))
+	},
 }
 
 // phpCall933160 is CRS 933160's expression with the call's arguments
@@ -110,8 +116,12 @@ func wordsOnly(args string) bool {
 var blanks = strings.NewReplacer(" ", "", "\t", "", "\v", "", "\f", "", "\u00a0", "")
 
 // sqlJSON is CRS 942550's expression with the quoted JSON kept on one
-// line.
-var sqlJSON = re2.MustCompile(`(?i)["'` + "`" + `][\[\{][^#\]\}\n]*[\]\}]+["'` + "`" + `]|(?:[\-@]>?|<@|@[\?@]|\?(?:(?:)|&|\|#>)|#(?:>>|-)|->>|[<>])["'` + "`" + `](?:[\[\{][^#\]\}\n]*[\]\}]+["'` + "`" + `]|\$[\.\[])|\bjson_extract\b[^\(]*\([^\)]*\)`)
+// line and made JSON: an array that opens with a value ('[1,2]',
+// '["a"]', '[{…}]') or an object that opens with a quoted key (its
+// quote escaped too: "{\"set\":…}", JSON inside a JSON string); a quoted
+// bracket of words ("[anon: Go: ...]", a log excerpt in prose) is no JSON
+// literal.
+var sqlJSON = re2.MustCompile(`(?i)["'` + "`" + `](?:\[\s*(?:\\?["']|[\[\{0-9-]|true|false|null)[^#\]\}\n]*|\{\s*\\?["'][^#\]\}\n]*|[\[\{]\s*)[\]\}]+["'` + "`" + `]|(?:[\-@]>?|<@|@[\?@]|\?(?:(?:)|&|\|#>)|#(?:>>|-)|->>|[<>])["'` + "`" + `](?:[\[\{][^#\]\}\n]*[\]\}]+["'` + "`" + `]|\$[\.\[])|\bjson_extract\b[^\(]*\([^\)]*\)`)
 
 // keepCRSMatch reports whether a match of a refined rule stands: the
 // value (or a decoded form of it) that the rule matched, as the stage
@@ -120,12 +130,18 @@ var sqlJSON = re2.MustCompile(`(?i)["'` + "`" + `][\[\{][^#\]\}\n]*[\]\}]+["'` +
 func (in *inspection) keepCRSMatch(refine crsRefiner, loc string, mds []types.MatchData) bool {
 	json := in.jsonBody && strings.HasPrefix(loc, "body:")
 	for _, md := range mds {
-		if !strings.HasPrefix(md.Variable().Name(), "ARGS") || strings.HasPrefix(md.Variable().Name(), "ARGS_NAMES") {
+		name, key := md.Variable().Name(), md.Key()
+		if name == "MATCHED_VARS" {
+			// A chained rule's second link names the variable its first
+			// link matched ("ARGS:json.code"): the same value.
+			name, key, _ = strings.Cut(key, ":")
+		}
+		if !strings.HasPrefix(name, "ARGS") || strings.HasPrefix(name, "ARGS_NAMES") {
 			return true
 		}
 		found := false
 		for _, a := range in.args {
-			if a.key == md.Key() || strings.EqualFold(a.key, md.Key()) {
+			if a.key == key || strings.EqualFold(a.key, key) {
 				found = true
 				if refine(a.v, json) {
 					return true

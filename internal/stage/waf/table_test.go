@@ -128,12 +128,17 @@ func (r rate) String() string {
 // inspector tells whether a request is blocked.
 type inspector func(r *http.Request) (blocked bool, rules []string)
 
+// inspectRequest runs the stage directly on r, with a 1 MiB body limit.
+func inspectRequest(s *waf.Stage, r *http.Request) (waf.Verdict, error) {
+	x := pipeline.NewExchange(r, "t", time.Unix(0, 0))
+	x.BodyLimit = 1 << 20
+	return s.Inspect(x)
+}
+
 // stageInspector runs the stage directly.
 func stageInspector(t testing.TB, s *waf.Stage) inspector {
 	return func(r *http.Request) (bool, []string) {
-		x := pipeline.NewExchange(r, "t", time.Unix(0, 0))
-		x.BodyLimit = 1 << 20
-		v, err := s.Inspect(x)
+		v, err := inspectRequest(s, r)
 		if err != nil {
 			t.Errorf("inspect: %v", err) // Errorf: inspectors run on several goroutines
 			return false, nil

@@ -86,6 +86,7 @@ var crsFiles = []string{
 var APITunedRules = map[int]string{
 	911100: "method allowlist (GET, HEAD, POST, OPTIONS): REST APIs use PUT, PATCH and DELETE; the API's description (validate) or the upstream decides which methods exist",
 	920350: "a numeric Host (an IP address): internal callers, health checks and service meshes reach APIs by address; it scores 3 on every such request and says nothing about the request's content",
+	920420: "the content-type allowlist: it refuses the standard +json types (JSON:API application/vnd.api+json, JSON Merge Patch, JSON Patch, problem+json), which the stage parses as JSON, and any body type an API declares beyond CRS's nine; it was also judged only when some other value made the CRS run, so the same body passed or not by its words; an API's description (validate) refuses undeclared content types with 415, and the stage inspects bodies of other types as text",
 	920440: "restricted file extension: API path segments are ids and e-mail addresses (\".com\"), not files",
 	921130: "\"HTTP/1.1\" in a value: response splitting needs a line break first, which waf.crlf requires",
 	932140: "Windows FOR/IF: its IF branch matches \"if … ==\" in every code snippet (C, Go, JavaScript, Python); waf.cmdi's winFor/winIf keep the batch forms (IF EXIST, EQU/NEQ, item1==item2, FOR %a IN (…) DO)",
@@ -544,10 +545,10 @@ func (in *inspection) libinjectionCheck(loc, v string, g gate) {
 	if !in.s.cfg.libinjection() || plainWord(v) {
 		return
 	}
-	if ok, fp := libinjection.IsSQLi(v); ok && !weakSQLi(v, fp) {
+	if ok, fp := libinjection.IsSQLi(v); ok && !weakSQLi(v, fp) && !goCommand(v, fp) {
 		in.hits = append(in.hits, hit{rule: RuleSQLi, loc: loc, score: builtinScore, tags: []string{"attack-sqli"}})
 	}
-	if (strings.ContainsAny(v, "<>=`") || g&gateScheme != 0) && libinjection.IsXSS(v) {
+	if (strings.ContainsAny(v, "<>=`") || g&gateScheme != 0) && libinjection.IsXSS(v) && !plainStyleSheet(v) {
 		in.hits = append(in.hits, hit{rule: RuleXSS, loc: loc, score: builtinScore, tags: []string{"attack-xss"}})
 	}
 }
