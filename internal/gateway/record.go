@@ -129,9 +129,21 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	if tls {
 		scheme = "https"
 	}
-	path := r.URL.EscapedPath()
+	if g.deps.Recent == nil && g.deps.Access == nil {
+		return
+	}
+	// What both records show of the request, redacted once.
+	host := g.redactor.Safe(r.Host, 256)
+	path := g.redactor.Safe(r.URL.EscapedPath(), 2048)
+	var query, ua string
+	if r.URL.RawQuery != "" {
+		query = redact.Excerpt(g.redactor.Query(r.URL.RawQuery), 2048)
+	}
+	if s := r.Header.Get("User-Agent"); s != "" {
+		ua = g.redactor.Safe(s, 256)
+	}
 	if g.deps.Recent != nil {
-		g.remember(x, r, out, status, body.n, sw.bytes, lat, scheme, path, rules)
+		g.remember(x, r, out, status, body.n, sw.bytes, lat, scheme, host, path, query, ua, rules)
 	}
 	if g.deps.Access == nil {
 		return
@@ -144,11 +156,11 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 		slog.String("method", r.Method),
 		slog.String("scheme", scheme),
 		slog.String("proto", r.Proto),
-		slog.String("host", g.redactor.Safe(r.Host, 256)),
-		slog.String("path", g.redactor.Safe(path, 2048)),
+		slog.String("host", host),
+		slog.String("path", path),
 	)
-	if r.URL.RawQuery != "" {
-		attrs = append(attrs, slog.String("query", redact.Excerpt(g.redactor.Query(r.URL.RawQuery), 2048)))
+	if query != "" {
+		attrs = append(attrs, slog.String("query", query))
 	}
 	attrs = append(attrs,
 		slog.String("api", x.API),
@@ -182,8 +194,8 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 			slog.Int64("upstream_bytes", t.UpstreamBytes),
 			slog.String("close", t.Close)))
 	}
-	if ua := r.Header.Get("User-Agent"); ua != "" {
-		attrs = append(attrs, slog.String("user_agent", g.redactor.Safe(ua, 256)))
+	if ua != "" {
+		attrs = append(attrs, slog.String("user_agent", ua))
 	}
 	if x.TraceID != "" {
 		attrs = append(attrs, slog.String("trace_id", x.TraceID))
@@ -199,9 +211,10 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 }
 
 // remember keeps the exchange's access record in the recent ring, for the
-// dashboard's drill-down and charts.
+// dashboard's drill-down and charts; host, path, query and ua are
+// already redacted.
 func (g *Gateway) remember(x *pipeline.Exchange, r *http.Request, out pipeline.Outcome, status int, in, outBytes int64,
-	lat time.Duration, scheme, path string, rules []string) {
+	lat time.Duration, scheme, host, path, query, ua string, rules []string) {
 	rec := access.Record{
 		Time:      x.Start,
 		RequestID: x.ID,
@@ -210,8 +223,10 @@ func (g *Gateway) remember(x *pipeline.Exchange, r *http.Request, out pipeline.O
 		Method:    r.Method,
 		Scheme:    scheme,
 		Proto:     r.Proto,
-		Host:      g.redactor.Safe(r.Host, 256),
-		Path:      g.redactor.Safe(path, 2048),
+		Host:      host,
+		Path:      path,
+		Query:     query,
+		UserAgent: ua,
 		API:       x.API,
 		Operation: x.Operation,
 		Status:    status,
@@ -223,17 +238,11 @@ func (g *Gateway) remember(x *pipeline.Exchange, r *http.Request, out pipeline.O
 		Upstream:  out.Target,
 		TraceID:   x.TraceID,
 	}
-	if r.URL.RawQuery != "" {
-		rec.Query = redact.Excerpt(g.redactor.Query(r.URL.RawQuery), 2048)
-	}
 	if x.Principal != nil {
 		rec.Principal = x.Principal.ID
 	}
 	if out.Denial != nil {
 		rec.Stage = out.Denial.Stage
-	}
-	if ua := r.Header.Get("User-Agent"); ua != "" {
-		rec.UserAgent = g.redactor.Safe(ua, 256)
 	}
 	g.deps.Recent.Add(rec)
 }

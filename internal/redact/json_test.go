@@ -15,14 +15,19 @@ import (
 // handler) writes, byte for byte, for random records of every attribute
 // kind (the fast ones and those left to slog), strings with every escape
 // (control bytes, quotes, HTML, invalid UTF-8, U+2028) and values that
-// must be masked (card numbers, keys).
+// must be masked (card numbers, keys), short and long (the escaper
+// takes plain bytes eight at a time).
 func TestJSONHandlerMatches(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	pieces := []string{"a", "GET", "/v1/users", "\"", "\\", "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "\b", "\f", "<", ">", "&",
-		"é", "\xff", "\u2028", "\u2029", "😀", " ", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}
+		"é", "\xff", "\u2028", "\u2029", "😀", " ", "plain ASCII run", "x", "0123456789abcdefghijk", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}
 	str := func() string {
 		var b []byte
-		for range rng.IntN(6) {
+		n := rng.IntN(6)
+		if rng.IntN(4) == 0 {
+			n = rng.IntN(40) // long strings: the escaper's eight-byte scan
+		}
+		for range n {
 			b = append(b, pieces[rng.IntN(len(pieces))]...)
 		}
 		return string(b)
