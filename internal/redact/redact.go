@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unsafe"
 )
 
 // Mask replaces a redacted value.
@@ -92,36 +93,27 @@ func normalize(name string) string {
 	return string(b)
 }
 
-// words splits a name into lower-case words at separators and camelCase
-// boundaries ("X-Api-Key", "accessToken", "client_secret").
-func words(name string, fn func(w string) bool) bool {
+// secretWord reports whether a name, split into lower-case words at
+// separators and camelCase boundaries ("X-Api-Key", "accessToken",
+// "client_secret"), has a word in secretWords.
+func secretWord(name string) bool {
 	start := 0
-	flush := func(end int) bool {
-		if end > start {
-			if fn(strings.ToLower(name[start:end])) {
-				return true
-			}
-		}
-		return false
-	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		isSep := !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80)
 		camel := i > start && c >= 'A' && c <= 'Z' && name[i-1] >= 'a' && name[i-1] <= 'z'
-		switch {
-		case isSep:
-			if flush(i) {
-				return true
-			}
+		if !isSep && !camel {
+			continue
+		}
+		if i > start && secretWords[strings.ToLower(name[start:i])] {
+			return true
+		}
+		start = i
+		if isSep {
 			start = i + 1
-		case camel:
-			if flush(i) {
-				return true
-			}
-			start = i
 		}
 	}
-	return flush(len(name))
+	return len(name) > start && secretWords[strings.ToLower(name[start:])]
 }
 
 // SecretName reports whether a header, parameter, cookie or field name
@@ -134,7 +126,7 @@ func (r *Redactor) SecretName(name string) bool {
 	if r != nil && (r.query[normalize(name)] || r.headers[http.CanonicalHeaderKey(name)]) {
 		return true
 	}
-	if words(name, func(w string) bool { return secretWords[w] }) {
+	if secretWord(name) {
 		return true
 	}
 	flat := strings.ReplaceAll(normalize(name), "_", "")
@@ -225,15 +217,58 @@ func (r *Redactor) encodedText(v string) string {
 	if strings.IndexByte(v, '%') < 0 {
 		return r.Text(v)
 	}
-	dec, err := url.PathUnescape(v)
-	if err != nil {
+	var buf [512]byte
+	dec, ok := pathUnescape(buf[:0], v)
+	if !ok {
 		return r.Text(v) // not valid escapes: judged as sent
 	}
-	if r.Text(dec) == dec {
+	// The decoded text only lives for this test (Text keeps no reference
+	// to what it is given), so it is read in place, not copied.
+	if d := unsafe.String(unsafe.SliceData(dec), len(dec)); r.Text(d) == d {
 		return v
 	}
 	return Mask
 }
+
+// pathUnescape appends to dst what url.PathUnescape decodes s to ('+'
+// kept as it is); false where it fails (a '%' not followed by two hex
+// digits).
+func pathUnescape(dst []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			dst = append(dst, c)
+			continue
+		}
+		if i+2 >= len(s) {
+			return dst, false
+		}
+		hi, lo := unhex[s[i+1]], unhex[s[i+2]]
+		if hi|lo > 15 {
+			return dst, false
+		}
+		dst = append(dst, hi<<4|lo)
+		i += 2
+	}
+	return dst, true
+}
+
+// unhex is the value of a hex digit, 0xff for any other byte.
+var unhex = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = byte(c - '0')
+		case c >= 'a' && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			t[c] = byte(c - 'A' + 10)
+		default:
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 // URL returns path?query with secrets masked.
 func (r *Redactor) URL(u *url.URL) string {
@@ -573,11 +608,17 @@ func formSentence(s string) bool {
 	if strings.Count(s, "+") < 3 {
 		return false
 	}
-	words := 0
-	for tok := range strings.FieldsFuncSeq(s, func(c rune) bool { return c == '+' || c == '.' || c == '-' }) {
-		if plainWord(tok) {
+	// The fields between '+', '.' and '-' (strings.FieldsFunc's, split
+	// by bytes: no byte of a multi-byte rune is one of them).
+	words, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '+' && s[i] != '.' && s[i] != '-' {
+			continue
+		}
+		if tok := s[start:i]; plainWord(tok) {
 			words += len(tok)
 		}
+		start = i + 1
 	}
 	return 2*words >= len(s)
 }

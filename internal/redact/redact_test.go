@@ -116,3 +116,67 @@ func TestFortuneQueriesStayReadable(t *testing.T) {
 	}
 	t.Logf("%d of %d fortunes masked in a query", masked, n)
 }
+
+// wordsRef is how names were split into words before secretWord (a
+// callback per word), kept to hold secretWord to it.
+func wordsRef(name string, fn func(w string) bool) bool {
+	start := 0
+	flush := func(end int) bool { return end > start && fn(strings.ToLower(name[start:end])) }
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		isSep := !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80)
+		camel := i > start && c >= 'A' && c <= 'Z' && name[i-1] >= 'a' && name[i-1] <= 'z'
+		switch {
+		case isSep:
+			if flush(i) {
+				return true
+			}
+			start = i + 1
+		case camel:
+			if flush(i) {
+				return true
+			}
+			start = i
+		}
+	}
+	return flush(len(name))
+}
+
+// TestSecretWord: secretWord finds a secret word exactly where splitting
+// the name into words (separators, camelCase) does, for random names
+// built from words, cases and separators.
+func TestSecretWord(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{"token", "Token", "TOKEN", "api", "Key", "x", "-", "_", ".", " ", "9", "é", "user", "Id",
+		"pass", "Word", "session", "S", "a", "auth", "Or", "sid", "PIN", ""}
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		name := b.String()
+		want := wordsRef(name, func(w string) bool { return secretWords[w] })
+		if got := secretWord(name); got != want {
+			t.Fatalf("secretWord(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestPathUnescape: pathUnescape decodes as url.PathUnescape does and
+// fails where it fails.
+func TestPathUnescape(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"%", "%2", "%2C", "%3f", "%zz", "%0A", "%e2%80%a8", "+", "a", "Z", "9", "f", "é", "%%", "%25"}
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		want, err := url.PathUnescape(s)
+		got, ok := pathUnescape(nil, s)
+		if ok != (err == nil) || ok && string(got) != want {
+			t.Fatalf("pathUnescape(%q) = %q, %v; want %q, %v", s, got, ok, want, err)
+		}
+	}
+}
