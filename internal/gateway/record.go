@@ -204,9 +204,7 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	// the caller's program counter (the access handler writes no source).
 	ctx := context.Background()
 	if h := g.deps.Access.Handler(); h.Enabled(ctx, slog.LevelInfo) {
-		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "access", 0)
-		rec.AddAttrs(attrs...)
-		_ = h.Handle(ctx, rec)
+		_ = redact.Log(ctx, h, time.Now(), slog.LevelInfo, "access", attrs)
 	}
 }
 

@@ -41,8 +41,37 @@ func (h *jsonHandler) WithAttrs(as []slog.Attr) slog.Handler { return h.slow.Wit
 func (h *jsonHandler) WithGroup(name string) slog.Handler { return h.slow.WithGroup(name) }
 
 func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
-	if y := r.Time.Year(); !r.Time.IsZero() && (y < 0 || y >= 10000) || sensitiveText(r.Message) {
-		return h.slow.Handle(ctx, r)
+	return h.write(ctx, r.Time, r.Level, r.Message, nil, &r)
+}
+
+// Log hands h a record of msg at level with attrs, as slog.Logger's
+// LogAttrs does but without the caller's program counter (for handlers
+// that write no source). A JSONHandler writes such a record without
+// building a slog.Record (whose attributes past the fifth are copied to
+// the heap); it writes the same bytes.
+func Log(ctx context.Context, h slog.Handler, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	if jh, ok := h.(*jsonHandler); ok {
+		return jh.write(ctx, t, level, msg, attrs, nil)
+	}
+	r := slog.NewRecord(t, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return h.Handle(ctx, r)
+}
+
+// write writes a record's line: its attributes are attrs or, when r is
+// not nil, r's. A record the fast path leaves (a value to mask, a kind
+// left to slog) goes to the general handlers.
+func (h *jsonHandler) write(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr, r *slog.Record) error {
+	slow := func() error {
+		if r != nil {
+			return h.slow.Handle(ctx, *r)
+		}
+		rec := slog.NewRecord(t, level, msg, 0)
+		rec.AddAttrs(attrs...)
+		return h.slow.Handle(ctx, rec)
+	}
+	if y := t.Year(); !t.IsZero() && (y < 0 || y >= 10000) || sensitiveText(msg) {
+		return slow()
 	}
 	bp := jsonBufs.Get().(*[]byte)
 	defer func() {
@@ -52,22 +81,30 @@ func (h *jsonHandler) Handle(ctx context.Context, r slog.Record) error {
 		}
 	}()
 	b := append((*bp)[:0], '{')
-	if !r.Time.IsZero() {
+	if !t.IsZero() {
 		b = append(b, `"time":"`...)
-		b = r.Time.Round(0).AppendFormat(b, time.RFC3339Nano)
+		b = t.Round(0).AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":`...)
-	b = appendJSONString(b, r.Level.String(), false)
+	b = appendJSONString(b, level.String(), false)
 	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, r.Message, false)
+	b = appendJSONString(b, msg, false)
 	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		b, ok = appendAttr(b, a, 0)
-		return ok
-	})
+	if r != nil {
+		r.Attrs(func(a slog.Attr) bool {
+			b, ok = appendAttr(b, a, 0)
+			return ok
+		})
+	} else {
+		for _, a := range attrs {
+			if b, ok = appendAttr(b, a, 0); !ok {
+				break
+			}
+		}
+	}
 	if !ok {
-		return h.slow.Handle(ctx, r) // something to mask or a kind left to slog
+		return slow() // something to mask or a kind left to slog
 	}
 	b = append(b, "}\n"...)
 	*bp = b

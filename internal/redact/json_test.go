@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,7 +17,8 @@ import (
 // kind (the fast ones and those left to slog), strings with every escape
 // (control bytes, quotes, HTML, invalid UTF-8, U+2028) and values that
 // must be masked (card numbers, keys), short and long (the escaper
-// takes plain bytes eight at a time).
+// takes plain bytes eight at a time); and Log writes the same records
+// to it.
 func TestJSONHandlerMatches(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	pieces := []string{"a", "GET", "/v1/users", "\"", "\\", "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "\b", "\f", "<", ">", "&",
@@ -62,10 +64,15 @@ func TestJSONHandlerMatches(t *testing.T) {
 		if n%50 == 0 {
 			r = slog.NewRecord(time.Time{}, slog.LevelWarn, "x", 0)
 		}
-		for range rng.IntN(8) {
-			r.AddAttrs(attr(0))
+		var attrs []slog.Attr
+		for range rng.IntN(12) {
+			attrs = append(attrs, attr(0))
 		}
-		var fast, slow bytes.Buffer
+		r.AddAttrs(attrs...)
+		var fast, slow, logged bytes.Buffer
+		if err := Log(context.Background(), JSONHandler(&logged), r.Time, r.Level, r.Message, attrs); err != nil {
+			t.Fatal(err)
+		}
 		if err := JSONHandler(&fast).Handle(context.Background(), r.Clone()); err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +81,9 @@ func TestJSONHandlerMatches(t *testing.T) {
 		}
 		if fast.String() != slow.String() {
 			t.Fatalf("record %d:\n got %s\nwant %s", n, fast.String(), slow.String())
+		}
+		if logged.String() != slow.String() {
+			t.Fatalf("record %d by Log:\n got %s\nwant %s", n, logged.String(), slow.String())
 		}
 	}
 }
@@ -99,5 +109,30 @@ func TestJSONHandlerFastPath(t *testing.T) {
 	r.AddAttrs(slog.String("path", "/cards/4111111111111111"))
 	if err := h.Handle(context.Background(), r); err != errSlow {
 		t.Fatalf("a card number in the path: %v, want it left to the masking handler", err)
+	}
+}
+
+// TestLog: Log writes an access record by JSONHandler's fast path (more
+// than five attributes, the ones a slog.Record keeps inline), and hands
+// any other handler the record slog.Logger.LogAttrs would.
+func TestLog(t *testing.T) {
+	at := time.Date(2026, 12, 4, 19, 0, 0, 5, time.UTC)
+	attrs := []slog.Attr{slog.String("request_id", "01J"), slog.String("method", "GET"), slog.String("path", "/v1/pets"),
+		slog.String("query", "q=a+b%3F"), slog.Int("status", 200), slog.Float64("latency_ms", 0.25),
+		slog.Any("rules", []string{"942100"})}
+	var buf bytes.Buffer
+	if err := Log(context.Background(), &jsonHandler{w: &buf, slow: refuse{}}, at, slog.LevelInfo, "access", attrs); err != nil {
+		t.Fatalf("access record: %v", err)
+	}
+	var want bytes.Buffer
+	slog.New(slog.NewJSONHandler(&want, nil)).LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
+	var got bytes.Buffer
+	if err := Log(context.Background(), slog.NewJSONHandler(&got, nil), at, slog.LevelInfo, "access", attrs); err != nil {
+		t.Fatal(err)
+	}
+	// LogAttrs stamps its own time: compare from the level on.
+	cut := func(s string) string { return s[strings.Index(s, `"level"`):] }
+	if cut(got.String()) != cut(want.String()) || cut(buf.String()) != cut(want.String()) {
+		t.Errorf("got %s and %s, want %s", got.String(), buf.String(), want.String())
 	}
 }
