@@ -209,11 +209,11 @@ func appendJSONString(b []byte, s string, marshal bool) []byte {
 			break
 		}
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -261,6 +261,14 @@ func appendJSONString(b []byte, s string, marshal bool) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// jsonPlain are the bytes appendJSONString copies as they are.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // load64 is the first eight bytes of s, little-endian (one load).
 func load64(s string) uint64 {

@@ -312,7 +312,18 @@ func Excerpt(s string, n int) string {
 
 // printable reports whether s has no byte Excerpt escapes.
 func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		// Eight ASCII bytes at a time; a chunk with other bytes is
+		// looked at byte by byte below.
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		if w := load64(s[i : i+8]); w&highs == 0 &&
+			((w-ones*0x20)|((w^ones*'\\')-ones)|((w^ones*0x7f)-ones))&highs == 0 {
+			continue
+		}
+		break
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c == '\\' || c < 0x20 || c == 0x7f {
 			return false
 		}

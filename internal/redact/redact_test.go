@@ -64,16 +64,27 @@ func TestExcerpt(t *testing.T) {
 }
 
 // TestExcerptFastPath: returning a short printable string as it is gives
-// what the escaping loop gives, for every length around the cut.
+// what the escaping loop gives, for every length around the cut, short
+// strings and long mostly plain ones.
 func TestExcerptFastPath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("ab \\\x00\x1f\x7f\xc3\xa9\n\"~")
-	for range 20000 {
+	plain := []byte("abcdefghijklmnopqrstuvwxyz ~/=+%")
+	for k := range 40000 {
 		b := make([]byte, rng.IntN(12))
+		if k%2 == 1 { // long, mostly plain: printable's eight-byte scan
+			b = make([]byte, rng.IntN(40))
+		}
 		for i := range b {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
+			if k%2 == 1 && rng.IntN(16) != 0 {
+				b[i] = plain[rng.IntN(len(plain))]
+			}
 		}
 		n := rng.IntN(14)
+		if k%2 == 1 {
+			n = rng.IntN(48)
+		}
 		if got, want := Excerpt(string(b), n), excerpt(string(b), n); got != want {
 			t.Fatalf("Excerpt(%q, %d) = %q, want %q", b, n, got, want)
 		}
