@@ -205,14 +205,15 @@ func appendJSONString(b []byte, s string, marshal bool) []byte {
 		for i+8 <= len(s) && plain8(load64(s[i:i+8])) {
 			i += 8
 		}
+		// Then byte by byte up to the byte that stopped the scan (or the
+		// end of a short string).
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
 		if i >= len(s) {
 			break
 		}
 		c := s[i]
-		if jsonPlain[c] {
-			i++
-			continue
-		}
 		if c < utf8.RuneSelf {
 			b = append(b, s[start:i]...)
 			switch c {
