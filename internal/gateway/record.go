@@ -133,6 +133,7 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 		return
 	}
 	// What both records show of the request, redacted once.
+	client, peer := addrString(x.ClientIP), addrString(x.Peer)
 	host := g.redactor.Safe(r.Host, 256)
 	path := g.redactor.Safe(r.URL.EscapedPath(), 2048)
 	var query, ua string
@@ -143,7 +144,7 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 		ua = g.redactor.Safe(s, 256)
 	}
 	if g.deps.Recent != nil {
-		g.remember(x, r, out, status, body.n, sw.bytes, lat, scheme, host, path, query, ua, rules)
+		g.remember(x, r, out, status, body.n, sw.bytes, lat, scheme, client, peer, host, path, query, ua, rules)
 	}
 	if g.deps.Access == nil {
 		return
@@ -151,8 +152,8 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 	attrs := make([]slog.Attr, 0, 20)
 	attrs = append(attrs,
 		slog.String("request_id", x.ID),
-		slog.String("client_ip", addrString(x.ClientIP)),
-		slog.String("peer", addrString(x.Peer)),
+		slog.String("client_ip", client),
+		slog.String("peer", peer),
 		slog.String("method", r.Method),
 		slog.String("scheme", scheme),
 		slog.String("proto", r.Proto),
@@ -212,12 +213,12 @@ func (g *Gateway) record(x *pipeline.Exchange, r *http.Request, sw *statusWriter
 // dashboard's drill-down and charts; host, path, query and ua are
 // already redacted.
 func (g *Gateway) remember(x *pipeline.Exchange, r *http.Request, out pipeline.Outcome, status int, in, outBytes int64,
-	lat time.Duration, scheme, host, path, query, ua string, rules []string) {
+	lat time.Duration, scheme, client, peer, host, path, query, ua string, rules []string) {
 	rec := access.Record{
 		Time:      x.Start,
 		RequestID: x.ID,
-		ClientIP:  addrString(x.ClientIP),
-		Peer:      addrString(x.Peer),
+		ClientIP:  client,
+		Peer:      peer,
 		Method:    r.Method,
 		Scheme:    scheme,
 		Proto:     r.Proto,
