@@ -229,6 +229,18 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// trustedRequestID returns the valid request id a trusted peer sent, else
+// "" (an untrusted peer's is never read).
+func trustedRequestID(r *http.Request, trusted bool) string {
+	if !trusted {
+		return ""
+	}
+	if vs := r.Header[requestIDHeader]; len(vs) > 0 && validRequestID(vs[0]) {
+		return vs[0]
+	}
+	return ""
+}
+
 // ServeHTTP serves one exchange: it reaches one Outcome (malformed, refused
 // before routing, unrouted, denied by the chain, or what the upstream made
 // of it), counts its events with the route's observers before the answer
@@ -246,7 +258,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.Peer = peer
 	x.TrustedPeer = g.trusted.Trusts(peer)
 	x.ClientIP = g.trusted.ClientIP(r, peer)
-	if id := r.Header.Get(requestIDHeader); x.TrustedPeer && validRequestID(id) {
+	if id := trustedRequestID(r, x.TrustedPeer); id != "" {
 		x.ID = id
 	} else {
 		x.ID = uuid.NewString()
@@ -256,7 +268,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = body
 	}
 	sw := &statusWriter{ResponseWriter: w}
-	sw.Header().Set(requestIDHeader, x.ID)
+	sw.Header()[requestIDHeader] = []string{x.ID} // canonical key
 	tls := isTLS(r)
 	if tls && g.hsts != "" {
 		sw.Header().Set("Strict-Transport-Security", g.hsts)

@@ -5,6 +5,8 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +54,66 @@ type Metrics struct {
 	StoreFallback prometheus.Gauge
 	// StoreFallbacks counts switches from the shared store to the fallback.
 	StoreFallbacks prometheus.Counter
+
+	// children caches ObserveRequest's child metrics by API (*apiChildren):
+	// WithLabelValues validates, hashes and looks up its labels under a
+	// lock on every call. The vectors' children are never deleted, so a
+	// cached child stays the one the registry exports.
+	children sync.Map
+}
+
+// apiChildren are one API's children of the per-request vectors.
+type apiChildren struct {
+	duration prometheus.Observer
+	// requestBytes and responseBytes are set once a request had a body
+	// (an answer): as before, no series until then.
+	requestBytes, responseBytes atomic.Pointer[counter]
+	// requests holds the Requests children by decision (a small fixed
+	// set: string to *[len(statusClasses)]atomic.Pointer[counter]) and
+	// status class index.
+	requests sync.Map
+}
+
+// forAPI returns api's cached children, creating them on first use.
+func (m *Metrics) forAPI(api string) *apiChildren {
+	if c, ok := m.children.Load(api); ok {
+		return c.(*apiChildren)
+	}
+	c := &apiChildren{duration: m.Duration.WithLabelValues(api)}
+	got, _ := m.children.LoadOrStore(api, c)
+	return got.(*apiChildren)
+}
+
+// requestCounter returns the Requests child for api, decision and the
+// status class index class. Children are created on first use only, so
+// that no series is exported for a class never seen.
+func (m *Metrics) requestCounter(c *apiChildren, api, decision string, class int) prometheus.Counter {
+	v, ok := c.requests.Load(decision)
+	if !ok {
+		v, _ = c.requests.LoadOrStore(decision, new([len(statusClasses)]atomic.Pointer[counter]))
+	}
+	slot := &v.(*[len(statusClasses)]atomic.Pointer[counter])[class]
+	if ctr := slot.Load(); ctr != nil {
+		return ctr.Counter
+	}
+	ctr := m.Requests.WithLabelValues(api, decision, statusClasses[class])
+	slot.Store(&counter{ctr}) // WithLabelValues returns the same child to every racer
+	return ctr
+}
+
+// counter boxes a child counter for an atomic.Pointer (a concrete type:
+// loading it asserts no interface).
+type counter struct{ prometheus.Counter }
+
+// child returns the counter in slot, or vec's child for api, stored there.
+// WithLabelValues returns the same child to every racer.
+func child(slot *atomic.Pointer[counter], vec *prometheus.CounterVec, api string) prometheus.Counter {
+	if c := slot.Load(); c != nil {
+		return c.Counter
+	}
+	c := vec.WithLabelValues(api)
+	slot.Store(&counter{c})
+	return c
 }
 
 // New returns metrics registered on a new registry, with Go and process
@@ -138,24 +200,25 @@ func (m *Metrics) ObserveRequest(api, decision string, status int, d time.Durati
 	if api == "" {
 		api = "none"
 	}
-	m.Requests.WithLabelValues(api, decision, statusClass(status)).Inc()
-	m.Duration.WithLabelValues(api).Observe(d.Seconds())
+	c := m.forAPI(api)
+	m.requestCounter(c, api, decision, statusClassIndex(status)).Inc()
+	c.duration.Observe(d.Seconds())
 	if in > 0 {
-		m.RequestBytes.WithLabelValues(api).Add(float64(in))
+		child(&c.requestBytes, m.RequestBytes, api).Add(float64(in))
 	}
 	if out > 0 {
-		m.ResponseBytes.WithLabelValues(api).Add(float64(out))
+		child(&c.responseBytes, m.ResponseBytes, api).Add(float64(out))
 	}
 }
 
 // statusClasses are the status_class label values, indexed by status/100.
 var statusClasses = [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
-func statusClass(status int) string {
+func statusClassIndex(status int) int {
 	if status < 100 || status > 599 {
-		return statusClasses[0]
+		return 0
 	}
-	return statusClasses[status/100]
+	return status / 100
 }
 
 // ReloadResult records a configuration load or reload.

@@ -1,7 +1,5 @@
 package pipeline
 
-import "strings"
-
 // HeaderKey returns the normalised form of a header name: ASCII letters in
 // lower case, digits kept, and every other byte ('_', '.', '~', ...) turned
 // into '-'. Two names with the same key are the same header to some
@@ -20,17 +18,47 @@ func HeaderKey(name string) string {
 }
 
 func headerKeySlow(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		default:
-			b[i] = '-'
+	return string(AppendHeaderKey(make([]byte, 0, len(name)), name))
+}
+
+// headerKeyByte is c as it is in a HeaderKey.
+func headerKeyByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		return c
+	}
+	return '-'
+}
+
+// AppendHeaderKey appends HeaderKey(name) to dst: with a buffer on the
+// stack, a name's key is looked up or compared without allocating.
+func AppendHeaderKey(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		dst = append(dst, headerKeyByte(name[i]))
+	}
+	return dst
+}
+
+// SameHeaderKey reports whether HeaderKey(a) == HeaderKey(b), without
+// building either.
+func SameHeaderKey(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] != b[i] && headerKeyByte(a[i]) != headerKeyByte(b[i]) {
+			return false
 		}
 	}
-	return string(b)
+	return true
+}
+
+// HasHeaderKeyPrefix reports whether HeaderKey(name) starts with prefix,
+// itself a key, without building it.
+func HasHeaderKeyPrefix(name, prefix string) bool {
+	return len(name) >= len(prefix) && SameHeaderKey(name[:len(prefix)], prefix)
 }
 
 // CanonicalName reports whether name is spelt only with ASCII letters,
@@ -105,14 +133,17 @@ var clientAddressHeaders = map[string]bool{
 // OwnedHeader says whether the gateway owns the request header name, under
 // any spelling (HeaderKey): NotOwned, OwnedAlways or OwnedUnlessTrusted.
 func OwnedHeader(name string) int {
-	k := HeaderKey(name)
 	switch {
-	case strings.HasPrefix(k, "x-principal-"), k == "x-request-id", k == "x-real-ip":
+	case HasHeaderKeyPrefix(name, "x-principal-"), SameHeaderKey(name, "x-request-id"), SameHeaderKey(name, "x-real-ip"):
 		return OwnedAlways
-	case strings.HasPrefix(k, "x-forwarded-"):
+	case HasHeaderKeyPrefix(name, "x-forwarded-"):
 		return OwnedUnlessTrusted
 	}
-	if clientAddressHeaders[k] {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return NotOwned // no client-address header is that long
+	}
+	if clientAddressHeaders[string(AppendHeaderKey(buf[:0], name))] {
 		return OwnedUnlessTrusted
 	}
 	return NotOwned

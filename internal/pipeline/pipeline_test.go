@@ -181,3 +181,35 @@ func TestClientGoneIsNoFailure(t *testing.T) {
 		t.Fatalf("deadline: got %+v with %d failures, want 503 and one failure", d, len(x.Failures()))
 	}
 }
+
+// TestHeaderKeyHelpers checks SameHeaderKey, HasHeaderKeyPrefix and
+// AppendHeaderKey against HeaderKey itself.
+func TestHeaderKeyHelpers(t *testing.T) {
+	names := []string{"", "X-Principal-Id", "x_principal_id", "X.Principal~Id", "x-principal-", "X-Request-Id",
+		"x-request_ID", "X-Real-IP", "x-real-ipx", "Content-Type", "content_type", "Ä-Header", "X-Forwarded-For",
+		"x-forwarded-for", "Forwarded", "CF-Connecting-IP", "cf_connecting_ip", "a", "A", "-", "_", "X-Principal"}
+	for _, a := range names {
+		if got := string(AppendHeaderKey(nil, a)); got != HeaderKey(a) {
+			t.Errorf("AppendHeaderKey(%q): got %q, want %q", a, got, HeaderKey(a))
+		}
+		for _, b := range names {
+			if got, want := SameHeaderKey(a, b), HeaderKey(a) == HeaderKey(b); got != want {
+				t.Errorf("SameHeaderKey(%q, %q): got %v, want %v", a, b, got, want)
+			}
+			p := HeaderKey(b)
+			if got, want := HasHeaderKeyPrefix(a, p), strings.HasPrefix(HeaderKey(a), p); got != want {
+				t.Errorf("HasHeaderKeyPrefix(%q, %q): got %v, want %v", a, p, got, want)
+			}
+		}
+	}
+	for name, want := range map[string]int{
+		"X-Principal-Id": OwnedAlways, "x_principal_scopes": OwnedAlways, "X-Request-Id": OwnedAlways,
+		"X_Real_IP": OwnedAlways, "X-Forwarded-Host": OwnedUnlessTrusted, "CF_Connecting_IP": OwnedUnlessTrusted,
+		"Forwarded": OwnedUnlessTrusted, "X-Real-IPs": NotOwned, "X-Principal": NotOwned, "Content-Type": NotOwned,
+		strings.Repeat("x", 100): NotOwned,
+	} {
+		if got := OwnedHeader(name); got != want {
+			t.Errorf("OwnedHeader(%q): got %d, want %d", name, got, want)
+		}
+	}
+}

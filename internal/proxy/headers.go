@@ -108,10 +108,6 @@ func sanitizeConnection(h http.Header, x *pipeline.Exchange) {
 // proxy, the canonical spelling of a connection header (X-Forwarded-Port,
 // CF-Connecting-IP, ...) is kept: that proxy wrote it.
 func stripOwned(h http.Header, trusted bool, set http.Header) {
-	var setKeys []string
-	for k := range set {
-		setKeys = append(setKeys, pipeline.HeaderKey(k))
-	}
 	for k := range h {
 		switch pipeline.OwnedHeader(k) {
 		case pipeline.OwnedAlways:
@@ -123,13 +119,10 @@ func stripOwned(h http.Header, trusted bool, set http.Header) {
 				continue
 			}
 		}
-		if len(setKeys) > 0 {
-			key := pipeline.HeaderKey(k)
-			for _, sk := range setKeys {
-				if key == sk {
-					delete(h, k)
-					break
-				}
+		for sk := range set {
+			if pipeline.SameHeaderKey(k, sk) {
+				delete(h, k)
+				break
 			}
 		}
 	}
@@ -139,9 +132,10 @@ func stripOwned(h http.Header, trusted bool, set http.Header) {
 // trusted proxy's value, extended with this hop), so no client spelling of
 // it may pass.
 func rebuiltHeader(k string) bool {
-	switch pipeline.HeaderKey(k) {
-	case "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded":
-		return true
+	for _, r := range [...]string{"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded"} {
+		if pipeline.SameHeaderKey(k, r) {
+			return true
+		}
 	}
 	return false
 }

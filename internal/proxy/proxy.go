@@ -511,14 +511,14 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	stripOwned(h, trusted, set)
 	// The gateway has read (or will stream) the body itself; an Expect
 	// would only make the upstream wait or answer 100 to nobody.
-	h.Del("Expect")
+	delete(h, "Expect") // canonical keys: the map directly, without re-canonicalising
 
 	// Security: a client must not be able to choose the id under which its
 	// request is logged upstream; the exchange's id always wins.
 	if id != "" {
-		h.Set("X-Request-Id", id)
+		h["X-Request-Id"] = []string{id}
 	} else {
-		h.Del("X-Request-Id")
+		delete(h, "X-Request-Id")
 	}
 
 	// Security: X-Forwarded-For is only extended when the peer is a trusted
@@ -529,7 +529,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	} else if trusted && peer != "" {
 		h.Set("X-Forwarded-For", peer)
 	} else if clientValid {
-		h.Set("X-Forwarded-For", cli)
+		h["X-Forwarded-For"] = []string{cli}
 	}
 
 	proto := "http"
@@ -555,14 +555,14 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 			h.Set("Forwarded", strings.Join(prior, ", ")+", "+elem)
 		}
 	} else {
-		h.Set("X-Forwarded-Host", host)
-		h.Set("X-Forwarded-Proto", proto)
+		h["X-Forwarded-Host"] = []string{host}
+		h["X-Forwarded-Proto"] = []string{proto}
 	}
 
 	// X-Real-IP is always the client address the gateway resolved (nginx's
 	// usual proxy_set_header X-Real-IP $remote_addr).
 	if clientValid {
-		h.Set("X-Real-IP", cli)
+		h["X-Real-Ip"] = []string{cli} // X-Real-IP, canonical
 	}
 	for k, vs := range set {
 		h[k] = vs

@@ -358,13 +358,12 @@ func (s *Stage) deny(m method, f *failure) *pipeline.Denial {
 // (and every other header the gateway owns) just before forwarding.
 func (s *Stage) stripPrincipalHeaders(h http.Header) {
 	for k := range h {
-		key := pipeline.HeaderKey(k)
-		if strings.HasPrefix(key, principalKeyPrefix) {
+		if pipeline.HasHeaderKeyPrefix(k, principalKeyPrefix) {
 			delete(h, k)
 			continue
 		}
 		for _, sk := range s.strip {
-			if key == sk {
+			if pipeline.SameHeaderKey(k, sk) {
 				delete(h, k)
 				break
 			}

@@ -73,18 +73,21 @@ func (h hygiene) check(x *pipeline.Exchange) *pipeline.Denial {
 			d.Severity = events.SeverityHigh
 			return d
 		}
-		key := pipeline.HeaderKey(k)
-		if !h.methodOverride && methodOverrideKeys[key] {
-			return overrideDenial("header:" + key)
+		// The key is built on the stack for the lookups: as a string only
+		// when one hits.
+		var buf [64]byte
+		kb := pipeline.AppendHeaderKey(buf[:0], k)
+		if !h.methodOverride && methodOverrideKeys[string(kb)] {
+			return overrideDenial("header:" + string(kb))
 		}
-		if !h.urlOverride && urlOverrideKeys[key] {
+		if !h.urlOverride && urlOverrideKeys[string(kb)] {
 			d := deny(http.StatusBadRequest, RuleURLOverride, "the request asks for another URL than its own",
-				"header:"+key, "header "+safeName(k))
+				"header:"+string(kb), "header "+safeName(k))
 			d.Severity = events.SeverityHigh
 			return d
 		}
-		if name, ok := h.declared[key]; ok {
-			if other := h.otherSpelling(r.Header, k, key, name); other != "" {
+		if name, ok := h.declared[string(kb)]; ok {
+			if other := h.otherSpelling(r.Header, k, string(kb), name); other != "" {
 				return deny(http.StatusBadRequest, RuleHeaderName, "the request spells a header the API declares in two ways",
 					"header:"+name, "headers "+safeName(k)+" and "+safeName(other)+" are one header to CGI-style upstreams")
 			}
@@ -119,7 +122,7 @@ func (h hygiene) otherSpelling(hdr http.Header, k, key, name string) string {
 		return "" // reported when the loop reaches the declared spelling
 	}
 	for o := range hdr {
-		if o != k && pipeline.HeaderKey(o) == key && (h.underscores == "allow" || pipeline.CanonicalName(o)) {
+		if o != k && pipeline.SameHeaderKey(o, key) && (h.underscores == "allow" || pipeline.CanonicalName(o)) {
 			return o
 		}
 	}

@@ -143,12 +143,24 @@ func splitTarget(r *http.Request) (path, query string, hasPath bool) {
 	return path, query, true
 }
 
+// queryPlain marks the bytes checkQuery lets pass as they are: neither '%'
+// nor a control byte.
+var queryPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '%' && c != 0x7f
+	}
+	return t
+}()
+
 // checkQuery checks a raw query without allocating: every "%" must start a
 // valid escape, and no raw or decoded byte may be NUL, CR or LF; other raw
 // control bytes are refused too.
 func checkQuery(q string) (rule, reason string, ok bool) {
 	for i := 0; i < len(q); i++ {
 		c := q[i]
+		if queryPlain[c] {
+			continue // most bytes: one table load
+		}
 		switch {
 		case c == '%':
 			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {

@@ -28,10 +28,7 @@ func lookalikes(query url.Values, declared map[string]bool) []string {
 	if len(declared) == 0 {
 		return nil
 	}
-	keys := make(map[string]string, len(declared))
-	for d := range declared {
-		keys[paramKey(d)] = d
-	}
+	var keys map[string]string // built at the first undeclared key: most requests have none
 	var out []string
 	for k := range query {
 		if declared[k] {
@@ -43,6 +40,12 @@ func lookalikes(query url.Values, declared map[string]bool) []string {
 				continue
 			}
 			base = b
+		}
+		if keys == nil {
+			keys = make(map[string]string, len(declared))
+			for d := range declared {
+				keys[paramKey(d)] = d
+			}
 		}
 		if _, ok := keys[paramKey(base)]; ok {
 			out = append(out, k)

@@ -257,13 +257,15 @@ func (s *Stage) verdict(x *pipeline.Exchange, d *pipeline.Denial) *pipeline.Deni
 }
 
 func (s *Stage) checkValue(p *problems, typed *[]string, prm *openapi.Parameter, v any, in string) {
-	base := "/" + in + "/" + safeToken(prm.Name)
 	if prm.Schema == nil {
 		return
 	}
 	errs := prm.Schema.Validate(v, p.max)
-	for _, e := range errs {
-		p.add(RuleParam, base+safePointer(e.Pointer), e.Reason)
+	if len(errs) > 0 {
+		base := "/" + in + "/" + safeToken(prm.Name)
+		for _, e := range errs {
+			p.add(RuleParam, base+safePointer(e.Pointer), e.Reason)
+		}
 	}
 	if len(errs) == 0 && prm.Schema.Typed() {
 		name := prm.Name
