@@ -108,6 +108,11 @@ func sanitizeConnection(h http.Header, x *pipeline.Exchange) {
 // proxy, the canonical spelling of a connection header (X-Forwarded-Port,
 // CF-Connecting-IP, ...) is kept: that proxy wrote it.
 func stripOwned(h http.Header, trusted bool, set http.Header) {
+	var buf [8]string // the names set, iterated once (on the stack for up to 8)
+	setKeys := buf[:0]
+	for k := range set {
+		setKeys = append(setKeys, k)
+	}
 	for k := range h {
 		switch pipeline.OwnedHeader(k) {
 		case pipeline.OwnedAlways:
@@ -119,7 +124,7 @@ func stripOwned(h http.Header, trusted bool, set http.Header) {
 				continue
 			}
 		}
-		for sk := range set {
+		for _, sk := range setKeys {
 			if pipeline.SameHeaderKey(k, sk) {
 				delete(h, k)
 				break
@@ -184,12 +189,32 @@ func dropUpgrade(h http.Header) {
 // ReverseProxy clears from the writer after every 1xx it forwards.
 type informationalFilter struct {
 	http.ResponseWriter
-	saved http.Header // the gateway's headers when proxying began
-	dirty bool        // a 1xx went through: saved may need restoring
+	saved []savedField // the gateway's headers when proxying began
+	dirty bool         // a 1xx went through: saved may need restoring
 }
 
 func newInformationalFilter(w http.ResponseWriter) *informationalFilter {
-	return &informationalFilter{ResponseWriter: w, saved: w.Header().Clone()}
+	h := w.Header()
+	// A copy as Header.Clone makes (values in one backing array), in a
+	// slice: no map is built for the few headers of almost every request.
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	vals := make([]string, 0, n)
+	saved := make([]savedField, 0, len(h))
+	for k, vs := range h {
+		start := len(vals)
+		vals = append(vals, vs...)
+		saved = append(saved, savedField{k, vals[start:len(vals):len(vals)]})
+	}
+	return &informationalFilter{ResponseWriter: w, saved: saved}
+}
+
+// savedField is one header field the informationalFilter puts back.
+type savedField struct {
+	key    string
+	values []string
 }
 
 func (f *informationalFilter) restore() {
@@ -198,9 +223,9 @@ func (f *informationalFilter) restore() {
 	}
 	f.dirty = false
 	h := f.ResponseWriter.Header()
-	for k, vs := range f.saved {
-		if _, ok := h[k]; !ok {
-			h[k] = vs
+	for _, s := range f.saved {
+		if _, ok := h[s.key]; !ok {
+			h[s.key] = s.values
 		}
 	}
 }

@@ -332,9 +332,9 @@ func (m *apiKeyMethod) challenge(realm string) string {
 }
 
 func (m *apiKeyMethod) credential(r *http.Request) (string, string) {
-	if m.header != "" {
-		if v := r.Header.Get(m.header); v != "" {
-			return v, m.headerLoc
+	if m.header != "" { // canonical (New): the map directly, as Header.Get would
+		if vs := r.Header[m.header]; len(vs) > 0 && vs[0] != "" {
+			return vs[0], m.headerLoc
 		}
 	}
 	if m.query != "" {
@@ -416,7 +416,7 @@ func (m *apiKeyMethod) authenticate(ctx context.Context, x *pipeline.Exchange) (
 // strip removes the key from the request before it is proxied.
 func (m *apiKeyMethod) strip(r *http.Request) {
 	if m.header != "" {
-		r.Header.Del(m.header)
+		delete(r.Header, m.header) // canonical: Header.Del without re-canonicalising
 	}
 	if m.query != "" && r.URL.RawQuery != "" {
 		q := r.URL.Query()
