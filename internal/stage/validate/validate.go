@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/internal/events"
@@ -55,6 +56,25 @@ type Stage struct {
 	strict    bool
 	responses bool
 	maxErrors int
+	// declared caches each operation's query parameter names
+	// (*openapi.Operation to map[string]bool, read-only once stored): the
+	// description does not change while the stage lives.
+	declared sync.Map
+}
+
+// declaredQuery returns the names of op's query parameters.
+func (s *Stage) declaredQuery(op *openapi.Operation) map[string]bool {
+	if v, ok := s.declared.Load(op); ok {
+		return v.(map[string]bool)
+	}
+	names := map[string]bool{}
+	for _, prm := range op.Parameters {
+		if prm.In == "query" {
+			names[prm.Name] = true
+		}
+	}
+	v, _ := s.declared.LoadOrStore(op, names)
+	return v.(map[string]bool)
 }
 
 var (
@@ -150,7 +170,7 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 	if qerr != nil {
 		p.add(RuleParam, "/query", "is not a valid query string")
 	}
-	declaredQ := map[string]bool{}
+	declaredQ := s.declaredQuery(op)
 	for _, prm := range op.Parameters {
 		var raw []string
 		var present bool
@@ -161,7 +181,6 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 				raw, present = []string{v}, true
 			}
 		case "query":
-			declaredQ[prm.Name] = true
 			if prm.Style == "deepObject" {
 				obj, ok := deepObject(query, prm)
 				if ok {
