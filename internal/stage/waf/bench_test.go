@@ -92,6 +92,10 @@ func BenchmarkFreeText(b *testing.B) {
 	b.Run("GET-prose-query", func(b *testing.B) {
 		benchInspect(b, "GET", "/bench?q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+box+crushed.&limit=20", "")
 	})
+	// bench's BenchmarkFreeTextPipeline/GET-free-text query (issue 17).
+	b.Run("GET-free-text", func(b *testing.B) {
+		benchInspect(b, "GET", "/bench?q=how+do+I+return+a+damaged+order%3F+It+arrived+yesterday%2C+the+box+was+crushed+and+one+mug+is+chipped.&limit=20", "")
+	})
 }
 
 // BenchmarkHeaderAmplification measures what one header costs the stage

@@ -222,11 +222,11 @@ func (in *inspection) check(loc, v string, header bool) {
 	if plainWord(v) {
 		return
 	}
-	g := gates(v)
-	for _, r := range detectString(v, header, g) {
+	g, cs := gates(v), charsetOf(v)
+	for _, r := range detectString(v, header, g, cs) {
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
 	}
-	in.libinjectionCheck(loc, v, g)
+	in.libinjectionCheck(loc, v, g, &cs)
 }
 
 // collect walks every part of the request.

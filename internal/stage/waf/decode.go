@@ -138,6 +138,9 @@ func UnescapeJS(s string) (string, bool) {
 // without escaping, then form-decoded) is read with the spaces as '+'
 // again, when spaces are all that is not in the alphabet.
 func Base64Text(s string) (string, bool) {
+	if !base64Bytes(s) {
+		return "", false // what no reading below can take for base64
+	}
 	if strings.IndexByte(s, ' ') > 0 && !strings.Contains(s, "  ") && len(s) >= 16 {
 		s = strings.ReplaceAll(strings.TrimRight(s, " "), " ", "+")
 	}
@@ -336,4 +339,18 @@ func unhex(c byte) byte {
 	default:
 		return c - 'A' + 10
 	}
+}
+
+// base64Bytes reports whether s is made only of bytes Base64Text can read
+// as base64: both alphabets, padding, and the spaces it reads as '+'.
+func base64Bytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '+' || c == '/' || c == '-' || c == '_' || c == '=' || c == ' ':
+		default:
+			return false
+		}
+	}
+	return true
 }

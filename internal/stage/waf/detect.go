@@ -51,10 +51,10 @@ var (
 
 var cjkNewlines = strings.NewReplacer("\u560a", "\n", "\u560d", "\r")
 
-// detectString runs the built-in detectors on one (decoded) value.
-func detectString(v string, header bool, g gate) []string {
+// detectString runs the built-in detectors on one (decoded) value, whose
+// gates are g and bytes cs.
+func detectString(v string, header bool, g gate, cs charset) []string {
 	var out []string
-	cs := charsetOf(v)
 	if cs.any("$") && nosqlOperators.MatchString(v) || cs.any("{") && cs.any(":") && cs.any("&#%!~^*") && sigilAfterBrace(v) && nosqlSigilKey.MatchString(v) {
 		out = append(out, RuleNoSQL)
 	}

@@ -193,7 +193,7 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	if g&gateSQLFunc != 0 && (sqlFuncs.MatchString(v) || sqlStatement.MatchString(v) || sqlQuoteKeyword.MatchString(v)) || cs.any("#") && cs.any(`'"`) && sqlQuoteHash.MatchString(v) {
 		out = append(out, RuleSQLi2)
 	}
-	if cs.any(".%0") && traversal(v) || cs.any(`/\`) && systemPath.MatchString(v) {
+	if cs.any(".%0") && traversal(v) || cs.any(`/\`) && systemPathMaybe(v) && systemPath.MatchString(v) {
 		out = append(out, RuleTraversal)
 	}
 	if g&gateSSTI != 0 && sstiCall.MatchString(v) {
@@ -287,4 +287,14 @@ func unknownEntity(v string) bool {
 		}
 	}
 	return false
+}
+
+// systemPathMaybe reports whether systemPath can match v: each of its
+// alternatives needs a value that starts with '/' or "file:" (after
+// blanks), a drive letter's ":/" or ":\\", or "win" in any case (the
+// letters of "win" have no non-ASCII case folds in RE2).
+func systemPathMaybe(v string) bool {
+	t := strings.TrimLeft(v, " \t\n\f\r")
+	return strings.HasPrefix(t, "/") || len(t) >= 5 && strings.EqualFold(t[:5], "file:") ||
+		strings.Contains(v, ":/") || strings.Contains(v, `:\`) || containsFold(v, "win")
 }

@@ -144,7 +144,7 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 			out = append(out, RuleSQLi2)
 		}
 	}
-	if g&gateSQL != 0 {
+	if g&gateSQL != 0 || g&gateSQLOrder != 0 && orderBy(v) {
 		if sqlExtra.MatchString(v) {
 			out = append(out, RuleSQLi2)
 		}

@@ -24,6 +24,9 @@ const (
 	gateSSTI
 	gateWinForIf
 	gateDOM
+	// gateSQLOrder is "order", which sqlExtra can match only as
+	// "order by" (see orderBy): prose orders things all the time.
+	gateSQLOrder
 )
 
 var (
@@ -44,7 +47,8 @@ func init() {
 		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb("}},
 		{gateOOB, oobMarkers}, {gateSQLFunc, sqlFuncWords}, {gateSSTI, sstiWords}, {gateWinForIf, winForIfWords}, {gateDOM, domWords},
 		{gateScheme, []string{"script", "data:", "mocha:", "view-source:", "&#", "\\u", "\\x"}},
-		{gateSQL, []string{"@@", "utl_", "dbms_", "ctxsys", "order", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
+		{gateSQLOrder, []string{"order"}},
+		{gateSQL, []string{"@@", "utl_", "dbms_", "ctxsys", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
 	}
 	for _, g := range groups {
 		for _, w := range g.words {
@@ -114,3 +118,37 @@ func init() {
 
 // crsPhrase reports whether v holds one of crsPhrases.
 func crsPhrase(v string) bool { return crsPhraseSet.any(v) }
+
+// orderBy reports whether v holds "order", blanks (RE2's \s) and "by",
+// in any case: the only way sqlExtra matches a value whose one SQL gate
+// word is "order".
+func orderBy(v string) bool {
+	for i := 0; i+len("order") <= len(v); i++ {
+		if lowerASCII(v[i]) != 'o' || !containsFoldAt(v, i, "order") {
+			continue
+		}
+		j := i + len("order")
+		k := j
+		for k < len(v) && (v[k] == ' ' || v[k] == '\t' || v[k] == '\n' || v[k] == '\r' || v[k] == '\f') {
+			k++
+		}
+		if k > j && containsFoldAt(v, k, "by") {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFoldAt reports whether v holds lower (lower-case ASCII) at i,
+// in any ASCII case.
+func containsFoldAt(v string, i int, lower string) bool {
+	if i+len(lower) > len(v) {
+		return false
+	}
+	for j := 0; j < len(lower); j++ {
+		if lowerASCII(v[i+j]) != lower[j] {
+			return false
+		}
+	}
+	return true
+}

@@ -433,6 +433,9 @@ func startsWord(s string) bool {
 // markdownTable reports whether v holds a Markdown table (two lines that
 // start with '|'), where '|' is a cell border, not a pipe.
 func markdownTable(v string) bool {
+	if strings.IndexByte(v, '|') < 0 {
+		return false // no row, no border
+	}
 	n := 0
 	all := v
 	for line := true; len(v) > 0; v = v[1:] {
@@ -463,6 +466,9 @@ func hasCommandLineShape(v string) bool {
 // command followed only by shell arguments (options, paths, numbers,
 // addresses, variables), or a Windows management command.
 func commandLine(v string) bool {
+	if first, ok := firstFieldASCII(v); ok && !commandWord(first) {
+		return false // what follows never makes a sentence a command
+	}
 	f := strings.Fields(v)
 	if len(f) < 2 {
 		return false
@@ -685,4 +691,33 @@ func countWords(s string, run *int) int {
 		*run = 0
 	}
 	return n
+}
+
+// firstFieldASCII is strings.Fields(v)[0] (or "") without the slice, for
+// an ASCII v; ok is false for any other v (Fields splits it on Unicode
+// spaces too).
+func firstFieldASCII(v string) (first string, ok bool) {
+	if !ascii(v) {
+		return "", false
+	}
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' }
+	i := 0
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	j := i
+	for j < len(v) && !isSpace(v[j]) {
+		j++
+	}
+	return v[i:j], true
+}
+
+// commandWord reports whether commandLine can accept a value whose first
+// field is first: a known command, or which/whereis.
+func commandWord(first string) bool {
+	w := strings.TrimSuffix(strings.ToLower(first), ".exe")
+	if k := strings.LastIndexAny(w, `/\`); k >= 0 {
+		w = w[k+1:]
+	}
+	return w == "which" || w == "whereis" || shellWords[w] != 0
 }

@@ -541,14 +541,14 @@ func targetMatches(target, loc string) bool {
 // an attribute (=), a template string (`) or a script or data URL
 // (gateScheme); free text without them costs it a full HTML5 parse for
 // nothing.
-func (in *inspection) libinjectionCheck(loc, v string, g gate) {
+func (in *inspection) libinjectionCheck(loc, v string, g gate, cs *charset) {
 	if !in.s.cfg.libinjection() || plainWord(v) {
 		return
 	}
 	if ok, fp := libinjection.IsSQLi(v); ok && !weakSQLi(v, fp) && !goCommand(v, fp) {
 		in.hits = append(in.hits, hit{rule: RuleSQLi, loc: loc, score: builtinScore, tags: []string{"attack-sqli"}})
 	}
-	if (strings.ContainsAny(v, "<>=`") || g&gateScheme != 0) && libinjection.IsXSS(v) && !plainStyleSheet(v) {
+	if (cs.any("<>=`") || g&gateScheme != 0) && libinjection.IsXSS(v) && !plainStyleSheet(v) {
 		in.hits = append(in.hits, hit{rule: RuleXSS, loc: loc, score: builtinScore, tags: []string{"attack-xss"}})
 	}
 }
