@@ -13,6 +13,7 @@ var prefilterSeeds = []string{
 	`C:\Windows\system32`, "c:/winnt/repair", `..\windows\win.ini`, "/WINDOWS/system32/x", "Go-http-client/1.1",
 	"a/b", "\t/root/.ssh/id_rsa", "dGhpcyBpcyBhIHRlc3Q=", "dGhp cyBp cyBh IHRl c3Q=", "abc def ghi jkl mno", "a?b",
 	"whoami -a", "  ls  -la /", "which wget", "WHEREIS curl", "Python 3.12", "tr\u00a0-d x", "ls\u2003-la", "",
+	"a\nid", "a\n  ls\r\nb", "a\nB\n", "\n", "x\n\n", "line\nmore words\nwhoami",
 	" \t", "cmd.exe /c dir", "/usr/bin/id -u",
 }
 
@@ -38,6 +39,9 @@ func FuzzPrefilters(f *testing.F) {
 			if first != want {
 				t.Errorf("firstFieldASCII(%q) = %q, want %q", v, first, want)
 			}
+		}
+		if got, want := loneWordLine(v), loneWordLineByByte(v); got != want {
+			t.Errorf("loneWordLine(%q) = %v, want %v", v, got, want)
 		}
 		if !base64Bytes(v) {
 			if d, ok := Base64Text(v); ok {
@@ -72,4 +76,26 @@ func TestPrefilters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loneWordLineByByte is loneWordLine as first written, one byte at a time:
+// the reference for FuzzPrefilters.
+func loneWordLineByByte(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\n' {
+			continue
+		}
+		j := i + 1
+		for j < len(v) && (v[j] == ' ' || v[j] == '\t') {
+			j++
+		}
+		k := j
+		for k < len(v) && (v[k] >= 'a' && v[k] <= 'z' || v[k] >= '0' && v[k] <= '9') {
+			k++
+		}
+		if k > j && (k == len(v) || v[k] == '\n' || v[k] == '\r') {
+			return true
+		}
+	}
+	return false
 }

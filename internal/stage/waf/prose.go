@@ -1,6 +1,7 @@
 package waf
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -148,10 +149,7 @@ func prose(v string) bool {
 // word and nothing else: what a command injected after a line break looks
 // like, and what sentences rarely do.
 func loneWordLine(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] != '\n' {
-			continue
-		}
+	for i := strings.IndexByte(v, '\n'); i >= 0; i = nextLineBreak(v, i) {
 		j := i + 1
 		for j < len(v) && (v[j] == ' ' || v[j] == '\t') {
 			j++
@@ -165,6 +163,14 @@ func loneWordLine(v string) bool {
 		}
 	}
 	return false
+}
+
+// nextLineBreak is the index of the line break after v[i], or -1.
+func nextLineBreak(v string, i int) int {
+	if k := strings.IndexByte(v[i+1:], '\n'); k >= 0 {
+		return i + 1 + k
+	}
+	return -1
 }
 
 func letter(c rune) bool {
