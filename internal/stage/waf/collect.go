@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
@@ -203,7 +204,7 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 // and to Coraza as a value of its own besides ARGS_NAMES.
 func (in *inspection) name(coll collection, loc, n string) {
 	for _, r := range detectName(n) {
-		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore})
+		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
 	}
 	if n == "" {
 		return
@@ -264,6 +265,11 @@ func (in *inspection) collect() error {
 			}
 		}
 		in.value(collPath, "path."+strconv.Itoa(i), loc, dec, false)
+	}
+	// Restricted files span segments: the whole path goes to the CRS
+	// when it names one (CRS 930130, 930140).
+	if p := r.URL.Path; !in.needCoraza && pathPhrase(p) && !in.skipped("path") {
+		in.needCoraza = true
 	}
 	// Query parameters: names and values.
 	if r.URL.RawQuery != "" {
@@ -339,6 +345,8 @@ func (in *inspection) collectHeaders() {
 					in.needCoraza = true
 				}
 				continue
+			case "x-filename", "x_filename", "x.filename", "x-file-name":
+				in.upload(loc, v)
 			}
 			// An application-specific header is a parameter: it is also
 			// given to Coraza as an argument, because most CRS attack rules
@@ -414,6 +422,11 @@ func (in *inspection) collectJSON(body []byte) {
 		}
 		if key {
 			in.name(collPost, loc, s)
+			if s == "prototype" && bytes.HasSuffix(ptr, []byte("/constructor/prototype")) {
+				// {"constructor": {"prototype": …}}: what a deep merge
+				// follows to the prototype (see constructorPrototype).
+				in.hits = append(in.hits, hit{rule: RulePrototype, loc: loc, score: builtinScore, tags: builtinTags[RulePrototype]})
+			}
 			return
 		}
 		in.value(collPost, argKey(ptr), loc, s, false)
@@ -548,6 +561,7 @@ func (in *inspection) collectMultipart(body []byte, boundary string) {
 		in.name(collPost, loc, name)
 		if fn := p.FileName(); fn != "" {
 			in.value(collPost, name+".filename", loc+"/filename", fn, false)
+			in.upload(loc+"/filename", fn)
 			continue // file contents are data, not parameters
 		}
 		if !utf8.Valid(data) {
@@ -617,6 +631,25 @@ func (in *inspection) inertUA(v string) bool {
 		}
 	}
 	return !in.s.scanners.in(v)
+}
+
+// upload records a hit when an uploaded file's name (a multipart part's
+// filename, an X-Filename header) makes a server run the file or names a
+// PHP session file (see uploadName).
+func (in *inspection) upload(loc, name string) {
+	n := strings.ToLower(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, name))
+	if strings.IndexByte(n, '.') < 0 && !strings.Contains(n, "sess_") || !uploadName.MatchString(n) {
+		return
+	}
+	if _, ok := in.raw[loc]; !ok {
+		in.raw[loc] = name
+	}
+	in.hits = append(in.hits, hit{rule: RuleUpload, loc: loc, score: builtinScore, tags: builtinTags[RuleUpload]})
 }
 
 func inertContentType(v string) bool {

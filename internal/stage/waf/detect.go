@@ -49,6 +49,11 @@ var (
 	xmlDecl = re2.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
 )
 
+// constructorPrototype: a name that walks from an object to its
+// prototype (constructor.prototype.x, constructor[prototype][x]), which a
+// merge or a query-string parser follows to pollute every object.
+var constructorPrototype = re2.MustCompile(`(?i)\bconstructor\s*(?:\.|\[\s*['"]?)\s*prototype\b`)
+
 var cjkNewlines = strings.NewReplacer("\u560a", "\n", "\u560d", "\r")
 
 // detectString runs the built-in detectors on one (decoded) value, whose
@@ -138,6 +143,9 @@ func sigilAfterBrace(v string) bool {
 // detectName runs the detectors that apply to parameter and key names:
 // operator injection through names (user[$ne]=x, {"$gt": ""}).
 func detectName(n string) []string {
+	if strings.Contains(n, "__proto__") || strings.Contains(n, "prototype") && constructorPrototype.MatchString(n) {
+		return []string{RulePrototype}
+	}
 	if strings.IndexByte(n, '$') < 0 {
 		return nil
 	}

@@ -29,10 +29,20 @@ const (
 	// RuleJunk is a value of a kilobyte or more that is mostly
 	// punctuation: refused on its shape (see junk).
 	RuleJunk = "waf.junk"
+	// RuleNode is server-side JavaScript aimed at Node.js's runtime: the
+	// process object's environment and bindings, require's cache and
+	// resolver, child_process, serialised functions.
+	RuleNode = "waf.node"
+	// RuleUpload is an uploaded file whose name makes a server run it (a
+	// PHP, JSP or ASP.NET page) or that overwrites a PHP session file.
+	RuleUpload = "waf.upload"
+	// RulePrototype is a parameter or key name that reaches an object's
+	// prototype (__proto__, constructor.prototype): prototype pollution.
+	RulePrototype = "waf.prototype"
 )
 
 func init() {
-	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner, RuleJunk, RuleSQLi2} {
+	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner, RuleJunk, RuleSQLi2, RuleNode, RuleUpload, RulePrototype} {
 		builtinRules[r] = true
 	}
 }
@@ -46,6 +56,8 @@ var builtinTags = map[string][]string{
 	RuleUNC: {"attack-lfi", "attack-rfi"}, RuleScanner: {"attack-reputation-scanner"}, RuleSSTI: {"attack-injection-generic"},
 	RuleLDAP: {"attack-ldap", "attack-injection-generic"}, RuleXPath: {"attack-injection-generic"}, RuleCRLF: {"attack-protocol"},
 	RuleXXE: {"attack-xxe"}, RuleSQLi: {"attack-sqli"}, RuleXSS: {"attack-xss"}, RuleSQLi2: {"attack-sqli"},
+	RuleNode: {"attack-injection-generic", "attack-rce"}, RuleUpload: {"attack-rce", "attack-injection-php"},
+	RulePrototype: {"attack-injection-generic"},
 }
 
 var (
@@ -60,6 +72,21 @@ var (
 	jsObfuscation = re2.MustCompile(`\[\]\s*\[\s*['"(]|\(\s*!\s*\[\s*\]\s*\+|\+\s*\[\s*\]\s*\)|\]\s*\(\s*\)\s*\(|\b(?:top|self|window|parent|this)\s*\[\s*\w*\s*\(`)
 	// ssjs: server-side JavaScript into MongoDB and friends.
 	ssjs = re2.MustCompile(`(?i)\bdb\s*\.\s*(?:\w+\s*\.\s*)?(?:insert|insertone|insertmany|find|findone|update|updateone|updatemany|remove|deleteone|deletemany|drop|dropdatabase|getcollection|getcollectionnames|getsiblingdb|eval|runcommand|createcollection|createuser|adduser|aggregate|mapreduce|copydatabase|shutdownserver|stats|version)\s*\(|\bthis\s*\.\s*\w+\s*(?:==|!=|\.\s*(?:match|indexof|length|startswith|tostring)\b)|\b(?:while|for)\s*\(\s*(?:true|1|;\s*;)\s*\)|\bsleep\s*\(\s*\d{3,}|\bemit\s*\(|\bobjectid\s*\(|\bisodate\s*\(|\btojson\s*\(|\bprintjson\s*\(|['"]\s*;\s*(?:return|var|let|const|while|for|sleep|throw)\b|\breturn\s+this\.`)
+	// nodeJS: what CRS 934100 looks for, less the calls every Node.js
+	// snippet makes (console.log(…), function() {, module.exports = …;
+	// see APITunedRules): the process object's environment, bindings and
+	// module walks, written as a property (no blank after the dot, which
+	// a sentence ending in "process." has) or as a subscript; require's
+	// cache, resolver and subscripts, and require of the modules that run
+	// or reach things; child_process; the console reached by a subscript
+	// or through call/apply; the constructor walk; serialised functions.
+	nodeJS = re2.MustCompile(`(?i)\bprocess\s*(?:\.(?:env|mainmodule|binding|_linkedbinding|dlopen|kill|exit|reallyexit|abort|getbuiltinmodule|execpath|execargv|setuid|setgid|seteuid|setegid|chdir|umask|getuid|geteuid|cwd|memoryusage|report|constructor|global|process|require|stdout|stdin)\b|\[\s*(?:['"` + "`" + `]|[a-z_$]))` +
+		`|\brequire\s*(?:\.\s*(?:main|cache|resolve|extensions)\b|\[|\(\s*['"` + "`" + `](?:node:)?(?:child_process|fs|fs/promises|net|vm|os|dgram|dns|worker_threads|cluster|process|module|v8|inspector|repl)['"` + "`" + `])` +
+		`|\bchild_process\b|\bmodule\.exports=|\b__js_function\b|\bconsole\s*\[\s*['"` + "`" + `]|\bconsole\s*\.\s*\w+\s*\.\s*(?:call|apply)\s*\(|\bthis\.constructor\b|\bglobal(?:this)?\s*\.\s*process\b`)
+	// uploadName: CRS 933110's and 944140's script extensions (and
+	// ASP.NET's), after lower-casing and removing blanks ("photo. php",
+	// "shell.jsp  "); 933220's PHP session file.
+	uploadName = re2.MustCompile(`\.(?:ph(?:p\d*|tml|ar|ps|t|pt)|jspx?|aspx?|ashx|asmx|ascx|cshtml)\.*$|(?:^|[/\\])sess_[,\-0-9a-z]{20,256}$`)
 	// mailCommand: a line break, an optional IMAP tag, then an SMTP or
 	// IMAP command with its syntax.
 	mailCommand = re2.MustCompile(`(?m)[\r\n]\s*(?:(?i:mail\s+from|rcpt\s+to|send\s+from|saml\s+from|soml\s+from)\s*:|(?:HELO|EHLO)\s+\S+|(?:DATA|QUIT|RSET|NOOP|TURN|STARTTLS|HELP)\s*$|(?:VRFY|EXPN)\s+\S|(?:[A-Za-z]{0,4}\d{1,6}|[*A-Za-z]\d?)\s+(?:CAPABILITY|NOOP|LOGOUT|STARTTLS|AUTHENTICATE|LOGIN|SELECT|EXAMINE|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|LIST|LSUB|STATUS|APPEND|CHECK|CLOSE|EXPUNGE|SEARCH|FETCH|STORE|COPY|UID|IDLE|NAMESPACE|GETACL|SETACL)\b|(?i:bcc)\s*:\s*\S+@)`)
@@ -91,6 +118,8 @@ var (
 	jsCallWords   = []string{"alert", "prompt", "confirm", "eval", "settimeout", "setinterval", "execscript", "importscripts", "atob", "fromcharcode", "constructor", "function"}
 	jsGlobalWords = []string{"navigator", "document", "window.", "window[", "window [", "location.", "localstorage", "sessionstorage", "innerhtml", "outerhtml", ".src", "constructor", "__proto__", "xmlhttprequest",
 		"self[", "top[", "parent[", "frames[", "globalthis", "this[", "self [", "top [", "this [", "['", "[\"", "[`"}
+	// nodeWords: every alternative of nodeJS holds one of them.
+	nodeWords = []string{"process", "require", "console", "module.exports=", "__js_function", "this.constructor"}
 	ssjsWords = []string{"db.", "db .", "this.", "this .", "while(", "while (", "for(", "for (", "sleep(", "sleep (", "emit(", "emit (", "objectid", "isodate", "tojson", "printjson",
 		"';", "\";", "' ;", "\" ;"}
 	// mailVerbs are matched case-sensitively: the commands are upper case
@@ -126,6 +155,9 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 	}
 	if g&gateSSJS != 0 && ssjs.MatchString(v) {
 		out = append(out, RuleSSJS)
+	}
+	if g&gateNode != 0 && nodeJS.MatchString(v) {
+		out = append(out, RuleNode)
 	}
 	if cs.any("\r\n") && (g&gateMail != 0 || anyWord(v, mailVerbs)) && mailCommand.MatchString(v) {
 		out = append(out, RuleMail)

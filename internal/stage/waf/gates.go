@@ -6,7 +6,7 @@ package waf
 // pass costs about a nanosecond a byte, see phrases).
 
 // gate is a bit set of detectors worth running on a value.
-type gate uint16
+type gate uint32
 
 const (
 	gateJSCall gate = 1 << iota
@@ -27,6 +27,8 @@ const (
 	// gateSQLOrder is "order", which sqlExtra can match only as
 	// "order by" (see orderBy): prose orders things all the time.
 	gateSQLOrder
+	// gateNode: a word that nodeJS cannot match without.
+	gateNode
 )
 
 var (
@@ -41,7 +43,7 @@ func init() {
 		g     gate
 		words []string
 	}{
-		{gateJSCall, jsCallWords}, {gateJSGlobal, jsGlobalWords}, {gateSSJS, ssjsWords}, {gateMail, mailWords},
+		{gateJSCall, jsCallWords}, {gateJSGlobal, jsGlobalWords}, {gateSSJS, ssjsWords}, {gateNode, nodeWords}, {gateMail, mailWords},
 		{gateDeserialize, deserializeWords}, {gateXPath, xpathWords}, {gateWindows, windowsMarkers},
 		{gateWindows, []string{"set /a", "%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%temp%\\", "%appdata%", "%userprofile%", "%systemdrive%", "%homedrive%"}},
 		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb("}},
@@ -118,6 +120,22 @@ func init() {
 
 // crsPhrase reports whether v holds one of crsPhrases.
 func crsPhrase(v string) bool { return crsPhraseSet.any(v) }
+
+// pathPhraseSet holds the phrases CRS 930130 and 930140 look for in the
+// whole path (REQUEST_FILENAME): restricted files and AI agents' files,
+// which span segments ("/.claude/settings.json", "/@fs/etc/passwd") and
+// are made of harmless characters, so that no segment alone reaches the
+// CRS. A path that holds one goes to the CRS, which decides.
+var pathPhraseSet = func() *phrases {
+	var pats []string
+	for _, f := range []string{"restricted-files.data", "ai-critical-artifacts.data"} {
+		pats = append(pats, dataLines(f)...)
+	}
+	return anyOf(pats)
+}()
+
+// pathPhrase reports whether the path p holds one of pathPhraseSet.
+func pathPhrase(p string) bool { return pathPhraseSet.any(p) }
 
 // orderBy reports whether v holds "order", blanks (RE2's \s) and "by",
 // in any case: the only way sqlExtra matches a value whose one SQL gate

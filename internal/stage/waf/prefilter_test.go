@@ -10,6 +10,7 @@ var prefilterSeeds = []string{
 	"how do I return a damaged order? It arrived yesterday, the box was crushed and one mug is chipped.",
 	"1 ORDER BY 3--", "1 order\tby 2#", "' order\n\fby 1/*", " order by 4", "orderby 1--", "order  BY 10", "ORDER",
 	"by order by", "please order by phone", "/etc/passwd", "  /proc/self/environ", "FILE:///etc/shadow", "file:/boot/grub",
+	"process.env", "PROCESS\t[\"env\"]", "require.main", "console [\"log\"]", "global . process", "this.constructor", "module.exports=1",
 	`C:\Windows\system32`, "c:/winnt/repair", `..\windows\win.ini`, "/WINDOWS/system32/x", "Go-http-client/1.1",
 	"a/b", "\t/root/.ssh/id_rsa", "dGhpcyBpcyBhIHRlc3Q=", "dGhp cyBp cyBh IHRl c3Q=", "abc def ghi jkl mno", "a?b",
 	"whoami -a", "  ls  -la /", "which wget", "WHEREIS curl", "Python 3.12", "tr\u00a0-d x", "ls\u2003-la", "",
@@ -26,6 +27,9 @@ func FuzzPrefilters(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		if sqlExtra.MatchString(v) && gates(v)&gateSQL == 0 && !orderBy(v) {
 			t.Errorf("sqlExtra matches %q, which neither gate lets through", v)
+		}
+		if nodeJS.MatchString(v) && gates(v)&gateNode == 0 {
+			t.Errorf("nodeJS matches %q, which gateNode does not let through", v)
 		}
 		if systemPath.MatchString(v) && !systemPathMaybe(v) {
 			t.Errorf("systemPath matches %q, which systemPathMaybe refuses", v)
