@@ -32,6 +32,7 @@ var responseFlaws = []struct{ check, op string }{
 	{"misconfig.headers", ""},
 	{"misconfig.cors", ""},
 	{"authn.user-enumeration", "POST /login"},
+	{"authn.user-enumeration", "POST /v2/login"},
 }
 
 // result says what a report holds for check on op ("" any operation):

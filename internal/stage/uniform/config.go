@@ -59,6 +59,29 @@ type Operation struct {
 	Statuses []int `yaml:"statuses,omitempty" json:"statuses,omitempty"`
 	// MinDuration overrides the block's MinDuration for this operation.
 	MinDuration time.Duration `yaml:"min_duration,omitempty" json:"min_duration,omitempty"`
+	// Failure tells a failed login that the upstream answers 2xx ({"ok":
+	// false, "message": "no account with this user name"}) from a
+	// success, so that its telling message is replaced too. Login only.
+	// Default none: every 2xx is a success and passes.
+	Failure *Failure `yaml:"failure,omitempty" json:"failure,omitempty"`
+}
+
+// Failure is a member of a 2xx JSON answer that marks a failed attempt.
+type Failure struct {
+	// Pointer is the member's JSON pointer (RFC 6901), "/ok" or
+	// "/result/status". Required.
+	Pointer string `yaml:"pointer" json:"pointer"`
+	// Equals is the member's value on a failure: a string member's text
+	// ("failed"), or the JSON of any other member ("false", "0",
+	// "null"). Required.
+	Equals string `yaml:"equals" json:"equals"`
+	// MessagePointer is where the uniform answer puts Message. The
+	// uniform answer to a failure is the API's own shape: a JSON object
+	// with the failure member at Pointer holding Equals and the message
+	// at MessagePointer ({"ok": false, "message": "…"}), so that clients
+	// and the API's response schema read it as they read any failure.
+	// Default "/message".
+	MessagePointer string `yaml:"message_pointer,omitempty" json:"message_pointer,omitempty"`
 }
 
 var defaults = map[string]struct {
@@ -107,6 +130,18 @@ func (c Config) Validate() field.List {
 		}
 		if o.MinDuration < 0 || o.MinDuration > time.Minute {
 			errs = append(errs, field.Errorf(p+".min_duration", "got %v, want 0 to 1m", o.MinDuration))
+		}
+		if f := o.Failure; f != nil {
+			switch {
+			case o.Kind != KindLogin:
+				errs = append(errs, field.Errorf(p+".failure", "only a login tells failures from successes; a %s's 2xx answers are all made uniform", o.Kind))
+			case f.Pointer == "" || f.Pointer[0] != '/':
+				errs = append(errs, field.Errorf(p+".failure.pointer", "got %q, want a JSON pointer such as /ok", f.Pointer))
+			case f.Equals == "":
+				errs = append(errs, field.Errorf(p+".failure.equals", "required: the member's value on a failure (false, 0, \"failed\")"))
+			case f.MessagePointer != "" && (f.MessagePointer[0] != '/' || f.MessagePointer == f.Pointer):
+				errs = append(errs, field.Errorf(p+".failure.message_pointer", "got %q, want a JSON pointer other than the failure member's, such as /message", f.MessagePointer))
+			}
 		}
 	}
 	return errs

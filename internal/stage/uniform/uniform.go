@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/events"
@@ -41,6 +43,7 @@ type op struct {
 	message  string
 	statuses map[int]bool
 	min      time.Duration
+	failure  *Failure
 }
 
 // Stage makes marked operations' answers uniform. It is read-only after
@@ -73,7 +76,7 @@ func New(c Config, now func() time.Time, sleep Sleeper) (*Stage, error) {
 	s := &Stage{ops: map[string]*op{}, now: now, sleep: sleep}
 	for k, o := range c.Operations {
 		d := defaults[o.Kind]
-		compiled := &op{kind: o.Kind, status: o.Status, message: o.Message, statuses: map[int]bool{}, min: o.MinDuration}
+		compiled := &op{kind: o.Kind, status: o.Status, message: o.Message, statuses: map[int]bool{}, min: o.MinDuration, failure: o.Failure}
 		if compiled.status == 0 {
 			compiled.status = d.status
 		}
@@ -118,7 +121,7 @@ func (s *Stage) Response(ctx context.Context, x *pipeline.Exchange, resp *http.R
 			}
 		}
 	}
-	if !o.statuses[resp.StatusCode] {
+	if !o.statuses[resp.StatusCode] && !o.failed(x, resp) {
 		return nil, nil
 	}
 	x.AddFinding(pipeline.Finding{Stage: ID, Rules: []string{Rule}, Location: "response",
@@ -133,7 +136,22 @@ func (s *Stage) Response(ctx context.Context, x *pipeline.Exchange, resp *http.R
 func (s *Stage) reply(o *op, requestID string) *pipeline.Reply {
 	h := http.Header{"Cache-Control": {"no-store"}, "X-Content-Type-Options": {"nosniff"}}
 	var body []byte
-	if o.status >= 400 {
+	if f := o.failure; f != nil && o.status < 300 {
+		// The API's own shape for a failure (see Failure.MessagePointer).
+		doc := map[string]any{}
+		var v any = f.Equals
+		if json.Unmarshal([]byte(f.Equals), &v) != nil {
+			v = f.Equals
+		}
+		setMember(doc, f.Pointer, v)
+		mp := f.MessagePointer
+		if mp == "" {
+			mp = "/message"
+		}
+		setMember(doc, mp, o.message)
+		body, _ = json.Marshal(doc)
+		h.Set("Content-Type", "application/json")
+	} else if o.status >= 400 {
 		p := pipeline.NewProblem(&pipeline.Denial{Status: o.status, Reason: o.message}, requestID)
 		body, _ = json.Marshal(p)
 		h.Set("Content-Type", "application/problem+json")
@@ -142,4 +160,78 @@ func (s *Stage) reply(o *op, requestID string) *pipeline.Reply {
 		h.Set("Content-Type", "application/json")
 	}
 	return &pipeline.Reply{Status: o.status, Header: h, Body: body}
+}
+
+// maxAnswer is the most of a 2xx login answer read to look for the
+// failure member: login answers are a token and a few fields.
+const maxAnswer = 64 << 10
+
+// failed reports whether a 2xx answer is a failed login by o's failure
+// member. An answer that is not JSON, too large or without the member is
+// a success.
+func (o *op) failed(x *pipeline.Exchange, resp *http.Response) bool {
+	if o.failure == nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return false
+	}
+	body, st, err := x.ResponseBody(resp, maxAnswer)
+	if err != nil || st != pipeline.BodyRead {
+		return false
+	}
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return false
+	}
+	v, ok := member(doc, o.failure.Pointer)
+	if !ok {
+		return false
+	}
+	if s, ok := v.(string); ok {
+		return s == o.failure.Equals
+	}
+	b, err := json.Marshal(v)
+	return err == nil && string(b) == o.failure.Equals
+}
+
+// member is the value at JSON pointer p (RFC 6901) in doc.
+func member(doc any, p string) (any, bool) {
+	for _, tok := range strings.Split(p, "/")[1:] {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch d := doc.(type) {
+		case map[string]any:
+			v, ok := d[tok]
+			if !ok {
+				return nil, false
+			}
+			doc = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(d) {
+				return nil, false
+			}
+			doc = d[i]
+		default:
+			return nil, false
+		}
+	}
+	return doc, true
+}
+
+// setMember sets the member at JSON pointer p of doc to v, making the
+// objects on the way (array indexes become object keys: the answer is
+// made, not edited).
+func setMember(doc map[string]any, p string, v any) {
+	toks := strings.Split(p, "/")[1:]
+	for i, tok := range toks {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		if i == len(toks)-1 {
+			doc[tok] = v
+			return
+		}
+		next, ok := doc[tok].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			doc[tok] = next
+		}
+		doc = next
+	}
 }

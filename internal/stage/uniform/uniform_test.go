@@ -3,6 +3,7 @@ package uniform_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -188,6 +189,95 @@ func TestConfigErrors(t *testing.T) {
 	for _, want := range []string{"min_duration", "want login, reset or registration", "want an HTTP status from 200 to 599"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+}
+
+// TestLabLoginAnswered200 puts the stage in front of the lab's second
+// login, which answers 200 to every attempt with {"ok": false} and a
+// message that tells an unknown user from a wrong password: the failure
+// member marks those answers as failures.
+func TestLabLoginAnswered200(t *testing.T) {
+	api := config.API{}
+	api.Stages.Set(&uniform.Config{Operations: map[string]uniform.Operation{"POST /v2/login": {
+		Kind: uniform.KindLogin, Status: 200, Message: "the user name or the password is wrong",
+		Failure: &uniform.Failure{Pointer: "/ok", Equals: "false"},
+	}}})
+	e := stagetest.New(t, api, demo.NewAPI(demo.APIOptions{Vulnerable: true}))
+	login := func(user, pass string) (int, string) {
+		resp, body := e.Do(t, "POST", "/v2/login", http.Header{"Content-Type": {"application/json"}}, `{"username":"`+user+`","password":"`+pass+`"}`)
+		return resp.StatusCode, requestID.ReplaceAllString(string(body), "")
+	}
+	direct := func(user string) string {
+		resp, err := http.Post(e.Upstream+"/v2/login", "application/json", strings.NewReader(`{"username":"`+user+`","password":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return b.String()
+	}
+	if a, b := direct("alice"), direct("nobody"); a == b {
+		t.Fatalf("the lab itself answers %s to both: the test proves nothing", a)
+	}
+	s1, b1 := login("alice", "wrong")
+	s2, b2 := login("nobody-here", "wrong")
+	if s1 != 200 || s2 != 200 || b1 != b2 || b1 != `{"message":"the user name or the password is wrong","ok":false}` {
+		t.Fatalf("known user: %d %s\nunknown user: %d %s\nwant the same 200", s1, b1, s2, b2)
+	}
+	if s, b := login("alice", "alice-password"); s != 200 || !strings.Contains(b, `"token"`) || !strings.Contains(b, `"ok":true`) {
+		t.Fatalf("a good login: %d %s", s, b)
+	}
+}
+
+func TestFailureMember(t *testing.T) {
+	for _, tt := range []struct {
+		body, pointer, equals string
+		uniform               bool
+	}{
+		{`{"ok":false,"message":"no such user"}`, "/ok", "false", true},
+		{`{"ok":true,"token":"t"}`, "/ok", "false", false},
+		{`{"result":{"status":"failed"}}`, "/result/status", "failed", true},
+		{`{"result":{"status":"ok"}}`, "/result/status", "failed", false},
+		{`{"errors":[{"code":0}]}`, "/errors/0/code", "0", true},
+		{`{"a/b":null}`, "/a~1b", "null", true},
+		{`not json`, "/ok", "false", false},
+		{`{"ok":"false"}`, "/ok", "false", true},
+		{`{}`, "/ok", "false", false},
+	} {
+		up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(tt.body))
+		})
+		api := config.API{}
+		api.Stages.Set(&uniform.Config{Operations: map[string]uniform.Operation{"POST /login": {
+			Kind: uniform.KindLogin, Failure: &uniform.Failure{Pointer: tt.pointer, Equals: tt.equals},
+		}}})
+		e := stagetest.New(t, api, up)
+		resp, body := e.Do(t, "POST", "/login", http.Header{"Content-Type": {"application/json"}}, `{}`)
+		if got := resp.StatusCode == 401; got != tt.uniform {
+			t.Errorf("%s at %s = %s: answered %d %s, want uniform %v", tt.body, tt.pointer, tt.equals, resp.StatusCode, body, tt.uniform)
+		}
+		if !tt.uniform && string(body) != tt.body {
+			t.Errorf("%s: a success reached the client as %q", tt.body, body)
+		}
+	}
+}
+
+func TestFailureValidate(t *testing.T) {
+	for _, tt := range []struct {
+		op   uniform.Operation
+		want string
+	}{
+		{uniform.Operation{Kind: uniform.KindReset, Failure: &uniform.Failure{Pointer: "/ok", Equals: "false"}}, "only a login"},
+		{uniform.Operation{Kind: uniform.KindLogin, Failure: &uniform.Failure{Pointer: "ok", Equals: "false"}}, "JSON pointer"},
+		{uniform.Operation{Kind: uniform.KindLogin, Failure: &uniform.Failure{Pointer: "/ok"}}, "equals"},
+		{uniform.Operation{Kind: uniform.KindLogin, Failure: &uniform.Failure{Pointer: "/ok", Equals: "false", MessagePointer: "/ok"}}, "message_pointer"},
+	} {
+		errs := uniform.Config{Operations: map[string]uniform.Operation{"POST /login": tt.op}}.Validate()
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) {
+			t.Errorf("%+v: got %v, want one error about %q", tt.op, errs, tt.want)
 		}
 	}
 }
