@@ -27,8 +27,8 @@ func (s *Stage) CostOf(x *pipeline.Exchange) (int64, error) {
 // Aho-Corasick implementation.
 var (
 	GatePatterns      = func() []string { return gatePatterns }
-	GateOfPattern     = func(i int) uint16 { return uint16(gateOfPattern[i]) }
+	GateOfPattern     = func(i int) uint32 { return uint32(gateOfPattern[i]) }
 	CRSPhrasePatterns = func() []string { return crsPhrasePatterns }
-	Gates             = func(v string) uint16 { return uint16(gates(v)) }
+	Gates             = func(v string) uint32 { return uint32(gates(v)) }
 	CRSPhrase         = crsPhrase
 )

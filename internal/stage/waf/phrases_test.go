@@ -54,7 +54,7 @@ func TestPhrasesAgreeWithAhoCorasick(t *testing.T) {
 	crsRef := cb.Build(waf.CRSPhrasePatterns())
 	found := [2]int{}
 	for _, v := range values {
-		var want uint16
+		var want uint32
 		it := gateRef.IterOverlapping(v)
 		for m := it.Next(); m != nil; m = it.Next() {
 			want |= waf.GateOfPattern(m.Pattern())
