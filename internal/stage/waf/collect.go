@@ -134,6 +134,35 @@ func (in *inspection) anyCRSPhrase(v string) bool {
 	return false
 }
 
+// keepRaw keeps v as the raw value of loc, for the excerpt of a detection
+// there, unless loc has one already: values that neither a detector
+// matched nor go to Coraza are never excerpted, and most requests keep
+// nothing (no map is made).
+func (in *inspection) keepRaw(loc, v string) {
+	if in.raw == nil {
+		in.raw = make(map[string]string)
+	}
+	if _, ok := in.raw[loc]; !ok {
+		in.raw[loc] = v
+	}
+}
+
+// rawValue is the raw value kept for loc; a header's is the first value
+// given to Coraza under its name (headers go to Coraza whole).
+func (in *inspection) rawValue(loc string) string {
+	if v, ok := in.raw[loc]; ok {
+		return v
+	}
+	if name, ok := strings.CutPrefix(loc, "header:"); ok {
+		for _, h := range in.headers {
+			if strings.EqualFold(h[0], name) {
+				return h[1]
+			}
+		}
+	}
+	return ""
+}
+
 // maxHeaderInspect is the most header and cookie text of one request that
 // goes to the CRS (part of Config.MaxInspectBytes): headers carry tokens,
 // ids and short flags, not free text, and a request of many headers of
@@ -158,13 +187,12 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	if v == "" || in.budgetExceeded {
 		return // once refused, nothing more is worth reading
 	}
-	if _, ok := in.raw[loc]; !ok {
-		in.raw[loc] = v
-	}
+	raw, hits := v, len(in.hits)
 	v = fold(v)
 	if junk(v) {
 		// Refused on shape, before any detector reads it: what it would
 		// cost them is the attack (issue 11, finding 5).
+		in.keepRaw(loc, raw)
 		in.hits = append(in.hits, hit{rule: RuleJunk, loc: loc, score: builtinScore, tags: []string{"attack-protocol"}})
 		return
 	}
@@ -173,12 +201,16 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	for _, d := range in.variants {
 		in.check(loc, d, header)
 	}
+	if len(in.hits) > hits {
+		in.keepRaw(loc, raw)
+	}
 	if header {
 		return // headers go to Coraza as headers (see collectHeaders)
 	}
 	if !in.s.feedAll && (len(in.variants) == 0 && inert(v) || in.s.lv.prose && in.allProse(v)) && !in.anyCRSPhrase(v) {
 		return
 	}
+	in.keepRaw(loc, raw)
 	n := len(v)
 	for _, d := range in.variants {
 		n += len(d)
@@ -191,6 +223,9 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 		in.budgetExceeded, in.budgetLoc = true, loc
 	}
 	in.needCoraza = true
+	if in.argLoc == nil {
+		in.argLoc = make(map[string]string)
+	}
 	in.argLoc[key] = loc
 	in.args = append(in.args, arg{coll, key, v})
 	for _, d := range in.variants {
@@ -204,6 +239,7 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 // and to Coraza as a value of its own besides ARGS_NAMES.
 func (in *inspection) name(coll collection, loc, n string) {
 	for _, r := range detectName(n) {
+		in.keepRaw(loc, n)
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
 	}
 	if n == "" {
@@ -308,7 +344,7 @@ func (in *inspection) collectHeaders() {
 			continue
 		}
 		if scannerHeaders[ln] {
-			in.raw[loc] = name
+			in.keepRaw(loc, name)
 			in.hits = append(in.hits, hit{rule: RuleScanner, loc: loc, score: builtinScore})
 		}
 		for _, v := range vs {
@@ -316,9 +352,7 @@ func (in *inspection) collectHeaders() {
 				return
 			}
 			if scannerValue(v) {
-				if _, ok := in.raw[loc]; !ok {
-					in.raw[loc] = v
-				}
+				in.keepRaw(loc, v)
 				in.hits = append(in.hits, hit{rule: RuleScanner, loc: loc, score: builtinScore})
 			}
 			in.headers = append(in.headers, [2]string{name, v})
@@ -425,6 +459,7 @@ func (in *inspection) collectJSON(body []byte) {
 			if s == "prototype" && bytes.HasSuffix(ptr, []byte("/constructor/prototype")) {
 				// {"constructor": {"prototype": …}}: what a deep merge
 				// follows to the prototype (see constructorPrototype).
+				in.keepRaw(loc, s)
 				in.hits = append(in.hits, hit{rule: RulePrototype, loc: loc, score: builtinScore, tags: builtinTags[RulePrototype]})
 			}
 			return
@@ -592,7 +627,7 @@ func (in *inspection) collectXML(body []byte) {
 	})
 	switch {
 	case errors.Is(err, ErrXXE):
-		in.raw["body"] = string(body)
+		in.keepRaw("body", string(body))
 		in.hits = append(in.hits, hit{rule: RuleXXE, loc: "body", score: builtinScore})
 	case err != nil:
 		in.parseErr, in.parseLoc = redactParseErr(err), "body"
@@ -646,9 +681,7 @@ func (in *inspection) upload(loc, name string) {
 	if strings.IndexByte(n, '.') < 0 && !strings.Contains(n, "sess_") || !uploadName.MatchString(n) {
 		return
 	}
-	if _, ok := in.raw[loc]; !ok {
-		in.raw[loc] = name
-	}
+	in.keepRaw(loc, name)
 	in.hits = append(in.hits, hit{rule: RuleUpload, loc: loc, score: builtinScore, tags: builtinTags[RuleUpload]})
 }
 

@@ -388,7 +388,7 @@ func (s *Stage) Inspect(x *pipeline.Exchange) (Verdict, error) {
 }
 
 func (s *Stage) inspect(ctx context.Context, x *pipeline.Exchange) (Verdict, error) {
-	in := inspection{s: s, x: x, argLoc: map[string]string{}, raw: map[string]string{}}
+	in := inspection{s: s, x: x}
 	if err := in.collect(); err != nil {
 		return Verdict{}, err
 	}
@@ -471,7 +471,7 @@ func (in *inspection) excerpt(loc string) string {
 	}
 	// Redacted before it is cut: a credential cut short is too short to
 	// be recognised.
-	return in.s.redactor.Safe(in.raw[loc], maxExcerpt)
+	return in.s.redactor.Safe(in.rawValue(loc), maxExcerpt)
 }
 
 // excluded reports whether a scoped exclusion removes h.

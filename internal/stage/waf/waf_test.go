@@ -58,6 +58,19 @@ func TestRequestBlocks(t *testing.T) {
 		{"nosql bracket name", httptest.NewRequest("GET", "/login?user=a&password[$ne]=x", nil), RuleNoSQL, "query:password[$ne]"},
 		{"double-encoded traversal", httptest.NewRequest("GET", "/files?name=%252e%252e%252fetc%252fpasswd", nil), "930110", "query:name"},
 		{"base64 xss", httptest.NewRequest("GET", "/p?d=PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg", nil), RuleXSS, "query:d"},
+		{"prototype in a json key path", jsonRequest(`{"constructor":{"prototype":{"isAdmin":true}}}`), RulePrototype, "body:/constructor/prototype"},
+		{"prototype in a query name", httptest.NewRequest("GET", "/p?__proto__[isAdmin]=1", nil), RulePrototype, "query:__proto__[isAdmin]"},
+		{"node runtime in a cookie", func() *http.Request {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Cookie", "s=process.env")
+			return r
+		}(), RuleNode, "cookie:s"},
+		{"script file name in a header", func() *http.Request {
+			r := httptest.NewRequest("PUT", "/files", strings.NewReader("x"))
+			r.Header.Set("Content-Type", "application/octet-stream")
+			r.Header.Set("X-File-Name", "shell.php")
+			return r
+		}(), RuleUpload, "header:x-file-name"},
 		{"header injection", func() *http.Request {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.Header.Set("X-Note", "; cat /etc/passwd")
