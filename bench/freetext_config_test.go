@@ -121,6 +121,7 @@ func BenchmarkFreeTextPipeline(b *testing.B) {
 					r := httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body))
 					r.RemoteAddr = "127.0.0.1:40000"
 					r.Header.Set("X-Api-Key", "pk_be0c00000001_bench-key-published-in-the-repository")
+					r.Header.Set("User-Agent", "Go-http-client/1.1") // run.sh's loadgen sends Go's default
 					if tt.body != "" {
 						r.Header.Set("Content-Type", "application/json")
 					}

@@ -363,7 +363,7 @@ func (in *inspection) collectHeaders() {
 				}
 				continue
 			case "user-agent":
-				in.value(collGet, "", loc, v, true)
+				in.userAgent(loc, v)
 				if !in.inertUA(v) {
 					// Not a browser's or a library's: quotes, '$', '<',
 					// braces (PHP or a template for a log to run, a

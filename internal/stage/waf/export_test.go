@@ -10,6 +10,13 @@ func NewWithLevers(c Config, opts Options, prose, rxPrefilter, ownFirst, re2 boo
 	return newStage(c, opts, levers{prose: prose, rxPrefilter: rxPrefilter, ownFirst: ownFirst, re2: re2})
 }
 
+// NewWithoutUAMemo is New reading every User-Agent afresh.
+func NewWithoutUAMemo(c Config, opts Options) (*Stage, error) {
+	lv := allLevers
+	lv.noUAMemo = true
+	return newStage(c, opts, lv)
+}
+
 // CostOf is what x would be charged against its client's budget, in KiB
 // (0: free, or the CRS would not run), without charging it.
 func (s *Stage) CostOf(x *pipeline.Exchange) (int64, error) {

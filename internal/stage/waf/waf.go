@@ -131,6 +131,7 @@ type Stage struct {
 	lv      levers
 	api     string
 	budget  store.Limiter // nil: no client budget
+	ua      *uaMemo       // nil: User-Agents read on every request
 }
 
 // levers are the speed measures of issue 17, each of which can be turned
@@ -147,6 +148,8 @@ type levers struct {
 	// ownFirst skips Coraza when libinjection and the built-in detectors
 	// already reach the threshold (the request is blocked either way).
 	ownFirst bool
+	// noUAMemo reads every User-Agent afresh (see uaMemo).
+	noUAMemo bool
 }
 
 // allLevers is what New uses.
@@ -173,6 +176,9 @@ func newStage(c Config, opts Options, lv levers) (*Stage, error) {
 	}
 	c = c.withDefaults()
 	s := &Stage{cfg: c, removed: map[string]bool{}, ignoreH: map[string]bool{}, redactor: redact.New(nil, nil), lv: lv}
+	if !lv.noUAMemo {
+		s.ua = &uaMemo{}
+	}
 	for _, h := range ignoredHeaders {
 		s.ignoreH[h] = true
 	}
