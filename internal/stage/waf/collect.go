@@ -90,11 +90,13 @@ type inspection struct {
 	// jsonBody: the body is JSON, whose strings are \u-escaped by design
 	// (see runCoraza, CRS 920540).
 	jsonBody bool
-	denied   bool
-	deniedBy string
-	parseErr string
-	parseLoc string
-	variants []string
+	// graphQLBody: the body is application/graphql (see graphQLPlace).
+	graphQLBody bool
+	denied      bool
+	deniedBy    string
+	parseErr    string
+	parseLoc    string
+	variants    []string
 	// corazaBytes counts what is given to Coraza; past
 	// Config.MaxInspectBytes the request is refused.
 	corazaBytes    int
@@ -195,6 +197,16 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 		in.keepRaw(loc, raw)
 		in.hits = append(in.hits, hit{rule: RuleJunk, loc: loc, score: builtinScore, tags: []string{"attack-protocol"}})
 		return
+	}
+	if !header && in.graphQLPlace(loc) {
+		if lits, ok := graphQLStrings(v); ok {
+			// A GraphQL document where GraphQL over HTTP puts one: its
+			// literals are what the client chose (see graphQLStrings).
+			for _, l := range lits {
+				in.value(coll, key, loc, l, false)
+			}
+			return
+		}
 	}
 	in.variants = Variants(in.variants[:0], v, false)
 	in.check(loc, v, header)
@@ -300,6 +312,12 @@ func (in *inspection) collect() error {
 				continue
 			}
 		}
+		if lits, ok := odataSegment(dec); ok {
+			for _, l := range lits {
+				in.value(collPath, "path."+strconv.Itoa(i), loc, l, false)
+			}
+			continue
+		}
 		in.value(collPath, "path."+strconv.Itoa(i), loc, dec, false)
 	}
 	// Restricted files span segments: the whole path goes to the CRS
@@ -312,6 +330,21 @@ func (in *inspection) collect() error {
 		for _, p := range ParseQuery(r.URL.RawQuery) {
 			loc := "query:" + p[0]
 			if x.Proven.Has(loc) || in.skipped(loc) {
+				continue
+			}
+			if opt, ok := odataOption(p[0]); ok {
+				// An OData system query option: its name is the
+				// protocol's, its expression's literals are the
+				// client's (see odataStrings).
+				if odataExprOption(opt) {
+					if lits, ok := odataStrings(p[1]); ok {
+						for _, l := range lits {
+							in.value(collGet, "odata."+opt, loc, l, false)
+						}
+						continue
+					}
+				}
+				in.value(collGet, "odata."+opt, loc, p[1], false)
 				continue
 			}
 			in.name(collGet, loc, p[0])
@@ -437,6 +470,7 @@ func (in *inspection) collectBody() error {
 	case mt == "multipart/form-data":
 		in.collectMultipart(body, params["boundary"])
 	default:
+		in.graphQLBody = mt == "application/graphql"
 		if len(body) <= maxRawBody && utf8.Valid(body) {
 			loc := "body"
 			if !in.x.Proven.Has(loc) && !in.skipped(loc) {

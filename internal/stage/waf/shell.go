@@ -344,6 +344,9 @@ func commandAt(v string, i int, strong, line, script, atLead bool) bool {
 		}
 	}
 	rest := v[i:]
+	if glued(v, start, rest) {
+		return false
+	}
 	if after := shellArgs(rest); after {
 		return true
 	}
@@ -354,6 +357,24 @@ func commandAt(v string, i int, strong, line, script, atLead bool) bool {
 		return true
 	}
 	return strong && !script && endOfCommand(rest)
+}
+
+// glued reports whether the word at v[start:] goes on past the command
+// name, into rest, as one word for the shell: "base64,iVBOR…" (the
+// ";base64," of a data: URI) names no program, and "id=5" after a ';' is
+// an assignment ("lang=en;time=5"). A comma separates words only inside
+// a brace expansion ("{cat,/etc/passwd}").
+func glued(v string, start int, rest string) bool {
+	if rest == "" {
+		return false
+	}
+	switch rest[0] {
+	case ',':
+		return start == 0 || v[start-1] != '{'
+	case '=':
+		return len(rest) == 1 || rest[1] != '='
+	}
+	return false
 }
 
 // unknownCommand reports whether w can be a program name: 2 to 24 lower
