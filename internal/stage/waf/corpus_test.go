@@ -39,6 +39,7 @@ var (
 var corpusPlaces = []string{
 	"path", "query", "query-name", "header", "cookie", "json", "json-key",
 	"form", "form-name", "multipart", "multipart-name", "xml",
+	"graphql", "odata",
 }
 
 // encodings are how a payload is carried. plain is as written; the others
@@ -324,6 +325,17 @@ func corpusRequest(place, v string) (*http.Request, bool) {
 		_ = mw.Close()
 		r = httptest.NewRequest("POST", "/api/items", &b)
 		r.Header.Set("Content-Type", mw.FormDataContentType())
+	case "graphql":
+		// A string argument of a GraphQL query in a JSON body: the stage
+		// reads the document's literals (graphQLStrings).
+		doc := "query Search($limit: Int = 10) {\n  search(text: " + gqlQuote(v) + ", first: $limit) {\n    id\n    title\n  }\n}"
+		b, _ := json.Marshal(map[string]any{"query": doc, "variables": map[string]any{"limit": 5}})
+		r = httptest.NewRequest("POST", "/graphql", bytes.NewReader(b))
+		r.Header.Set("Content-Type", "application/json")
+	case "odata":
+		// A string literal of an OData $filter (odataStrings).
+		f := "Name eq '" + strings.ReplaceAll(v, "'", "''") + "' and Price gt 5"
+		r = httptest.NewRequest("GET", "/odata/Products?$top=10&$filter="+url.QueryEscape(f), nil)
 	case "xml":
 		body := "<item><id>42</id><note>" + html.EscapeString(v) + "</note></item>"
 		if t := strings.TrimSpace(v); strings.HasPrefix(t, "<?xml") || strings.HasPrefix(strings.ToLower(t), "<!doctype") {
@@ -342,6 +354,77 @@ func corpusRequest(place, v string) (*http.Request, bool) {
 
 // sampled reports whether a case is in the bounded CI sample: a fixed
 // 1-in-n choice by hash, so every run checks the same cases.
+// gqlQuote writes v as a GraphQL string value (GraphQL's escapes are
+// JSON's; control characters as \u escapes).
+func gqlQuote(v string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range v {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// apiQueries are the query-language sets (testdata/corpus/queries-*.json):
+// GraphQL documents from the GraphQL specification, sent as a JSON body's
+// "query" and as a GET's query parameter, and OData request targets from
+// the OData ABNF test cases, sent as GETs. Benign, as a service of each
+// kind receives them.
+func apiQueries(t testing.TB) (sets []corpusSet, requests func(set, p string) map[string]*http.Request) {
+	sets = []corpusSet{loadJSONSet(t, "queries-graphql"), loadJSONSet(t, "queries-odata")}
+	return sets, func(set, p string) map[string]*http.Request {
+		out := map[string]*http.Request{}
+		switch set {
+		case "graphql":
+			b, _ := json.Marshal(map[string]any{"query": p})
+			r := httptest.NewRequest("POST", "/graphql", bytes.NewReader(b))
+			r.Header.Set("Content-Type", "application/json")
+			out["json-body"] = r
+			out["get"] = httptest.NewRequest("GET", "/graphql?query="+url.QueryEscape(p), nil)
+		case "odata":
+			path, query, _ := strings.Cut(p, "?")
+			out["url"] = httptest.NewRequest("GET", "/odata/"+(&url.URL{Path: path}).EscapedPath()+"?"+odataQuery(query), nil)
+		}
+		for _, r := range out {
+			r.Host = "api.example.com"
+			r.Header.Set("User-Agent", browserUA)
+			r.Header.Set("Accept", "application/json")
+		}
+		return out
+	}
+}
+
+// odataQuery percent-encodes an OData query as a client does: each
+// option's name and value decoded as the test case writes it, then
+// encoded.
+func odataQuery(q string) string {
+	var parts []string
+	for _, kv := range strings.Split(q, "&") {
+		k, v, hasValue := strings.Cut(kv, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		if hasValue {
+			parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(v))
+		} else {
+			parts = append(parts, url.QueryEscape(k))
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
 func sampled(n uint32, parts ...string) bool {
 	if *corpusFull && *corpusSample == 0 || n <= 1 {
 		return true
@@ -435,6 +518,17 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 					r, _ = corpusRequest(place, p)
 				}
 				jobs = append(jobs, job{false, set.class, place, fmt.Sprintf("false positive %s/%s: %.120q", set.class, place, p), r})
+			}
+		}
+	}
+	qsets, queryRequests := apiQueries(t)
+	for _, set := range qsets {
+		for _, p := range set.payloads {
+			if !sampled(benignSample, set.class, p) {
+				continue
+			}
+			for place, r := range queryRequests(set.class, p) {
+				jobs = append(jobs, job{false, set.class, place, fmt.Sprintf("false positive %s/%s: %.160q", set.class, place, p), r})
 			}
 		}
 	}
