@@ -118,8 +118,9 @@ var shellReplacer = strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " 
 
 // shellNormalize removes what shells ignore inside a word and what
 // attackers put there to break signatures: quotes, backslashes and carets
-// (c'a't, c\at, c^a^t), ${IFS} and $IFS used as spaces, and empty
-// substitutions ($@, $()).
+// (c'a't, c\at, c^a^t), ${IFS} and $IFS used as spaces, empty
+// substitutions ($@, $()) and variables glued into a word (see
+// unsetVarLen).
 func shellNormalize(v string) string {
 	if !strings.ContainsAny(v, "'\"\\^$") {
 		return v
@@ -136,9 +137,47 @@ func shellNormalize(v string) string {
 		if (c == '\'' || c == '"' || c == '^') && i > 0 && i+1 < len(v) && isWordByte(v[i-1]) && isWordByte(v[i+1]) {
 			continue
 		}
+		if c == '$' {
+			if n := unsetVarLen(v, i); n > 0 {
+				i += n - 1
+				continue
+			}
+		}
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// unsetVarLen is the length of the variable reference at v[i] ('$' and a
+// name, or ${name}) when it is glued to a word before it or to a path
+// after it ("cat$xy", "$xy/etc"): the shell expands a variable nobody set
+// to nothing, which is how "cat$xy $xy/etc$xy/passwd" runs
+// "cat /etc/passwd" past signatures. 0 for anything else ("$5", "the
+// $PATH variable", "$(id)").
+func unsetVarLen(v string, i int) int {
+	j := i + 1
+	braced := j < len(v) && v[j] == '{'
+	if braced {
+		j++
+	}
+	start := j
+	if j >= len(v) || !(v[j] == '_' || v[j] >= 'a' && v[j] <= 'z' || v[j] >= 'A' && v[j] <= 'Z') {
+		return 0
+	}
+	for j < len(v) && (isWordByte(v[j]) && v[j] != '-') {
+		j++
+	}
+	if braced {
+		if j >= len(v) || v[j] != '}' || j == start {
+			return 0
+		}
+		j++
+	}
+	glued := i > 0 && isWordByte(v[i-1]) || j < len(v) && v[j] == '/'
+	if !glued {
+		return 0
+	}
+	return j - i
 }
 
 func isWordByte(c byte) bool {
@@ -433,7 +472,7 @@ func shellArgs(rest string) bool {
 		for k < len(r) && (r[k] >= '0' && r[k] <= '9' || r[k] == '.' || r[k] == ':') {
 			k++
 		}
-		return k == len(r) || strings.ContainsRune(" ;|&`)\n", rune(r[k])) && !startsWord(r[k:])
+		return k == len(r) || strings.ContainsRune(" ;|&`)#\n", rune(r[k])) && !startsWord(r[k:])
 	case len(r) > 2 && (r[1] == ':' && (r[2] == '\\' || r[2] == '/')):
 		return true // C:\ or c:/
 	}
