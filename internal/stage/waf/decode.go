@@ -141,7 +141,7 @@ func Base64Text(s string) (string, bool) {
 	if !base64Bytes(s) {
 		return "", false // what no reading below can take for base64
 	}
-	if strings.IndexByte(s, ' ') > 0 && !strings.Contains(s, "  ") && len(s) >= 16 {
+	if strings.IndexByte(s, ' ') > 0 && len(s) >= 16 {
 		s = strings.ReplaceAll(strings.TrimRight(s, " "), " ", "+")
 	}
 	padded := strings.HasSuffix(s, "=")

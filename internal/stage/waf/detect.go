@@ -31,9 +31,16 @@ var (
 		`|<%=?.{0,200}?(?:\d\s*[*+/%-]\s*\d|\bexec\b|runtime|system|eval|require|import|popen).{0,200}?%>` +
 		`|[#*@]\{.{0,200}?(?:\d\s*[*+/%-]\s*\d|getclass|runtime|\bexec\b|T\s*\().{0,200}?\}` +
 		`|\{%.{0,200}?(?:\bimport\b|\bexec\b|\bsystem\b|__\w+__|\bdebug\b|\bphp\b|\binclude\b|\bset\b.{0,50}?=|\bfor\b.{0,50}?\bin\b.{0,50}?__).{0,200}?%\}` +
-		`|\{php\}|\{\$smarty|\bfreemarker\.template\.utility\.execute\b|#set\s*\(\s*\$\w+\s*=|\$class\.inspect|\{\{=|@\(\s*\d+\s*[*+]\s*\d+\s*\)`)
+		`|\{php\}|\{\$smarty|\bfreemarker\.template\.utility\.execute\b|#set\s*\(\s*\$\w+\s*=|\$class\.inspect|\{\{=|@\(\s*\d+\s*[*+]\s*\d+\s*\)` +
+		// Single-brace engines (Smarty, Dust, Thymeleaf's inline forms)
+		// probed with a product of two numbers, Dust's @math helper,
+		// Django's add filter on numbers, Go's print of literals, and
+		// Ruby's %x() command run from ERB or an interpolation: the
+		// probes OWASP ZAP's template injection rules send.
+		`|\{[#@]?\s*\d+\s*\*\s*\d+\s*\}|\{@math\b|\{\{[^{}]{0,100}?\d\s*\|\s*[a-z_]+\s*:\s*['"]?\d|\{\{-?\s*print(?:f|ln)?\s+['"\d]` +
+		`|(?:<%=?|[#*@]\{)[^%}]{0,200}?%x\s*[({\[]`)
 	// An LDAP filter being extended or closed early: *)(uid=*, )(|(, (&(.
-	ldapFilter = re2.MustCompile(`(?i)\)\s*\(\s*[|&!]?\s*\(?\s*[a-z][\w.-]*\s*[~<>]?=|\(\s*[|&!]\s*\(\s*[a-z][\w.-]*\s*[~<>]?=|\*\s*\)\s*\(|\)\s*\(\s*[|&!]\s*\(|^\s*\*\s*\)|\)\s*\)\s*\(\s*[|&]`)
+	ldapFilter = re2.MustCompile(`(?i)\)\s*\(\s*[|&!]?\s*(?:\(\s*)*[a-z][\w.-]*\s*[~<>]?=|\(\s*[|&!]\s*\(\s*[a-z][\w.-]*\s*[~<>]?=|\*\s*\)\s*\(|\)\s*\(\s*[|&!]\s*\(|^\s*\*\s*\)|\)\s*\)\s*\(\s*[|&]`)
 	// A line break followed by a response header an attacker wants to set,
 	// or a second response. The name starts the line: a line that begins
 	// with a space or a tab continues the previous field (obs-fold, RFC
@@ -45,6 +52,10 @@ var (
 	// XPath: closing a predicate and adding a union, absolute node walks,
 	// XPath functions after a boolean operator.
 	xpathExpr = re2.MustCompile(`(?i)'\s*\)?\s*\]\s*\||\|\s*//|//\*|//[a-z][\w-]*\s*\[|//node\(\)|\b(?:or|and)\s+(?:true|false|count|contains|string-length|name|position|substring|doc|text|starts-with|not)\s*\(|\b(?:count|contains|string-length|substring|starts-with)\s*\(\s*(?:/|name\s*\()`)
+	// XSLT injected into a stylesheet: the processor's vendor probe, XSLT
+	// elements, and extension functions that run code (php:function,
+	// Xalan's runtime:exec).
+	xsltExpr = re2.MustCompile(`(?i)\bsystem-property\s*\(\s*['"]xsl:|<xsl:(?:value-of|variable|copy-of|for-each|template|stylesheet|transform|include|import|param)\b|\bphp:function\s*\(|\bruntime:(?:exec|getruntime)\s*\(`)
 	// An XML document type or entity declaration anywhere in a value.
 	xmlDecl = re2.MustCompile(`(?i)<!\s*(?:doctype|entity)\b`)
 )
@@ -70,6 +81,9 @@ func detectString(v string, header bool, g gate, cs charset) []string {
 		out = append(out, RuleLDAP)
 	}
 	if (cs.any("]|") || cs.any("/") && strings.Contains(v, "//") || g&gateXPath != 0) && xpathExpr.MatchString(v) {
+		out = append(out, RuleXPath)
+	}
+	if cs.any("(<") && cs.any(":") && xsltExpr.MatchString(v) {
 		out = append(out, RuleXPath)
 	}
 	out = detectMore(v, g, &cs, out)

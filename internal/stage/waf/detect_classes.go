@@ -134,6 +134,28 @@ var (
 	// directories, or a Windows system location, with nothing else.
 	systemPath = re2.MustCompile(`(?i)^\s*(?:file:/*)?/+(?:etc|proc|boot|root|sys|var/(?:lock|spool|mail|run|backups|db))/[\w.+-]+[^\s]*$|\b[a-z]:[\\/]+(?:windows|winnt|boot\.ini|inetpub|system32|system volume information|documents and settings)\b|[\\/](?:windows|winnt)[\\/]+(?:repair|system32|win\.ini|system\.ini|debug|panther)\b`)
 
+	// javaWebInf: a Java web application's deployment descriptor, the
+	// file a traversal or an include is after (WEB-INF/web.xml).
+	javaWebInf = re2.MustCompile(`(?i)(?:^|[/\\.])web-inf[/\\]+(?:web|classes|lib|jboss-web|weblogic)\b`)
+	// localFileURL: a value that is a file: URL of the local file system
+	// ("file:///", "file:///c:/", "file:\\\\\\c:\\"), which a URL fetcher
+	// or an include reads from disk.
+	localFileURL = re2.MustCompile(`(?i)^\s*file:(?:/{3}|\\{3}|/{2}localhost/)`)
+	// sqlCommentTail: a quote or a sort direction closed by a SQL line
+	// comment that ends the value ("x'  -- ", " DESC -- "): what cuts the
+	// rest of the statement off after the injected part.
+	sqlCommentTail = re2.MustCompile(`(?i)(?:['"]|\b(?:asc|desc))\s*--\s*$`)
+	// javaStaticSQL: a Java static method called from SQL by its quoted
+	// class name, HSQLDB's and H2's way to sleep or run code
+	// ("java.lang.Thread.sleep"(5000)).
+	javaStaticSQL = re2.MustCompile(`"java\.[a-z]+(?:\.[A-Za-z_$][\w$]*)+"\s*\(`)
+	// cloudMetadata: a URL to a cloud instance metadata service, by the
+	// service's paths (AWS, Alibaba: /latest/meta-data; Google:
+	// /computeMetadata/v1; Oracle: /opc/v1/instance; Azure, DigitalOcean:
+	// /metadata/instance, /metadata/v1; OpenStack) or its host: the SSRF
+	// target that yields the instance's credentials.
+	cloudMetadata = re2.MustCompile(`(?i)//[^/\s?#]+/(?:latest/(?:meta-data|user-data|api/token|dynamic)|computemetadata/v1|opc/v[12]/|metadata/(?:instance|v1|identity)|openstack/latest/)|//(?:169\.254\.169\.254|metadata\.google\.internal|metadata\.oraclecloud\.com|100\.100\.100\.200|\[?fd00:ec2::254\]?)(?:[:/]|$)`)
+
 	// sstiCall: a template expression that calls or walks to something:
 	// {{dump(app)}}, {{'a'.toUpperCase()}}, {{''.class.mro()}}, and a
 	// template loop over a server object.
@@ -193,8 +215,18 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	if g&gateSQLFunc != 0 && (sqlFuncs.MatchString(v) || sqlStatement.MatchString(v) || sqlQuoteKeyword.MatchString(v)) || cs.any("#") && cs.any(`'"`) && sqlQuoteHash.MatchString(v) {
 		out = append(out, RuleSQLi2)
 	}
-	if cs.any(".%0") && traversal(v) || cs.any(`/\`) && systemPathMaybe(v) && systemPath.MatchString(v) {
+	if cs.any(".%0") && traversal(v) || cs.any(`/\`) && systemPathMaybe(v) && systemPath.MatchString(v) ||
+		cs.any(`/\`) && (cs.any("wW") && javaWebInf.MatchString(v) || cs.any(":") && localFileURL.MatchString(v)) {
 		out = append(out, RuleTraversal)
+	}
+	if cs.any("-") && strings.HasSuffix(strings.TrimRight(v, " \t"), "--") && sqlCommentTail.MatchString(v) {
+		out = append(out, RuleSQLi2)
+	}
+	if cs.any(`"`) && strings.Contains(v, "java.") && javaStaticSQL.MatchString(v) {
+		out = append(out, RuleSQLi2)
+	}
+	if cs.any("/") && strings.Contains(v, "//") && cloudMetadata.MatchString(v) {
+		out = append(out, RuleSSRF)
 	}
 	if g&gateSSTI != 0 && sstiCall.MatchString(v) {
 		out = append(out, RuleSSTI)

@@ -39,10 +39,13 @@ const (
 	// RulePrototype is a parameter or key name that reaches an object's
 	// prototype (__proto__, constructor.prototype): prototype pollution.
 	RulePrototype = "waf.prototype"
+	// RuleSSRF: a URL to a cloud instance metadata service (see
+	// cloudMetadata).
+	RuleSSRF = "waf.ssrf"
 )
 
 func init() {
-	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner, RuleJunk, RuleSQLi2, RuleNode, RuleUpload, RulePrototype} {
+	for _, r := range []string{RuleJS, RuleSSJS, RuleMail, RuleDeserialize, RuleUNC, RuleScanner, RuleJunk, RuleSQLi2, RuleNode, RuleUpload, RulePrototype, RuleSSRF} {
 		builtinRules[r] = true
 	}
 }
@@ -57,7 +60,7 @@ var builtinTags = map[string][]string{
 	RuleLDAP: {"attack-ldap", "attack-injection-generic"}, RuleXPath: {"attack-injection-generic"}, RuleCRLF: {"attack-protocol"},
 	RuleXXE: {"attack-xxe"}, RuleSQLi: {"attack-sqli"}, RuleXSS: {"attack-xss"}, RuleSQLi2: {"attack-sqli"},
 	RuleNode: {"attack-injection-generic", "attack-rce"}, RuleUpload: {"attack-rce", "attack-injection-php"},
-	RulePrototype: {"attack-injection-generic"},
+	RulePrototype: {"attack-injection-generic"}, RuleSSRF: {"attack-ssrf"},
 }
 
 var (

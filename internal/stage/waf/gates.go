@@ -46,7 +46,7 @@ func init() {
 		{gateJSCall, jsCallWords}, {gateJSGlobal, jsGlobalWords}, {gateSSJS, ssjsWords}, {gateNode, nodeWords}, {gateMail, mailWords},
 		{gateDeserialize, deserializeWords}, {gateXPath, xpathWords}, {gateWindows, windowsMarkers},
 		{gateWindows, []string{"set /a", "%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%temp%\\", "%appdata%", "%userprofile%", "%systemdrive%", "%homedrive%"}},
-		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb("}},
+		{gateVBS, []string{"execute(", "executeglobal", "wscript.", "chr(", "chrw(", "chrb(", "response.write("}},
 		{gateOOB, oobMarkers}, {gateSQLFunc, sqlFuncWords}, {gateSSTI, sstiWords}, {gateWinForIf, winForIfWords}, {gateDOM, domWords},
 		{gateScheme, []string{"script", "data:", "mocha:", "view-source:", "&#", "\\u", "\\x"}},
 		{gateSQLOrder, []string{"order"}},

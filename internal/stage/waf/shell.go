@@ -677,7 +677,7 @@ var windowsMarkers = []string{
 // vbscriptShape reports VBScript string building (Chr(65) & "x"), the way
 // payloads hide commands from signatures, and VBScript execution calls.
 func vbscriptShape(l string) bool {
-	if strings.Contains(l, "execute(") || strings.Contains(l, "executeglobal") || strings.Contains(l, "wscript.") {
+	if strings.Contains(l, "execute(") || strings.Contains(l, "executeglobal") || strings.Contains(l, "wscript.") || strings.Contains(l, "response.write(") {
 		return true
 	}
 	n := strings.Count(l, "chr(") + strings.Count(l, "chrw(") + strings.Count(l, "chrb(")
