@@ -202,9 +202,7 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 		if lits, ok := graphQLStrings(v); ok {
 			// A GraphQL document where GraphQL over HTTP puts one: its
 			// literals are what the client chose (see graphQLStrings).
-			for _, l := range lits {
-				in.value(coll, key, loc, l, false)
-			}
+			in.values(coll, key, loc, lits)
 			return
 		}
 	}
@@ -242,6 +240,14 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 	in.args = append(in.args, arg{coll, key, v})
 	for _, d := range in.variants {
 		in.args = append(in.args, arg{coll, key, d})
+	}
+}
+
+// values inspects each of vs as a value at loc: the literals of a query
+// language read in its own grammar (GraphQL, OData).
+func (in *inspection) values(coll collection, key, loc string, vs []string) {
+	for _, v := range vs {
+		in.value(coll, key, loc, v, false)
 	}
 }
 
@@ -313,9 +319,7 @@ func (in *inspection) collect() error {
 			}
 		}
 		if lits, ok := odataSegment(dec); ok {
-			for _, l := range lits {
-				in.value(collPath, "path."+strconv.Itoa(i), loc, l, false)
-			}
+			in.values(collPath, "path."+strconv.Itoa(i), loc, lits)
 			continue
 		}
 		in.value(collPath, "path."+strconv.Itoa(i), loc, dec, false)
@@ -338,9 +342,7 @@ func (in *inspection) collect() error {
 				// client's (see odataStrings).
 				if odataExprOption(opt) {
 					if lits, ok := odataStrings(p[1]); ok {
-						for _, l := range lits {
-							in.value(collGet, "odata."+opt, loc, l, false)
-						}
+						in.values(collGet, "odata."+opt, loc, lits)
 						continue
 					}
 				}

@@ -262,19 +262,12 @@ func (p *gqlParser) string() {
 			p.tok = gqlBad
 			return
 		}
-		switch e := s[i+1]; e {
-		case '"', '\\', '/':
-			b.WriteByte(e)
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
+		if c, ok := jsonEscape(s[i+1]); ok {
+			b.WriteByte(c)
+			i += 2
+			continue
+		}
+		switch s[i+1] {
 		case 'u':
 			r, n := gqlUnicode(s[i+2:])
 			if n == 0 {
@@ -298,17 +291,10 @@ func gqlUnicode(s string) (rune, int) {
 	hex := func(h string) (rune, bool) {
 		var r rune
 		for i := 0; i < len(h); i++ {
-			c := h[i]
-			switch {
-			case c >= '0' && c <= '9':
-				r = r<<4 | rune(c-'0')
-			case c >= 'a' && c <= 'f':
-				r = r<<4 | rune(c-'a'+10)
-			case c >= 'A' && c <= 'F':
-				r = r<<4 | rune(c-'A'+10)
-			default:
+			if !ishex(h[i]) {
 				return 0, false
 			}
+			r = r<<4 | rune(unhex(h[i]))
 		}
 		return r, h != ""
 	}

@@ -279,19 +279,12 @@ func (w *jsonWalker) str() (string, error) {
 		if i+1 >= len(d) {
 			break
 		}
-		switch e := d[i+1]; e {
-		case '"', '\\', '/':
-			w.buf = append(w.buf, e)
-		case 'b':
-			w.buf = append(w.buf, '\b')
-		case 'f':
-			w.buf = append(w.buf, '\f')
-		case 'n':
-			w.buf = append(w.buf, '\n')
-		case 'r':
-			w.buf = append(w.buf, '\r')
-		case 't':
-			w.buf = append(w.buf, '\t')
+		if c, ok := jsonEscape(d[i+1]); ok {
+			w.buf = append(w.buf, c)
+			i += 2
+			continue
+		}
+		switch d[i+1] {
 		case 'u':
 			r, ok := hex4(d, i+2)
 			if !ok {
@@ -320,6 +313,27 @@ func (w *jsonWalker) str() (string, error) {
 	}
 	w.pos = len(d)
 	return "", w.errf("unterminated string")
+}
+
+// jsonEscape is the byte a one-character escape of a JSON string (and of
+// a GraphQL string, whose escapes are JSON's) stands for: \" \\ \/ \b \f
+// \n \r \t.
+func jsonEscape(e byte) (byte, bool) {
+	switch e {
+	case '"', '\\', '/':
+		return e, true
+	case 'b':
+		return '\b', true
+	case 'f':
+		return '\f', true
+	case 'n':
+		return '\n', true
+	case 'r':
+		return '\r', true
+	case 't':
+		return '\t', true
+	}
+	return 0, false
 }
 
 func hex4(d []byte, i int) (rune, bool) {

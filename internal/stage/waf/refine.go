@@ -46,18 +46,18 @@ var crsRefiners = map[int]crsRefiner{
 	// 932130, a Unix shell expansion, read with the spaces a shell reads
 	// (see cmdLineSpaced), and with the inline code spans of a Markdown
 	// text read as names (see docMask: "`zsysnum_${GOOS}.go`").
-	// 934170 (PHP's data:// wrapper), 941130 and 941170 (a data: URI as
-	// a script source) on a data: URI of an image, audio, video, font or
-	// PDF that is what it says: see passiveDataURI.
-	934170: notPassiveDataURI,
-	941130: notPassiveDataURI,
-	941170: notPassiveDataURI,
 	932130: func(v string, _ bool) bool {
 		if m, ok := docMask(v); ok {
 			v = m
 		}
 		return shellExpr932130.MatchString(cmdLineSpaced(v))
 	},
+	// 934170 (PHP's data:// wrapper), 941130 and 941170 (a data: URI as
+	// a script source) on a data: URI of an image, audio, video, font or
+	// PDF that is what it says: see passiveDataURI.
+	934170: notPassiveDataURI,
+	941130: notPassiveDataURI,
+	941170: notPassiveDataURI,
 }
 
 func notPassiveDataURI(v string, _ bool) bool { return !passiveDataURI(v) }

@@ -7,11 +7,7 @@ import "testing"
 // attack-zap-*.json has them all), each beside the ordinary text closest
 // to it, in a query value and a JSON member.
 func TestScannerProbeClasses(t *testing.T) {
-	s := sharedStage(t)
-	for _, c := range []struct {
-		v     string
-		block bool
-	}{
+	checkBlocks(t, sharedStage(t), []string{"query", "json"}, []blockCase{
 		// Template engines with single braces, Dust, Django, Go, Ruby.
 		{"zj{2614*1450}zj", true}, {"}zj{@2614*1450}zj", true}, {`zj{@math key="2614" method="multiply" operand="1450"/}zj`, true},
 		{"zj{{26140|add:14500}}zj", true}, {`zj{{print "2614" "1450"}}zj`, true},
@@ -32,16 +28,5 @@ func TestScannerProbeClasses(t *testing.T) {
 		// XSLT and ASP.
 		{"system-property('xsl:vendor')/>", true}, {`<xsl:value-of select="php:function('exec','id')"/>`, true},
 		{"response.write(268,327*513,977)", true}, {"the system property xsl is set", false}, {"write a response (please)", false},
-	} {
-		for _, place := range []string{"query", "json"} {
-			r, _ := corpusRequestInternal(place, c.v)
-			v, err := s.Inspect(exchange(r))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v.Blocked != c.block {
-				t.Errorf("%s %q: blocked %v (rules %v), want %v", place, c.v, v.Blocked, v.Rules, c.block)
-			}
-		}
-	}
+	})
 }
