@@ -207,9 +207,16 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 		}
 	}
 	in.variants = Variants(in.variants[:0], v, false)
-	in.check(loc, v, header)
+	// The value as sent is read with its HTML character references as
+	// the text they stand for (refsAsText), by every detector and by
+	// Coraza: read as written, "it&#39;s" and "&lt;nick&gt; yum" are a
+	// MySQL comment, a stacked query and a command after ';'.
+	rv, _ := refsAsText(v)
+	in.check(loc, rv, header)
 	for _, d := range in.variants {
-		in.check(loc, d, header)
+		if d != rv {
+			in.check(loc, d, header)
+		}
 	}
 	if len(in.hits) > hits {
 		in.keepRaw(loc, raw)
@@ -237,9 +244,11 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 		in.argLoc = make(map[string]string)
 	}
 	in.argLoc[key] = loc
-	in.args = append(in.args, arg{coll, key, v})
+	in.args = append(in.args, arg{coll, key, rv})
 	for _, d := range in.variants {
-		in.args = append(in.args, arg{coll, key, d})
+		if d != rv {
+			in.args = append(in.args, arg{coll, key, d})
+		}
 	}
 }
 

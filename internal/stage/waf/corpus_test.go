@@ -44,7 +44,7 @@ var corpusPlaces = []string{
 
 // encodings are how a payload is carried. plain is as written; the others
 // are what evasions and clients do on top of the place's own encoding.
-var encodings = []string{"plain", "url", "double-url", "base64", "base64-space", "json-escape"}
+var encodings = []string{"plain", "url", "double-url", "base64", "base64-space", "json-escape", "html-entity"}
 
 // corpusSet is one class of payloads.
 type corpusSet struct {
@@ -247,6 +247,19 @@ func encode(enc, p string) (string, bool) {
 			return "", false
 		}
 		return strings.ReplaceAll(s, "+", " "), true
+	case "html-entity":
+		// Every character but letters and digits as an HTML numeric
+		// character reference (&#x3c;script&#x3e;), as an HTML escaper
+		// or an evasion writes it; for an upstream that decodes them.
+		var b strings.Builder
+		for _, r := range p {
+			if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				b.WriteRune(r)
+				continue
+			}
+			fmt.Fprintf(&b, "&#x%x;", r)
+		}
+		return b.String(), true
 	case "json-escape":
 		var b strings.Builder
 		for _, r := range p {
@@ -499,7 +512,7 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 	}
 	for _, set := range benignSets(t) {
 		for _, p := range set.payloads {
-			places := []string{"json", "form", "query", "multipart", "multipart-urlencoded"}
+			places := []string{"json", "form", "query", "multipart", "multipart-urlencoded", "json-html-escaped"}
 			if set.class == "user-agents" {
 				places = []string{"user-agent"}
 			}
@@ -511,6 +524,15 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 				switch place {
 				case "multipart-urlencoded":
 					r, _ = corpusRequest("multipart", url.QueryEscape(p))
+				case "json-html-escaped":
+					// Text an application stored HTML-escaped and sends
+					// on ("it&#39;s", "&lt;nick&gt;"); only where escaping
+					// changes it.
+					e := html.EscapeString(p)
+					if e == p {
+						continue
+					}
+					r, _ = corpusRequest("json", e)
 				case "user-agent":
 					r, _ = corpusRequest("query", "ok")
 					r.Header.Set("User-Agent", p)

@@ -66,6 +66,63 @@ func HTMLDecode(s string) (string, bool) {
 	return d, d != s
 }
 
+// charRef is the length of the HTML character reference at s[i] (&lt;,
+// &#39;, &#x3c;: a number or a name HTML knows, and the ';' that ends
+// it), 0 where there is none.
+func charRef(s string, i int) int {
+	if i+3 >= len(s) || s[i] != '&' {
+		return 0
+	}
+	j := i + 1
+	if s[j] == '#' {
+		j++
+		hex := s[j] == 'x' || s[j] == 'X'
+		if hex {
+			j++
+		}
+		start := j
+		for j < len(s) && j-start < 7 && (s[j] >= '0' && s[j] <= '9' || hex && ishex(s[j])) {
+			j++
+		}
+		if j == start || j >= len(s) || s[j] != ';' {
+			return 0
+		}
+		return j + 1 - i
+	}
+	for j < len(s) && j-i <= 32 && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || j > i+1 && s[j] >= '0' && s[j] <= '9') {
+		j++
+	}
+	if j-i < 3 || j >= len(s) || s[j] != ';' {
+		return 0
+	}
+	if ref := s[i : j+1]; html.UnescapeString(ref) == ref {
+		return 0 // not a name HTML knows ("&copy;" is, "&foo;" is not)
+	}
+	return j + 1 - i
+}
+
+// refsAsText returns s with its HTML character references decoded, and
+// whether it had any. Pages and APIs escape text this way ("it&#39;s",
+// "&lt;nick&gt;"); read as written, a reference's '&', '#' and ';' are
+// a background job, a MySQL comment and a command separator to the
+// shell and SQL readers, and ordinary escaped prose was refused. Those
+// readers read the text the references stand for instead, which is
+// what a reference is (the decoded variant is that text too, so the
+// readers lose nothing a reference can carry).
+func refsAsText(s string) (string, bool) {
+	for i := strings.IndexByte(s, '&'); i >= 0 && i < len(s); {
+		if charRef(s, i) > 0 {
+			return html.UnescapeString(s), true
+		}
+		k := strings.IndexByte(s[i+1:], '&')
+		if k < 0 {
+			break
+		}
+		i += 1 + k
+	}
+	return s, false
+}
+
 // UnescapeJS decodes \uXXXX, \u{X...}, \xXX, \r and \n escapes as JavaScript,
 // JSON-in-a-string and many template engines read them.
 func UnescapeJS(s string) (string, bool) {
