@@ -99,6 +99,10 @@ type inspection struct {
 	variants    []string
 	// corazaBytes counts what is given to Coraza; past
 	// Config.MaxInspectBytes the request is refused.
+	// regexArgs are the Coraza argument keys whose values are a
+	// schema's regular expressions (schemaRegex, keepRegexMatch).
+	regexArgs      map[string]bool
+	regexNames     map[string]string // an argument name holding one, masked
 	corazaBytes    int
 	headerBytes    int // the part of corazaBytes from headers and cookies
 	budgetExceeded bool
@@ -218,6 +222,9 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 			in.check(loc, d, header)
 		}
 	}
+	if len(in.hits) > hits && in.regexArgs[key] && isRegex(v) {
+		in.regexHits(hits, loc, v, header)
+	}
 	if len(in.hits) > hits {
 		in.keepRaw(loc, raw)
 	}
@@ -265,6 +272,13 @@ func (in *inspection) values(coll collection, key, loc string, vs []string) {
 // from names too), so it goes through the same detectors and decodings,
 // and to Coraza as a value of its own besides ARGS_NAMES.
 func (in *inspection) name(coll collection, loc, n string) {
+	if n == "$comment" {
+		// JSON Schema's annotation keyword, in every schema-bearing
+		// body (LLM tool definitions among them). As a name alone it
+		// is MongoDB's $comment, which only labels a query; in a value
+		// ("' } ], $comment:'…'") it is still read as an operator.
+		return
+	}
 	for _, r := range detectName(n) {
 		in.keepRaw(loc, n)
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
@@ -499,6 +513,7 @@ func (in *inspection) collectJSON(body []byte) {
 		if in.x.Proven.Has(loc) || in.skipped(loc) {
 			return
 		}
+		in.markRegex(ptr, s, key)
 		if key {
 			in.name(collPost, loc, s)
 			if s == "prototype" && bytes.HasSuffix(ptr, []byte("/constructor/prototype")) {
@@ -814,6 +829,9 @@ func (in *inspection) runCoraza() error {
 			loc = in.locate(mds[0].Variable().Name(), mds[0].Key())
 		}
 		if refine, ok := crsRefiners[id]; ok && !in.keepCRSMatch(refine, loc, mr.MatchedDatas()) {
+			continue
+		}
+		if !in.keepRegexMatch(id, mr.MatchedDatas()) {
 			continue
 		}
 		in.hits = append(in.hits, hit{rule: strconv.Itoa(id), tags: md.Tags(), loc: loc, score: score})

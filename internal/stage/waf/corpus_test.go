@@ -554,6 +554,23 @@ func runCorpus(t testing.TB, inspect inspector, attackSample, benignSample uint3
 			}
 		}
 	}
+	for _, schema := range loadJSONSet(t, "benign-json-schemas").payloads {
+		// A JSON Schema as a body of its own (a schema registry, a form
+		// builder) and as an LLM tool definition's parameters.
+		for place, body := range map[string]string{
+			"body": schema,
+			"tool": `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":` + schema + `}}]}`,
+		} {
+			if !sampled(benignSample, "json-schemas", place, schema) {
+				continue
+			}
+			r := httptest.NewRequest("POST", "/api/items", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("User-Agent", browserUA)
+			r.Host = "api.example.com"
+			jobs = append(jobs, job{false, "json-schemas", place, fmt.Sprintf("false positive json-schema %s: %.160q", place, schema), r})
+		}
+	}
 	for _, doc := range apiBodies(t) {
 		if !sampled(benignSample, "api", doc.name, doc.body) {
 			continue
