@@ -409,7 +409,12 @@ func (in *inspection) collectHeaders() {
 			if in.budgetExceeded {
 				return
 			}
-			if scannerValue(v) {
+			// A scanner names itself in its User-Agent (or sends a header
+			// of its own, scannerHeaders); a tool's name in another header
+			// is somebody's URL or host ("Referer: https://github.com/ory/hydra",
+			// the Origin of a Medusa store). An out-of-band interaction
+			// domain is a probe in any header.
+			if ln == "user-agent" && scannerValue(v) || oobDomain(v) {
 				in.keepRaw(loc, v)
 				in.hits = append(in.hits, hit{rule: RuleScanner, loc: loc, score: builtinScore})
 			}

@@ -184,7 +184,7 @@ func detectMore(v string, g gate, cs *charset, out []string) []string {
 			out = append(out, RuleSQLi2)
 		}
 	}
-	if cs.any("\r\n") && cs.any(":") && crlfAnyHeader.MatchString(v) && !prose(v) {
+	if cs.any("\r\n") && cs.any(":") && crlfAnyHeader.MatchString(v) && !prose(v) && !fieldLines(v) {
 		out = append(out, RuleCRLF)
 	}
 	if detectShell(v, g, cs) {
@@ -300,3 +300,28 @@ var oobSet = newFoldSet(oobMarkers)
 func scannerValue(v string) bool { return scannerSet.in(v) }
 
 var scannerSet = newFoldSet(scannerMarkers)
+
+// fieldLines reports whether v is a document of "name: value" lines from
+// its first line on (YAML, a PO file's header, a block of MIME headers):
+// every line is a field, a nested or continued one (indented), a list item
+// or blank. A response-splitting payload puts its header after a value
+// ("x\r\nX-Injected: 1"); the headers that do harm are crlfHeader's
+// whatever comes first.
+func fieldLines(v string) bool {
+	n := 0
+	for len(v) > 0 {
+		line, rest, _ := strings.Cut(v, "\n")
+		v = rest
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" || line[0] == ' ' || line[0] == '\t' || strings.HasPrefix(line, "- ") {
+			continue
+		}
+		if !fieldLine.MatchString(line) {
+			return false
+		}
+		n++
+	}
+	return n >= 2
+}
+
+var fieldLine = re2.MustCompile(`^["']?[A-Za-z0-9_][\w.-]*["']?\s*:(?:\s|$)`)
