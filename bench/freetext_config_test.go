@@ -135,3 +135,50 @@ func BenchmarkFreeTextPipeline(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFreeTextWithout is the free-text GET through the portcullis+full
+// gateway with one part left out at a time ("none" is the whole pipeline,
+// "all" the gateway without stages and access record): what each part
+// costs a request, in process (docs/waf.md).
+//
+//	go test ./bench -run XXX -bench FreeTextWithout -count 5
+func BenchmarkFreeTextWithout(b *testing.B) {
+	for _, drop := range []string{"none", "waf", "validate", "authn", "ratelimit", "ipfilter", "access", "all"} {
+		b.Run(drop, func(b *testing.B) {
+			cfg := freeTextConfig(b)
+			access := slog.New(redact.JSONHandler(io.Discard))
+			switch drop {
+			case "none":
+			case "access":
+				access = nil
+			case "ipfilter":
+				delete(cfg.Stages, "ipfilter")
+			case "all":
+				access = nil
+				clear(cfg.APIs[0].Stages)
+				delete(cfg.Stages, "ipfilter")
+			default:
+				delete(cfg.APIs[0].Stages, drop)
+			}
+			g, err := gateway.New(cfg, gateway.Deps{Metrics: metrics.New(), Events: discard{}, Access: access})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(g.Close)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r := httptest.NewRequest("GET", "/bench?"+freeTextQuery, nil)
+					r.RemoteAddr = "127.0.0.1:40000"
+					r.Header.Set("X-Api-Key", "pk_be0c00000001_bench-key-published-in-the-repository")
+					r.Header.Set("User-Agent", "Go-http-client/1.1")
+					w := httptest.NewRecorder()
+					g.ServeHTTP(w, r)
+					if w.Code != 200 {
+						b.Fatalf("got %d %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
+	}
+}

@@ -289,6 +289,9 @@ func typedDepth(m map[string]any, depth int) bool {
 func ownTypes(m map[string]any) []string {
 	switch t := m["type"].(type) {
 	case string:
+		if one, ok := singleTypes[t]; ok {
+			return one // shared: every parameter of every request asks
+		}
 		return []string{t}
 	case []any:
 		out := make([]string, 0, len(t))
@@ -302,8 +305,16 @@ func ownTypes(m map[string]any) []string {
 	return nil
 }
 
+// singleTypes are the slices ownTypes returns for a schema of one JSON
+// type, made once. Callers only read what SchemaTypes returns.
+var singleTypes = map[string][]string{
+	"string": {"string"}, "integer": {"integer"}, "number": {"number"}, "boolean": {"boolean"},
+	"array": {"array"}, "object": {"object"}, "null": {"null"},
+}
+
 // SchemaTypes returns the JSON types a raw schema allows: its own `type`,
-// or that of its allOf members, or nil when unrestricted.
+// or that of its allOf members, or nil when unrestricted. The slice is
+// shared and must not be changed.
 func SchemaTypes(m map[string]any) []string {
 	return typesDepth(m, 0)
 }
@@ -325,7 +336,7 @@ func typesDepth(m map[string]any, depth int) []string {
 		}
 	}
 	if _, ok := m["properties"]; ok {
-		return []string{"object"}
+		return singleTypes["object"]
 	}
 	return nil
 }
