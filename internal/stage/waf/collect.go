@@ -75,6 +75,9 @@ type arg struct {
 	coll collection
 	key  string
 	v    string
+	// regex: v is (a decoding of) a schema's regular expression that
+	// parses as one (keepRegexMatch).
+	regex bool
 }
 
 // inspection is the state of inspecting one request.
@@ -97,12 +100,13 @@ type inspection struct {
 	parseErr    string
 	parseLoc    string
 	variants    []string
+	// regexLocs are the locations of a JSON body whose strings are a
+	// schema's regular expressions (schemaRegex, markRegex); regexNames
+	// the Coraza argument names holding one, masked.
+	regexLocs  map[string]bool
+	regexNames map[string]string
 	// corazaBytes counts what is given to Coraza; past
 	// Config.MaxInspectBytes the request is refused.
-	// regexArgs are the Coraza argument keys whose values are a
-	// schema's regular expressions (schemaRegex, keepRegexMatch).
-	regexArgs      map[string]bool
-	regexNames     map[string]string // an argument name holding one, masked
 	corazaBytes    int
 	headerBytes    int // the part of corazaBytes from headers and cookies
 	budgetExceeded bool
@@ -222,7 +226,8 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 			in.check(loc, d, header)
 		}
 	}
-	if len(in.hits) > hits && in.regexArgs[key] && isRegex(v) {
+	rx := in.regexLocs[loc] && isRegex(v)
+	if rx && len(in.hits) > hits {
 		in.regexHits(hits, loc, v, header)
 	}
 	if len(in.hits) > hits {
@@ -251,10 +256,10 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 		in.argLoc = make(map[string]string)
 	}
 	in.argLoc[key] = loc
-	in.args = append(in.args, arg{coll, key, rv})
+	in.args = append(in.args, arg{coll, key, rv, rx})
 	for _, d := range in.variants {
 		if d != rv {
-			in.args = append(in.args, arg{coll, key, d})
+			in.args = append(in.args, arg{coll, key, d, rx})
 		}
 	}
 }

@@ -41,16 +41,13 @@ func schemaRegex(ptr []byte, key bool) bool {
 }
 
 // markRegex records what of the JSON body string s at ptr (a member name
-// when key) is a schema's regular expression: the value itself
-// (in.regexArgs), and the argument names Coraza reads that hold one, with
+// when key) is a schema's regular expression: its location
+// (in.regexLocs; value marks the arguments it makes), and the argument names Coraza reads that hold one, with
 // it masked (in.regexNames): "name:" and the member name of a
 // patternProperties entry, and the path of every value under one.
 func (in *inspection) markRegex(ptr []byte, s string, key bool) {
 	if !key && schemaRegex(ptr, false) {
-		if in.regexArgs == nil {
-			in.regexArgs = make(map[string]bool)
-		}
-		in.regexArgs[argKey(ptr)] = true
+		in.setRegexLoc(ptr)
 	}
 	if !bytes.Contains(ptr, []byte("/patternProperties/")) {
 		return
@@ -66,10 +63,7 @@ func (in *inspection) markRegex(ptr []byte, s string, key bool) {
 			segs[i] = []byte(strings.NewReplacer("~", "~0", "/", "~1").Replace(m))
 			masked = true
 			if key && i == len(segs)-1 {
-				if in.regexArgs == nil {
-					in.regexArgs = make(map[string]bool)
-				}
-				in.regexArgs["name:"+s] = true
+				in.setRegexLoc(ptr)
 				in.setRegexName("name:"+s, "name:"+m)
 			}
 		}
@@ -77,6 +71,13 @@ func (in *inspection) markRegex(ptr []byte, s string, key bool) {
 	if masked && !key {
 		in.setRegexName(argKey(ptr), argKey(bytes.Join(segs, []byte("/"))))
 	}
+}
+
+func (in *inspection) setRegexLoc(ptr []byte) {
+	if in.regexLocs == nil {
+		in.regexLocs = make(map[string]bool)
+	}
+	in.regexLocs["body:"+string(ptr)] = true
 }
 
 func (in *inspection) setRegexName(name, masked string) {
@@ -270,11 +271,12 @@ var (
 )
 
 // keepRegexMatch reports whether CRS rule id's match stands: false when
-// every value it matched is a schema's regular expression (in.regexArgs)
-// whose masked form the rule does not match.
+// every value it matched is a schema's regular expression (arg.regex) or
+// an argument name holding one (in.regexNames) whose masked form the rule
+// does not match.
 func (in *inspection) keepRegexMatch(id int, mds []types.MatchData) bool {
 	judge, ok := regexRules[id]
-	if !ok || len(in.regexArgs) == 0 {
+	if !ok || len(in.regexLocs) == 0 {
 		return true
 	}
 	for _, md := range mds {
@@ -295,23 +297,20 @@ func (in *inspection) keepRegexMatch(id int, mds []types.MatchData) bool {
 		if !strings.HasPrefix(name, "ARGS") {
 			return true
 		}
-		if !in.regexArgs[key] {
-			return true
-		}
-		first := true
+		// Every argument of that name (two JSON paths can make one)
+		// must be a regular expression the rule misread.
+		found := false
 		for _, a := range in.args {
 			if a.key != key {
 				continue
 			}
-			// The value as sent comes first; its decodings are
-			// judged as that regular expression's.
-			if first && !isRegex(a.v) {
+			found = true
+			if !a.regex || judge(maskRegexSyntax(a.v)) {
 				return true
 			}
-			first = false
-			if judge(maskRegexSyntax(a.v)) {
-				return true
-			}
+		}
+		if !found {
+			return true
 		}
 	}
 	return false

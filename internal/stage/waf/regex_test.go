@@ -95,3 +95,24 @@ func FuzzMaskRegex(f *testing.F) {
 		}
 	})
 }
+
+// TestSchemaRegexCollision: two JSON paths can make one Coraza argument
+// name ("/a.pattern" and "/a/pattern" are both json.a.pattern); the
+// value that is no pattern is judged as text.
+func TestSchemaRegexCollision(t *testing.T) {
+	s := sharedStage(t)
+	for _, doc := range []string{
+		`{"a.pattern":"x;{cat,/etc/passwd}","a":{"pattern":"^[a-z]{1,8}$"}}`,
+		`{"a":{"pattern":"^[a-z]{1,8}$"},"a.pattern":"x;{cat,/etc/passwd}"}`,
+	} {
+		r := httptest.NewRequest("POST", "/api/tools", strings.NewReader(doc))
+		r.Header.Set("Content-Type", "application/json")
+		v, err := s.Inspect(exchange(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.Blocked {
+			t.Errorf("%s: passed, want blocked", doc)
+		}
+	}
+}
