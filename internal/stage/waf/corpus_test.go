@@ -251,31 +251,30 @@ func encode(enc, p string) (string, bool) {
 		// Every character but letters and digits as an HTML numeric
 		// character reference (&#x3c;script&#x3e;), as an HTML escaper
 		// or an evasion writes it; for an upstream that decodes them.
-		var b strings.Builder
-		for _, r := range p {
-			if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-				b.WriteRune(r)
-				continue
-			}
-			fmt.Fprintf(&b, "&#x%x;", r)
-		}
-		return b.String(), true
+		return escapeNonAlnum(p, func(r rune) string { return fmt.Sprintf("&#x%x;", r) }), true
 	case "json-escape":
-		var b strings.Builder
-		for _, r := range p {
-			if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-				b.WriteRune(r)
-				continue
-			}
+		return escapeNonAlnum(p, func(r rune) string {
 			if r > 0xffff {
-				b.WriteRune(r)
-				continue
+				return string(r)
 			}
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-		return b.String(), true
+			return fmt.Sprintf(`\u%04x`, r)
+		}), true
 	}
 	panic(enc)
+}
+
+// escapeNonAlnum writes every rune of p but ASCII letters and digits as
+// esc writes it.
+func escapeNonAlnum(p string, esc func(rune) string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			continue
+		}
+		b.WriteString(esc(r))
+	}
+	return b.String()
 }
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
