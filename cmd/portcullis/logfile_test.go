@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/gateway"
 )
 
 // TestLogFileReopen: writes after Reopen go to a new file under the same
@@ -187,5 +193,71 @@ func waitFor(t *testing.T, p *process, f, s string) {
 		case <-deadline:
 			t.Fatalf("%s never held %q:\n%s", f, s, p.log())
 		}
+	}
+}
+
+// TestReopenFlushesHeldRecords: access records still held in the access
+// log's buffer when the file is rotated are written to the rotated file
+// (where their time belongs), and the ones after the reopen to the new
+// file; none is lost and none is written twice.
+func TestReopenFlushesHeldRecords(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	l, err := openLogFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer upstream.Close()
+	cfg := &config.Config{
+		Listeners: []config.Listener{{Addr: "127.0.0.1:0"}},
+		Admin:     config.Admin{Disabled: true},
+		Log:       config.Log{Access: path, AccessFlush: time.Hour}, // only size, reopen and Close write
+		APIs:      []config.API{{Name: "api", Upstream: config.Upstream{Targets: []string{upstream.URL}}}},
+	}
+	cfg.WithDefaults()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.NewServer(cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler), AccessWriter: l,
+		Listeners: []net.Listener{ln}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	get := func(p string) {
+		resp, err := http.Get("http://" + ln.Addr().String() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get("/before")
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Fatalf("written before the buffer was flushed (want it held): %s", b)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	reopenLogs(slog.New(slog.NewTextHandler(&logged, nil)), l, srv)
+	get("/after")
+	if err := srv.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	old, cur := string(mustRead(t, path+".1")), string(mustRead(t, path))
+	if strings.Count(old, "\n") != 1 || !strings.Contains(old, `"/before"`) {
+		t.Errorf("rotated file holds:\n%s", old)
+	}
+	if strings.Count(cur, "\n") != 1 || !strings.Contains(cur, `"/after"`) {
+		t.Errorf("reopened file holds:\n%s", cur)
+	}
+	if !strings.Contains(logged.String(), "reopened log files") {
+		t.Errorf("no reopen line in the log: %s", logged.String())
 	}
 }

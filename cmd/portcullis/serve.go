@@ -90,6 +90,7 @@ func reopenLogs(log interface {
 }, access *logFile, srv *gateway.Server) {
 	var files []string
 	if access != nil {
+		srv.FlushAccess() // the records held so far belong to the old file
 		if err := access.Reopen(); err != nil {
 			log.Error("reopening the access log failed; still writing to the old file", "err", err.Error())
 		} else {

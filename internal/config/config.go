@@ -169,6 +169,18 @@ type Log struct {
 	// Access is where access records go: "stdout" (default), "stderr",
 	// "off", or a file path (appended to).
 	Access string `yaml:"access,omitempty" json:"access,omitempty"`
+	// AccessBuffer is how many bytes of access records are held in memory
+	// and written together (one write instead of one per request, as
+	// Envoy's and nginx's buffered access logs do). Default 64KiB.
+	AccessBuffer units.Bytes `yaml:"access_buffer,omitempty" json:"access_buffer,omitempty"`
+	// AccessFlush is the longest a record waits in that buffer before it
+	// is written. Default 1s. Records are written on shutdown, before a
+	// reopen (SIGUSR1) and when the buffer is full; a crash loses at most
+	// this long of records (security events have their own sinks).
+	AccessFlush time.Duration `yaml:"access_flush,omitempty" json:"access_flush,omitempty"`
+	// AccessSync writes each access record as its request ends, one write
+	// per record, instead of buffering them. Default false.
+	AccessSync bool `yaml:"access_sync,omitempty" json:"access_sync,omitempty"`
 	// Level of the gateway's own log (stderr): "debug", "info" (default),
 	// "warn" or "error".
 	Level string `yaml:"level,omitempty" json:"level,omitempty"`

@@ -21,6 +21,8 @@ const (
 	DefaultTLSMinVersion         = "1.2"
 	DefaultClientAuth            = "required"
 	DefaultLogAccess             = "stdout"
+	DefaultLogAccessBuffer       = 64 * units.Bytes(1<<10)
+	DefaultLogAccessFlush        = time.Second
 	DefaultLogLevel              = "info"
 	DefaultEventsQueueSize       = 4096
 	DefaultEventsClientBurst     = 200
@@ -68,6 +70,8 @@ func (c *Config) WithDefaults() *Config {
 	setDefault(&s.HSTS.MaxAge, DefaultHSTSMaxAge)
 	setDefault(&c.Admin.Addr, DefaultAdminAddr)
 	setDefault(&c.Log.Access, DefaultLogAccess)
+	setDefault(&c.Log.AccessBuffer, DefaultLogAccessBuffer)
+	setDefault(&c.Log.AccessFlush, DefaultLogAccessFlush)
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Events.QueueSize, DefaultEventsQueueSize)
 	setDefault(&c.Events.ClientBurst, DefaultEventsClientBurst)

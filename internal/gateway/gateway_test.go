@@ -28,6 +28,9 @@ import (
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// flush, when set, writes what the server holds back (the access
+	// log's buffer) before the buffer is read.
+	flush func()
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
@@ -37,6 +40,9 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (s *syncBuffer) String() string {
+	if s.flush != nil {
+		s.flush()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -45,6 +51,9 @@ func (s *syncBuffer) String() string {
 // records returns the access records written so far.
 func (s *syncBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
+	if s.flush != nil {
+		s.flush()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []map[string]any
@@ -111,6 +120,7 @@ func start(t *testing.T, cfg *config.Config, extra ...events.Sink) *testGateway 
 	if err != nil {
 		t.Fatal(err)
 	}
+	tg.access.flush = srv.FlushAccess
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

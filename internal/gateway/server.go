@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/internal/crowdsec"
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/listener"
+	"github.com/portcullis/portcullis/internal/logbuf"
 	"github.com/portcullis/portcullis/internal/metrics"
 	"github.com/portcullis/portcullis/internal/redact"
 	"github.com/portcullis/portcullis/internal/store"
@@ -72,8 +73,11 @@ type Server struct {
 	shared  store.Store
 	feed    *crowdsec.Feed // nil without a crowdsec block
 	access  *slog.Logger
-	closers []io.Closer
-	mon     monitor
+	// accessBuf batches the access records (nil with log.access_sync or
+	// log.access off); flushed before a reopen and on Close.
+	accessBuf *logbuf.Writer
+	closers   []io.Closer
+	mon       monitor
 
 	gw     atomic.Pointer[Gateway]
 	reload sync.Mutex // serialises reloads
@@ -163,6 +167,13 @@ func (s *Server) openSinks(cfg *config.Config) error {
 		s.closers = append(s.closers, f)
 		aw = f
 	}
+	if aw != nil && !cfg.Log.AccessSync {
+		s.accessBuf = logbuf.New(aw, logbuf.Options{Size: int(cfg.Log.AccessBuffer), Every: cfg.Log.AccessFlush,
+			OnError: func(err error, lost int) {
+				s.log.Error("writing the access log failed; records lost", "err", err.Error(), "bytes", lost)
+			}})
+		aw = s.accessBuf
+	}
 	if aw != nil {
 		s.access = slog.New(redact.JSONHandler(aw)) // nor in an access record
 	}
@@ -202,6 +213,15 @@ func (s *Server) ReopenEvents() (string, error) {
 		return "", nil
 	}
 	return s.jsonl.Path(), s.jsonl.Reopen()
+}
+
+// FlushAccess writes the access records held in memory (log rotation:
+// before the file is reopened, so that they land in the file they belong
+// to; tests that read the log while the server runs).
+func (s *Server) FlushAccess() {
+	if s.accessBuf != nil {
+		s.accessBuf.Flush()
+	}
 }
 
 // Gateway returns the current gateway.
@@ -462,7 +482,8 @@ func (s *Server) warnRestartOnly(old, cur *config.Config) {
 	check("listeners", old.Listeners, cur.Listeners)
 	check("admin", old.Admin, cur.Admin)
 	check("events", old.Events, cur.Events)
-	check("log.access", old.Log.Access, cur.Log.Access)
+	check("log.access", []any{old.Log.Access, old.Log.AccessBuffer, old.Log.AccessFlush, old.Log.AccessSync},
+		[]any{cur.Log.Access, cur.Log.AccessBuffer, cur.Log.AccessFlush, cur.Log.AccessSync})
 	check("crowdsec", old.CrowdSec, cur.CrowdSec)
 	check("server timeouts", []time.Duration{old.Server.ReadHeaderTimeout, old.Server.ReadTimeout, old.Server.WriteTimeout, old.Server.IdleTimeout},
 		[]time.Duration{cur.Server.ReadHeaderTimeout, cur.Server.ReadTimeout, cur.Server.WriteTimeout, cur.Server.IdleTimeout})
@@ -643,6 +664,9 @@ func (s *Server) closeAll() {
 		cancel()
 	}
 	s.closeMonitor()
+	if s.accessBuf != nil {
+		_ = s.accessBuf.Close() // before the file under it
+	}
 	for _, c := range s.closers {
 		_ = c.Close()
 	}
