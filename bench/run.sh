@@ -192,14 +192,20 @@ ready() {
   fi
 }
 
+# The process behind each row's target, whose CPU time per request
+# loadgen reports (-pid).
+declare -A target_pid=()
+
 take_port
 upstream_url="http://127.0.0.1:$port"
 start upstream "$tmp/upstream" -addr "${upstream_url#http://}"
+target_pid["upstream (direct)"]=${pids[-1]}
 ready upstream "$upstream_url/healthz"
 
 take_port
 bare_url="http://127.0.0.1:$port"
 start bareproxy "$tmp/bareproxy" -addr "${bare_url#http://}" -upstream "$upstream_url"
+target_pid["bare proxy"]=${pids[-1]}
 ready bareproxy "$bare_url/healthz"
 
 # The waf baseline: the same ReverseProxy inside Coraza's net/http
@@ -211,6 +217,7 @@ while [[ -z $coraza_port || " ${ports[*]} " == *" $coraza_port "* ]]; do
 done
 coraza_url="http://127.0.0.1:$coraza_port"
 start corazaproxy "$tmp/corazaproxy" -addr "${coraza_url#http://}" -upstream "$upstream_url" -paranoia 1
+target_pid["coraza+crs"]=${pids[-1]}
 ready corazaproxy "$coraza_url/healthz"
 
 # A redis-server for the rows whose config uses the shared store
@@ -244,6 +251,7 @@ if [[ $have_gateway == 1 ]]; then
     [[ $name == *@base ]] && bin="$tmp/portcullis-base"
     PORTCULLIS_ADDR="${url#http://}" PORTCULLIS_UPSTREAM="$upstream_url" \
       start "$name" "$bin" serve -c "$config"
+    target_pid[$name]=${pids[-1]}
     ready "$name" "$url/bench"
     gateway_url[$name]=$url
     gateway_headers[$name]=${headers:-}
@@ -253,8 +261,8 @@ fi
 
 # --- measure -------------------------------------------------------------
 
-rows_scenario=() rows_target=() rows_rps=() rows_p50=() rows_p99=() rows_bad=()
-declare -A bare_rps=() seen_row=() all_rps=() all_p50=() all_p99=() all_bad=()
+rows_scenario=() rows_target=() rows_rps=() rows_p50=() rows_p99=() rows_bad=() rows_cpu=()
+declare -A bare_rps=() seen_row=() all_rps=() all_p50=() all_p99=() all_bad=() all_cpu=()
 row_keys=()
 
 # json_field NAME JSON — prints a numeric field of loadgen's one-line output.
@@ -287,6 +295,7 @@ row() {
   fi
   local args=(-url "$url" -method "$method" -c "$CONNS" -d "$DURATION" -warmup "$WARMUP")
   [[ -n $body ]] && args+=(-body-file "$tmp/$body" -content-type application/json)
+  [[ -n ${target_pid[$target]:-} ]] && args+=(-pid "${target_pid[$target]}")
   local hfile=${gateway_headers[$target]:-} h
   if [[ -n $hfile ]]; then
     while IFS= read -r h; do
@@ -306,6 +315,9 @@ row() {
   all_rps[$key]+=" $(json_field rps "$out")"
   all_p50[$key]+=" $(json_field p50_ms "$out")"
   all_p99[$key]+=" $(json_field p99_ms "$out")"
+  if [[ $out == *'"cpu_us_per_req"'* ]]; then
+    all_cpu[$key]+=" $(json_field cpu_us_per_req "$out")"
+  fi
   all_bad[$key]=$(( ${all_bad[$key]:-0} + $(json_field errors "$out") + $(json_field non2xx "$out") ))
 }
 
@@ -348,6 +360,12 @@ for key in "${row_keys[@]}"; do
   rows_target+=("$target")
   rows_rps+=("$rps")
   rows_bad+=("${all_bad[$key]}")
+  if [[ -n ${all_cpu[$key]:-} ]]; then
+    # shellcheck disable=SC2086
+    rows_cpu+=("$(median ${all_cpu[$key]})")
+  else
+    rows_cpu+=("")
+  fi
   if [[ $target == "bare proxy" ]]; then
     bare_rps[$scenario]=$rps
   fi
@@ -355,14 +373,16 @@ done
 
 # --- report --------------------------------------------------------------
 
-printf '\n%-16s | %-18s | %10s | %8s | %8s | %13s | %s\n' \
-  scenario target "req/s" "p50 ms" "p99 ms" "vs bare proxy" "errors+non2xx"
-printf '%s\n' "-----------------+--------------------+------------+----------+----------+---------------+--------------"
+printf '\n%-16s | %-18s | %10s | %8s | %8s | %13s | %11s | %s\n' \
+  scenario target "req/s" "p50 ms" "p99 ms" "vs bare proxy" "CPU us/req" "errors+non2xx"
+printf '%s\n' "-----------------+--------------------+------------+----------+----------+---------------+-------------+--------------"
 for i in "${!rows_target[@]}"; do
   base=${bare_rps[${rows_scenario[$i]}]:-}
   ratio=$(awk -v r="${rows_rps[$i]}" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", r / b; else print "n/a" }')
-  printf '%-16s | %-18s | %10.0f | %8.3f | %8.3f | %13s | %s\n' \
-    "${rows_scenario[$i]}" "${rows_target[$i]}" "${rows_rps[$i]}" "${rows_p50[$i]}" "${rows_p99[$i]}" "$ratio" "${rows_bad[$i]}"
+  cpu=${rows_cpu[$i]:-}
+  [[ -n $cpu ]] && cpu=$(awk -v c="$cpu" 'BEGIN { printf "%.1f", c }')
+  printf '%-16s | %-18s | %10.0f | %8.3f | %8.3f | %13s | %11s | %s\n' \
+    "${rows_scenario[$i]}" "${rows_target[$i]}" "${rows_rps[$i]}" "${rows_p50[$i]}" "${rows_p99[$i]}" "$ratio" "${cpu:-n/a}" "${rows_bad[$i]}"
 done
 
 # target LABEL WANT SUFFIX_FORMAT I J — prints one target line: row I's
@@ -432,6 +452,10 @@ for i in "${!rows_target[@]}"; do
     target "%.2f of the bare proxy (target >= %.2f)" "$want" "$i" "$j"
     awk -v s="${rows_scenario[$i]}" -v a="${rows_p99[$i]}" -v b="${rows_p99[$j]}" \
       'BEGIN { d = a - b; printf "%-16s | %-26s | p99 added %.2f ms (target <= 5 ms) %s\n", s, "portcullis+full", d, (d <= 5 ? "ok" : "BELOW TARGET") }'
+    if [[ -n ${rows_cpu[$i]} && -n ${rows_cpu[$j]} ]]; then
+      awk -v s="${rows_scenario[$i]}" -v a="${rows_cpu[$i]}" -v b="${rows_cpu[$j]}" \
+        'BEGIN { printf "%-16s | %-26s | CPU %.1f us a request against the bare proxy'"'"'s %.1f (+%.1f us; shown, no target)\n", s, "portcullis+full", a, b, a - b }'
+    fi
   done
   for j in "${!rows_target[@]}"; do
     [[ ${rows_target[$j]} == coraza+crs && ${rows_scenario[$j]} == "${rows_scenario[$i]}" ]] || continue

@@ -9,6 +9,12 @@
 // transport failures (refused, reset, timeout), non2xx are answers outside
 // 200..299 (redirects are not followed).
 //
+// With -pid (Linux), the line also carries cpu_us_per_req: the CPU time
+// (user and system, all threads) that process spent during the measured
+// duration, divided by the measured requests. On a shared machine it
+// moves far less than req/s from run to run: a burst of other work makes
+// a row slower, not its server's requests dearer.
+//
 // It only sends to loopback addresses (127.0.0.0/8, ::1, localhost): it is a
 // benchmark tool, not a way to load someone else's server. The check is made
 // on the URL and again on every address actually dialled.
@@ -54,6 +60,7 @@ type config struct {
 	warmup      time.Duration
 	timeout     time.Duration
 	header      http.Header // extra request headers (-header), may be nil
+	pid         int         // the server whose CPU time is measured (-pid), 0 for none
 }
 
 // headerFlags collects repeated -header "Name: value" flags.
@@ -70,6 +77,9 @@ type result struct {
 	Errors   int64   `json:"errors"`
 	Non2xx   int64   `json:"non2xx"`
 	Requests int64   `json:"requests"`
+	// CPUPerRequest is the -pid process's CPU time per measured request,
+	// in microseconds (absent without -pid).
+	CPUPerRequest *float64 `json:"cpu_us_per_req,omitempty"`
 }
 
 func main() {
@@ -114,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	duration := fs.Duration("d", 5*time.Second, "measured duration, at most 60s")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up before the measured duration")
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout of one request")
+	pid := fs.Int("pid", 0, "process id of the server under load: report its CPU time per request (Linux /proc)")
 	var headers headerFlags
 	fs.Var(&headers, "header", "extra request header \"Name: value\" (repeatable; credentials for authenticated rows)")
 	if err := fs.Parse(args); err != nil {
@@ -130,6 +141,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		duration:    *duration,
 		warmup:      *warmup,
 		timeout:     *timeout,
+		pid:         *pid,
+	}
+	if cfg.pid < 0 {
+		return config{}, fmt.Errorf("-pid %d: want a process id", cfg.pid)
+	}
+	if cfg.pid > 0 {
+		if _, err := cpuTime(cfg.pid); err != nil {
+			return config{}, fmt.Errorf("-pid %d: %w", cfg.pid, err)
+		}
 	}
 	if *rawURL == "" {
 		return config{}, errors.New("-url is required")
@@ -275,6 +295,21 @@ func run(ctx context.Context, cfg config) (result, error) {
 	ctx, cancel := context.WithDeadline(ctx, end.Add(cfg.timeout))
 	defer cancel()
 
+	// The server's CPU time when the measured duration starts and when
+	// its last request has been answered.
+	var cpu0 time.Duration
+	var cpuErr error
+	cpuStart := make(chan struct{})
+	if cfg.pid > 0 {
+		t := time.AfterFunc(cfg.warmup, func() {
+			cpu0, cpuErr = cpuTime(cfg.pid)
+			close(cpuStart)
+		})
+		defer t.Stop()
+	} else {
+		close(cpuStart)
+	}
+
 	workers := make([]*worker, cfg.conns)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -303,6 +338,24 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}
 	wg.Wait()
 
+	var cpuPerReq *float64
+	if cfg.pid > 0 {
+		select {
+		case <-cpuStart:
+		case <-ctx.Done(): // interrupted during the warm-up
+			cpuErr = ctx.Err()
+		}
+		cpu1, err := cpuTime(cfg.pid)
+		if cpuErr == nil && err != nil {
+			cpuErr = err
+		}
+		if cpuErr != nil {
+			return result{}, fmt.Errorf("reading the CPU time of process %d: %w", cfg.pid, cpuErr)
+		}
+		cpuPerReq = new(float64)
+		*cpuPerReq = float64(cpu1 - cpu0)
+	}
+
 	var total worker
 	for _, w := range workers {
 		total.hist.merge(&w.hist)
@@ -314,13 +367,17 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if now := time.Now(); now.Before(end) { // interrupted
 		measured = max(now.Sub(measureFrom), time.Millisecond)
 	}
+	if cpuPerReq != nil {
+		*cpuPerReq = round(*cpuPerReq/float64(time.Microsecond)/float64(max(total.requests, 1)), 1)
+	}
 	return result{
-		RPS:      round(float64(total.requests)/measured.Seconds(), 1),
-		P50:      round(ms(total.hist.quantile(0.50)), 3),
-		P99:      round(ms(total.hist.quantile(0.99)), 3),
-		Errors:   total.errors,
-		Non2xx:   total.non2xx,
-		Requests: total.requests,
+		CPUPerRequest: cpuPerReq,
+		RPS:           round(float64(total.requests)/measured.Seconds(), 1),
+		P50:           round(ms(total.hist.quantile(0.50)), 3),
+		P99:           round(ms(total.hist.quantile(0.99)), 3),
+		Errors:        total.errors,
+		Non2xx:        total.non2xx,
+		Requests:      total.requests,
 	}, nil
 }
 
@@ -363,4 +420,33 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
+}
+
+// cpuTime is the CPU time (user and system, every thread) process pid has
+// used, from /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s:
+// USER_HZ is 100 on every Linux architecture Go supports).
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// the fields after its closing parenthesis start at field 3.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name, want at least 13", pid, len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // utime, stime
+		var n int64
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }

@@ -13,8 +13,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -131,6 +133,13 @@ func TestParseFlagsLimits(t *testing.T) {
 		{name: "body file missing", args: []string{"-body-file", filepath.Join(t.TempDir(), "nope")}, wantErr: "reading -body-file"},
 		{name: "both bodies", args: []string{"-body-file", bodyFile, "-body-size", "100"}, wantErr: "exclusive"},
 		{name: "extra argument", args: []string{"now"}, wantErr: "unexpected"},
+		{name: "negative pid", args: []string{"-pid", "-1"}, wantErr: "-pid -1"},
+		{name: "no such process", args: []string{"-pid", "2147483646"}, wantErr: "-pid 2147483646"},
+		{name: "pid", args: []string{"-pid", strconv.Itoa(os.Getpid())}, check: func(t *testing.T, cfg config) {
+			if cfg.pid != os.Getpid() {
+				t.Errorf("pid %d, want %d", cfg.pid, os.Getpid())
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,7 +204,9 @@ func TestRunAgainstServer(t *testing.T) {
 	defer srv.Close()
 
 	var stdout, stderr bytes.Buffer
-	args := []string{"-url", srv.URL + "/bench", "-method", "POST", "-body-size", "1024", "-c", "4", "-d", "1s", "-warmup", "0s"}
+	// The server runs in this process: -pid measures it (and the client).
+	args := []string{"-url", srv.URL + "/bench", "-method", "POST", "-body-size", "1024", "-c", "4", "-d", "1s", "-warmup", "0s",
+		"-pid", strconv.Itoa(os.Getpid())}
 	if code := realMain(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit status: got %d, want 0 (stderr %s)", code, stderr.String())
 	}
@@ -207,7 +218,7 @@ func TestRunAgainstServer(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &fields); err != nil {
 		t.Fatalf("output is not JSON: %v: %s", err, out)
 	}
-	for _, k := range []string{"rps", "p50_ms", "p99_ms", "errors", "non2xx", "requests"} {
+	for _, k := range []string{"rps", "p50_ms", "p99_ms", "errors", "non2xx", "requests", "cpu_us_per_req"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("output lacks %q: %s", k, out)
 		}
@@ -223,6 +234,11 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 	if res.Errors != 0 || res.Non2xx != 0 {
 		t.Errorf("got %d errors and %d non-2xx, want none", res.Errors, res.Non2xx)
+	}
+	// A request over loopback costs microseconds of CPU, not nothing and
+	// not a second.
+	if c := res.CPUPerRequest; c == nil || *c <= 0 || *c > 1e5 {
+		t.Errorf("cpu_us_per_req %v, want a few microseconds", c)
 	}
 	if res.P50 <= 0 || res.P99 < res.P50 {
 		t.Errorf("got p50 %v ms and p99 %v ms, want 0 < p50 <= p99", res.P50, res.P99)
@@ -263,5 +279,43 @@ func TestRunCountsNon2xxAndRefusedTargets(t *testing.T) {
 	}
 	if _, err := run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "probing") {
 		t.Errorf("got %v, want a probe error", err)
+	}
+}
+
+// TestCPUTime reads this process's CPU time from /proc and checks it
+// against getrusage(2), before and after some work.
+func TestCPUTime(t *testing.T) {
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	first, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Work until /proc shows 200 ms more (bounded by getrusage: 5 s).
+	x := 1.0
+	start := rusage()
+	var now time.Duration
+	for now, err = cpuTime(os.Getpid()); err == nil && now < first+200*time.Millisecond; now, err = cpuTime(os.Getpid()) {
+		for range 100000 {
+			x = x*1.0000001 + 1e-9
+		}
+		if rusage()-start > 5*time.Second {
+			t.Fatalf("/proc/self/stat still says %v after 5 s of CPU (getrusage)", now)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Clock ticks are 10 ms (getrusage is read just after): a few either way.
+	if ru := rusage(); now > ru+30*time.Millisecond || now < ru-50*time.Millisecond {
+		t.Errorf("/proc says %v, getrusage %v (x=%v)", now, ru, x)
+	}
+	if _, err := cpuTime(2147483646); err == nil {
+		t.Error("no error for a process that does not exist")
 	}
 }
