@@ -21,6 +21,8 @@ import (
 	"net/url"
 	"strings"
 	"unsafe"
+
+	"github.com/portcullis/portcullis/internal/urlquery"
 )
 
 // Mask replaces a redacted value.
@@ -190,7 +192,7 @@ func (r *Redactor) param(part string) string {
 	dec := name
 	if strings.ContainsAny(name, "%+") {
 		var err error
-		if dec, err = url.QueryUnescape(name); err != nil {
+		if dec, err = urlquery.Unescape(name); err != nil {
 			return Mask
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/portcullis/portcullis/internal/events"
 	"github.com/portcullis/portcullis/internal/openapi"
 	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/urlquery"
 )
 
 // ID is the stage id: the config key, log field, metric label and event
@@ -166,7 +167,7 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) (*pipeline.De
 	r := x.Request
 
 	// Query string: parsed strictly; a malformed one is refused.
-	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	query, qerr := urlquery.Parse(r.URL.RawQuery)
 	if qerr != nil {
 		p.add(RuleParam, "/query", "is not a valid query string")
 	}
@@ -399,7 +400,7 @@ func (s *Stage) checkBody(x *pipeline.Exchange, op *openapi.Operation, p *proble
 			p.add(RuleMalformed, "/body", "is not valid UTF-8")
 			return nil
 		}
-		vals, err := url.ParseQuery(string(body))
+		vals, err := urlquery.Parse(string(body))
 		if err != nil {
 			p.add(RuleMalformed, "/body", "is not a valid form")
 			return nil

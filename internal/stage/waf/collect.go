@@ -17,6 +17,7 @@ import (
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 
 	"github.com/portcullis/portcullis/internal/pipeline"
+	"github.com/portcullis/portcullis/internal/urlquery"
 )
 
 // crsFS holds the embedded OWASP CRS v4 and Coraza's recommended setup.
@@ -587,7 +588,7 @@ func ParseQuery(q string) [][2]string {
 }
 
 func unescapeQuery(s string) string {
-	u, err := url.QueryUnescape(s)
+	u, err := urlquery.Unescape(s)
 	if err != nil {
 		u, _ = URLDecode(strings.ReplaceAll(s, "+", " "))
 	}
