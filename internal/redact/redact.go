@@ -16,6 +16,7 @@
 package redact
 
 import (
+	"bytes"
 	"math"
 	"net/http"
 	"net/url"
@@ -80,7 +81,11 @@ func New(extraHeaders, extraQuery []string) *Redactor {
 
 // normalize lower-cases a name and turns every separator into '_'.
 func normalize(name string) string {
-	b := make([]byte, 0, len(name))
+	return string(appendNormal(make([]byte, 0, len(name)), name))
+}
+
+// appendNormal appends normalize(name) to b.
+func appendNormal(b []byte, name string) []byte {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
@@ -92,7 +97,7 @@ func normalize(name string) string {
 			b = append(b, '_')
 		}
 	}
-	return string(b)
+	return b
 }
 
 // secretWord reports whether a name, split into lower-case words at
@@ -107,7 +112,7 @@ func secretWord(name string) bool {
 		if !isSep && !camel {
 			continue
 		}
-		if i > start && secretWords[strings.ToLower(name[start:i])] {
+		if i > start && isSecretWord(name[start:i]) {
 			return true
 		}
 		start = i
@@ -115,30 +120,106 @@ func secretWord(name string) bool {
 			start = i + 1
 		}
 	}
-	return len(name) > start && secretWords[strings.ToLower(name[start:])]
+	return len(name) > start && isSecretWord(name[start:])
+}
+
+// isSecretWord is secretWords[strings.ToLower(w)] without building the
+// lower-case copy (the longest secret word is 13 bytes; a word with a
+// byte outside ASCII is lower-cased by strings.ToLower as before).
+func isSecretWord(w string) bool {
+	if len(w) > 16 {
+		return false
+	}
+	var buf [16]byte
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= 0x80 {
+			return secretWords[strings.ToLower(w)]
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return secretWords[string(buf[:len(w)])] // no allocation: a map index
 }
 
 // SecretName reports whether a header, parameter, cookie or field name
 // names a secret: one of the Redactor's names, or a name in a credential
-// family (a secret word, or a secret part anywhere in it).
+// family (a secret word, or a secret part anywhere in it). It is asked
+// for every parameter of every access record: names of usual length are
+// normalised in a buffer on the stack.
 func (r *Redactor) SecretName(name string) bool {
 	if name == "" {
 		return false
 	}
-	if r != nil && (r.query[normalize(name)] || r.headers[http.CanonicalHeaderKey(name)]) {
+	var buf [64]byte
+	var norm []byte
+	if len(name) <= len(buf) {
+		norm = appendNormal(buf[:0], name)
+	} else {
+		norm = []byte(normalize(name))
+	}
+	if r != nil && (r.query[string(norm)] || r.secretHeaderName(name)) {
 		return true
 	}
 	if secretWord(name) {
 		return true
 	}
-	flat := strings.ReplaceAll(normalize(name), "_", "")
+	// The normalised name without its separators: "api_key" is "apikey".
+	flat := norm[:0]
+	for _, c := range norm {
+		if c != '_' {
+			flat = append(flat, c)
+		}
+	}
 	for _, p := range secretParts {
-		if strings.Contains(flat, p) {
+		if bytes.Contains(flat, []byte(p)) {
 			return true
 		}
 	}
 	return false
 }
+
+// secretHeaderName is r.headers[http.CanonicalHeaderKey(name)], the
+// canonical form built on the stack: a name of token bytes gets upper case
+// first and after each '-', lower case elsewhere; any other name is looked
+// up as it is (as CanonicalHeaderKey returns it).
+func (r *Redactor) secretHeaderName(name string) bool {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return r.headers[http.CanonicalHeaderKey(name)]
+	}
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !tokenByte[c] {
+			return r.headers[name]
+		}
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+		upper = c == '-'
+	}
+	return r.headers[string(buf[:len(name)])]
+}
+
+// tokenByte is RFC 9110's tchar: the bytes of a header field name.
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // SecretHeader reports whether a header's value must never be logged.
 func (r *Redactor) SecretHeader(name string) bool {
