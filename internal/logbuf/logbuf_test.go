@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,12 +52,12 @@ func TestHeldUntilFull(t *testing.T) {
 	// Two records fit 25 bytes; the third makes the first batch go out,
 	// the fifth the second. The fifth is still held.
 	want := []string{"record 00\nrecord 01\n", "record 02\nrecord 03\n"}
-	if got := d.all(); !equal(got, want) {
+	if got := d.all(); !slices.Equal(got, want) {
 		t.Fatalf("writes %q, want %q", got, want)
 	}
 	w.Flush()
 	want = append(want, "record 04\n")
-	if got := d.all(); !equal(got, want) {
+	if got := d.all(); !slices.Equal(got, want) {
 		t.Fatalf("after Flush: writes %q, want %q", got, want)
 	}
 	w.Flush() // nothing held: no empty write
@@ -74,11 +75,11 @@ func TestLargeRecordAlone(t *testing.T) {
 	w.Write([]byte(big))
 	w.Write([]byte("after\n"))
 	want := []string{"small\n", big}
-	if got := d.all(); !equal(got, want) {
+	if got := d.all(); !slices.Equal(got, want) {
 		t.Fatalf("writes %q, want %q (held first, then the large record whole)", got, want)
 	}
 	w.Close()
-	if got := d.all(); !equal(got, append(want, "after\n")) {
+	if got := d.all(); !slices.Equal(got, append(want, "after\n")) {
 		t.Fatalf("after Close: writes %q", got)
 	}
 }
@@ -112,7 +113,7 @@ func TestCloseFlushesAndWritesThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Write([]byte("late\n"))
-	if got, want := d.all(), []string{"held\n", "late\n"}; !equal(got, want) {
+	if got, want := d.all(), []string{"held\n", "late\n"}; !slices.Equal(got, want) {
 		t.Fatalf("writes %q, want %q (nothing lost after Close)", got, want)
 	}
 	if err := w.Close(); err != nil { // twice is fine
@@ -215,18 +216,6 @@ func TestConcurrentRecordsWhole(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // BenchmarkWrite is the cost of holding one 300-byte access record.
 func BenchmarkWrite(b *testing.B) {
