@@ -299,15 +299,14 @@ func run(ctx context.Context, cfg config) (result, error) {
 	// its last request has been answered.
 	var cpu0 time.Duration
 	var cpuErr error
-	cpuStart := make(chan struct{})
+	var cpuTimer *time.Timer
+	cpuStart := make(chan struct{}) // closed once cpu0 and cpuErr are set
 	if cfg.pid > 0 {
-		t := time.AfterFunc(cfg.warmup, func() {
+		cpuTimer = time.AfterFunc(cfg.warmup, func() {
 			cpu0, cpuErr = cpuTime(cfg.pid)
 			close(cpuStart)
 		})
-		defer t.Stop()
-	} else {
-		close(cpuStart)
+		defer cpuTimer.Stop()
 	}
 
 	workers := make([]*worker, cfg.conns)
@@ -340,20 +339,27 @@ func run(ctx context.Context, cfg config) (result, error) {
 
 	var cpuPerReq *float64
 	if cfg.pid > 0 {
+		measured := true
 		select {
 		case <-cpuStart:
-		case <-ctx.Done(): // interrupted during the warm-up
-			cpuErr = ctx.Err()
+		case <-ctx.Done():
+			// Interrupted during the warm-up: nothing was measured,
+			// unless the timer is already reading the start.
+			if measured = !cpuTimer.Stop(); measured {
+				<-cpuStart
+			}
 		}
-		cpu1, err := cpuTime(cfg.pid)
-		if cpuErr == nil && err != nil {
-			cpuErr = err
+		if measured {
+			cpu1, err := cpuTime(cfg.pid)
+			if cpuErr == nil && err != nil {
+				cpuErr = err
+			}
+			if cpuErr != nil {
+				return result{}, fmt.Errorf("reading the CPU time of process %d: %w", cfg.pid, cpuErr)
+			}
+			cpuPerReq = new(float64)
+			*cpuPerReq = float64(cpu1 - cpu0)
 		}
-		if cpuErr != nil {
-			return result{}, fmt.Errorf("reading the CPU time of process %d: %w", cfg.pid, cpuErr)
-		}
-		cpuPerReq = new(float64)
-		*cpuPerReq = float64(cpu1 - cpu0)
 	}
 
 	var total worker

@@ -319,3 +319,26 @@ func TestCPUTime(t *testing.T) {
 		t.Error("no error for a process that does not exist")
 	}
 }
+
+// TestInterruptedWarmUpHasNoCPU: a run interrupted before its measured
+// duration starts reports no CPU time (there is no window to divide), and
+// still ends cleanly.
+func TestInterruptedWarmUpHasNoCPU(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 { // the first request after the probe
+			cancel()
+		}
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-url", srv.URL + "/", "-c", "1", "-d", "1s", "-warmup", "60s", "-pid", strconv.Itoa(os.Getpid())}
+	if code := realMain(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d (stderr %s)", code, stderr.String())
+	}
+	if strings.Contains(stdout.String(), "cpu_us_per_req") {
+		t.Errorf("CPU reported for a run that measured nothing: %s", stdout.String())
+	}
+}
