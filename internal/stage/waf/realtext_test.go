@@ -94,3 +94,20 @@ func TestFieldLines(t *testing.T) {
 		{"a: b\nLocation: https://evil.example", true},
 	})
 }
+
+// TestCommandInsideWord: CRS 932340 finds a command anywhere, also inside
+// a word ("runtime" holds time, "kdesu" ends in su: 3 of 20,000 Debian
+// package descriptions were refused for it); a command after a separator
+// a shell reads is still refused.
+func TestCommandInsideWord(t *testing.T) {
+	checkBlocks(t, sharedStage(t), []string{"query", "json"}, []blockCase{
+		{"runtime files for kdesu", false},
+		{"HDF5 - Runtime tools", false},
+		{"Erlang/OTP runtime tracing/debugging tools", false},
+		{";ps", true},
+		{"&aptitude", true},
+		{"x;ps", true},
+		{"runtime;ps", true},
+		{"x&&hostname", true},
+	})
+}

@@ -47,6 +47,38 @@ func init() {
 	crsRefiners[930120] = func(v string, _ bool) bool { return !inSentence(v, lfiPhrases(), true) }
 	crsRefiners[932160] = func(v string, _ bool) bool { return !inSentence(v, shellPhrases(), true) }
 	crsRefiners[942290] = func(v string, _ bool) bool { return mongoOperator942290.MatchString(v) }
+	crsRefiners[932340] = func(v string, _ bool) bool { return matchAtWordStart(directCmd932340, v) }
+}
+
+// directCmd932340 is CRS 932340's expression (a Unix command named on its
+// own). It has no left boundary: in "runtime files for kdesu" and "HDF5 -
+// Runtime tools" it finds the command time inside the word runtime.
+var directCmd932340 = re2.MustCompile(`(?sm)` + crsRulePattern("REQUEST-932-APPLICATION-ATTACK-RCE.conf", 932340))
+
+// matchAtWordStart reports whether re matches v somewhere other than
+// inside a word: a match that begins with a byte other than an ASCII
+// letter, digit or '_' (";ps", "&aptitude", "x;ps"), or after one, or at
+// the start. A shell splits words at blanks and operators, so a command
+// inside a word ("runtime" holds time) runs nothing; a quote, a
+// backslash, a non-ASCII byte or any operator before it keeps the match.
+// Past 64 matches inside words the match stands.
+func matchAtWordStart(re *re2.Regexp, v string) bool {
+	for pos, n := 0, 0; pos <= len(v) && n < 64; n++ {
+		loc := re.FindStringIndex(v[pos:])
+		if loc == nil {
+			return false
+		}
+		at := pos + loc[0]
+		if at == 0 || !asciiWordByte(v[at-1]) || !asciiWordByte(v[at]) {
+			return true
+		}
+		pos = at + 1
+	}
+	return true
+}
+
+func asciiWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 // mongoOperator942290 is CRS 942290's expression (a MongoDB operator after
