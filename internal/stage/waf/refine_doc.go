@@ -134,7 +134,15 @@ func docRuleRefiner(id int) crsRefiner {
 				re = re2.MustCompile(flags + p)
 			}
 		})
-		return re == nil || re.MatchString(m)
+		if re == nil {
+			return true
+		}
+		if flags == `(?m)` {
+			// A shell command begins a word: "runtime" holds no time
+			// (matchAtWordStart).
+			return matchAtWordStart(re, m)
+		}
+		return re.MatchString(m)
 	}
 }
 
