@@ -99,6 +99,9 @@ func refinedShapes() []struct {
 	}{
 		{"go build is no T-SQL batch", sqli(`GOSSAFUNC="blah.Foo:sccp,generic deadcode" go build`), false},
 		{"T-SQL after go stays sqli", sqli(`a" go drop table x`), true},
+		{"Go the language", sqli(`pure Go embedded SQL database`), false},
+		{"Go before a parenthesis", sqli(`idiomatic Go (golang) validation package.`), false},
+		{"GO on a line of its own stays sqli", sqli("1'; DROP TABLE users\nGO\n--"), true},
 		{"name that begins like $function", mongoOperator942290.MatchString(`"$FunctionName:x"`), false},
 		{"$function operator", mongoOperator942290.MatchString(`{"$function": 1}`), true},
 		{"bracketed operator", mongoOperator942290.MatchString(`user[$ne]=1`), true},

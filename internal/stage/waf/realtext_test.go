@@ -118,3 +118,18 @@ func TestCommandInsideWord(t *testing.T) {
 		{"x&&hostname", true},
 	})
 }
+
+// TestGoBeforeAWord: "Go" before a word is the language or the go command,
+// not T-SQL's batch separator (which stands on a line of its own), in
+// package and repository descriptions; injections around it are still
+// refused by the rest of the stage.
+func TestGoBeforeAWord(t *testing.T) {
+	checkBlocks(t, sharedStage(t), []string{"query", "json"}, []blockCase{
+		{"pure Go embedded SQL database", false},
+		{"idiomatic Go (golang) validation package.", false},
+		{"Go library for reading and writing SQL database dumps", false},
+		{"1' GO UNION SELECT password FROM users--", true},
+		{"1'; DROP TABLE users\nGO\n--", true},
+		{"a\" go drop table x", true},
+	})
+}

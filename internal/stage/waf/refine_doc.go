@@ -303,20 +303,22 @@ func inSentence(v string, phrases []string, multiline bool) bool {
 }
 
 // goCommand reports whether libinjection's fingerprint fp of v holds a
-// T-SQL word only because v names the go command ("GOSSAFUNC=… go
-// build"): T-SQL's GO ends a batch on a line of its own, never before a
-// word; with "go" read as a name the value is no SQL. Only a fingerprint
-// of names, strings, operators and that one word qualifies.
+// T-SQL word only because v says "go" before a word ("GOSSAFUNC=… go
+// build", "pure Go embedded SQL database", "idiomatic Go (golang)
+// validation"): T-SQL's GO ends a batch on a line of its own (at most a
+// count after it), never before a word, and it is a command of the client
+// tools, not of the server. With that "go" read as a name, libinjection
+// judges the rest: "a\" go drop table x" is still SQL.
 func goCommand(v, fp string) bool {
-	if strings.Count(fp, "T") != 1 || strings.Trim(fp, "nosv1T") != "" || !goSubcommand.MatchString(v) {
+	if strings.Count(fp, "T") != 1 || !goSubcommand.MatchString(v) {
 		return false
 	}
 	ok, _ := libinjection.IsSQLi(goSubcommand.ReplaceAllString(v, "${1}gx$2"))
 	return !ok
 }
 
-// goSubcommand is the word "go" before a lower-case word.
-var goSubcommand = regexp.MustCompile(`(^|[\s"'])go(\s+[a-z])`)
+// goSubcommand is the word "go", in any case, before a word on its line.
+var goSubcommand = regexp.MustCompile(`(?i)(^|[\s"'(])go([ \t]+[a-z(])`)
 
 // styleBlock is an inline style sheet: "<style>", CSS of selectors and
 // declarations only, "</style>". No URL, call, at-rule, escape or quote
