@@ -23,6 +23,8 @@ import (
 	"strings"
 	"unsafe"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/portcullis/portcullis/internal/urlquery"
 )
 
@@ -193,7 +195,7 @@ func (r *Redactor) secretHeaderName(name string) bool {
 	upper := true
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !tokenByte[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return r.headers[name]
 		}
 		if upper && 'a' <= c && c <= 'z' {
@@ -207,24 +209,9 @@ func (r *Redactor) secretHeaderName(name string) bool {
 	return r.headers[string(buf[:len(name)])]
 }
 
-// tokenByte is RFC 9110's tchar: the bytes of a header field name.
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// SecretHeader reports whether a header's value must never be logged.
-func (r *Redactor) SecretHeader(name string) bool {
-	return r.headers[http.CanonicalHeaderKey(name)] || r.SecretName(name)
-}
+// SecretHeader reports whether a header's value must never be logged:
+// SecretName, which looks the name up among the secret headers too.
+func (r *Redactor) SecretHeader(name string) bool { return r.SecretName(name) }
 
 // Header returns the value to log for header name.
 func (r *Redactor) Header(name, value string) string {

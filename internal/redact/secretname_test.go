@@ -68,6 +68,12 @@ func TestSecretNameAgrees(t *testing.T) {
 			if got, want := r.SecretName(n), r.secretNameBefore(n); got != want {
 				t.Errorf("SecretName(%q) = %v, want %v", n, got, want)
 			}
+			if r == nil || n == "" {
+				continue
+			}
+			if got, want := r.SecretHeader(n), r.headers[http.CanonicalHeaderKey(n)] || r.secretNameBefore(n); got != want {
+				t.Errorf("SecretHeader(%q) = %v, want %v", n, got, want)
+			}
 		}
 	}
 	r := New(nil, nil)
