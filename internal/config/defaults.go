@@ -17,6 +17,7 @@ const (
 	DefaultIdleTimeout           = 120 * time.Second
 	DefaultMaxHeaderBytes        = 64 * units.Bytes(1<<10)
 	DefaultShutdownTimeout       = 30 * time.Second
+	DefaultGCPercent             = 400
 	DefaultHSTSMaxAge            = 8760 * time.Hour
 	DefaultTLSMinVersion         = "1.2"
 	DefaultClientAuth            = "required"
@@ -67,6 +68,7 @@ func (c *Config) WithDefaults() *Config {
 	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setDefault(&s.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&s.GCPercent, DefaultGCPercent)
 	setDefault(&s.HSTS.MaxAge, DefaultHSTSMaxAge)
 	setDefault(&c.Admin.Addr, DefaultAdminAddr)
 	setDefault(&c.Log.Access, DefaultLogAccess)

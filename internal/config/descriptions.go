@@ -330,6 +330,7 @@ var descriptions = map[string]string{
 	"config.Problem.Message":                    "Message says what was found and what was expected. It names the path without the leading \"$.\", so it reads on its own.",
 	"config.Problem.Path":                       "Path is the YAML path of the value, such as \"$.apis[0].upstream.targets[1]\"; \"$\" is the whole document.",
 	"config.Server":                             "Server holds connection-level settings.",
+	"config.Server.GCPercent":                   "GCPercent is the Go garbage collector's target (GOGC): the heap may grow by this percentage of what is live before a collection. The compiled rule sets (the CRS is about 20 MB) are live for the life of the process and every collection marks them again, so the gateway collects less often than Go's 100 by default. Peak heap is about live × (1 + gc_percent/100); GOMEMLIMIT still caps it, and GOGC in the environment overrides this. Default 400.",
 	"config.Server.HSTS":                        "HSTS is the Strict-Transport-Security header sent on TLS responses.",
 	"config.Server.IdleTimeout":                 "IdleTimeout closes keep-alive connections idle this long. Default 120s.",
 	"config.Server.MaxHeaderBytes":              "MaxHeaderBytes caps what the HTTP parser reads for the request line and headers; more gets 431. Default 64KiB.",

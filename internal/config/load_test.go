@@ -61,7 +61,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "unknown nested key without suggestion",
 			yaml: "server:\n  frobnicate: true\n" + minimalAPI,
-			want: []string{`2:3: unknown key "frobnicate" in server (expected one of: read_header_timeout, read_timeout, write_timeout, idle_timeout, max_header_bytes, trusted_proxies, shutdown_timeout, hsts)`},
+			want: []string{`2:3: unknown key "frobnicate" in server (expected one of: read_header_timeout, read_timeout, write_timeout, idle_timeout, max_header_bytes, trusted_proxies, shutdown_timeout, hsts, gc_percent)`},
 		},
 		{
 			name: "unknown key in a list entry",
@@ -111,7 +111,7 @@ func TestParseTypeProblems(t *testing.T) {
 		{
 			name: "scalar for struct",
 			yaml: "server: fast\n" + minimalAPI,
-			want: []string{`1:9: server: "fast" is not a mapping (expected a mapping with keys: read_header_timeout, read_timeout, write_timeout, idle_timeout, max_header_bytes, trusted_proxies, shutdown_timeout, hsts)`},
+			want: []string{`1:9: server: "fast" is not a mapping (expected a mapping with keys: read_header_timeout, read_timeout, write_timeout, idle_timeout, max_header_bytes, trusted_proxies, shutdown_timeout, hsts, gc_percent)`},
 		},
 		{
 			name: "list for scalar",
@@ -128,7 +128,7 @@ func TestParseTypeProblems(t *testing.T) {
 			yaml: "server:\n  read_timeout: soon\n  bogus: 1\nlog:\n  level: [x]\n" + minimalAPI,
 			want: []string{
 				`2:17: server.read_timeout: "soon" is not a duration (expected e.g. "5s", "250ms", "1h30m")`,
-				`3:3: unknown key "bogus" in server (expected one of: read_header_timeout, read_timeout, write_timeout, idle_timeout, max_header_bytes, trusted_proxies, shutdown_timeout, hsts)`,
+				`3:3: unknown key "bogus" in server (expected one of: read_header_timeout, read_timeout, write_timeout, idle_timeout, max_header_bytes, trusted_proxies, shutdown_timeout, hsts, gc_percent)`,
 				`5:3: log.level: a list is not a string (expected a single value of text)`,
 			},
 		},

@@ -146,6 +146,11 @@ func TestValidateProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "gc percent",
+			yaml: "server:\n  gc_percent: -5\n" + minimalAPI,
+			want: []string{`2:15: server.gc_percent: -5 is negative (expected 0 or more)`},
+		},
+		{
 			name: "trusted proxies and ipfilter",
 			yaml: "server:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.0/33, fe80::1, nope]\n" + minimalAPI,
 			want: []string{

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -129,7 +130,27 @@ func NewServer(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s.gw.Store(gw)
 	s.metrics.ReloadResult(true, s.now())
+	s.applyGC(cfg)
 	return s, nil
+}
+
+// applyGC sets the garbage collector's target to server.gc_percent, unless
+// GOGC is set in the environment: the operator's word for the process wins
+// over the file's. It is process-wide, applied at start and on reload.
+func (s *Server) applyGC(cfg *config.Config) {
+	want := cfg.Server.GCPercent
+	if env := os.Getenv("GOGC"); env != "" {
+		if want != config.DefaultGCPercent {
+			s.log.Warn("GOGC is set in the environment; server.gc_percent is not applied", "GOGC", env, "gc_percent", want)
+		}
+		return
+	}
+	if want <= 0 {
+		return // a config built in code without defaults
+	}
+	if prev := debug.SetGCPercent(want); prev != want {
+		s.log.Debug("garbage collector target set", "gc_percent", want, "was", prev)
+	}
 }
 
 func parseLevel(s string) slog.Level {
@@ -455,6 +476,7 @@ func (s *Server) reloadOnce() error {
 		var gw *Gateway
 		if gw, err = New(cfg, s.deps()); err == nil {
 			s.warnRestartOnly(old.Config(), cfg)
+			s.applyGC(cfg)
 			s.gw.Store(gw)
 			s.metrics.ReloadResult(true, s.now())
 			s.log.Info("configuration reloaded", "file", path, "apis", len(cfg.APIs))
