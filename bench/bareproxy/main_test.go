@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/config"
 )
 
 func TestProxy(t *testing.T) {
@@ -28,5 +30,13 @@ func TestProxy(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if got, want := string(body), "GET /bench?x=1 127.0.0.1"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestSameCollectorTarget: the baseline collects as often as Portcullis
+// does by default.
+func TestSameCollectorTarget(t *testing.T) {
+	if gcPercent != config.DefaultGCPercent {
+		t.Fatalf("%s runs with GOGC %d, Portcullis with server.gc_percent %d by default: the ratios would compare collectors", "bareproxy", gcPercent, config.DefaultGCPercent)
 	}
 }

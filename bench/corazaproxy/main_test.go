@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/config"
 )
 
 func TestProxyBlocksAndPasses(t *testing.T) {
@@ -32,5 +34,13 @@ func TestProxyBlocksAndPasses(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: got %d, want %d", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestSameCollectorTarget: the baseline collects as often as Portcullis
+// does by default.
+func TestSameCollectorTarget(t *testing.T) {
+	if gcPercent != config.DefaultGCPercent {
+		t.Fatalf("%s runs with GOGC %d, Portcullis with server.gc_percent %d by default: the ratios would compare collectors", "corazaproxy", gcPercent, config.DefaultGCPercent)
 	}
 }
