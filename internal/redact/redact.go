@@ -62,6 +62,17 @@ var secretWords = map[string]bool{
 // appear in it ("authtoken", "clientsecret", "xapikey").
 var secretParts = []string{"token", "secret", "passw", "apikey", "credential", "privatekey", "sessionid"}
 
+// secretPartBytes are secretParts as byte slices, and minSecretPart the
+// length of the shortest: SecretName compares a name's bytes on the stack
+// with them for every parameter of every access record.
+var secretPartBytes, minSecretPart = func() ([][]byte, int) {
+	out, least := make([][]byte, len(secretParts)), len(secretParts[0])
+	for i, p := range secretParts {
+		out[i], least = []byte(p), min(least, len(p))
+	}
+	return out, least
+}()
+
 // Redactor knows which header and query names are secret. Its zero value
 // redacts nothing by name and still redacts by shape; use New.
 type Redactor struct {
@@ -175,8 +186,11 @@ func (r *Redactor) SecretName(name string) bool {
 			flat = append(flat, c)
 		}
 	}
-	for _, p := range secretParts {
-		if bytes.Contains(flat, []byte(p)) {
+	if len(flat) < minSecretPart {
+		return false
+	}
+	for _, p := range secretPartBytes {
+		if bytes.Contains(flat, p) {
 			return true
 		}
 	}
