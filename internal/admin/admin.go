@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +70,9 @@ type Options struct {
 	Decisions Decisions
 	// SessionTTL is how long a dashboard login lasts. Zero means 8h.
 	SessionTTL time.Duration
+	// Profiling serves net/http/pprof's profiles under /debug/pprof/,
+	// behind the same authentication as /api/.
+	Profiling bool
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// Logger logs logins and CSP reports. Nil discards.
@@ -189,6 +193,18 @@ func Handler(o Options) http.Handler {
 		api.HandleFunc("POST "+base+"/{key...}", s.extendDecision)
 	}
 	mux.Handle("/api/", s.authenticate(api))
+	if o.Profiling {
+		prof := http.NewServeMux()
+		prof.HandleFunc("GET /debug/pprof/", pprof.Index) // the named profiles: heap, allocs, goroutine, block, mutex, threadcreate
+		prof.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		prof.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		prof.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		prof.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+		prof.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		// Security: a profile shows the program's code paths and a
+		// goroutine dump its stacks; behind the admin token like the API.
+		mux.Handle("/debug/pprof/", s.authenticate(prof))
+	}
 	return withRequestID(securityHeaders(mux))
 }
 

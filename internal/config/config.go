@@ -170,6 +170,11 @@ type Admin struct {
 	// SessionTTL is how long a dashboard login lasts (the session cookie
 	// and its server-side record). Default 8h.
 	SessionTTL time.Duration `yaml:"session_ttl,omitempty" json:"session_ttl,omitempty"`
+	// Profiling serves Go's runtime profiles (CPU, heap, allocations,
+	// goroutines, mutex and block contention, execution traces) under
+	// /debug/pprof/ on the admin listener, behind the admin token, for
+	// `go tool pprof`. Default false.
+	Profiling bool `yaml:"profiling,omitempty" json:"profiling,omitempty"`
 }
 
 // Log configures logging.

@@ -266,6 +266,7 @@ var descriptions = map[string]string{
 	"config.Admin":                              "Admin is the admin listener: /metrics, /healthz and /readyz are open; every other path requires \"Authorization: Bearer <token>\".",
 	"config.Admin.Addr":                         "Addr is host:port. Default 127.0.0.1:9901 (loopback on purpose: the admin plane should not face the internet).",
 	"config.Admin.Disabled":                     "Disabled turns the admin listener off. Default false.",
+	"config.Admin.Profiling":                    "Profiling serves Go's runtime profiles (CPU, heap, allocations, goroutines, mutex and block contention, execution traces) under /debug/pprof/ on the admin listener, behind the admin token, for `go tool pprof`. Default false.",
 	"config.Admin.SessionTTL":                   "SessionTTL is how long a dashboard login lasts (the session cookie and its server-side record). Default 8h.",
 	"config.Admin.Token":                        "Token is the bearer token for the admin API; use ${ENV} or file:PATH rather than a literal. Default \"\": the admin API (but not metrics and health) is closed.",
 	"config.CircuitBreaker":                     "CircuitBreaker configures passive health per target.",

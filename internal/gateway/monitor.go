@@ -241,6 +241,7 @@ func (s *Server) adminOptions(cfg *config.Config) admin.Options {
 		Access:     s.mon.ring,
 		Publisher:  s.bus,
 		SessionTTL: cfg.Admin.SessionTTL,
+		Profiling:  cfg.Admin.Profiling,
 		Now:        s.now,
 		Logger:     s.log,
 		Node:       s.mon.node,
