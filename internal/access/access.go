@@ -112,8 +112,10 @@ func Class(status int) string {
 	if status < 100 || status > 599 {
 		return "other"
 	}
-	return string(rune('0'+status/100)) + "xx"
+	return classes[status/100-1] // every request's record: no string built
 }
+
+var classes = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Get returns the record of a request id.
 func (r *Ring) Get(id string) (Record, bool) {

@@ -500,6 +500,15 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	}
 
 	h := pr.Out.Header
+	// The values set below share one backing array (each slice capped at
+	// its own element, so appending to one never writes into another): one
+	// allocation a request instead of five.
+	vals := make([]string, 0, 5)
+	one := func(v string) []string {
+		vals = append(vals, v)
+		n := len(vals)
+		return vals[n-1 : n : n]
+	}
 	// Security: the headers the gateway owns are removed under every
 	// spelling first ("X-Principal_Id" is X-Principal-Id to a WSGI, CGI or
 	// PHP upstream), then set from what the gateway knows. See
@@ -516,7 +525,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	// Security: a client must not be able to choose the id under which its
 	// request is logged upstream; the exchange's id always wins.
 	if id != "" {
-		h["X-Request-Id"] = []string{id}
+		h["X-Request-Id"] = one(id)
 	} else {
 		delete(h, "X-Request-Id")
 	}
@@ -529,7 +538,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	} else if trusted && peer != "" {
 		h.Set("X-Forwarded-For", peer)
 	} else if clientValid {
-		h["X-Forwarded-For"] = []string{cli}
+		h["X-Forwarded-For"] = one(cli)
 	}
 
 	proto := "http"
@@ -555,14 +564,14 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 			h.Set("Forwarded", strings.Join(prior, ", ")+", "+elem)
 		}
 	} else {
-		h["X-Forwarded-Host"] = []string{host}
-		h["X-Forwarded-Proto"] = []string{proto}
+		h["X-Forwarded-Host"] = one(host)
+		h["X-Forwarded-Proto"] = one(proto)
 	}
 
 	// X-Real-IP is always the client address the gateway resolved (nginx's
 	// usual proxy_set_header X-Real-IP $remote_addr).
 	if clientValid {
-		h["X-Real-Ip"] = []string{cli} // X-Real-IP, canonical
+		h["X-Real-Ip"] = one(cli) // X-Real-IP, canonical
 	}
 	for k, vs := range set {
 		h[k] = vs
