@@ -244,7 +244,8 @@ type Events struct {
 	RecentEvents int `yaml:"recent_events,omitempty" json:"recent_events,omitempty"`
 	// RecentAccess is how many recent access records the admin plane keeps
 	// in memory, so that the dashboard can show an event's access record.
-	// Default 2000.
+	// None are kept when the admin listener is off or has no token (nobody
+	// could read them). Default 2000.
 	RecentAccess int `yaml:"recent_access,omitempty" json:"recent_access,omitempty"`
 }
 

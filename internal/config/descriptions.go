@@ -295,7 +295,7 @@ var descriptions = map[string]string{
 	"config.Events.Node":                        "Node names this gateway in events shared by a fleet (PostgreSQL) and in alerts. Default: the host name.",
 	"config.Events.Postgres":                    "Postgres is the fleet event store: every node writes into one PostgreSQL database and any node's dashboard shows all of them. Default: none.",
 	"config.Events.QueueSize":                   "QueueSize is the per-sink queue length. A full queue drops the event, counts it, logs it and exports it as a metric; it never blocks a request. Default 4096.",
-	"config.Events.RecentAccess":                "RecentAccess is how many recent access records the admin plane keeps in memory, so that the dashboard can show an event's access record. Default 2000.",
+	"config.Events.RecentAccess":                "RecentAccess is how many recent access records the admin plane keeps in memory, so that the dashboard can show an event's access record. None are kept when the admin listener is off or has no token (nobody could read them). Default 2000.",
 	"config.Events.RecentEvents":                "RecentEvents is how many recent events the admin plane keeps in memory for the dashboard (its live feed and, without a store, its queries). Default 2000.",
 	"config.Events.SQLite":                      "SQLite is a database file path for the embedded event store. Default \"\" (off).",
 	"config.HSTS":                               "HSTS configures Strict-Transport-Security on TLS responses.",

@@ -78,7 +78,12 @@ func (s *Server) openMonitor(cfg *config.Config) error {
 	m.config = configInfo{Version: configVersion(cfg.File), File: cfg.File, LoadedAt: s.now().UTC()}
 	m.recent = events.NewRecent(cfg.Events.RecentEvents)
 	s.bus.AddSink(m.recent)
-	m.ring = access.New(cfg.Events.RecentAccess)
+	if !cfg.Admin.Disabled && cfg.Admin.Token != "" {
+		// The recent requests are only read through the admin API and the
+		// dashboard; with the admin plane off or closed (no token; admin
+		// settings need a restart) nobody can ask, so no record is kept.
+		m.ring = access.New(cfg.Events.RecentAccess)
+	}
 	if pc := cfg.Events.Postgres; pc != nil {
 		pg, err := events.OpenPostgres(*pc, events.PostgresOptions{Node: m.node, Logger: s.log})
 		if err != nil {

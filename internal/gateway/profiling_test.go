@@ -72,3 +72,33 @@ func TestProfiling(t *testing.T) {
 		t.Errorf("profiling without admin.token: %d, want 403 (the admin API is closed)", code)
 	}
 }
+
+// TestRecentRequestsOnlyWhenReadable: the ring of recent requests (the
+// dashboard's and /api/v1/access's) is kept only where the admin plane can
+// serve it: not with the admin listener off, nor without an admin token.
+func TestRecentRequestsOnlyWhenReadable(t *testing.T) {
+	up := httptest.NewServer(&recorder{})
+	defer up.Close()
+	for _, c := range []struct {
+		name     string
+		disabled bool
+		token    string
+		want     bool
+	}{{"admin on with a token", false, "t0ken", true}, {"admin off", true, "t0ken", false}, {"no token", false, "", false}} {
+		cfg := baseConfig(up.URL)
+		cfg.Admin.Disabled, cfg.Admin.Token = c.disabled, c.token
+		tg := start(t, cfg)
+		resp, err := http.Get(tg.base + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ring := tg.srv.Gateway().deps.Recent
+		if got := ring != nil; got != c.want {
+			t.Errorf("%s: ring kept %v, want %v", c.name, got, c.want)
+		}
+		if ring != nil && len(ring.Recent(10, nil)) != 1 {
+			t.Errorf("%s: the ring holds %d requests after one", c.name, len(ring.Recent(10, nil)))
+		}
+	}
+}
