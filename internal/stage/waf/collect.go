@@ -101,6 +101,12 @@ type inspection struct {
 	parseErr    string
 	parseLoc    string
 	variants    []string
+	// crsSeen remembers whether the last values check read hold a CRS
+	// phrase (the bit of valueSet's walk), so that anyCRSPhrase does not
+	// walk them again; an entry only says what crsPhrase would, so a miss
+	// or an old entry is never wrong.
+	crsSeen [4]crsSeen
+	crsNext int
 	// regexLocs are the locations of a JSON body whose strings are a
 	// schema's regular expressions (schemaRegex, markRegex); regexNames
 	// the Coraza argument names holding one, masked.
@@ -134,15 +140,32 @@ func (in *inspection) allProse(v string) bool {
 // anyCRSPhrase reports whether v or a decoding of it holds a phrase of
 // the CRS's data files (see crsPhrase).
 func (in *inspection) anyCRSPhrase(v string) bool {
-	if crsPhrase(v) {
+	if in.crsPhraseOf(v) {
 		return true
 	}
 	for _, d := range in.variants {
-		if crsPhrase(d) {
+		if in.crsPhraseOf(d) {
 			return true
 		}
 	}
 	return false
+}
+
+// crsSeen is what one value's valueSet walk said of CRS phrases.
+type crsSeen struct {
+	v   string
+	hit bool
+}
+
+// crsPhraseOf is crsPhrase(v), from check's walk when v was one of the
+// last values it read.
+func (in *inspection) crsPhraseOf(v string) bool {
+	for _, e := range in.crsSeen {
+		if e.v == v {
+			return e.hit // (the zero entry: crsPhrase("") is false)
+		}
+	}
+	return crsPhrase(v)
 }
 
 // keepRaw keeps v as the raw value of loc, for the excerpt of a detection
@@ -306,7 +329,12 @@ func (in *inspection) check(loc, v string, header bool) {
 	if plainWord(v) {
 		return
 	}
-	g, cs := gates(v), charsetOf(v)
+	// One walk gives the detectors' gates and the CRS-phrase test that
+	// value asks of the same string next (valueSet).
+	m := valueSet.marks(v)
+	in.crsSeen[in.crsNext] = crsSeen{v: v, hit: m&gateCRSPhrase != 0}
+	in.crsNext = (in.crsNext + 1) % len(in.crsSeen)
+	g, cs := m&^gateCRSPhrase, charsetOf(v)
 	for _, r := range detectString(v, header, g, cs) {
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
 	}

@@ -122,3 +122,46 @@ func TestGatesAreNecessary(t *testing.T) {
 	}
 	t.Logf("matches checked: %v", matched)
 }
+
+// TestValueSet: the one automaton check reads a value with answers both
+// questions it replaced: its marks without gateCRSPhrase are gates(v),
+// and gateCRSPhrase is crsPhrase(v), on every committed corpus value, in
+// upper case, and with every gate and CRS phrase in a sentence.
+func TestValueSet(t *testing.T) {
+	var values []string
+	for _, v := range corpusPayloads(t) {
+		values = append(values, v, strings.ToUpper(v))
+	}
+	for _, p := range append(append([]string(nil), gatePatterns...), crsPhrasePatterns...) {
+		values = append(values, "the "+p+" of it", "I'm "+strings.ToUpper(p)+"'s", p[:len(p)-1])
+	}
+	phrasesFound := 0
+	for _, v := range values {
+		m := valueSet.marks(v)
+		if g := m &^ gateCRSPhrase; g != gates(v) {
+			t.Fatalf("valueSet.marks(%q) without the CRS bit = %b, gates = %b", v, g, gates(v))
+		}
+		if got, want := m&gateCRSPhrase != 0, crsPhrase(v); got != want {
+			t.Fatalf("valueSet's CRS bit for %q = %v, crsPhrase = %v", v, got, want)
+		}
+		if m&gateCRSPhrase != 0 {
+			phrasesFound++
+		}
+	}
+	if phrasesFound < 2000 {
+		t.Fatalf("only %d values hold a CRS phrase: the comparison means little", phrasesFound)
+	}
+}
+
+// FuzzValueSet holds valueSet to gates and crsPhrase on any input.
+func FuzzValueSet(f *testing.F) {
+	for _, s := range []string{"java.lang.Runtime", "etc/passwd", "union select", "the runtime of it", "<script>", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		m := valueSet.marks(v)
+		if m&^gateCRSPhrase != gates(v) || (m&gateCRSPhrase != 0) != crsPhrase(v) {
+			t.Fatalf("valueSet.marks(%q) = %b; gates %b, crsPhrase %v", v, m, gates(v), crsPhrase(v))
+		}
+	})
+}
