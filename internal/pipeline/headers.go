@@ -148,3 +148,20 @@ func OwnedHeader(name string) int {
 	}
 	return NotOwned
 }
+
+// HeaderValues hands out the one-value slices an http.Header holds from one
+// backing array: a stage or the proxy that sets several headers per
+// request allocates once instead of once per header. Each slice is capped
+// at its own element, so appending to one header's values copies them
+// rather than writing into the next header's.
+type HeaderValues []string
+
+// NewHeaderValues returns HeaderValues with room for n values in one array.
+func NewHeaderValues(n int) HeaderValues { return make(HeaderValues, 0, n) }
+
+// One returns a slice holding only v.
+func (hv *HeaderValues) One(v string) []string {
+	*hv = append(*hv, v)
+	n := len(*hv)
+	return (*hv)[n-1 : n : n]
+}

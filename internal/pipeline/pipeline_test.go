@@ -213,3 +213,28 @@ func TestHeaderKeyHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderValues: the slices share one array, yet appending a value to
+// one header's slice leaves the next header's value alone.
+func TestHeaderValues(t *testing.T) {
+	vals := NewHeaderValues(3)
+	a, b := vals.One("a"), vals.One("b")
+	if len(a) != 1 || a[0] != "a" || b[0] != "b" {
+		t.Fatalf("a=%q b=%q", a, b)
+	}
+	if &vals[0] != &a[0] || &vals[1] != &b[0] {
+		t.Fatal("the values are not in one array")
+	}
+	a = append(a, "a2")
+	if b[0] != "b" || a[1] != "a2" {
+		t.Fatalf("appending to a wrote into b: a=%q b=%q", a, b)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		v := NewHeaderValues(5)
+		for range 5 {
+			_ = v.One("x")
+		}
+	}); n != 1 {
+		t.Errorf("five values took %.0f allocations, want 1", n)
+	}
+}

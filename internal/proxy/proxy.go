@@ -500,15 +500,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	}
 
 	h := pr.Out.Header
-	// The values set below share one backing array (each slice capped at
-	// its own element, so appending to one never writes into another): one
-	// allocation a request instead of five.
-	vals := make([]string, 0, 5)
-	one := func(v string) []string {
-		vals = append(vals, v)
-		n := len(vals)
-		return vals[n-1 : n : n]
-	}
+	vals := pipeline.NewHeaderValues(5) // the five values set below, one allocation
 	// Security: the headers the gateway owns are removed under every
 	// spelling first ("X-Principal_Id" is X-Principal-Id to a WSGI, CGI or
 	// PHP upstream), then set from what the gateway knows. See
@@ -525,7 +517,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	// Security: a client must not be able to choose the id under which its
 	// request is logged upstream; the exchange's id always wins.
 	if id != "" {
-		h["X-Request-Id"] = one(id)
+		h["X-Request-Id"] = vals.One(id)
 	} else {
 		delete(h, "X-Request-Id")
 	}
@@ -538,7 +530,7 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	} else if trusted && peer != "" {
 		h.Set("X-Forwarded-For", peer)
 	} else if clientValid {
-		h["X-Forwarded-For"] = one(cli)
+		h["X-Forwarded-For"] = vals.One(cli)
 	}
 
 	proto := "http"
@@ -564,14 +556,14 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 			h.Set("Forwarded", strings.Join(prior, ", ")+", "+elem)
 		}
 	} else {
-		h["X-Forwarded-Host"] = one(host)
-		h["X-Forwarded-Proto"] = one(proto)
+		h["X-Forwarded-Host"] = vals.One(host)
+		h["X-Forwarded-Proto"] = vals.One(proto)
 	}
 
 	// X-Real-IP is always the client address the gateway resolved (nginx's
 	// usual proxy_set_header X-Real-IP $remote_addr).
 	if clientValid {
-		h["X-Real-Ip"] = one(cli) // X-Real-IP, canonical
+		h["X-Real-Ip"] = vals.One(cli) // X-Real-IP, canonical
 	}
 	for k, vs := range set {
 		h[k] = vs

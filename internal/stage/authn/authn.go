@@ -384,14 +384,10 @@ func (s *Stage) forward(x *pipeline.Exchange, p *pipeline.Principal) {
 		x.UpstreamHeader = make(http.Header, 4)
 	}
 	h := x.UpstreamHeader
-	// One backing array for every value; each header gets a slice capped
-	// at its own element, so appending to one never writes into another.
-	vals := make([]string, 0, 5)
+	vals := pipeline.NewHeaderValues(5)
 	set := func(name, v string) {
 		if name != "" && v != "" {
-			vals = append(vals, headerValue(v))
-			n := len(vals)
-			h[name] = vals[n-1 : n : n]
+			h[name] = vals.One(headerValue(v))
 		}
 	}
 	set(s.fwd.id, p.ID)

@@ -177,12 +177,16 @@ func detectName(n string) []string {
 // regular expressions are skipped.
 func plainWord(v string) bool {
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+		if !asciiWordByte(v[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// asciiWordByte is an ASCII letter, digit or '_'.
+func asciiWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 // inert reports whether v has only characters that no CRS attack rule can

@@ -77,10 +77,6 @@ func matchAtWordStart(re *re2.Regexp, v string) bool {
 	return true
 }
 
-func asciiWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
-}
-
 // mongoOperator942290 is CRS 942290's expression (a MongoDB operator after
 // '$') with the operator ending where a name ends: "$FunctionName" and
 // "$PassName1" in a build note are names that begin like $function and
