@@ -329,12 +329,12 @@ func (in *inspection) check(loc, v string, header bool) {
 	if plainWord(v) {
 		return
 	}
-	// One walk gives the detectors' gates and the CRS-phrase test that
-	// value asks of the same string next (valueSet).
-	m := valueSet.marks(v)
+	// One walk gives the detectors' gates, the CRS-phrase test that
+	// value asks of the same string next (valueSet) and its bytes.
+	m, cs := valueSet.marksAndBytes(v)
 	in.crsSeen[in.crsNext] = crsSeen{v: v, hit: m&gateCRSPhrase != 0}
 	in.crsNext = (in.crsNext + 1) % len(in.crsSeen)
-	g, cs := m&^gateCRSPhrase, charsetOf(v)
+	g := m &^ gateCRSPhrase
 	for _, r := range detectString(v, header, g, cs) {
 		in.hits = append(in.hits, hit{rule: r, loc: loc, score: builtinScore, tags: builtinTags[r]})
 	}

@@ -83,7 +83,7 @@ func detectString(v string, header bool, g gate, cs charset) []string {
 	if (cs.any("]|") || cs.any("/") && strings.Contains(v, "//") || g&gateXPath != 0) && xpathExpr.MatchString(v) {
 		out = append(out, RuleXPath)
 	}
-	if cs.any("(<") && cs.any(":") && xsltExpr.MatchString(v) {
+	if cs.any("(<") && cs.any(":") && (g&gateXSLT != 0 || cs.nonASCII()) && xsltExpr.MatchString(v) {
 		out = append(out, RuleXPath)
 	}
 	out = detectMore(v, g, &cs, out)

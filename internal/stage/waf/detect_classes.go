@@ -201,7 +201,9 @@ var (
 	winForIfWords = []string{"for ", "for\t", "if ", "if\t"}
 	// winIfWords: every branch of winIf needs "==" or one of these words
 	// ("if the box is damaged" has none).
-	winIfWords = newFoldSet([]string{"==", "exist", "defined", "errorlevel", "cmdextversion", "equ", "neq", "lss", "leq", "gtr", "geq"})
+	winIfWords = []string{"==", "exist", "defined", "errorlevel", "cmdextversion", "equ", "neq", "lss", "leq", "gtr", "geq"}
+	// xsltWords: every branch of xsltExpr holds one of these (gateXSLT).
+	xsltWords = []string{"system-property", "<xsl:", "php:function", "runtime:"}
 )
 
 // detectClasses runs the detectors of this file on v.
@@ -234,7 +236,7 @@ func detectClasses(v string, g gate, cs *charset, out []string) []string {
 	if (cs.any("(,=[") && g&gateJSCall != 0 || g&gateJSGlobal != 0) && jsRef.MatchString(v) {
 		out = append(out, RuleJS)
 	}
-	if g&gateWinForIf != 0 && (cs.any("%") && winFor.MatchString(v) || winIfWords.maybe(v) && winIf.MatchString(v)) {
+	if g&gateWinForIf != 0 && (cs.any("%") && winFor.MatchString(v) || (g&gateWinIfWord != 0 || cs.nonASCII()) && winIf.MatchString(v)) {
 		out = append(out, RuleCmd)
 	}
 	if cs.any("<") && cs.any(":") && esiTag.MatchString(v) {

@@ -39,3 +39,11 @@ var (
 	Gates             = func(v string) uint32 { return uint32(gates(v)) }
 	CRSPhrase         = crsPhrase
 )
+
+// ProseBothWays is prose(v) skipping runs of plain bytes, and byte by byte.
+func ProseBothWays(v string) (fast, slow bool) {
+	fast = prose(v)
+	skipProseRuns = false
+	defer func() { skipProseRuns = true }()
+	return fast, prose(v)
+}

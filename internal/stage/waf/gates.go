@@ -31,6 +31,11 @@ const (
 	gateSQLOrder
 	// gateNode: a word that nodeJS cannot match without.
 	gateNode
+	// gateXSLT: a literal that every branch of xsltExpr holds.
+	gateXSLT
+	// gateWinIfWord: "==" or a word of winIfWords, one of which every
+	// branch of winIf holds.
+	gateWinIfWord
 )
 
 var (
@@ -52,6 +57,7 @@ func init() {
 		{gateOOB, oobMarkers}, {gateSQLFunc, sqlFuncWords}, {gateSSTI, sstiWords}, {gateWinForIf, winForIfWords}, {gateDOM, domWords},
 		{gateScheme, []string{"script", "data:", "mocha:", "view-source:", "&#", "\\u", "\\x"}},
 		{gateSQLOrder, []string{"order"}},
+		{gateXSLT, xsltWords}, {gateWinIfWord, winIfWords},
 		{gateSQL, []string{"@@", "utl_", "dbms_", "ctxsys", "sp_password", "xp_cmdshell", "waitfor", "union", "information_schema", "dual", "mysql.", "pg_", "sys.", ";select", "; select", ";insert", ";update", ";delete", "; delete", ";drop", "; drop", ";exec", "; exec", ";declare", "; declare", ";shutdown", "; shutdown", ";waitfor", ";truncate", "; truncate", ";alter", ";create"}},
 	}
 	for _, g := range groups {
@@ -61,6 +67,11 @@ func init() {
 		}
 	}
 	gateSet = newPhrases(gatePatterns, gateOfPattern)
+	for i, p := range gatePatterns {
+		if gateOfPattern[i]&(gateWindows|gateVBS) != 0 {
+			maxShellGate = max(maxShellGate, len(p))
+		}
+	}
 }
 
 // gates returns the detectors worth running on v.
@@ -79,6 +90,12 @@ func charsetOf(v string) charset {
 	}
 	return c
 }
+
+// nonASCII reports whether the value holds a byte outside ASCII. The
+// gate automata fold ASCII case only; where a regular expression's (?i)
+// also folds ſ and K (U+017F, U+212A) into s and k, its gate lets every
+// non-ASCII value through (foldSet.maybe does the same).
+func (c *charset) nonASCII() bool { return c[2]|c[3] != 0 }
 
 // any reports whether the value holds any byte of set.
 func (c *charset) any(set string) bool {

@@ -117,6 +117,24 @@ func (p *phrases) marks(v string) gate {
 	return g
 }
 
+// marksAndBytes is marks(v) and charsetOf(v) in one pass: the walk is a
+// chain of dependent loads, and the bytes' bits are set while it waits.
+func (p *phrases) marksAndBytes(v string) (gate, charset) {
+	var g gate
+	var cs charset
+	st := uint32(0)
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		cs[b>>6] |= 1 << (b & 63)
+		st = p.next[st+uint32(p.class[b])]
+		if st&matchBit != 0 {
+			st &^= matchBit
+			g |= p.out[st/uint32(p.nclass)]
+		}
+	}
+	return g, cs
+}
+
 // any reports whether a phrase occurs in v.
 func (p *phrases) any(v string) bool {
 	st := uint32(0)

@@ -99,15 +99,22 @@ func TestFoldSetsAgreeWithLowerCasing(t *testing.T) {
 // and on shapes written for each branch.
 func TestGatesAreNecessary(t *testing.T) {
 	values := []string{`if exist c:\x del x`, `IF /I "%a%"=="b" echo`, `if %x% EQU 1 calc`, `if not defined X set`,
-		`if errorlevel 1 goto`, `if a==b cmd`, `x=1;if [1]==[1] id`, `if (%a%) == (b) x`, `IF EXIST ſ`, "' and 1=1", "or 2<>3", "(4521=4521", "'1'!='2"}
+		`if errorlevel 1 goto`, `if a==b cmd`, `x=1;if [1]==[1] id`, `if (%a%) == (b) x`, `IF EXIST ſ`, `<xsl:value-of select="system-property('xsl:vendor')"/>`, `php:function('system','id')`,
+		`RUNTIME:exec(x)`, `<XSL:Template match="/">`, `ſystem-property('xsl:version')`, "' and 1=1", "or 2<>3", "(4521=4521", "'1'!='2"}
 	values = append(values, corpusPayloads(t)...)
 	matched := map[string]int{}
 	for _, v := range values {
 		cs := charsetOf(v)
 		if winIf.MatchString(v) {
 			matched["winIf"]++
-			if !winIfWords.maybe(v) {
+			if gates(v)&gateWinIfWord == 0 && !cs.nonASCII() {
 				t.Errorf("winIf matches %q, but its gate keeps it back", v)
+			}
+		}
+		if xsltExpr.MatchString(v) {
+			matched["xsltExpr"]++
+			if gates(v)&gateXSLT == 0 && !cs.nonASCII() {
+				t.Errorf("xsltExpr matches %q, but its gate keeps it back", v)
 			}
 		}
 		if sqlNumCmp.MatchString(v) {
@@ -117,7 +124,7 @@ func TestGatesAreNecessary(t *testing.T) {
 			}
 		}
 	}
-	if matched["winIf"] < 8 || matched["sqlNumCmp"] < 20 {
+	if matched["winIf"] < 8 || matched["sqlNumCmp"] < 20 || matched["xsltExpr"] < 5 {
 		t.Fatalf("too few matches to mean anything: %v", matched)
 	}
 	t.Logf("matches checked: %v", matched)
@@ -137,7 +144,10 @@ func TestValueSet(t *testing.T) {
 	}
 	phrasesFound := 0
 	for _, v := range values {
-		m := valueSet.marks(v)
+		m, cs := valueSet.marksAndBytes(v)
+		if cs != charsetOf(v) || m != valueSet.marks(v) {
+			t.Fatalf("valueSet.marksAndBytes(%q) is not marks and charsetOf", v)
+		}
 		if g := m &^ gateCRSPhrase; g != gates(v) {
 			t.Fatalf("valueSet.marks(%q) without the CRS bit = %b, gates = %b", v, g, gates(v))
 		}
@@ -159,6 +169,9 @@ func FuzzValueSet(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
+		if m, cs := valueSet.marksAndBytes(v); m != valueSet.marks(v) || cs != charsetOf(v) {
+			t.Fatalf("valueSet.marksAndBytes(%q) is not marks and charsetOf", v)
+		}
 		m := valueSet.marks(v)
 		if m&^gateCRSPhrase != gates(v) || (m&gateCRSPhrase != 0) != crsPhrase(v) {
 			t.Fatalf("valueSet.marks(%q) = %b; gates %b, crsPhrase %v", v, m, gates(v), crsPhrase(v))

@@ -8,6 +8,8 @@ import (
 // prefilterSeeds are values on both sides of the prefilters' lines.
 var prefilterSeeds = []string{
 	"how do I return a damaged order? It arrived yesterday, the box was crushed and one mug is chipped.",
+	`<xsl:value-of select="system-property('xsl:vendor')"/>`, "php:function ('exec','id')", "Runtime:getRuntime()",
+	`if "%a%"=="b" x`, `IF EXIST c:\x y`, "if 1 GEQ 2 z", "if a===b c",
 	"1 ORDER BY 3--", "1 order\tby 2#", "' order\n\fby 1/*", " order by 4", "orderby 1--", "order  BY 10", "ORDER",
 	"by order by", "please order by phone", "/etc/passwd", "  /proc/self/environ", "FILE:///etc/shadow", "file:/boot/grub",
 	"process.env", "PROCESS\t[\"env\"]", "require.main", "console [\"log\"]", "global . process", "this.constructor", "module.exports=1",
@@ -31,6 +33,14 @@ func FuzzPrefilters(f *testing.F) {
 		if nodeJS.MatchString(v) && gates(v)&gateNode == 0 {
 			t.Errorf("nodeJS matches %q, which gateNode does not let through", v)
 		}
+		if cs := charsetOf(v); !cs.nonASCII() {
+			if xsltExpr.MatchString(v) && gates(v)&gateXSLT == 0 {
+				t.Errorf("xsltExpr matches %q, which gateXSLT does not let through", v)
+			}
+			if winIf.MatchString(v) && gates(v)&gateWinIfWord == 0 {
+				t.Errorf("winIf matches %q, which gateWinIfWord does not let through", v)
+			}
+		}
 		if systemPath.MatchString(v) && !systemPathMaybe(v) {
 			t.Errorf("systemPath matches %q, which systemPathMaybe refuses", v)
 		}
@@ -43,6 +53,9 @@ func FuzzPrefilters(f *testing.F) {
 			if first != want {
 				t.Errorf("firstFieldASCII(%q) = %q, want %q", v, first, want)
 			}
+		}
+		if fast, slow := ProseBothWays(v); fast != slow {
+			t.Errorf("prose(%q) = %v skipping runs, %v byte by byte", v, fast, slow)
 		}
 		if got, want := loneWordLine(v), loneWordLineByByte(v); got != want {
 			t.Errorf("loneWordLine(%q) = %v, want %v", v, got, want)

@@ -42,6 +42,16 @@ func prose(v string) bool {
 	quotes := 0
 	prev := rune(' ')
 	for i := 0; i < len(v); {
+		// A run of ASCII letters, digits, spaces, tabs and line feeds
+		// needs no test of its neighbours (most of a sentence).
+		if proseRun[v[i]] && skipProseRuns {
+			j := i + 1
+			for j < len(v) && proseRun[v[j]] {
+				j++
+			}
+			prev, i = rune(v[j-1]), j
+			continue
+		}
 		c, n := rune(v[i]), 1
 		if c >= utf8.RuneSelf {
 			c, n = utf8.DecodeRuneInString(v[i:])
@@ -144,6 +154,18 @@ func prose(v string) bool {
 	}
 	return depth == 0 && quotes%2 == 0
 }
+
+// skipProseRuns is off only in the test that holds the runs' skip to the
+// byte-by-byte reading (TestProseRuns).
+var skipProseRuns = true
+
+// proseRun are the bytes prose takes wherever they are.
+var proseRun = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ' || c == '\n' || c == '\t'
+	}
+	return t
+}()
 
 // loneWordLine reports whether a line after the first is one lower-case
 // word and nothing else: what a command injected after a line break looks
