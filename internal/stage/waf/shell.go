@@ -122,7 +122,8 @@ var shellReplacer = strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " 
 // substitutions ($@, $()) and variables glued into a word (see
 // unsetVarLen).
 func shellNormalize(v string) string {
-	n, _, _ := normalizeShell(v, nil)
+	cs := charsetOf(v)
+	n, _, _ := normalizeShell(v, &cs, nil)
 	return n
 }
 
@@ -130,14 +131,15 @@ func shellNormalize(v string) string {
 // replace, what it removed is bytes only, and it appends to seams the
 // offset in n of each place it removed some (ok): a phrase of n that v
 // does not hold spans one of them (seamGates). A value with nothing to
-// remove is returned as it is. Plain runs are copied whole: a 1 KB
-// sentence with a few apostrophes (She's, doesn't) cost 3 µs byte by byte.
-func normalizeShell(v string, seams []int) (n string, _ []int, ok bool) {
-	if !strings.ContainsAny(v, "'\"\\^$") {
+// remove is returned as it is. cs is v's bytes. Plain runs are copied
+// whole: a 1 KB sentence with a few apostrophes (She's, doesn't) cost 3 µs
+// byte by byte.
+func normalizeShell(v string, cs *charset, seams []int) (n string, _ []int, ok bool) {
+	if !cs.any("'\"\\^$") {
 		return v, seams, true
 	}
 	ok = true
-	if strings.ContainsAny(v, "\"\\$") || strings.Contains(v, "''") {
+	if cs.any("\"\\$") || strings.Contains(v, "''") {
 		r := shellReplacer.Replace(v)
 		// Every replacement is shorter than what it replaces.
 		ok = len(r) == len(v)
@@ -245,10 +247,12 @@ func detectShell(v string, g gate, cs *charset) bool {
 	if cs.any("`") {
 		if m, ok := maskCodeSpans(v); ok {
 			v, masked = m, true
+			mcs := charsetOf(v)
+			cs = &mcs
 		}
 	}
 	var seamBuf [16]int
-	n, seams, exact := normalizeShell(v, seamBuf[:0])
+	n, seams, exact := normalizeShell(v, cs, seamBuf[:0])
 	if n != v {
 		// c'md /c is cmd /c. The gates of v hold those of the phrases
 		// n keeps from it; a phrase n has and v has not spans a seam.

@@ -36,7 +36,8 @@ func shellNormalizeByByte(v string) string {
 // normalised value is a gate of the value or of a seam's bytes.
 func checkNormalizeShell(t *testing.T, v string) {
 	t.Helper()
-	n, seams, exact := normalizeShell(v, nil)
+	cs := charsetOf(v)
+	n, seams, exact := normalizeShell(v, &cs, nil)
 	if want := shellNormalizeByByte(v); n != want {
 		t.Fatalf("normalizeShell(%q) = %q, want %q", v, n, want)
 	}
@@ -71,7 +72,9 @@ func TestNormalizeShell(t *testing.T) {
 		checkNormalizeShell(t, v)
 	}
 	// The case seamGates exists for: a gate phrase made by joining.
-	n, seams, exact := normalizeShell("x y c'm'd.exe /c calc", nil)
+	v := "x y c'm'd.exe /c calc"
+	cs := charsetOf(v)
+	n, seams, exact := normalizeShell(v, &cs, nil)
 	if !exact || n != "x y cmd.exe /c calc" || len(seams) != 2 || seamGates(n, seams)&gateWindows == 0 {
 		t.Fatalf("normalizeShell of a joined cmd.exe: %q %v %v, seam gates %b", n, seams, exact, seamGates(n, seams))
 	}
@@ -83,4 +86,3 @@ func FuzzNormalizeShell(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) { checkNormalizeShell(t, v) })
 }
-
