@@ -116,24 +116,18 @@ func dataLines(name string) []string {
 
 var shellReplacer = strings.NewReplacer("${IFS}", " ", "$IFS$9", " ", "$IFS", " ", "$@", "", "$()", "", "''", "", `""`, "", `\`, "")
 
-// shellNormalize removes what shells ignore inside a word and what
+// normalizeShell removes what shells ignore inside a word and what
 // attackers put there to break signatures: quotes, backslashes and carets
 // (c'a't, c\at, c^a^t), ${IFS} and $IFS used as spaces, empty
 // substitutions ($@, $()) and variables glued into a word (see
-// unsetVarLen).
-func shellNormalize(v string) string {
-	cs := charsetOf(v)
-	n, _, _ := normalizeShell(v, &cs, nil)
-	return n
-}
-
-// normalizeShell is shellNormalize(v). When shellReplacer had nothing to
-// replace, what it removed is bytes only, and it appends to seams the
-// offset in n of each place it removed some (ok): a phrase of n that v
-// does not hold spans one of them (seamGates). A value with nothing to
-// remove is returned as it is. cs is v's bytes. Plain runs are copied
-// whole: a 1 KB sentence with a few apostrophes (She's, doesn't) cost 3 µs
-// byte by byte.
+// unsetVarLen). cs is v's bytes; a value with nothing to remove is
+// returned as it is.
+//
+// When shellReplacer had nothing to replace (ok), n is v less some bytes,
+// and the offset in n of each place they were taken from is appended to
+// seams: a phrase n holds and v does not spans one of them (seamGates).
+// Plain runs are copied whole: a 1 KB sentence with a few apostrophes
+// (She's, doesn't) cost 3 µs byte by byte.
 func normalizeShell(v string, cs *charset, seams []int) (n string, _ []int, ok bool) {
 	if !cs.any("'\"\\^$") {
 		return v, seams, true

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// shellNormalizeByByte is shellNormalize as it was written first, one byte
-// at a time: the reference normalizeShell is held to.
+// shellNormalizeByByte is normalizeShell as it was written first, one byte
+// at a time: the reference it is held to.
 func shellNormalizeByByte(v string) string {
 	if !strings.ContainsAny(v, "'\"\\^$") {
 		return v
