@@ -22,7 +22,9 @@ import (
 //   - ; followed by a space or the end;
 //   - ' between letters (don't, O'Neill) or after an s (the dogs' bowls);
 //   - " and ( ) in pairs, '(' after a space or the start and ')' before a
-//     space, punctuation or the end (so no calls like sleep(5));
+//     space, punctuation or the end (so no calls like sleep(5)); a word's
+//     optional plural, owner(s), box(es); the ')' of a list marker, a) 2)
+//     iv), at the start of a line or after a space;
 //   - - between words or numbers or as a dash between spaces, never "--"
 //     touching a word on one side only, never before a letter at a word's
 //     start (-rf);
@@ -92,11 +94,22 @@ func prose(v string) bool {
 				quotes++
 			}
 		case c == '(':
+			if letter(prev) {
+				if k := pluralMark(v, i); k > 0 {
+					// owner(s), box(es): a word's optional plural.
+					prev, i = ')', i+k
+					continue
+				}
+			}
 			if !(space(prev) || prev == '"' || prev == '(') {
 				return false
 			}
 			depth++
 		case c == ')':
+			if depth == 0 && listMarker(v, i) {
+				// "a) Use a suitable shared library; b) ...", "1) first".
+				break
+			}
 			depth--
 			if depth < 0 || !(last || space(next) || punct(next)) {
 				return false
@@ -154,6 +167,44 @@ func prose(v string) bool {
 	}
 	return depth == 0 && quotes%2 == 0
 }
+
+// pluralMark is the length of the plural ending at v[i] after a word of
+// three letters or more, "(s)" or "(es)", followed by a space, punctuation
+// or the end; 0 for anything else (a call: exec(cmd), f(x)).
+func pluralMark(v string, i int) int {
+	k := 0
+	switch {
+	case strings.HasPrefix(v[i:], "(s)"):
+		k = 3
+	case strings.HasPrefix(v[i:], "(es)"):
+		k = 4
+	default:
+		return 0
+	}
+	if i < 3 || !asciiLetter(v[i-1]) || !asciiLetter(v[i-2]) || !asciiLetter(v[i-3]) {
+		return 0
+	}
+	if j := i + k; j < len(v) && !space(rune(v[j])) && !punct(rune(v[j])) {
+		return 0
+	}
+	return k
+}
+
+// listMarker reports whether the ')' at v[i] closes a list item's marker:
+// one to three letters or digits ("a", "2", "iv") at the start of v or of
+// a line, or after a space, and followed by a space.
+func listMarker(v string, i int) bool {
+	if i+1 >= len(v) || v[i+1] != ' ' {
+		return false
+	}
+	j := i
+	for j > 0 && i-j < 3 && (asciiLetter(v[j-1]) || v[j-1] >= '0' && v[j-1] <= '9') {
+		j--
+	}
+	return j < i && (j == 0 || v[j-1] == ' ' || v[j-1] == '\n')
+}
+
+func asciiLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // skipProseRuns is off only in the test that holds the runs' skip to the
 // byte-by-byte reading (TestProseRuns).
