@@ -32,7 +32,10 @@ import (
 //   - & between spaces; % after a digit; # before a digit; $ € £ before a
 //     digit; + before a digit or between spaces; @ inside a word
 //     (e-mail addresses); * between spaces or around a word (*this*);
-//   - typographic quotes and dashes.
+//   - typographic quotes and dashes („ “ ” ‚ ‘ ’), no-break and thin spaces;
+//   - the sentence punctuation of other scripts (scriptPunct: 。、「」《》,
+//     fullwidth ，：（）, « », ¿ ¡, ।, ، ؟), and '(' after or ')' before a
+//     letter of another script (逻辑(FPGAs)).
 //
 // Everything else (< > = ` | \ { } [ ] ^ ~, control characters, fullwidth
 // forms) makes v not prose.
@@ -66,9 +69,14 @@ func prose(v string) bool {
 			}
 		}
 		last := i+n >= len(v)
+		switch c {
+		case '（', '）': // fullwidth parentheses, as CJK text writes them
+			c -= 0xFF08 - '('
+		}
 		switch {
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
 		case c == ' ' || c == '\n' || c == '\t' || c == '\r' && next == '\n':
+		case c == '\u00a0' || c == '\u202f' || c == '\u2009': // no-break and thin spaces (French « x », 10 000)
 		case c == '.':
 			if next == '.' && !(i+2 < len(v) && v[i+2] == '.' && (i+3 >= len(v) || v[i+3] == ' ' || v[i+3] == '\n')) && prev != '.' {
 				return false // ".." but not an ellipsis "..."
@@ -89,7 +97,7 @@ func prose(v string) bool {
 			if c == '\'' && !(letter(prev) && (letter(next) || prev == 's' || prev == 'S')) {
 				return false
 			}
-		case c == '"' || c == '“' || c == '”':
+		case c == '"' || c == '“' || c == '”' || c == '„' || c == '‟' || c == '‚':
 			if c == '"' {
 				quotes++
 			}
@@ -101,7 +109,8 @@ func prose(v string) bool {
 					continue
 				}
 			}
-			if !(space(prev) || prev == '"' || prev == '(') {
+			// After a letter of another script: 逻辑(FPGAs), no call.
+			if !(space(prev) || prev == '"' || prev == '(' || prev >= 0x80 && (letter(prev) || scriptPunct(prev))) {
 				return false
 			}
 			depth++
@@ -111,7 +120,7 @@ func prose(v string) bool {
 				break
 			}
 			depth--
-			if depth < 0 || !(last || space(next) || punct(next)) {
+			if depth < 0 || !(last || space(next) || punct(next) || next >= 0x80 && (letter(next) || scriptPunct(next))) {
 				return false
 			}
 		case c == '-':
@@ -157,6 +166,7 @@ func prose(v string) bool {
 				return false
 			}
 		case c == '–' || c == '—' || c == '…':
+		case c >= 0x80 && scriptPunct(c):
 		case c >= 0x80 && unicode.IsLetter(c) && !(c >= 0xFF01 && c <= 0xFF5E):
 		case c >= 0x80 && (unicode.IsMark(c) || unicode.IsNumber(c)):
 		default:
@@ -166,6 +176,24 @@ func prose(v string) bool {
 		i += n
 	}
 	return depth == 0 && quotes%2 == 0
+}
+
+// scriptPunct reports the sentence punctuation of other scripts and
+// languages: CJK full stops, commas and brackets, the fullwidth forms of
+// . , : ; ! ? (not of < > = ' " and the rest, which some decoders map to
+// ASCII syntax), guillemets, Spanish ¿ ¡, the Devanagari danda, Arabic
+// and Armenian punctuation, middle dots. Coraza's transformations turn
+// CJK text into bytes its SQL rules read (best-fit and low-byte mapping of
+// %u escapes): refusing it as prose blocked one Chinese or Japanese
+// description in ten.
+func scriptPunct(c rune) bool {
+	switch c {
+	case '、', '。', '「', '」', '『', '』', '【', '】', '《', '》', '〈', '〉', '・', '〜', '〃',
+		'！', '，', '．', '：', '；', '？',
+		'«', '»', '‹', '›', '¿', '¡', '·', '।', '॥', '،', '؛', '؟', '۔', '։', '።', '፣', '፤':
+		return true
+	}
+	return false
 }
 
 // pluralMark is the length of the plural ending at v[i] after a word of
@@ -256,7 +284,9 @@ func letterOrDigit(c rune) bool {
 	return letter(c) || digit(c) || c == '.' || c == '_' || c == '-' || c == '+'
 }
 
-func space(c rune) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+func space(c rune) bool {
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\u00a0' || c == '\u202f' || c == '\u2009'
+}
 
 func punct(c rune) bool {
 	switch c {

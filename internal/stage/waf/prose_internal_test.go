@@ -18,6 +18,10 @@ func TestProseListsAndPlurals(t *testing.T) {
 		"c) Prohibiting misrepresentation of the origin of that material; or",
 		"Please check the box(es) that apply: 1) the date 2) the time",
 		"a) one\nb) two\niv) four",
+		"这是一个简单的程序，可以帮助您管理文件（包括图片和视频）。它支持多种格式、插件(PNG)等等。",
+		"「設定」を開いて、言語を選んでください。",
+		"Sa syntaxe s'inspire de la commande «\u00a0dialog\u00a0» (qui affiche du texte).",
+		"„Xye“ ist ein Denkspiel, ¿verdad? ¡Sí! यह एक खेल है। هل هذا صحيح؟",
 	} {
 		if !prose(v) {
 			t.Errorf("prose(%q) = false", v)
@@ -25,13 +29,25 @@ func TestProseListsAndPlurals(t *testing.T) {
 	}
 	for _, v := range []string{
 		"f(x) is a call", "sleep(5)", "exec(cmd)", "box(es)x", "ab(s)", "order) by 1", "a)b", "x)) or", "1)--",
-		"word) stray", "a)", "owner(s)(1)",
+		"word) stray", "a)", "owner(s)(1)", "sleep（5）", "＜script＞", "a＝b", "x «y» z=1",
 	} {
 		if prose(v) {
 			t.Errorf("prose(%q) = true", v)
 		}
 	}
 	s := sharedStage(t)
+	// Refused as prose, Chinese text went to the CRS, whose decoding of
+	// it is bytes its SQL rules block (942100).
+	for _, v := range []string{
+		"这是一个简单的程序，可以帮助您管理文件（包括图片和视频）。",
+		"它是一个小型的基于 GTK 的程序，用于浏览化学元素周期表，并且可以查看每种元素的详细信息。",
+		"这个工具可以帮助系统管理员选择哪些程序需要设置默认命令。",
+	} {
+		b, _ := json.Marshal(map[string]string{"note": v})
+		if verdict, err := s.Inspect(exchange(jsonRequest(string(b)))); err != nil || verdict.Blocked {
+			t.Errorf("%q in a JSON note: blocked %v (%v), %v", v, verdict.Blocked, verdict.Rules, err)
+		}
+	}
 	for _, v := range []string{"1) union select password from users", "a) union all select null, null from dual"} {
 		b, _ := json.Marshal(map[string]string{"note": v})
 		x := exchange(jsonRequest(string(b)))
