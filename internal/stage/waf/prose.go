@@ -30,7 +30,8 @@ import (
 //     start (-rf);
 //   - / between two letters or two digits (and/or, 24/7);
 //   - & between spaces; % after a digit; # before a digit; $ € £ before a
-//     digit; + before a digit or between spaces; @ inside a word
+//     digit; + before a digit or between spaces; + ++ # ending a name (C++,
+//     GTK+, C#); @ inside a word
 //     (e-mail addresses); * between spaces or around a word (*this*);
 //   - typographic quotes and dashes („ “ ” ‚ ‘ ’), no-break and thin spaces;
 //   - the sentence punctuation of other scripts (scriptPunct: 。、「」《》,
@@ -150,11 +151,11 @@ func prose(v string) bool {
 				return false
 			}
 		case c == '#' || c == '$' || c == '€' || c == '£':
-			if !digit(next) {
+			if !digit(next) && !(c == '#' && languageName(v, i)) {
 				return false
 			}
 		case c == '+':
-			if !digit(next) && !(space(prev) && space(next)) {
+			if !digit(next) && !(space(prev) && space(next)) && !languageName(v, i) {
 				return false
 			}
 		case c == '@':
@@ -176,6 +177,24 @@ func prose(v string) bool {
 		i += n
 	}
 	return depth == 0 && quotes%2 == 0
+}
+
+// languageName reports whether the '+' or '#' at v[i] ends a name like C++,
+// GTK+, Notepad++, C# or F#: one or two of them after an ASCII letter,
+// before a space, punctuation or the end.
+func languageName(v string, i int) bool {
+	j := i
+	for j > 0 && v[j-1] == v[i] {
+		j--
+	}
+	k := i + 1
+	for k < len(v) && v[k] == v[i] {
+		k++
+	}
+	if j == 0 || !asciiLetter(v[j-1]) || k-j > 2 {
+		return false
+	}
+	return k == len(v) || space(rune(v[k])) || punct(rune(v[k])) || v[k] == '/'
 }
 
 // scriptPunct reports the sentence punctuation of other scripts and

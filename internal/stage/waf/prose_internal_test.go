@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestProseListsAndPlurals: list markers and optional plurals are how
-// ordinary documents write (the sentences below are from licence texts
+// TestProseShapes: list markers, optional plurals, names like C++ and the
+// punctuation of other scripts are how ordinary documents write (the sentences below are from licence texts
 // nobody here wrote, which the CRS blocked when prose refused them); a
 // call, a marker glued to a word and an injection's closing parenthesis
 // are still refused, and the attack shapes the CRS no longer sees are
 // blocked by the built-in detectors.
-func TestProseListsAndPlurals(t *testing.T) {
+func TestProseShapes(t *testing.T) {
 	for _, v := range []string{
 		"The laws of most jurisdictions automatically confer exclusive Copyright and Related Rights (defined below) upon the creator and subsequent owner(s) (each and all, an owner).",
 		"b) Use a suitable shared library mechanism for linking with the Library.",
@@ -22,6 +22,7 @@ func TestProseListsAndPlurals(t *testing.T) {
 		"「設定」を開いて、言語を選んでください。",
 		"Sa syntaxe s'inspire de la commande «\u00a0dialog\u00a0» (qui affiche du texte).",
 		"„Xye“ ist ein Denkspiel, ¿verdad? ¡Sí! यह एक खेल है। هل هذا صحيح؟",
+		"It teaches C++ and Java-like languages; C# and F# developers use Notepad++, GTK+ or C/C++.",
 	} {
 		if !prose(v) {
 			t.Errorf("prose(%q) = false", v)
@@ -30,6 +31,7 @@ func TestProseListsAndPlurals(t *testing.T) {
 	for _, v := range []string{
 		"f(x) is a call", "sleep(5)", "exec(cmd)", "box(es)x", "ab(s)", "order) by 1", "a)b", "x)) or", "1)--",
 		"word) stray", "a)", "owner(s)(1)", "sleep（5）", "＜script＞", "a＝b", "x «y» z=1",
+		"a+b", "x+++ y", "1# x", "a#b", "+x", "c+++", "++ x",
 	} {
 		if prose(v) {
 			t.Errorf("prose(%q) = true", v)
