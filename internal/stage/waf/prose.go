@@ -180,8 +180,9 @@ func prose(v string) bool {
 }
 
 // languageName reports whether the '+' or '#' at v[i] ends a name like C++,
-// GTK+, Notepad++, C# or F#: one or two of them after an ASCII letter,
-// before a space, punctuation or the end.
+// GTK+, Notepad++, C# or F#: one or two '+' after an ASCII letter, or one
+// '#' after a capitalised word of up to four letters, before a space,
+// punctuation or the end.
 func languageName(v string, i int) bool {
 	j := i
 	for j > 0 && v[j-1] == v[i] {
@@ -193,6 +194,18 @@ func languageName(v string, i int) bool {
 	}
 	if j == 0 || !asciiLetter(v[j-1]) || k-j > 2 {
 		return false
+	}
+	if v[i] == '#' {
+		// C#, F#, GTK#: a capital and at most three letters more, and
+		// no line break after it: "exec#\n(x)" is a PHP call with a
+		// comment in it.
+		w := j
+		for w > 0 && asciiLetter(v[w-1]) {
+			w--
+		}
+		if k-j != 1 || j-w > 4 || v[w] < 'A' || v[w] > 'Z' || k < len(v) && (v[k] == '\n' || v[k] == '\r' || v[k] == '\t') {
+			return false
+		}
 	}
 	return k == len(v) || space(rune(v[k])) || punct(rune(v[k])) || v[k] == '/'
 }

@@ -31,7 +31,7 @@ func TestProseShapes(t *testing.T) {
 	for _, v := range []string{
 		"f(x) is a call", "sleep(5)", "exec(cmd)", "box(es)x", "ab(s)", "order) by 1", "a)b", "x)) or", "1)--",
 		"word) stray", "a)", "owner(s)(1)", "sleep（5）", "＜script＞", "a＝b", "x «y» z=1",
-		"a+b", "x+++ y", "1# x", "a#b", "+x", "c+++", "++ x",
+		"a+b", "x+++ y", "1# x", "a#b", "+x", "c+++", "++ x", "exec#\n (blah)", "exec# x", "System# x", "C##",
 	} {
 		if prose(v) {
 			t.Errorf("prose(%q) = true", v)
@@ -55,6 +55,35 @@ func TestProseShapes(t *testing.T) {
 		x := exchange(jsonRequest(string(b)))
 		if verdict, err := s.Inspect(x); err != nil || !verdict.Blocked {
 			t.Errorf("%q in a JSON note: blocked %v, %v", v, verdict.Blocked, err)
+		}
+	}
+}
+
+// TestKeywordProse: libinjection reads sentences of SQL words as
+// injections (Debian descriptions nobody here wrote: "Find and load
+// configuration from different locations" is n&knk); without a string,
+// number, variable, comment, union or ';' no such sentence leaves its
+// place in a query. What has one of them is still blocked.
+func TestKeywordProse(t *testing.T) {
+	s := sharedStage(t)
+	for _, tt := range []struct {
+		v       string
+		blocked bool
+	}{
+		{"Find and load configuration from different locations", false},
+		{"sound set for use with the OpenTTD game", false},
+		{"ALSA Use Case Manager configuration files", false},
+		{"shell-like (systems) programming in Haskell", false},
+		{"1 union select password from users", true},
+		{"x union select password from users", true},
+		{"admin' or 1=1", true},
+		{"1 and sleep(5)", true},
+		{"x; drop table users", true},
+	} {
+		b, _ := json.Marshal(map[string]string{"note": tt.v})
+		verdict, err := s.Inspect(exchange(jsonRequest(string(b))))
+		if err != nil || verdict.Blocked != tt.blocked {
+			t.Errorf("%q in a JSON note: blocked %v (%v), want %v; %v", tt.v, verdict.Blocked, verdict.Rules, tt.blocked, err)
 		}
 	}
 }

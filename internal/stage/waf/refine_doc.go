@@ -313,6 +313,20 @@ func goCommand(v, fp string) bool {
 	return !ok
 }
 
+// keywordProse reports a libinjection fingerprint of words only in a value
+// that is a sentence: it starts with a name and holds no string, number,
+// variable, comment, union or statement end ("Find and load configuration
+// from different locations" is n&knk, "ALSA Use Case Manager" nTEnn). An
+// injection needs one of those to leave the value's place in a query: a
+// quote out of a string, a number or a union after a number, a comment or
+// a ';' to cut the rest off.
+func keywordProse(v, fp string) bool {
+	if fp == "" || fp[0] != 'n' || strings.Trim(fp, "nkETo&f()tA") != "" {
+		return false
+	}
+	return prose(v)
+}
+
 // goSubcommand is the word "go", in any case, before a word on its line.
 var goSubcommand = regexp.MustCompile(`(?i)(^|[\s"'(])go([ \t]+[a-z(])`)
 

@@ -551,7 +551,7 @@ func (in *inspection) libinjectionCheck(loc, v string, g gate, cs *charset) {
 	if !in.s.cfg.libinjection() || plainWord(v) {
 		return
 	}
-	if ok, fp := libinjection.IsSQLi(v); ok && !weakSQLi(v, fp) && !goCommand(v, fp) {
+	if ok, fp := libinjection.IsSQLi(v); ok && !weakSQLi(v, fp) && !goCommand(v, fp) && !keywordProse(v, fp) {
 		in.hits = append(in.hits, hit{rule: RuleSQLi, loc: loc, score: builtinScore, tags: []string{"attack-sqli"}})
 	}
 	if (cs.any("<>=`") || g&gateScheme != 0) && libinjection.IsXSS(v) && !plainStyleSheet(v) {
