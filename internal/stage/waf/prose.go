@@ -17,7 +17,8 @@ import (
 // only where a sentence puts it:
 //
 //   - letters (any script), digits, spaces, tabs, line breaks;
-//   - . , ! ? : anywhere but doubled ".." (traversal) or a ':' followed by
+//   - . , ! ? : anywhere but doubled ".." (traversal; an ellipsis "..." is
+//     text) or a ':' followed by
 //     '/' or '\' (URLs, drive letters: not prose, they go to Coraza);
 //   - ; followed by a space or the end;
 //   - ' between letters (don't, O'Neill) or after an s (the dogs' bowls);
@@ -28,7 +29,7 @@ import (
 //   - - between words or numbers or as a dash between spaces, never "--"
 //     touching a word on one side only, never before a letter at a word's
 //     start (-rf);
-//   - / between two letters or two digits (and/or, 24/7);
+//   - / between two letters or two digits (and/or, 24/7) or two spaces;
 //   - & between spaces; % after a digit; # before a digit; $ € £ before a
 //     digit; + before a digit or between spaces; + ++ # ending a name (C++,
 //     GTK+, C#); @ inside a word
@@ -79,7 +80,7 @@ func prose(v string) bool {
 		case c == ' ' || c == '\n' || c == '\t' || c == '\r' && next == '\n':
 		case c == '\u00a0' || c == '\u202f' || c == '\u2009': // no-break and thin spaces (French « x », 10 000)
 		case c == '.':
-			if next == '.' && !(i+2 < len(v) && v[i+2] == '.' && (i+3 >= len(v) || v[i+3] == ' ' || v[i+3] == '\n')) && prev != '.' {
+			if next == '.' && !(i+2 < len(v) && v[i+2] == '.' && (i+3 >= len(v) || v[i+3] == ' ' || v[i+3] == '\n' || v[i+3] == ')' || v[i+3] == ',')) && prev != '.' {
 				return false // ".." but not an ellipsis "..."
 			}
 			if next == '/' || next == '\\' {
@@ -139,7 +140,7 @@ func prose(v string) bool {
 				return false // an option: -rf, -la
 			}
 		case c == '/':
-			if !(letter(prev) && letter(next) || digit(prev) && digit(next)) {
+			if !(letter(prev) && letter(next) || digit(prev) && digit(next) || prev == ' ' && next == ' ' && !last) {
 				return false
 			}
 		case c == '&':

@@ -23,6 +23,7 @@ func TestProseShapes(t *testing.T) {
 		"Sa syntaxe s'inspire de la commande «\u00a0dialog\u00a0» (qui affiche du texte).",
 		"„Xye“ ist ein Denkspiel, ¿verdad? ¡Sí! यह एक खेल है। هل هذا صحيح؟",
 		"It teaches C++ and Java-like languages; C# and F# developers use Notepad++, GTK+ or C/C++.",
+		"an adaptive GTK / libhandy application (finite elements, ...), and more...",
 	} {
 		if !prose(v) {
 			t.Errorf("prose(%q) = false", v)
@@ -31,7 +32,7 @@ func TestProseShapes(t *testing.T) {
 	for _, v := range []string{
 		"f(x) is a call", "sleep(5)", "exec(cmd)", "box(es)x", "ab(s)", "order) by 1", "a)b", "x)) or", "1)--",
 		"word) stray", "a)", "owner(s)(1)", "sleep（5）", "＜script＞", "a＝b", "x «y» z=1",
-		"a+b", "x+++ y", "1# x", "a#b", "+x", "c+++", "++ x", "exec#\n (blah)", "exec# x", "System# x", "C##",
+		"a+b", "x+++ y", "1# x", "a#b", "+x", "c+++", "++ x", "exec#\n (blah)", "exec# x", "System# x", "C##", "a ../b", "a /etc", "x /", "a.. b",
 	} {
 		if prose(v) {
 			t.Errorf("prose(%q) = true", v)
