@@ -18,8 +18,8 @@ import (
 //
 //   - letters (any script), digits, spaces, tabs, line breaks;
 //   - . , ! ? : anywhere but doubled ".." (traversal; an ellipsis "..." is
-//     text) or a ':' followed by
-//     '/' or '\' (URLs, drive letters: not prose, they go to Coraza);
+//     text) or a ':' followed by '/' or '\' (URLs, drive letters: not
+//     prose, they go to Coraza);
 //   - ; followed by a space or the end;
 //   - ' between letters (don't, O'Neill) or after an s (the dogs' bowls);
 //   - " and ( ) in pairs, '(' after a space or the start and ')' before a
@@ -32,8 +32,8 @@ import (
 //   - / between two letters or two digits (and/or, 24/7) or two spaces;
 //   - & between spaces; % after a digit; # before a digit; $ € £ before a
 //     digit; + before a digit or between spaces; + ++ # ending a name (C++,
-//     GTK+, C#); @ inside a word
-//     (e-mail addresses); * between spaces or around a word (*this*);
+//     GTK+, C#); @ inside a word (e-mail addresses); * between spaces or
+//     around a word (*this*);
 //   - typographic quotes and dashes („ “ ” ‚ ‘ ’), no-break and thin spaces;
 //   - the sentence punctuation of other scripts (scriptPunct: 。、「」《》,
 //     fullwidth ，：（）, « », ¿ ¡, ।, ، ؟), and '(' after or ')' before a
