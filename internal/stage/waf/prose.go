@@ -34,7 +34,8 @@ import (
 //     digit; + before a digit or between spaces; + ++ # ending a name (C++,
 //     GTK+, C#); @ inside a word (e-mail addresses); * between spaces or
 //     around a word (*this*);
-//   - typographic quotes and dashes („ “ ” ‚ ‘ ’), no-break and thin spaces;
+//   - typographic quotes and dashes („ “ ” ‚ ‘ ’), no-break and thin spaces,
+//     zero-width (non-)joiners (Persian and Indic spelling);
 //   - the sentence punctuation of other scripts (scriptPunct: 。、「」《》,
 //     fullwidth ，：（）, « », ¿ ¡, ।, ، ؟), and '(' after or ')' before a
 //     letter of another script (逻辑(FPGAs)).
@@ -171,6 +172,7 @@ func prose(v string) bool {
 		case c >= 0x80 && scriptPunct(c):
 		case c >= 0x80 && unicode.IsLetter(c) && !(c >= 0xFF01 && c <= 0xFF5E):
 		case c >= 0x80 && (unicode.IsMark(c) || unicode.IsNumber(c)):
+		case c == '\u200c' || c == '\u200d': // zero-width (non-)joiner: Persian and Indic spelling
 		default:
 			return false
 		}

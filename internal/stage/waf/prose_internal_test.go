@@ -22,6 +22,7 @@ func TestProseShapes(t *testing.T) {
 		"「設定」を開いて、言語を選んでください。",
 		"Sa syntaxe s'inspire de la commande «\u00a0dialog\u00a0» (qui affiche du texte).",
 		"„Xye“ ist ein Denkspiel, ¿verdad? ¡Sí! यह एक खेल है। هل هذا صحيح؟",
+		"محیطی ساده برای ویرایش، حروف\u200cچینی، و پیش\u200cنمایش مستندات",
 		"It teaches C++ and Java-like languages; C# and F# developers use Notepad++, GTK+ or C/C++.",
 		"an adaptive GTK / libhandy application (finite elements, ...), and more...",
 	} {
