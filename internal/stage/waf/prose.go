@@ -36,11 +36,13 @@ import (
 //     around a word (*this*);
 //   - typographic quotes and dashes („ “ ” ‚ ‘ ’), no-break and thin spaces,
 //     zero-width (non-)joiners (Persian and Indic spelling);
+//   - the formatting tags of rich text with no attribute (formatTag: <p>,
+//     </li>, <em>, <br/>), read as a space;
 //   - the sentence punctuation of other scripts (scriptPunct: 。、「」《》,
 //     fullwidth ，：（）, « », ¿ ¡, ।, ، ؟), and '(' after or ')' before a
 //     letter of another script (逻辑(FPGAs)).
 //
-// Everything else (< > = ` | \ { } [ ] ^ ~, control characters, fullwidth
+// Everything else (any other < and >, = ` | \ { } [ ] ^ ~, control characters, fullwidth
 // forms) makes v not prose.
 func prose(v string) bool {
 	if v == "" || v[0] == '\n' || v[0] == '\r' || loneWordLine(v) {
@@ -69,6 +71,8 @@ func prose(v string) bool {
 			next = rune(v[i+n])
 			if next >= utf8.RuneSelf {
 				next, _ = utf8.DecodeRuneInString(v[i+n:])
+			} else if next == '<' && formatTag(v, i+n) > 0 {
+				next = ' ' // a formatting tag ends a word as a space does
 			}
 		}
 		last := i+n >= len(v)
@@ -78,6 +82,15 @@ func prose(v string) bool {
 		}
 		switch {
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+		case c == '<':
+			// Rich text: a formatting tag with no attribute (<p>, </li>,
+			// <br/>) reads as the space it stands for.
+			k := formatTag(v, i)
+			if k == 0 {
+				return false
+			}
+			prev, i = ' ', i+k
+			continue
 		case c == ' ' || c == '\n' || c == '\t' || c == '\r' && next == '\n':
 		case c == '\u00a0' || c == '\u202f' || c == '\u2009': // no-break and thin spaces (French « x », 10 000)
 		case c == '.':
@@ -180,6 +193,54 @@ func prose(v string) bool {
 		i += n
 	}
 	return depth == 0 && quotes%2 == 0
+}
+
+// formatTag is the length of the HTML formatting tag at v[i] ('<'): a
+// start or end tag, or an empty element (<br/>, <br />), of an element
+// of rich text that holds no script, URL, style or form (a paragraph,
+// emphasis, a list, a heading, a table cell, inline code), with no
+// attribute, in any case; 0 for anything else. The rich-text editors of
+// CMSs, shops and mail clients send such values; what an attribute-free
+// <p> can do to a page is what the text in it can, and the text is still
+// read by prose.
+func formatTag(v string, i int) int {
+	j := i + 1
+	end := j < len(v) && v[j] == '/'
+	if end {
+		j++
+	}
+	var name [10]byte
+	k := j
+	for k < len(v) && k-j < len(name) && (asciiLetter(v[k]) || k > j && v[k] >= '1' && v[k] <= '6') {
+		name[k-j] = v[k] | 0x20
+		k++
+	}
+	if k == j || !formatElement(string(name[:k-j])) {
+		return 0
+	}
+	switch {
+	case k < len(v) && v[k] == '/' && !end:
+		k++ // <br/>
+	case k+1 < len(v) && v[k] == ' ' && v[k+1] == '/' && !end:
+		k += 2 // <br />
+	}
+	if k >= len(v) || v[k] != '>' {
+		return 0
+	}
+	return k + 1 - i
+}
+
+// formatElement reports the elements formatTag takes, by lower-case name.
+func formatElement(name string) bool {
+	switch name {
+	case "p", "br", "hr", "wbr", "b", "i", "u", "s", "em", "strong", "small", "sub", "sup", "mark",
+		"code", "pre", "tt", "kbd", "samp", "var", "blockquote", "q", "cite", "abbr", "acronym",
+		"del", "ins", "ul", "ol", "li", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+		"span", "div", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption",
+		"figure", "figcaption":
+		return true
+	}
+	return false
 }
 
 // languageName reports whether the '+' or '#' at v[i] ends a name like C++,

@@ -89,3 +89,52 @@ func TestKeywordProse(t *testing.T) {
 		}
 	}
 }
+
+// TestRichText: the formatting tags of rich text with no attribute read as
+// the spaces they stand for. Wrapped in <p> (as AppStream's descriptions,
+// which nobody here wrote, are), prose went to the CRS, which blocked one
+// English description in thirty on its command words (932230, 932250);
+// a tag that can carry script, a URL or a style, any attribute, and an
+// attack inside a tag are still refused or blocked.
+func TestRichText(t *testing.T) {
+	for _, v := range []string{
+		"<p>Play the highly addictive 2048 game.</p>\n<ul>\n<li>keyboard buttons</li>\n<li>mouse buttons and moves</li>\n</ul>",
+		"<P>Upper-case <B>tags</B> too.<BR /></P>",
+		"Line one<br>line two<br/>line three (see <em>notes</em>).",
+		"<h2>Features</h2><ol><li>Fast; reliable.</li></ol>",
+		"It supports <code>TeX</code>, <strong>LaTeX</strong> and <i>ConTeXt</i>.",
+		"<p>这是一个简单的程序，可以帮助您管理文件。</p>",
+	} {
+		if !prose(v) {
+			t.Errorf("prose(%q) = false", v)
+		}
+	}
+	for _, v := range []string{
+		"<p onclick=alert(1)>x</p>", "<script>alert(1)</script>", "<b/onload=alert(1)>", "<img src=x>",
+		"<a href=\"javascript:alert(1)\">x</a>", "<svg><p>x</p></svg>", "<p", "<p >x</p>", "<<p>>", "<p>x</p/>",
+		"<style>p{}</style>", "<p>\nid\n</p>", "<iframe>", "<p>x</p>=1", "<h7>x</h7>", "<li>-rf</li>",
+	} {
+		if prose(v) {
+			t.Errorf("prose(%q) = true", v)
+		}
+	}
+	s := sharedStage(t)
+	for _, v := range []string{
+		"<p>It displays the time in various places, with the date and the abbreviated code used to name them.</p>",
+		"<p>यह डेस्कटॉप के लिए एक साधारण टर्मिनल इमुलेटर है ।</p>", // 942100 on Coraza's low-byte reading
+	} {
+		b, _ := json.Marshal(map[string]string{"description": v})
+		if verdict, err := s.Inspect(exchange(jsonRequest(string(b)))); err != nil || verdict.Blocked {
+			t.Errorf("%q in a JSON description: blocked %v (%v), %v", v, verdict.Blocked, verdict.Rules, err)
+		}
+	}
+	for _, v := range []string{
+		"<p>1 union select password from users</p>", "<li>x' or '1'='1</li>", "<p><script>alert(1)</script></p>",
+		"<p>; cat /etc/passwd</p>", "<em>../../../../etc/shadow</em>",
+	} {
+		b, _ := json.Marshal(map[string]string{"description": v})
+		if verdict, err := s.Inspect(exchange(jsonRequest(string(b)))); err != nil || !verdict.Blocked {
+			t.Errorf("%q in a JSON description: blocked %v, %v", v, verdict.Blocked, err)
+		}
+	}
+}
