@@ -280,12 +280,22 @@ func (in *inspection) value(coll collection, key, loc, v string, header bool) {
 		in.argLoc = make(map[string]string)
 	}
 	in.argLoc[key] = loc
-	in.args = append(in.args, arg{coll, key, rv, rx})
+	in.args = append(in.args, arg{coll, key, in.forCRS(rv), rx})
 	for _, d := range in.variants {
 		if d != rv {
-			in.args = append(in.args, arg{coll, key, d, rx})
+			in.args = append(in.args, arg{coll, key, in.forCRS(d), rx})
 		}
 	}
+}
+
+// forCRS is v as the CRS gets it: with the characters it would read as
+// their code point's low byte neutral (see lowByteNeutral), unless custom
+// rules read the values too.
+func (in *inspection) forCRS(v string) string {
+	if in.s.feedAll {
+		return v
+	}
+	return lowByteNeutral(v)
 }
 
 // values inspects each of vs as a value at loc: the literals of a query

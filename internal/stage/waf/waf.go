@@ -264,6 +264,9 @@ func newStage(c Config, opts Options, lv levers) (*Stage, error) {
 	}
 	s.waf = w
 	s.feedAll = c.CustomRules != ""
+	if !s.feedAll {
+		lowByteReadings() // once a process (~5 ms), not on the first request in another script
+	}
 	s.scanners = newFoldSet(scannerNames())
 	if c.ClientBudget.on() {
 		s.api, s.budget = opts.API, opts.Store

@@ -218,7 +218,8 @@ func TestExclusions(t *testing.T) {
 
 func TestCustomRules(t *testing.T) {
 	dir := t.TempDir()
-	rule := `SecRule ARGS:debug "@streq on" "id:1000001,phase:1,deny,status:403,log,msg:'debug switch'"` + "\n"
+	rule := `SecRule ARGS:debug "@streq on" "id:1000001,phase:1,deny,status:403,log,msg:'debug switch'"` + "\n" +
+		`SecRule ARGS:word "@contains 禁止" "id:1000002,phase:1,deny,status:403,log,msg:'a word of another script'"` + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "custom.conf"), []byte(rule), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +231,12 @@ func TestCustomRules(t *testing.T) {
 	d, _ := s.Request(context.Background(), exchange(httptest.NewRequest("GET", "/?debug=on", nil)))
 	if d == nil || !strings.Contains(strings.Join(d.Rules, ","), "1000001") {
 		t.Errorf("got %+v, want a denial by rule 1000001", d)
+	}
+	// Custom rules read values as sent, other scripts too (the CRS gets
+	// them with the characters it reads as low bytes neutral).
+	d, _ = s.Request(context.Background(), exchange(httptest.NewRequest("GET", "/?word=%E7%A6%81%E6%AD%A2", nil)))
+	if d == nil || !strings.Contains(strings.Join(d.Rules, ","), "1000002") {
+		t.Errorf("got %+v, want a denial by rule 1000002", d)
 	}
 	if _, err := New(Config{CustomRules: "missing.conf"}, Options{BaseDir: dir}); err == nil {
 		t.Error("got nil error for a missing custom rules file")
