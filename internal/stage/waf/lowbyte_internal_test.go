@@ -105,3 +105,32 @@ func BenchmarkLowByteReadings(b *testing.B) {
 		readLowBytes()
 	}
 }
+
+// FuzzLowByteNeutral: what the CRS gets is as long as the value, as valid
+// UTF-8, has the same bytes wherever the value has no character the CRS
+// reads as a low byte, and replaces each such character with the
+// replacement of its length.
+func FuzzLowByteNeutral(f *testing.F) {
+	for _, s := range []string{"是一个", "это (ок)", "😀x", "\xff中\xfe", "＜a＞", "plain", "𠀀\U0010FFFF", "ĀāŁ", "乸Ѹ"} {
+		f.Add(s)
+	}
+	lb := lowByteReadings()
+	f.Fuzz(func(t *testing.T, v string) {
+		n := lowByteNeutral(v)
+		if len(n) != len(v) || utf8.ValidString(n) != utf8.ValidString(v) {
+			t.Fatalf("lowByteNeutral(%q) = %q: length or validity changed", v, n)
+		}
+		for i := 0; i < len(v); {
+			c, w := utf8.DecodeRuneInString(v[i:])
+			d, _ := utf8.DecodeRuneInString(n[i:])
+			low := c != utf8.RuneError && (w < 4 && lb.lowByte(c) || w == 4 && (c < 0x100000 && lb.lowByte(c>>4) || c >= 0x100000 && lb.lowByte(c>>8)))
+			switch {
+			case !low && n[i:i+w] != v[i:i+w]:
+				t.Fatalf("%q: %q at %d became %q", v, c, i, d)
+			case low && d != map[int]rune{2: lb.r2, 3: lb.r3, 4: lb.r4}[w]:
+				t.Fatalf("%q: %q at %d became %q", v, c, i, d)
+			}
+			i += w
+		}
+	})
+}
