@@ -82,8 +82,8 @@ func TestLowByteNeutral(t *testing.T) {
 	}
 	s := sharedStage(t)
 	for _, v := range []string{
-		`<p class="lead">यह डेस्कटॉप के लिए एक साधारण टर्मिनल इमुलेटर है ।</p>`,
-		`<p class="lead">أدوات لضبط حاسبك</p>`,
+		`<p title="intro">यह डेस्कटॉप के लिए एक साधारण टर्मिनल इमुलेटर है ।</p>`,
+		`<p title="intro">أدوات لضبط حاسبك</p>`,
 	} {
 		b, _ := json.Marshal(map[string]string{"description": v})
 		if verdict, err := s.Inspect(exchange(jsonRequest(string(b)))); err != nil || verdict.Blocked {

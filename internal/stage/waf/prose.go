@@ -36,8 +36,9 @@ import (
 //     around a word (*this*);
 //   - typographic quotes and dashes („ “ ” ‚ ‘ ’), no-break and thin spaces,
 //     zero-width (non-)joiners (Persian and Indic spelling);
-//   - the formatting tags of rich text with no attribute (formatTag: <p>,
-//     </li>, <em>, <br/>), read as a space;
+//   - the formatting tags of rich text (formatTag: <p>, </li>, <em>,
+//     <br/>, <code class="language-go">, a link to a web page), read as a
+//     space;
 //   - the sentence punctuation of other scripts (scriptPunct: 。、「」《》,
 //     fullwidth ，：（）, « », ¿ ¡, ।, ، ؟), and '(' after or ')' before a
 //     letter of another script (逻辑(FPGAs)).
@@ -197,12 +198,13 @@ func prose(v string) bool {
 
 // formatTag is the length of the HTML formatting tag at v[i] ('<'): a
 // start or end tag, or an empty element (<br/>, <br />), of an element
-// of rich text that holds no script, URL, style or form (a paragraph,
-// emphasis, a list, a heading, a table cell, inline code), with no
-// attribute, in any case; 0 for anything else. The rich-text editors of
-// CMSs, shops and mail clients send such values; what an attribute-free
-// <p> can do to a page is what the text in it can, and the text is still
-// read by prose.
+// of rich text that holds no script, style or form (a paragraph,
+// emphasis, a list, a heading, a table cell, inline code, a link), in any
+// case, with no attribute but those formatAttr takes (a class; a link's
+// href to a web page); 0 for anything else. The rich-text editors of
+// CMSs, shops and mail clients send such values; what such a <p> can do
+// to a page is what the text in it can, and the text is still read by
+// prose.
 func formatTag(v string, i int) int {
 	j := i + 1
 	end := j < len(v) && v[j] == '/'
@@ -218,6 +220,24 @@ func formatTag(v string, i int) int {
 	if k == j || !formatElement(string(name[:k-j])) {
 		return 0
 	}
+	link := k-j == 1 && name[0] == 'a'
+	for !end && k+1 < len(v) && v[k] == ' ' && v[k+1] != '/' {
+		// An attribute that carries no script, style or event: see
+		// formatAttr.
+		a := k + 1
+		k = a
+		for k < len(v) && v[k] >= 'a' && v[k] <= 'z' {
+			k++
+		}
+		if k+1 >= len(v) || v[k] != '=' || v[k+1] != '"' {
+			return 0
+		}
+		q := strings.IndexByte(v[k+2:], '"')
+		if q < 0 || !formatAttr(v[a:k], v[k+2:k+2+q], link) {
+			return 0
+		}
+		k += 2 + q + 1
+	}
 	switch {
 	case k < len(v) && v[k] == '/' && !end:
 		k++ // <br/>
@@ -230,6 +250,70 @@ func formatTag(v string, i int) int {
 	return k + 1 - i
 }
 
+// formatAttr reports whether name="value" is an attribute formatTag
+// takes: a class, id, lang or dir of name characters (what Markdown
+// renderers and editors write: class="language-go"), and on a link a
+// target, a rel and an href to a web page, a mail address or a relative
+// path or fragment (link). No style, no event handler, no URL of another
+// scheme, no "..", no quote, bracket, parenthesis, star, blank or ';' in a
+// URL.
+func formatAttr(name, value string, link bool) bool {
+	switch name {
+	case "class", "id", "lang", "dir":
+		return value != "" && nameChars(value, true)
+	case "target":
+		return link && (value == "_blank" || value == "_self" || value == "_parent" || value == "_top")
+	case "rel":
+		return link && value != "" && nameChars(value, true)
+	case "href":
+		return link && safeLink(value)
+	}
+	return false
+}
+
+// nameChars reports whether v is letters, digits, '-', '_' and, when
+// blanks, single spaces between them.
+func nameChars(v string, blanks bool) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(asciiLetter(c) || c >= '0' && c <= '9' || c == '-' || c == '_' || blanks && c == ' ' && i > 0 && i < len(v)-1 && v[i-1] != ' ') {
+			return false
+		}
+	}
+	return true
+}
+
+// safeLink reports whether u is an http, https or mailto URL, or a path or
+// fragment relative to the page, made of the characters of URLs that no
+// injection needs: letters, digits and - . _ ~ / ? # & = % + @ (and the
+// ':' of the scheme, the ';' of "&amp;"), with no "..", no "//" but the
+// scheme's.
+func safeLink(u string) bool {
+	rest := u
+	switch {
+	case strings.HasPrefix(u, "https://"):
+		rest = u[8:]
+	case strings.HasPrefix(u, "http://"):
+		rest = u[7:]
+	case strings.HasPrefix(u, "mailto:"):
+		rest = u[7:]
+	}
+	if rest == "" || strings.Contains(rest, "..") || strings.Contains(rest, "//") {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if c == '&' && strings.HasPrefix(rest[i:], "&amp;") {
+			i += 4 // a query's '&' as HTML writes it
+			continue
+		}
+		if !(asciiLetter(c) || c >= '0' && c <= '9' || strings.IndexByte("-._~/?#&=%+@", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // formatElement reports the elements formatTag takes, by lower-case name.
 func formatElement(name string) bool {
 	switch name {
@@ -237,7 +321,7 @@ func formatElement(name string) bool {
 		"code", "pre", "tt", "kbd", "samp", "var", "blockquote", "q", "cite", "abbr", "acronym",
 		"del", "ins", "ul", "ol", "li", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
 		"span", "div", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption",
-		"figure", "figcaption":
+		"figure", "figcaption", "a":
 		return true
 	}
 	return false

@@ -104,6 +104,8 @@ func TestRichText(t *testing.T) {
 		"<h2>Features</h2><ol><li>Fast; reliable.</li></ol>",
 		"It supports <code>TeX</code>, <strong>LaTeX</strong> and <i>ConTeXt</i>.",
 		"<p>这是一个简单的程序，可以帮助您管理文件。</p>",
+		"See <a href=\"https://example.org/docs?id=2&amp;x=1#top\" target=\"_blank\" rel=\"noopener noreferrer\">the docs</a>.",
+		"<pre><code class=\"language-go\">Build it first.</code></pre> <a href=\"#install\">Install</a>, <a href=\"mailto:help@example.org\">mail</a>",
 	} {
 		if !prose(v) {
 			t.Errorf("prose(%q) = false", v)
@@ -113,6 +115,9 @@ func TestRichText(t *testing.T) {
 		"<p onclick=alert(1)>x</p>", "<script>alert(1)</script>", "<b/onload=alert(1)>", "<img src=x>",
 		"<a href=\"javascript:alert(1)\">x</a>", "<svg><p>x</p></svg>", "<p", "<p >x</p>", "<<p>>", "<p>x</p/>",
 		"<style>p{}</style>", "<p>\nid\n</p>", "<iframe>", "<p>x</p>=1", "<h7>x</h7>", "<li>-rf</li>",
+		"<a href=\"//evil.example\">x</a>", "<a href=\"../../etc/passwd\">x</a>", "<a href=\"https://x.org/a'b\">x</a>",
+		"<p style=\"color:red\">x</p>", "<a href=\"data:text/html,x\">x</a>", "<p class=\"\">x</p>", "<p class=\"x\" onclick=\"y\">x</p>",
+		"<img src=\"https://x.org/a.png\">", "<p target=\"_blank\">x</p>", "<a href=\"https://x.org/(a)\">x</a>", "<p class='x'>x</p>",
 	} {
 		if prose(v) {
 			t.Errorf("prose(%q) = true", v)
