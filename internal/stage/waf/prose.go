@@ -252,15 +252,18 @@ func formatTag(v string, i int) int {
 
 // formatAttr reports whether name="value" is an attribute formatTag
 // takes: a class, id, lang or dir of name characters (what Markdown
-// renderers and editors write: class="language-go"), and on a link a
+// renderers and editors write: class="language-go"), a style of plain
+// declarations (plainCSS: style="text-align: center;"), and on a link a
 // target, a rel and an href to a web page, a mail address or a relative
-// path or fragment (link). No style, no event handler, no URL of another
+// path or fragment (link). No other style, no event handler, no URL of another
 // scheme, no "..", no quote, bracket, parenthesis, star, blank or ';' in a
 // URL.
 func formatAttr(name, value string, link bool) bool {
 	switch name {
 	case "class", "id", "lang", "dir":
 		return value != "" && nameChars(value, true)
+	case "style":
+		return value != "" && plainCSS(value)
 	case "target":
 		return link && (value == "_blank" || value == "_self" || value == "_parent" || value == "_top")
 	case "rel":

@@ -349,18 +349,42 @@ func plainStyleSheet(v string) bool {
 	return ok && !libinjection.IsXSS(rest)
 }
 
+// cssDecls are plain CSS declarations, as rich-text editors write them
+// in a style attribute ("text-align: center;", "color: #e03e2d;",
+// CKEditor's "hsl(0, 75%, 60%)"): names, numbers, colours and keywords,
+// and no call but a colour's, so no url(), expression() or escape.
+const cssDecls = `(?:[\w\s:;.,#%!-]|(?i:rgba?|hsla?)\([\d\s.,%]*\))*`
+
+// styleAttr is a style attribute of plain declarations (cssDecls).
+var styleAttr = regexp.MustCompile(`(?i)\sstyle\s*=\s*(?:"` + cssDecls + `"|'` + cssDecls + `')`)
+
+var plainDecls = regexp.MustCompile(`^` + cssDecls + `$`)
+
+// plainCSS reports whether v is plain declarations (cssDecls) with no CSS
+// word that binds script (cssScript).
+func plainCSS(v string) bool { return plainDecls.MatchString(v) && !cssScript.MatchString(v) }
+
 // stripStyleSheets returns v without its plain inline style sheets
-// (styleBlock), and whether it had any.
+// (styleBlock) and plain style attributes (styleAttr), and whether it had
+// any.
 func stripStyleSheets(v string) (string, bool) {
-	if !containsFold(v, "<style>") {
+	sheet, attr := containsFold(v, "<style>"), containsFold(v, "style")
+	if !sheet && !attr {
 		return v, false
 	}
-	rest := styleBlock.ReplaceAllStringFunc(v, func(b string) string {
+	plain := func(b string) string {
 		if cssScript.MatchString(b) {
 			return b
 		}
 		return " "
-	})
+	}
+	rest := v
+	if sheet {
+		rest = styleBlock.ReplaceAllStringFunc(rest, plain)
+	}
+	if attr {
+		rest = styleAttr.ReplaceAllStringFunc(rest, plain)
+	}
 	return rest, rest != v
 }
 
