@@ -132,7 +132,7 @@ func TestRichText(t *testing.T) {
 	s := sharedStage(t)
 	for _, v := range []string{
 		"<p>It displays the time in various places, with the date and the abbreviated code used to name them.</p>",
-		"<p>यह डेस्कटॉप के लिए एक साधारण टर्मिनल इमुलेटर है ।</p>", // 942100 on Coraza's low-byte reading
+		"<p>यह डेस्कटॉप के लिए एक साधारण टर्मिनल इमुलेटर है ।</p>",                                      // 942100 on Coraza's low-byte reading
 		"<p style=\"text-align: center;\">Centred, and <span style=\"color: #e03e2d;\">red</span>.</p>", // libinjection's XSS
 	} {
 		b, _ := json.Marshal(map[string]string{"description": v})
