@@ -199,9 +199,10 @@ func prose(v string) bool {
 // formatTag is the length of the HTML formatting tag at v[i] ('<'): a
 // start or end tag, or an empty element (<br/>, <br />), of an element
 // of rich text that holds no script, style or form (a paragraph,
-// emphasis, a list, a heading, a table cell, inline code, a link), in any
-// case, with no attribute but those formatAttr takes (a class; a link's
-// href to a web page); 0 for anything else. The rich-text editors of
+// emphasis, a list, a heading, a table cell, inline code, a link, an
+// image), in any case, with no attribute but those formatAttr takes (a
+// class; a link's href to a web page, an image's src); 0 for anything
+// else. The rich-text editors of
 // CMSs, shops and mail clients send such values; what such a <p> can do
 // to a page is what the text in it can, and the text is still read by
 // prose.
@@ -220,7 +221,7 @@ func formatTag(v string, i int) int {
 	if k == j || !formatElement(string(name[:k-j])) {
 		return 0
 	}
-	link := k-j == 1 && name[0] == 'a'
+	elem := string(name[:k-j])
 	for !end && k+1 < len(v) && v[k] == ' ' && v[k+1] != '/' {
 		// An attribute that carries no script, style or event: see
 		// formatAttr.
@@ -233,7 +234,7 @@ func formatTag(v string, i int) int {
 			return 0
 		}
 		q := strings.IndexByte(v[k+2:], '"')
-		if q < 0 || !formatAttr(v[a:k], v[k+2:k+2+q], link) {
+		if q < 0 || !formatAttr(elem, v[a:k], v[k+2:k+2+q]) {
 			return 0
 		}
 		k += 2 + q + 1
@@ -251,25 +252,33 @@ func formatTag(v string, i int) int {
 }
 
 // formatAttr reports whether name="value" is an attribute formatTag
-// takes: a class, id, lang or dir of name characters (what Markdown
-// renderers and editors write: class="language-go"), a style of plain
-// declarations (plainCSS: style="text-align: center;"), and on a link a
-// target, a rel and an href to a web page, a mail address or a relative
-// path or fragment (link). No other style, no event handler, no URL of another
+// takes on elem: a class, id, lang or dir of name characters (what
+// Markdown renderers and editors write: class="language-go"), a style of
+// plain declarations (plainCSS: style="text-align: center;"), a width,
+// height, colspan, rowspan or start of digits, an alt or title that is
+// prose; on a link a target, a rel and an href to a web page, a mail
+// address or a relative path or fragment; on an image a src of a web page
+// or a relative path. No other style, no event handler, no URL of another
 // scheme, no "..", no quote, bracket, parenthesis, star, blank or ';' in a
 // URL.
-func formatAttr(name, value string, link bool) bool {
+func formatAttr(elem, name, value string) bool {
 	switch name {
 	case "class", "id", "lang", "dir":
 		return value != "" && nameChars(value, true)
 	case "style":
 		return value != "" && plainCSS(value)
+	case "width", "height", "colspan", "rowspan", "start":
+		return value != "" && len(value) <= 4 && strings.Trim(value, "0123456789") == ""
+	case "alt", "title":
+		return value == "" && name == "alt" || value != "" && !strings.ContainsAny(value, "<>") && prose(value)
 	case "target":
-		return link && (value == "_blank" || value == "_self" || value == "_parent" || value == "_top")
+		return elem == "a" && (value == "_blank" || value == "_self" || value == "_parent" || value == "_top")
 	case "rel":
-		return link && value != "" && nameChars(value, true)
+		return elem == "a" && value != "" && nameChars(value, true)
 	case "href":
-		return link && safeLink(value)
+		return elem == "a" && safeLink(value)
+	case "src":
+		return elem == "img" && !strings.HasPrefix(value, "mailto:") && safeLink(value)
 	}
 	return false
 }
@@ -324,7 +333,7 @@ func formatElement(name string) bool {
 		"code", "pre", "tt", "kbd", "samp", "var", "blockquote", "q", "cite", "abbr", "acronym",
 		"del", "ins", "ul", "ol", "li", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
 		"span", "div", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption",
-		"figure", "figcaption", "a":
+		"figure", "figcaption", "a", "img":
 		return true
 	}
 	return false

@@ -94,8 +94,9 @@ func TestKeywordProse(t *testing.T) {
 // the spaces they stand for. Wrapped in <p> (as AppStream's descriptions,
 // which nobody here wrote, are), prose went to the CRS, which blocked one
 // English description in thirty on its command words (932230, 932250);
-// so do a class, a link to a web page and a style of plain declarations
-// (which libinjection, and so CRS 941100, read as XSS). A tag that can
+// so do a class, a link to a web page, an image of one (CRS 941160 reads
+// every src as HTML injection) and a style of plain declarations (which
+// libinjection, and so CRS 941100, read as XSS). A tag that can
 // carry script, an attribute that can, a URL of another scheme, CSS that
 // calls or binds, and an attack inside a tag are still refused or
 // blocked.
@@ -109,6 +110,8 @@ func TestRichText(t *testing.T) {
 		"<p>这是一个简单的程序，可以帮助您管理文件。</p>",
 		"See <a href=\"https://example.org/docs?id=2&amp;x=1#top\" target=\"_blank\" rel=\"noopener noreferrer\">the docs</a>.",
 		"<pre><code class=\"language-go\">Build it first.</code></pre> <a href=\"#install\">Install</a>, <a href=\"mailto:help@example.org\">mail</a>",
+		"<figure><img src=\"https://cdn.example.org/mug.png\" alt=\"A blue mug\" width=\"300\" height=\"200\" /><figcaption>Our mug</figcaption></figure>",
+		"<table><tr><td colspan=\"2\" title=\"Totals\">Total</td></tr></table><ol start=\"3\"><li>three</li></ol>",
 		"<p style=\"text-align: center;\">Centred, <span style=\"color: #e03e2d; font-weight: bold !important;\">red</span> and <span style=\"color: hsl(0, 75%, 60%);\">pink</span>.</p>",
 	} {
 		if !prose(v) {
@@ -121,7 +124,9 @@ func TestRichText(t *testing.T) {
 		"<style>p{}</style>", "<p>\nid\n</p>", "<iframe>", "<p>x</p>=1", "<h7>x</h7>", "<li>-rf</li>",
 		"<a href=\"//evil.example\">x</a>", "<a href=\"../../etc/passwd\">x</a>", "<a href=\"https://x.org/a'b\">x</a>",
 		"<a href=\"data:text/html,x\">x</a>", "<p class=\"\">x</p>", "<p class=\"x\" onclick=\"y\">x</p>",
-		"<img src=\"https://x.org/a.png\">", "<p target=\"_blank\">x</p>", "<a href=\"https://x.org/(a)\">x</a>", "<p class='x'>x</p>",
+		"<img src=\"https://x.org/a.png\" onerror=\"alert(1)\">", "<img src=\"javascript:alert(1)\">", "<img src=\"data:image/svg+xml,x\">",
+		"<img alt=\"x\" src=\"//evil.example/a.png\">", "<img src=\"mailto:a@b.c\">", "<img src=\"a.png\" alt=\"x' or '1'='1\">", "<p width=\"1e9\">x</p>",
+		"<p target=\"_blank\">x</p>", "<a href=\"https://x.org/(a)\">x</a>", "<p class='x'>x</p>",
 		"<p style=\"background:url(javascript:alert(1))\">x</p>", "<p style=\"width:expression(alert(1))\">x</p>", "<p style=\"behavior: url-x\">x</p>",
 		"<div style=\"-moz-binding: x\">x</div>", "<p style=\"width: calc(1px)\">x</p>", "<p style=\"color:red\" onmouseover=\"alert(1)\">x</p>",
 	} {
@@ -132,8 +137,10 @@ func TestRichText(t *testing.T) {
 	s := sharedStage(t)
 	for _, v := range []string{
 		"<p>It displays the time in various places, with the date and the abbreviated code used to name them.</p>",
-		"<p>यह डेस्कटॉप के लिए एक साधारण टर्मिनल इमुलेटर है ।</p>",                                      // 942100 on Coraza's low-byte reading
-		"<p style=\"text-align: center;\">Centred, and <span style=\"color: #e03e2d;\">red</span>.</p>", // libinjection's XSS
+		"<p>यह डेस्कटॉप के लिए एक साधारण टर्मिनल इमुलेटर है ।</p>",                                           // 942100 on Coraza's low-byte reading
+		"<p style=\"text-align: center;\">Centred, and <span style=\"color: #e03e2d;\">red</span>.</p>",      // libinjection's XSS
+		"<p>Our new mug: <img src=\"https://cdn.example.org/mug.png\" alt=\"A blue mug\" width=\"300\"></p>", // 941160 on any src
+		"<p>Sizes: <img src=\"/img/s.png\" alt=\"\"> S=36, M=38 {approx.}</p>",                               // not prose: 941160 without the image
 	} {
 		b, _ := json.Marshal(map[string]string{"description": v})
 		if verdict, err := s.Inspect(exchange(jsonRequest(string(b)))); err != nil || verdict.Blocked {
@@ -144,6 +151,7 @@ func TestRichText(t *testing.T) {
 		"<p>1 union select password from users</p>", "<li>x' or '1'='1</li>", "<p><script>alert(1)</script></p>",
 		"<p style=\"background:url(javascript:alert(1))\">x</p>", "<span style=\"color:red\" onmouseover=\"alert(1)\">x</span>",
 		"<p style=\"width:expression(alert(1))\">x</p>",
+		"<p>x=1 <img src=\"https://cdn.example.org/a.png\" onerror=\"alert(1)\"></p>", "<p>x=1</p><iframe src=\"https://evil.example\"></iframe>",
 		"<p>; cat /etc/passwd</p>", "<em>../../../../etc/shadow</em>",
 	} {
 		b, _ := json.Marshal(map[string]string{"description": v})

@@ -37,8 +37,9 @@ func init() {
 		if codeText(v) {
 			return false
 		}
-		rest, ok := stripStyleSheets(v)
-		return !ok || html941160.MatchString(rest)
+		rest, sheets := stripStyleSheets(v)
+		rest, tags := stripFormatTags(rest)
+		return !sheets && !tags || html941160.MatchString(rest)
 	}
 	for _, id := range []int{920270, 933150, 933210, 942360, 942540} {
 		crsRefiners[id] = func(v string, _ bool) bool { return !codeText(v) }
@@ -347,6 +348,35 @@ var cssScript = regexp.MustCompile(`(?i)behavior|binding|javascript|expression`)
 func plainStyleSheet(v string) bool {
 	rest, ok := stripStyleSheets(v)
 	return ok && !libinjection.IsXSS(rest)
+}
+
+// stripFormatTags returns v with the formatting tags of rich text that
+// prose takes (formatTag: an image with a src of a web page, a paragraph
+// with a plain style) as spaces, and whether it had any. CRS 941160 reads
+// every tag with a src or style attribute as HTML injection.
+func stripFormatTags(v string) (string, bool) {
+	i := strings.IndexByte(v, '<')
+	if i < 0 {
+		return v, false
+	}
+	var b strings.Builder
+	last := 0
+	for ; i >= 0 && i < len(v); i++ {
+		if v[i] != '<' {
+			continue
+		}
+		if k := formatTag(v, i); k > 0 {
+			b.WriteString(v[last:i])
+			b.WriteByte(' ')
+			last = i + k
+			i += k - 1
+		}
+	}
+	if last == 0 {
+		return v, false
+	}
+	b.WriteString(v[last:])
+	return b.String(), true
 }
 
 // cssDecls are plain CSS declarations, as rich-text editors write them
