@@ -255,8 +255,8 @@ func formatTag(v string, i int) int {
 // takes on elem: a class, id, lang or dir of name characters (what
 // Markdown renderers and editors write: class="language-go"), a style of
 // plain declarations (plainCSS: style="text-align: center;"), a width,
-// height, colspan, rowspan or start of digits, an alt or title that is
-// prose; on a link a target, a rel and an href to a web page, a mail
+// height, border, colspan, rowspan or start of digits, an align or a
+// table cell's scope, an alt or title that is prose; on a link a target, a rel and an href to a web page, a mail
 // address or a relative path or fragment; on an image a src of a web page
 // or a relative path. No other style, no event handler, no URL of another
 // scheme, no "..", no quote, bracket, parenthesis, star, blank or ';' in a
@@ -267,8 +267,12 @@ func formatAttr(elem, name, value string) bool {
 		return value != "" && nameChars(value, true)
 	case "style":
 		return value != "" && plainCSS(value)
-	case "width", "height", "colspan", "rowspan", "start":
+	case "width", "height", "colspan", "rowspan", "start", "border":
 		return value != "" && len(value) <= 4 && strings.Trim(value, "0123456789") == ""
+	case "align":
+		return value == "left" || value == "right" || value == "center" || value == "justify"
+	case "scope":
+		return value == "row" || value == "col" || value == "rowgroup" || value == "colgroup"
 	case "alt", "title":
 		return value == "" && name == "alt" || value != "" && !strings.ContainsAny(value, "<>") && prose(value)
 	case "target":

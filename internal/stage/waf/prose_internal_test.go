@@ -112,6 +112,7 @@ func TestRichText(t *testing.T) {
 		"<pre><code class=\"language-go\">Build it first.</code></pre> <a href=\"#install\">Install</a>, <a href=\"mailto:help@example.org\">mail</a>",
 		"<figure><img src=\"https://cdn.example.org/mug.png\" alt=\"A blue mug\" width=\"300\" height=\"200\" /><figcaption>Our mug</figcaption></figure>",
 		"<table><tr><td colspan=\"2\" title=\"Totals\">Total</td></tr></table><ol start=\"3\"><li>three</li></ol>",
+		"<table border=\"1\" style=\"border-collapse: collapse; width: 100%;\"><tbody><tr><th scope=\"col\">Size</th><td align=\"center\">M</td></tr></tbody></table>",
 		"<p style=\"text-align: center;\">Centred, <span style=\"color: #e03e2d; font-weight: bold !important;\">red</span> and <span style=\"color: hsl(0, 75%, 60%);\">pink</span>.</p>",
 	} {
 		if !prose(v) {
@@ -125,7 +126,7 @@ func TestRichText(t *testing.T) {
 		"<a href=\"//evil.example\">x</a>", "<a href=\"../../etc/passwd\">x</a>", "<a href=\"https://x.org/a'b\">x</a>",
 		"<a href=\"data:text/html,x\">x</a>", "<p class=\"\">x</p>", "<p class=\"x\" onclick=\"y\">x</p>",
 		"<img src=\"https://x.org/a.png\" onerror=\"alert(1)\">", "<img src=\"javascript:alert(1)\">", "<img src=\"data:image/svg+xml,x\">",
-		"<img alt=\"x\" src=\"//evil.example/a.png\">", "<img src=\"mailto:a@b.c\">", "<img src=\"a.png\" alt=\"x' or '1'='1\">", "<p width=\"1e9\">x</p>",
+		"<img alt=\"x\" src=\"//evil.example/a.png\">", "<img src=\"mailto:a@b.c\">", "<img src=\"a.png\" alt=\"x' or '1'='1\">", "<p width=\"1e9\">x</p>", "<p align=\"middle\">x</p>", "<td scope=\"x\">x</td>", "<li data-list=\"bullet\">x</li>",
 		"<p target=\"_blank\">x</p>", "<a href=\"https://x.org/(a)\">x</a>", "<p class='x'>x</p>",
 		"<p style=\"background:url(javascript:alert(1))\">x</p>", "<p style=\"width:expression(alert(1))\">x</p>", "<p style=\"behavior: url-x\">x</p>",
 		"<div style=\"-moz-binding: x\">x</div>", "<p style=\"width: calc(1px)\">x</p>", "<p style=\"color:red\" onmouseover=\"alert(1)\">x</p>",
