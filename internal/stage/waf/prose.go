@@ -84,8 +84,8 @@ func prose(v string) bool {
 		switch {
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
 		case c == '<':
-			// Rich text: a formatting tag with no attribute (<p>, </li>,
-			// <br/>) reads as the space it stands for.
+			// Rich text: a formatting tag (<p>, </li>, <br/>, a link to a
+			// web page; see formatTag) reads as the space it stands for.
 			k := formatTag(v, i)
 			if k == 0 {
 				return false
@@ -202,10 +202,9 @@ func prose(v string) bool {
 // emphasis, a list, a heading, a table cell, inline code, a link, an
 // image), in any case, with no attribute but those formatAttr takes (a
 // class; a link's href to a web page, an image's src); 0 for anything
-// else. The rich-text editors of
-// CMSs, shops and mail clients send such values; what such a <p> can do
-// to a page is what the text in it can, and the text is still read by
-// prose.
+// else. The rich-text editors of CMSs, shops and mail clients send such
+// values; what such a <p> can do to a page is what the text in it can,
+// and the text is still read by prose.
 func formatTag(v string, i int) int {
 	j := i + 1
 	end := j < len(v) && v[j] == '/'
@@ -256,9 +255,9 @@ func formatTag(v string, i int) int {
 // Markdown renderers and editors write: class="language-go"), a style of
 // plain declarations (plainCSS: style="text-align: center;"), a width,
 // height, border, colspan, rowspan or start of digits, an align or a
-// table cell's scope, an alt or title that is prose; on a link a target, a rel and an href to a web page, a mail
-// address or a relative path or fragment; on an image a src of a web page
-// or a relative path. No other style, no event handler, no URL of another
+// table cell's scope, an alt or title that is prose; on a link a target,
+// a rel and an href to a web page, a mail address or a relative path or
+// fragment; on an image a src of a web page or a relative path. No other style, no event handler, no URL of another
 // scheme, no "..", no quote, bracket, parenthesis, star, blank or ';' in a
 // URL.
 func formatAttr(elem, name, value string) bool {

@@ -355,22 +355,20 @@ func plainStyleSheet(v string) bool {
 // with a plain style) as spaces, and whether it had any. CRS 941160 reads
 // every tag with a src or style attribute as HTML injection.
 func stripFormatTags(v string) (string, bool) {
-	i := strings.IndexByte(v, '<')
-	if i < 0 {
-		return v, false
-	}
 	var b strings.Builder
-	last := 0
-	for ; i >= 0 && i < len(v); i++ {
-		if v[i] != '<' {
-			continue
-		}
+	last := 0 // v[:last] is in b
+	for i := strings.IndexByte(v, '<'); i >= 0; {
+		next := i + 1
 		if k := formatTag(v, i); k > 0 {
 			b.WriteString(v[last:i])
 			b.WriteByte(' ')
-			last = i + k
-			i += k - 1
+			last, next = i+k, i+k
 		}
+		j := strings.IndexByte(v[next:], '<')
+		if j < 0 {
+			break
+		}
+		i = next + j
 	}
 	if last == 0 {
 		return v, false
