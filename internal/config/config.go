@@ -280,7 +280,12 @@ type API struct {
 	Stages Blocks `yaml:",inline" json:"-" blocks:"api"`
 }
 
-// Upstream is an API's set of targets and how to reach them.
+// Upstream is an API's set of targets and how to reach them. Requests to
+// http targets travel over pooled HTTP/1.1 keep-alive connections, written
+// and answered on the request's goroutine; https targets (HTTP/2 when the
+// target offers it), upgrades, bodies of unknown length or over 64 KiB and
+// request trailers go through Go's http.Transport. Both keep the same
+// timeouts and pool size.
 type Upstream struct {
 	// Targets are base URLs ("http://10.0.0.5:8080", "https://svc:8443").
 	// Requests are spread round robin over healthy targets. At least one.

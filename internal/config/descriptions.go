@@ -349,7 +349,7 @@ var descriptions = map[string]string{
 	"config.TLS.Dev":                            "Dev generates a self-signed development certificate for localhost at start (and logs a loud warning). Default false. Not for production.",
 	"config.TLS.Key":                            "Key is the PEM private key file for Cert. Required with Cert.",
 	"config.TLS.MinVersion":                     "MinVersion is \"1.2\" (default) or \"1.3\".",
-	"config.Upstream":                           "Upstream is an API's set of targets and how to reach them.",
+	"config.Upstream":                           "Upstream is an API's set of targets and how to reach them. Requests to http targets travel over pooled HTTP/1.1 keep-alive connections, written and answered on the request's goroutine; https targets (HTTP/2 when the target offers it), upgrades, bodies of unknown length or over 64 KiB and request trailers go through Go's http.Transport. Both keep the same timeouts and pool size.",
 	"config.Upstream.CircuitBreaker":            "CircuitBreaker is passive health: consecutive failures open a target's circuit. On by default.",
 	"config.Upstream.ConnectTimeout":            "ConnectTimeout bounds dialing a target. Default 5s.",
 	"config.Upstream.HealthCheck":               "HealthCheck turns on active health checks. Default: none (targets are healthy until the circuit breaker says otherwise).",

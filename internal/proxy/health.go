@@ -77,7 +77,7 @@ func (u *Upstream) Close() error {
 			u.stop()
 			<-u.done
 		}
-		u.transport.CloseIdleConnections()
+		u.h1.CloseIdleConnections() // and u.transport's
 		u.tunnels.closeAll()
 	})
 	return nil

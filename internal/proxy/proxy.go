@@ -142,6 +142,7 @@ type Upstream struct {
 
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
+	h1        *h1Transport
 
 	breaker breakerConfig
 	health  *config.HealthCheck // defaults applied; nil when off
@@ -327,7 +328,10 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     anyHTTPS,
 	}
-	var rt http.RoundTripper = u.transport
+	// Plain-HTTP targets go through the h1 transport (h1.go); everything
+	// it does not take, and the health checks, through u.transport.
+	u.h1 = newH1Transport(u.transport, dialer.DialContext, u.transport.ResponseHeaderTimeout, u.transport.IdleConnTimeout, u.transport.MaxIdleConnsPerHost)
+	var rt http.RoundTripper = u.h1
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(rt)
 	}
