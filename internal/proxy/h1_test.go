@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/config"
 )
 
 // connCountingServer is a real upstream that counts the connections it
@@ -478,6 +480,27 @@ func TestHostPort(t *testing.T) {
 	} {
 		if got := hostPort(in); got != want {
 			t.Errorf("hostPort(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestStandardTransportOption checks which transport an Upstream sends
+// through: by default the h1 transport, which adds nothing to the request;
+// with standard_transport Go's http.Transport, which asks the target for
+// gzip when the client did not (and decompresses behind it).
+func TestStandardTransportOption(t *testing.T) {
+	up := echoServer(t)
+	for _, std := range []bool{false, true} {
+		u := newUpstream(t, config.Upstream{Targets: []string{up.URL}, StandardTransport: std}, Options{})
+		w, _ := serve(u, httptest.NewRequest("GET", "/pets?q=1", nil), untrusted)
+		e := decodeEcho(t, w)
+		got := e.Header.Get("Accept-Encoding")
+		want := ""
+		if std {
+			want = "gzip"
+		}
+		if got != want || e.RawURI != "/pets?q=1" {
+			t.Errorf("standard_transport %v: target saw %s with Accept-Encoding %q, want /pets?q=1 with %q", std, e.RawURI, got, want)
 		}
 	}
 }

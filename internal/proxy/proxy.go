@@ -332,6 +332,9 @@ func New(api string, cfg config.Upstream, opts Options) (*Upstream, error) {
 	// it does not take, and the health checks, through u.transport.
 	u.h1 = newH1Transport(u.transport, dialer.DialContext, u.transport.ResponseHeaderTimeout, u.transport.IdleConnTimeout, u.transport.MaxIdleConnsPerHost)
 	var rt http.RoundTripper = u.h1
+	if cfg.StandardTransport {
+		rt = u.transport
+	}
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(rt)
 	}
