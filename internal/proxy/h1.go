@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -57,6 +58,11 @@ const h1MaxBody = 64 << 10
 
 // max1xx bounds the informational answers read before the final one.
 const max1xx = 32
+
+// maxResponseHead bounds the bytes of an answer's head (its 1xx answers
+// included), http.Transport's default MaxResponseHeaderBytes: a target
+// that sends header lines without end does not fill the gateway's memory.
+const maxResponseHead = 10 << 20
 
 func newH1Transport(fallback http.RoundTripper, dial func(ctx context.Context, network, addr string) (net.Conn, error), headerTimeout, idleTimeout time.Duration, maxIdle int) *h1Transport {
 	return &h1Transport{
@@ -185,25 +191,31 @@ func (t *h1Transport) put(c *h1Conn) {
 }
 
 // sweepIdle closes the connections idle for idleTimeout, and comes back
-// while any is left.
+// when the oldest one left expires. (A connection the target closed waits
+// for the sweep or its next use: nothing reads an idle connection.)
 func (t *h1Transport) sweepIdle() {
 	now := time.Now()
 	var old []*h1Conn
 	t.mu.Lock()
-	left := false
+	var oldest time.Time // of the connections left
 	for addr, cs := range t.idle {
-		n := 0
-		for n < len(cs) && t.expired(cs[n], now) {
-			n++
+		kept := cs[:0]
+		for _, c := range cs {
+			if t.expired(c, now) {
+				old = append(old, c)
+				continue
+			}
+			kept = append(kept, c)
+			if oldest.IsZero() || c.idleSince.Before(oldest) {
+				oldest = c.idleSince
+			}
 		}
-		old = append(old, cs[:n]...)
-		clear(cs[:n])
-		t.idle[addr] = cs[n:]
-		left = left || n < len(cs)
+		clear(cs[len(kept):])
+		t.idle[addr] = kept
 	}
 	t.sweep = nil
-	if left {
-		t.sweep = time.AfterFunc(t.idleTimeout, t.sweepIdle)
+	if !oldest.IsZero() {
+		t.sweep = time.AfterFunc(oldest.Add(t.idleTimeout).Sub(now), t.sweepIdle)
 	}
 	t.mu.Unlock()
 	for _, c := range old {
@@ -216,14 +228,17 @@ type h1Conn struct {
 	t         *h1Transport
 	addr      string
 	nc        net.Conn
-	br        *bufio.Reader
+	lr        io.LimitedReader // nc, limited to maxResponseHead while a head is read
+	br        *bufio.Reader    // reads lr
 	bw        *bufio.Writer
 	idleSince time.Time
 	peer      peerCheck
 }
 
 func newH1Conn(t *h1Transport, addr string, nc net.Conn) *h1Conn {
-	c := &h1Conn{t: t, addr: addr, nc: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}
+	c := &h1Conn{t: t, addr: addr, nc: nc, bw: bufio.NewWriterSize(nc, 4096)}
+	c.lr = io.LimitedReader{R: nc, N: math.MaxInt64}
+	c.br = bufio.NewReaderSize(&c.lr, 4096)
 	c.peer.init(nc)
 	return c
 }
@@ -264,7 +279,7 @@ func (c *h1Conn) exchange(ctx context.Context, req *http.Request, headerTimeout 
 		}
 		return nil, err
 	}
-	b := &h1Body{c: c, stop: stop, keep: !resp.Close && !req.Close}
+	b := &h1Body{c: c, ctx: ctx, stop: stop, keep: !resp.Close && !req.Close}
 	if resp.Body == http.NoBody || resp.Body == nil {
 		b.finish(true)
 		resp.Body = http.NoBody
@@ -276,22 +291,37 @@ func (c *h1Conn) exchange(ctx context.Context, req *http.Request, headerTimeout 
 }
 
 func (c *h1Conn) send(ctx context.Context, req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
-	// The bound on the answer's head also bounds writing the request (at
-	// most h1MaxBody), which http.Transport leaves unbounded.
-	if headerTimeout > 0 {
-		c.setReadDeadline(ctx, time.Now().Add(headerTimeout))
+	// Request.Write closes the request body, as RoundTrip must. The
+	// client's own body errors are told apart from the connection's: a
+	// client that resets its upload is no target closing the connection.
+	orig := req
+	var body *clientBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &clientBody{rc: req.Body}
+		out := *req // shallow: only the body differs
+		out.Body = body
+		req = &out
 	}
-	// Request.Write closes the request body, as RoundTrip must.
 	err := req.Write(c.bw)
 	if err == nil {
 		err = c.bw.Flush()
 	}
 	if err != nil {
+		if body != nil && body.err != nil {
+			return nil, fmt.Errorf("reading the request body: %w", body.err)
+		}
 		if isConnGone(err) {
 			return nil, &nothingReadError{err}
 		}
 		return nil, err
 	}
+	// Like http.Transport's, the bound starts once the request is written:
+	// a slow client's upload is the server's read timeout's business.
+	if headerTimeout > 0 {
+		c.setReadDeadline(ctx, time.Now().Add(headerTimeout))
+	}
+	c.lr.N = maxResponseHead
+	defer func() { c.lr.N = math.MaxInt64 }()
 	// ReadResponse reports a connection closed before the first byte as
 	// io.ErrUnexpectedEOF, like one closed halfway: peek to tell them apart.
 	if _, err := c.br.Peek(1); err != nil {
@@ -304,8 +334,12 @@ func (c *h1Conn) send(ctx context.Context, req *http.Request, headerTimeout time
 	for n := 0; ; n++ {
 		resp, err := http.ReadResponse(c.br, req)
 		if err != nil {
+			if c.lr.N <= 0 {
+				return nil, fmt.Errorf("the target's answer has more than %d bytes of header", maxResponseHead)
+			}
 			return nil, fmt.Errorf("reading the target's answer: %w", err)
 		}
+		resp.Request = orig
 		code := resp.StatusCode
 		if code < 100 || code > 199 {
 			if headerTimeout > 0 {
@@ -346,25 +380,56 @@ func isConnGone(err error) bool {
 // h1Body is an answer's body: when it has been read to its end the
 // connection goes back to the pool; closed before, the connection is closed.
 type h1Body struct {
-	c    *h1Conn
-	body io.ReadCloser
-	stop func() bool // stops the context watch; nil: none
-	keep bool
-	done atomic.Bool
+	c      *h1Conn
+	ctx    context.Context
+	body   io.ReadCloser
+	stop   func() bool // stops the context watch; nil: none
+	keep   bool
+	done   atomic.Bool
+	closed atomic.Bool
 }
 
+// errReadOnClosedBody is http.Transport's answer to a read after Close.
+var errReadOnClosedBody = errors.New("http: read on closed response body")
+
 func (b *h1Body) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, errReadOnClosedBody
+	}
 	n, err := b.body.Read(p)
 	if err != nil {
 		b.finish(err == io.EOF)
+		if err != io.EOF && b.ctx.Err() != nil {
+			// The context watch's deadline, which is the context's end
+			// (ReverseProxy logs nothing for a client that went away).
+			err = b.ctx.Err()
+		}
 	}
 	return n, err
 }
 
 func (b *h1Body) Close() error {
+	b.closed.Store(true)
 	b.finish(false)
 	return nil
 }
+
+// clientBody is the request's body as Request.Write reads it, keeping the
+// body's own error.
+type clientBody struct {
+	rc  io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
 
 // finish ends the exchange once: the connection is kept when the body
 // was read to its end, both sides keep it alive, and the context watch
@@ -421,7 +486,10 @@ func closeBody(req *http.Request) {
 
 // hostPort gives a URL host its port (80 when it has none).
 func hostPort(host string) string {
-	if _, _, err := net.SplitHostPort(host); err == nil {
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if port == "" { // "host:", which http.Transport reads as port 80
+			return net.JoinHostPort(h, "80")
+		}
 		return host
 	}
 	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -474,6 +475,7 @@ func TestHostPort(t *testing.T) {
 	for in, want := range map[string]string{
 		"example.com":      "example.com:80",
 		"example.com:8080": "example.com:8080",
+		"example.com:":     "example.com:80",
 		"127.0.0.1":        "127.0.0.1:80",
 		"[::1]":            "[::1]:80",
 		"[::1]:81":         "[::1]:81",
@@ -503,4 +505,193 @@ func TestStandardTransportOption(t *testing.T) {
 			t.Errorf("standard_transport %v: target saw %s with Accept-Encoding %q, want /pets?q=1 with %q", std, e.RawURI, got, want)
 		}
 	}
+}
+
+// slowBody is a client's upload that takes its time before its bytes.
+type slowBody struct {
+	wait <-chan time.Time
+	r    io.Reader
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.wait != nil {
+		<-b.wait
+		b.wait = nil
+	}
+	return b.r.Read(p)
+}
+
+// TestH1HeaderTimeoutAfterUpload checks that response_header_timeout
+// starts when the request is written, as http.Transport's does: a client
+// whose upload takes longer than the timeout is no slow target.
+func TestH1HeaderTimeoutAfterUpload(t *testing.T) {
+	srv, _ := connCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d", len(b))
+	})
+	rt := newTestH1(nil)
+	rt.headerTimeout = 50 * time.Millisecond
+	req, _ := http.NewRequest("POST", srv.URL, &slowBody{wait: time.After(150 * time.Millisecond), r: strings.NewReader("late bytes")})
+	req.ContentLength = 10
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("an upload slower than the header timeout: %v, want the answer", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "10" {
+		t.Errorf("target read %s bytes, want 10", b)
+	}
+	if resp.Request != req {
+		t.Error("resp.Request is not the request given to RoundTrip")
+	}
+}
+
+// failingBody is a client upload that breaks off.
+type failingBody struct{ err error }
+
+func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
+func (b failingBody) Close() error             { return nil }
+
+// TestH1ClientBodyErrorIsNotTheTarget checks that a client's broken
+// upload is reported as the body's error, not as the target closing the
+// connection (no retry either).
+func TestH1ClientBodyErrorIsNotTheTarget(t *testing.T) {
+	srv, _ := connCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
+	rt := newTestH1(nil)
+	boom := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	req, _ := http.NewRequest("POST", srv.URL, nil)
+	req.Body, req.ContentLength = failingBody{boom}, 100
+	_, err := rt.RoundTrip(req)
+	var nothing *nothingReadError
+	if !errors.Is(err, boom) || errors.As(err, &nothing) || !strings.Contains(err.Error(), "request body") {
+		t.Errorf("got %v, want the request body's own error", err)
+	}
+}
+
+// TestH1HeadLimit checks that a target sending header lines without end
+// gets an error once maxResponseHead bytes are read.
+func TestH1HeadLimit(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		http.ReadRequest(bufio.NewReader(c))
+		line := []byte("X-Filler: " + strings.Repeat("a", 1000) + "\r\n")
+		c.Write([]byte("HTTP/1.1 200 OK\r\n"))
+		for i := 0; i < 2*maxResponseHead/len(line); i++ {
+			if _, err := c.Write(line); err != nil {
+				return // the gateway gave up
+			}
+		}
+		c.Write([]byte("\r\n"))
+	}()
+	rt := newTestH1(nil)
+	req, _ := http.NewRequest("GET", "http://"+l.Addr().String(), nil)
+	resp, err := rt.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a 20 MiB header: got an answer, want an error")
+	}
+	if !strings.Contains(err.Error(), "bytes of header") {
+		t.Errorf("got %v, want the header limit", err)
+	}
+}
+
+// TestH1CancelDuringBody checks that a context ending while the answer's
+// body is read gives the context's error (ReverseProxy logs nothing for a
+// client that went away) and that a read after Close fails.
+func TestH1CancelDuringBody(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	srv, _ := connCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first part"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	rt := newTestH1(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := resp.Body.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "first part") {
+		t.Fatalf("first read: %q %v", buf[:n], err)
+	}
+	cancel()
+	for err == nil {
+		_, err = resp.Body.Read(buf)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("read after the context ended: got %v, want context.Canceled", err)
+	}
+	resp.Body.Close()
+	if _, err := resp.Body.Read(buf); err != errReadOnClosedBody {
+		t.Errorf("read after Close: got %v, want %v", err, errReadOnClosedBody)
+	}
+}
+
+// TestH1Sweep checks the idle sweep: expired connections are closed and
+// the sweep comes back for the ones left, at the oldest one's expiry.
+func TestH1Sweep(t *testing.T) {
+	srv, conns := connCountingServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	rt := newTestH1(nil)
+	release := make(chan struct{})
+	var arrived, done sync.WaitGroup
+	slow, _ := connCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		<-release
+	})
+	// One idle connection to each target, slow's first.
+	arrived.Add(1)
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		get(t, rt, "GET", slow.URL, "")
+	}()
+	arrived.Wait()
+	get(t, rt, "GET", srv.URL, "")
+	close(release)
+	done.Wait()
+	rt.mu.Lock()
+	var expired *h1Conn
+	for _, cs := range rt.idle {
+		if len(cs) != 1 {
+			t.Fatalf("idle per target: got %d, want 1", len(cs))
+		}
+	}
+	expired = rt.idle[hostPort(strings.TrimPrefix(srv.URL, "http://"))][0]
+	expired.idleSince = expired.idleSince.Add(-2 * rt.idleTimeout)
+	rt.mu.Unlock()
+	rt.sweepIdle()
+	rt.mu.Lock()
+	left, armed := 0, rt.sweep != nil
+	for _, cs := range rt.idle {
+		left += len(cs)
+	}
+	rt.mu.Unlock()
+	if left != 1 || !armed {
+		t.Errorf("after the sweep: %d idle (want 1, the fresh one), sweep armed %v (want true)", left, armed)
+	}
+	if _, err := expired.nc.Read(make([]byte, 1)); err == nil {
+		t.Error("the expired connection is still open")
+	}
+	get(t, rt, "GET", srv.URL, "")
+	if conns.Load() != 2 {
+		t.Errorf("connections to the target: got %d, want 2 (the expired one replaced)", conns.Load())
+	}
+	rt.CloseIdleConnections()
 }
