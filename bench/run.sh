@@ -104,6 +104,10 @@ free_text_rows() {
     if [[ -n ${gateway_url[portcullis+full]:-} ]]; then
       row "$scenario" "portcullis+full" "${gateway_url[portcullis+full]}$path" "$method" "$body"
     fi
+    # Its BENCH_BASELINE_REV twin, for paired before/after ratios.
+    if [[ -n ${gateway_url[portcullis+full@base]:-} ]]; then
+      row "$scenario" "portcullis+full@base" "${gateway_url[portcullis+full@base]}$path" "$method" "$body"
+    fi
     extra_rows "$scenario" "$method" "$path" "$body"
   done
 }
