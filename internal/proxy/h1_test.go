@@ -658,9 +658,16 @@ func TestH1Sweep(t *testing.T) {
 	// One idle connection to each target, slow's first.
 	arrived.Add(1)
 	done.Add(1)
-	go func() {
+	go func() { // not get: t.Fatal belongs to the test's goroutine
 		defer done.Done()
-		get(t, rt, "GET", slow.URL, "")
+		req, _ := http.NewRequest("GET", slow.URL, nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Errorf("GET %s: %v", slow.URL, err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}()
 	arrived.Wait()
 	get(t, rt, "GET", srv.URL, "")
